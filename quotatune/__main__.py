@@ -1,0 +1,3 @@
+from quotatune.cli.app import main
+
+main()

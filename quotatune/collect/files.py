@@ -1,0 +1,144 @@
+"""File readers: canonical CSV/Parquet and the Bitbrains GWA-T-12 per-VM trace.
+
+The registry that maps format names to readers is in :mod:`quotatune.collect.registry`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from quotatune import model
+from quotatune.collect.base import Collected
+from quotatune.errors import InputError
+
+def open_text(path: Path) -> str:
+    """Read a (possibly gzipped, possibly UTF-16) text file, or fail with one clear line."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"{path}: corrupt gzip data ({exc})") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+
+
+def read_canonical_csv(path: Path) -> Collected:
+    text = open_text(path)
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype={"namespace": str, "workload": str,
+                                                   "pod": str, "container": str})
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({_first_line(exc)})") from None
+    return Collected(usage=model.validate_usage(df, str(path), row_offset=2))
+
+
+def read_canonical_parquet(path: Path) -> Collected:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        df = pq.read_table(path).to_pandas()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+    return Collected(usage=model.validate_usage(df, str(path), row_offset=0))
+
+
+_BB_COLUMNS = {
+    "Timestamp [ms]": "t",
+    "CPU cores": "cores",
+    "CPU capacity provisioned [MHZ]": "cap_mhz",
+    "CPU usage [MHZ]": "use_mhz",
+    "Memory capacity provisioned [KB]": "mem_cap_kb",
+    "Memory usage [KB]": "mem_kb",
+}
+
+
+def read_bitbrains(path: Path) -> Collected:
+    """One VM per file.  Quirks handled: ``;`` + TAB separators, epoch *seconds* under a
+    header that says [ms], rows with 0 cores or 0 memory capacity (dropped), duplicated
+    timestamps (last one kept)."""
+    text = open_text(path)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=r";\s*", engine="python")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InputError(f"{path}: not a Bitbrains trace ({_first_line(exc)})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in _BB_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: not a Bitbrains trace, missing column(s) {', '.join(missing)}")
+    df = df[list(_BB_COLUMNS)].rename(columns=_BB_COLUMNS)
+    for col in df.columns:
+        v = pd.to_numeric(df[col], errors="coerce")
+        bad = v.isna() | ~np.isfinite(v.to_numpy(dtype="float64", na_value=np.nan))
+        if bad.any():
+            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            name = next(k for k, x in _BB_COLUMNS.items() if x == col)
+            raise InputError(
+                f"{path}: column {name!r}, row {pos + 2}: not a number: {df[col].iloc[pos]!r}"
+            )
+        df[col] = v.astype("float64")
+    before = len(df)
+    df = df[(df["cores"] > 0) & (df["mem_cap_kb"] > 0) & (df["cap_mhz"] > 0)]
+    dropped_empty = before - len(df)
+    dups = int(df.duplicated("t", keep="last").sum())
+    df = df.drop_duplicates("t", keep="last").sort_values("t")
+    if df.empty:
+        raise InputError(f"{path}: no usable samples (every row has 0 cores or 0 memory)")
+    vm = _vm_name(path)
+    mhz_per_core = df["cap_mhz"] / df["cores"]
+    usage = pd.DataFrame(
+        {
+            "timestamp": df["t"],
+            "namespace": "bitbrains",
+            "workload": vm,
+            "pod": vm,
+            "container": "vm",
+            "cpu_cores": (df["use_mhz"] / mhz_per_core).clip(lower=0),
+            "memory_working_set_bytes": (df["mem_kb"] * 1024).clip(lower=0),
+            # The VM's own provisioning is its "current" request and limit.
+            "cpu_request_cores": df["cores"],
+            "cpu_limit_cores": df["cores"],
+            "memory_request_bytes": df["mem_cap_kb"] * 1024,
+            "memory_limit_bytes": df["mem_cap_kb"] * 1024,
+        }
+    )
+    notes = []
+    if dropped_empty:
+        notes.append(f"{path.name}: dropped {dropped_empty} row(s) with 0 cores or 0 memory")
+    if dups:
+        notes.append(f"{path.name}: dropped {dups} duplicated timestamp(s)")
+    return Collected(usage=model.validate_usage(usage, str(path)), notes=notes)
+
+
+def _vm_name(path: Path) -> str:
+    stem = path.name
+    for suffix in (".gz", ".csv"):
+        stem = stem.removesuffix(suffix)
+    return f"vm-{stem}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

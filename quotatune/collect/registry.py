@@ -1,0 +1,57 @@
+"""The explicit registry of file formats for ``quotatune import`` and every ``--from``.
+
+Each format maps to a reader ``Path -> Collected``; sniffers pick a format from the first
+4 KiB of a file when ``--format`` is not given.  New formats are added here, by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from quotatune.collect import files
+from quotatune.collect.base import Collected
+from quotatune.errors import InputError
+
+Importer = Callable[[Path], Collected]
+
+
+def _canonical(path: Path) -> Collected:
+    if path.suffix == ".parquet":
+        return files.read_canonical_parquet(path)
+    return files.read_canonical_csv(path)
+
+
+IMPORTERS: dict[str, Importer] = {
+    "canonical": _canonical,
+    "bitbrains": files.read_bitbrains,
+}
+
+# (format, predicate on the first 4 KiB of text), in order; the first match wins.
+SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
+    ("bitbrains", lambda head: "CPU capacity provisioned [MHZ]" in head),
+    ("canonical", lambda head: bool(re.search(r"\bcpu_cores\b", head))),
+]
+
+
+def detect_format(path: Path) -> str:
+    if path.suffix == ".parquet":
+        return "canonical"
+    head = files.open_text(path)[:4096]
+    for fmt, pred in SNIFFERS:
+        if pred(head):
+            return fmt
+    raise InputError(f"{path}: unknown format; pass --format ({', '.join(sorted(IMPORTERS))})")
+
+
+def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
+    """Read every file with the named reader, or the detected one per file."""
+    if fmt is not None and fmt not in IMPORTERS:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(sorted(IMPORTERS))}")
+    if not paths:
+        raise InputError("no input files given")
+    out = Collected()
+    for path in paths:
+        out.extend(IMPORTERS[fmt or detect_format(path)](path))
+    return out

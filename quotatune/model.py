@@ -1,0 +1,431 @@
+"""Data contracts: the canonical frames and the result types (DESIGN.md §2).
+
+Frames are plain pandas DataFrames with the columns below; ``validate_*`` checks them where
+data enters (importers, collectors) and raises :class:`InputError` naming the source, column
+and row.  Result types are frozen dataclasses that render to exactly the JSON of the contract.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from quotatune.errors import InputError
+
+# ---------------------------------------------------------------------------------------------
+# Frame schemas
+
+KEY_COLUMNS = ["namespace", "workload", "container"]
+USAGE_REQUIRED = ["timestamp", "namespace", "container", "cpu_cores", "memory_working_set_bytes"]
+USAGE_COLUMNS = [
+    "timestamp",
+    "namespace",
+    "workload",
+    "pod",
+    "container",
+    "cpu_cores",
+    "memory_working_set_bytes",
+]
+USAGE_OPTIONAL_FLOAT = [
+    "cpu_request_cores",
+    "cpu_limit_cores",
+    "memory_request_bytes",
+    "memory_limit_bytes",
+    "restarts",
+    "cpu_throttled_ratio",
+]
+# ``platform`` is "docker" or "kubernetes" when the source knows it (selects the patch format).
+USAGE_OPTIONAL_STR = ["workload_kind", "node", "platform"]
+
+# One row per container (per pod when pods differ).  ``env_names`` is a list of names only;
+# ``jvm_options`` carries the JVM flags found in the command, args and the JAVA_* variables
+# (needed by the JVM finding; never rendered in full); ``non_ascii_env`` lists the *names* of
+# variables whose values are not ASCII.  Environment values themselves are never kept.
+SPEC_COLUMNS = [
+    "namespace",
+    "workload",
+    "workload_kind",
+    "pod",
+    "container",
+    "node",
+    "image",
+    "command",
+    "args",
+    "env_names",
+    "jvm_options",
+    "non_ascii_env",
+    "cpu_request_cores",
+    "cpu_limit_cores",
+    "memory_request_bytes",
+    "memory_limit_bytes",
+    "replicas",
+    "restarts",
+    "init_container",
+    "phase",
+    "waiting_reason",
+    "source",
+]
+
+# One row per event: terminations, scheduling failures, matched log lines, API events.
+# kind: "termination" | "waiting" | "scheduling" | "log" | "event" | "oom-event"
+EVENT_COLUMNS = [
+    "timestamp",
+    "namespace",
+    "workload",
+    "pod",
+    "container",
+    "kind",
+    "reason",
+    "exit_code",
+    "oom_killed",
+    "message",
+    "source",
+]
+
+_POD_HASH = re.compile(r"^(?P<base>.+?)-(?:[a-z0-9]{6,10}-[a-z0-9]{5}|[a-z0-9]{5}|\d+)$")
+
+
+def workload_from_pod(pod: str) -> str:
+    """Strip ReplicaSet/pod hashes and StatefulSet ordinals: "web-7d4b9c8f6d-x2k9p" -> "web"."""
+    m = _POD_HASH.match(pod)
+    return m.group("base") if m else pod
+
+
+def _fail(source: str, column: str, row: int | None, what: str) -> InputError:
+    where = f"{source}: column {column!r}"
+    if row is not None:
+        where += f", row {row}"
+    return InputError(f"{where}: {what}")
+
+
+def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.DataFrame:
+    """Check and normalise a usage frame; return it with canonical dtypes.
+
+    ``row_offset`` maps frame positions to the row numbers a user sees (2 for a CSV with a
+    header line).  Rows are reported by that number.
+    """
+    missing = [c for c in USAGE_REQUIRED if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{source}: missing column(s) {', '.join(missing)}; "
+            f"expected at least {', '.join(USAGE_REQUIRED)}"
+        )
+    if df.empty:
+        raise InputError(f"{source}: no samples")
+    out = pd.DataFrame(index=df.index)
+    out["timestamp"] = _parse_timestamps(df["timestamp"], source, row_offset)
+    for col in ("namespace", "container"):
+        s = df[col]
+        bad = s.isna() | (s.astype(str).str.strip() == "")
+        if bad.any():
+            raise _fail(source, col, _row(bad, row_offset), "empty name")
+        out[col] = s.astype(str)
+    if "pod" in df.columns:
+        out["pod"] = df["pod"].astype("string").fillna("").astype(str)
+    else:
+        out["pod"] = ""
+    if "workload" in df.columns:
+        w = df["workload"].astype("string").fillna("").astype(str)
+    else:
+        w = pd.Series("", index=df.index)
+    empty_w = w == ""
+    if empty_w.any():
+        derived = out["pod"].where(out["pod"] != "", out["container"]).map(workload_from_pod)
+        w = w.where(~empty_w, derived)
+    out["workload"] = w
+    for col in ("cpu_cores", "memory_working_set_bytes"):
+        out[col] = _numeric(df[col], source, col, row_offset, required=True)
+    for col in USAGE_OPTIONAL_FLOAT:
+        if col in df.columns:
+            out[col] = _numeric(df[col], source, col, row_offset, required=False)
+    for col in USAGE_OPTIONAL_STR:
+        if col in df.columns:
+            out[col] = df[col].astype("string").fillna("").astype(str)
+    return out.reset_index(drop=True)[_ordered(out.columns)]
+
+
+def _ordered(cols: Iterable[str]) -> list[str]:
+    cols = list(cols)
+    head = [c for c in USAGE_COLUMNS if c in cols]
+    return head + [c for c in cols if c not in head]
+
+
+def _row(mask: pd.Series, row_offset: int) -> int:
+    pos = int(np.flatnonzero(mask.to_numpy())[0])
+    return pos + row_offset
+
+
+def _numeric(
+    s: pd.Series, source: str, col: str, row_offset: int, *, required: bool
+) -> pd.Series:
+    v = pd.to_numeric(s, errors="coerce").astype("float64")
+    bad_text = v.isna() & s.notna() & (s.astype(str).str.strip() != "")
+    if bad_text.any():
+        pos = int(np.flatnonzero(bad_text.to_numpy())[0])
+        raise _fail(source, col, pos + row_offset, f"not a number: {str(s.iloc[pos])[:40]!r}")
+    if required and v.isna().any():
+        raise _fail(source, col, _row(v.isna(), row_offset), "missing value")
+    arr = v.to_numpy()
+    bad = ~np.isfinite(arr) & ~np.isnan(arr)
+    bad |= arr < 0
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise _fail(source, col, pos + row_offset, f"negative or infinite value {arr[pos]!r}")
+    return v
+
+
+def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        ts = pd.to_datetime(s, utc=True)
+    else:
+        num = pd.to_numeric(s, errors="coerce")
+        if num.notna().all():
+            ts = pd.to_datetime(num.astype("float64"), unit="s", utc=True)
+        else:
+            ts = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+    if ts.isna().any():
+        pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise _fail(
+            source, "timestamp", pos + row_offset,
+            f"not an RFC 3339 time or epoch seconds: {str(s.iloc[pos])[:40]!r}",
+        )
+    return ts.astype("datetime64[ns, UTC]")
+
+
+def empty_usage() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in USAGE_COLUMNS})
+    df["timestamp"] = pd.Series(dtype="datetime64[ns, UTC]")
+    df["cpu_cores"] = pd.Series(dtype="float64")
+    df["memory_working_set_bytes"] = pd.Series(dtype="float64")
+    return df
+
+
+def empty_specs() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in SPEC_COLUMNS})
+
+
+def empty_events() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in EVENT_COLUMNS})
+    df["timestamp"] = pd.Series(dtype="datetime64[ns, UTC]")
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and targets
+
+
+class ContainerKey(NamedTuple):
+    namespace: str
+    workload: str
+    container: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.workload}/{self.container}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """``ns/``, ``ns/workload`` or ``ns/workload/container``; ``None`` parts match anything."""
+
+    namespace: str | None = None
+    workload: str | None = None
+    container: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Target:
+        if text is None or text == "":
+            return cls()
+        parts = text.split("/")
+        if len(parts) == 2 and parts[1] == "":
+            parts = parts[:1]
+        if len(parts) > 3 or any(p == "" for p in parts):
+            raise InputError(
+                f"bad target {text!r}: use ns/, ns/workload or ns/workload/container"
+            )
+        if len(parts) == 1 and not text.endswith("/"):
+            raise InputError(
+                f"bad target {text!r}: use ns/ for a namespace, ns/workload or "
+                "ns/workload/container"
+            )
+        return cls(*parts)  # type: ignore[arg-type]
+
+    @property
+    def is_all(self) -> bool:
+        return self.namespace is None
+
+    def __str__(self) -> str:
+        if self.namespace is None:
+            return "(all)"
+        parts = [p for p in (self.namespace, self.workload, self.container) if p is not None]
+        return "/".join(parts) + ("/" if len(parts) == 1 else "")
+
+    def mask(self, df: pd.DataFrame) -> pd.Series:
+        m = pd.Series(True, index=df.index)
+        for col, want in (
+            ("namespace", self.namespace),
+            ("workload", self.workload),
+            ("container", self.container),
+        ):
+            if want is not None:
+                m &= df[col] == want
+        return m
+
+    def select(self, df: pd.DataFrame, known: Iterable[str] | None = None) -> pd.DataFrame:
+        """Rows of ``df`` in the target; an unknown target lists the nearest matches."""
+        if self.is_all:
+            return df
+        sel = df[self.mask(df)]
+        if sel.empty:
+            names = sorted(
+                set(known)
+                if known is not None
+                else {f"{n}/{w}/{c}" for n, w, c in df[KEY_COLUMNS].drop_duplicates().itertuples(
+                    index=False
+                )}
+            )
+            candidates = sorted({_prefix(n, self) for n in names})
+            near = difflib.get_close_matches(str(self), candidates, n=3, cutoff=0.3)
+            hint = f"; nearest: {', '.join(near)}" if near else ""
+            raise InputError(f"no data for target {self}{hint}")
+        return sel
+
+
+def _prefix(name: str, target: Target) -> str:
+    depth = sum(p is not None for p in (target.namespace, target.workload, target.container))
+    parts = name.split("/")[:depth]
+    return "/".join(parts) + ("/" if depth == 1 else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return _clean(float(v))
+    return v
+
+
+@dataclass(frozen=True)
+class Current:
+    cpu_request_millicores: int | None = None
+    memory_request_mib: int | None = None
+    memory_limit_mib: int | None = None
+    cpu_limit_millicores: int | None = None
+
+    def to_dict(self) -> dict[str, int | None]:
+        # The contract lists these three; the CPU limit is only added when known.
+        d: dict[str, int | None] = {
+            "cpu_request_millicores": self.cpu_request_millicores,
+            "memory_request_mib": self.memory_request_mib,
+            "memory_limit_mib": self.memory_limit_mib,
+        }
+        if self.cpu_limit_millicores is not None:
+            d["cpu_limit_millicores"] = self.cpu_limit_millicores
+        return d
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    namespace: str
+    workload: str
+    container: str
+    cpu_request_millicores: int | None
+    cpu_limit_millicores: int | None
+    memory_request_mib: int | None
+    memory_limit_mib: int | None
+    current: Current
+    strategy: str
+    samples: int
+    history_hours: float
+    confidence: str  # "high" | "medium" | "low" | "none"
+    status: str  # "ok" | "insufficient-data" | "no-change" | ...
+    reasons: tuple[str, ...] = ()
+    # "docker" | "kubernetes" | None: which patch format applies.  Not part of the JSON contract.
+    platform: str | None = None
+
+    @property
+    def key(self) -> ContainerKey:
+        return ContainerKey(self.namespace, self.workload, self.container)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "workload": self.workload,
+            "container": self.container,
+            "cpu_request_millicores": _clean(self.cpu_request_millicores),
+            "cpu_limit_millicores": _clean(self.cpu_limit_millicores),
+            "memory_request_mib": _clean(self.memory_request_mib),
+            "memory_limit_mib": _clean(self.memory_limit_mib),
+            "current": self.current.to_dict(),
+            "strategy": self.strategy,
+            "samples": int(self.samples),
+            "history_hours": round(float(self.history_hours), 1),
+            "confidence": self.confidence,
+            "status": self.status,
+            "reasons": list(self.reasons),
+        }
+
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    try:
+        return SEVERITIES.index(severity)
+    except ValueError as exc:
+        raise InputError(
+            f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Finding:
+    namespace: str
+    workload: str
+    container: str
+    kind: str
+    severity: str  # one of SEVERITIES
+    at: str | None  # RFC 3339 UTC, "Z" suffix
+    evidence: tuple[str, ...]
+    advice: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["evidence"] = list(self.evidence)
+        return d
+
+
+@dataclass
+class Result:
+    """What an analysing command produced, including what went wrong along the way."""
+
+    recommendations: list[Recommendation] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # sources that failed; the rest still ran
+    notes: list[str] = field(default_factory=list)  # data-quality counts and the like
+
+    def worst_severity(self) -> str | None:
+        if not self.findings:
+            return None
+        return max((f.severity for f in self.findings), key=severity_rank)
+
+
+def format_time(ts: pd.Timestamp | None) -> str | None:
+    if ts is None or pd.isna(ts):
+        return None
+    t = pd.Timestamp(ts)
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
