@@ -4,10 +4,12 @@ to exit codes.  Command modules import heavy libraries inside their functions so
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
+from quotatune.cli import import_cmd, recommend
 from quotatune.errors import InputError
 
 app = typer.Typer(
@@ -23,6 +25,8 @@ collect_app = typer.Typer(
 app.add_typer(collect_app, name="collect")
 
 # Explicit registry: one line per command, one module per command.
+app.command("import")(import_cmd.command)
+app.command("recommend")(recommend.command)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,6 +39,20 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("quotatune: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except OSError as exc:
+        # Files and sockets the user pointed us at: their fault or their machine's, not ours.
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"quotatune: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:  # a bug: still one line, with the traceback on request
+        if os.environ.get("QUOTATUNE_DEBUG"):
+            raise
+        print(
+            f"quotatune: internal error: {type(exc).__name__}: {exc} "
+            "(set QUOTATUNE_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        raise SystemExit(3) from None
 
 
 if __name__ == "__main__":

@@ -1,0 +1,76 @@
+"""What analysing commands share: where their input comes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from quotatune.collect.base import Collected
+from quotatune.errors import InputError
+from quotatune.model import Target
+
+
+def split_target_and_files(args: list[str], from_files: list[Path] | None) -> tuple[Target, list[Path]]:
+    """``recommend shop/web --from a.csv b.csv`` and ``--from data/*.gz``: a shell glob after
+    ``--from`` arrives as extra positional arguments, so existing files among the positional
+    arguments are inputs when ``--from`` is given, and the one left over is the target."""
+    files = list(from_files or [])
+    rest: list[str] = []
+    for a in args:
+        if files and Path(a).is_file():
+            files.append(Path(a))
+        else:
+            rest.append(a)
+    if len(rest) > 1:
+        raise InputError(
+            f"expected at most one TARGET (ns/, ns/workload or ns/workload/container), got: "
+            f"{' '.join(rest[:4])}"
+        )
+    return Target.parse(rest[0] if rest else None), files
+
+
+def load_inputs(
+    from_files: list[Path] | None, fmt: str | None, store: Path | None, target: Target
+) -> Collected:
+    """Frames for ``target`` from ``--from`` files, else from the history store."""
+    if from_files:
+        from quotatune.collect.registry import import_files
+
+        data = import_files(from_files, fmt)
+        origin = "the given files"
+    else:
+        from quotatune import config
+        from quotatune.store import Store
+
+        root = config.store_dir(store)
+        if not (root / "usage").is_dir() and not (root / "specs.parquet").exists():
+            raise InputError(
+                f"no history store at {root}: run 'quotatune import FILE…' or "
+                "'quotatune collect …' first, or pass --from FILE…"
+            )
+        data = Store(root).read()
+        origin = f"store {root}"
+    if data.usage.empty and data.specs.empty and data.events.empty:
+        raise InputError(f"no data in {origin}")
+    if not target.is_all:
+        known = _names(data)
+        # The target must match something: usage if there is any, else the specs.
+        if not data.usage.empty:
+            data.usage = target.select(data.usage, known)
+            if not data.specs.empty:
+                data.specs = data.specs[target.mask(data.specs)]
+        elif not data.specs.empty:
+            data.specs = target.select(data.specs, known)
+        if not data.events.empty:
+            data.events = data.events[target.mask(data.events)]
+    return data
+
+
+def _names(data: Collected) -> set[str]:
+    names: set[str] = set()
+    for df in (data.usage, data.specs):
+        if not df.empty:
+            for n, w, c in df[["namespace", "workload", "container"]].drop_duplicates().itertuples(
+                index=False
+            ):
+                names.add(f"{n}/{w}/{c}")
+    return names

@@ -1,0 +1,52 @@
+"""quotatune import FILE… — add samples from files to the history store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def command(
+    files: Annotated[list[Path], typer.Argument(help="Files to import (CSV, Parquet, traces, dumps).")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="Input format; detected per file when omitted."),
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE).")
+    ] = None,
+    keep_days: Annotated[
+        int | None, typer.Option("--keep-days", help="Afterwards drop days older than this.")
+    ] = None,
+) -> None:
+    """Import usage files into the history store; importing the same samples twice adds nothing."""
+    import pandas as pd
+
+    from quotatune import config
+    from quotatune.cli.output import err
+    from quotatune.collect.registry import import_files
+    from quotatune.store import Store
+
+    data = import_files(files, fmt)
+    st = Store(config.store_dir(store))
+    rep = st.append(data)
+    dropped = 0
+    if keep_days is not None:
+        dropped = st.apply_retention(keep_days, pd.Timestamp.now(tz="UTC"))
+    containers = data.usage[["namespace", "workload", "container"]].drop_duplicates().shape[0] \
+        if not data.usage.empty else 0
+    msg = (
+        f"imported {len(files)} file(s) into {st.root}: {rep.samples_added} new sample(s), "
+        f"{rep.samples_duplicate} already stored, {containers} container(s)"
+    )
+    if data.specs.shape[0]:
+        msg += f", {rep.specs_rows} spec row(s)"
+    if rep.events_added:
+        msg += f", {rep.events_added} new event(s)"
+    if dropped:
+        msg += f"; dropped {dropped} day(s) past retention"
+    typer.echo(msg)
+    for note in data.notes:
+        err(f"note: {note}")
