@@ -9,7 +9,9 @@ from quotatune.errors import InputError
 from quotatune.model import Target
 
 
-def split_target_and_files(args: list[str], from_files: list[Path] | None) -> tuple[Target, list[Path]]:
+def split_target_and_files(
+    args: list[str], from_files: list[Path] | None
+) -> tuple[Target, list[Path]]:
     """``recommend shop/web --from a.csv b.csv`` and ``--from data/*.gz``: a shell glob after
     ``--from`` arrives as extra positional arguments, so existing files among the positional
     arguments are inputs when ``--from`` is given, and the one left over is the target."""

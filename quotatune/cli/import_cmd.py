@@ -9,13 +9,16 @@ import typer
 
 
 def command(
-    files: Annotated[list[Path], typer.Argument(help="Files to import (CSV, Parquet, traces, dumps).")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Files to import (CSV, Parquet, traces, dumps).")
+    ],
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="Input format; detected per file when omitted."),
     ] = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE).")
+        Path | None,
+        typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE)."),
     ] = None,
     keep_days: Annotated[
         int | None, typer.Option("--keep-days", help="Afterwards drop days older than this.")

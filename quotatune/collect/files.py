@@ -16,6 +16,7 @@ from quotatune import model
 from quotatune.collect.base import Collected
 from quotatune.errors import InputError
 
+
 def open_text(path: Path) -> str:
     """Read a (possibly gzipped, possibly UTF-16) text file, or fail with one clear line."""
     try:
