@@ -1,0 +1,287 @@
+"""Sample running Docker containers and inspect exited ones (read-only Engine API calls only).
+
+One round: list the running containers, inspect them (limits, restart count, compose labels,
+main pid), then read each one's CPU and memory counters - from its cgroup files when the
+collector runs on the Docker host (microseconds), else from ``/containers/{id}/stats`` through
+a thread pool (dockerd answers those on its 1 s tick, so they are issued concurrently).  The
+CPU rate needs two counter readings: later rounds use the previous round's; a container seen
+for the first time is read again after ``cpu_window`` seconds (cgroup files) or asked for
+stats with ``precpu`` filled (API).  Faults never stop a round: a container that vanishes, a
+garbled payload or a daemon that stops answering is recorded in ``Collected.errors`` and what
+was read is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quotatune import model
+from quotatune.collect.base import Collected
+from quotatune.collect.docker_cgroup import CgroupFiles, find_cgroup, read_cgroup_stats
+from quotatune.collect.docker_parse import InspectInfo, parse_docker_stats, parse_inspect
+from quotatune.collect.docker_rows import (
+    DaemonGone,
+    Tally,
+    classify,
+    describe,
+    event_rows,
+    spec_row,
+    usage_row,
+)
+from quotatune.errors import InputError
+
+SOURCE = "docker"
+
+
+class _Session:
+    """State of one ``collect_docker`` call: the pool, the previous readings, the tallies."""
+
+    def __init__(self, client: Any, workers: int, use_cgroups: bool, proc_root: Path,
+                 cgroup_root: Path, clock: Callable[[], float]) -> None:
+        self.api = getattr(client, "api", client)  # a DockerClient or a low-level APIClient
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qt-docker")
+        self.use_cgroups = use_cgroups
+        self.proc_root, self.cgroup_root = proc_root, cgroup_root
+        self.clock = clock
+        self.prev: dict[str, dict[str, Any]] = {}  # container id -> last parsed reading
+        self.started: dict[str, pd.Timestamp | None] = {}
+        self.cgroups: dict[tuple[str, int], CgroupFiles | None] = {}
+        self.infos: dict[str, InspectInfo] = {}
+        self.tally = Tally()
+        self.one_shot_ok = True
+
+    def each(self, fn: Callable[[str], Any], ids: list[str]) -> dict[str, Any]:
+        """Run ``fn`` over ids concurrently; each value is the result or the exception."""
+        futures: dict[str, Future[Any]] = {i: self.pool.submit(fn, i) for i in ids}
+        out: dict[str, Any] = {}
+        for i, f in futures.items():
+            try:
+                out[i] = f.result()
+            except Exception as exc:  # recorded per container by the caller
+                out[i] = exc
+        return out
+
+    def cgroup_of(self, info: InspectInfo) -> CgroupFiles | None:
+        if not self.use_cgroups:
+            return None
+        key = (info.id, info.pid)
+        if key not in self.cgroups:
+            self.cgroups[key] = find_cgroup(info.pid, info.id, proc_root=self.proc_root,
+                                            cgroup_root=self.cgroup_root)
+        return self.cgroups[key]
+
+    def api_stats(self, cid: str) -> dict[str, Any]:
+        # With a previous reading one tick is enough (one-shot); without, dockerd waits a
+        # second tick and fills precpu_stats so the rate comes from this one call.
+        if cid in self.prev and self.one_shot_ok:
+            try:
+                payload = self.api.stats(cid, stream=False, one_shot=True)
+            except Exception as exc:
+                if type(exc).__name__ != "InvalidVersion":
+                    raise
+                self.one_shot_ok = False  # API older than 1.41
+                payload = self.api.stats(cid, stream=False)
+        else:
+            payload = self.api.stats(cid, stream=False)
+        return parse_docker_stats(payload, self.prev.get(cid))
+
+
+def collect_docker(
+    client: Any,
+    *,
+    rounds: int = 1,
+    interval: float = 1.0,
+    include_exited: bool = True,
+    log_tail: int = 50,
+    filters: Mapping[str, Any] | None = None,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    cpu_window: float = 0.5,
+    use_cgroups: bool = True,
+    proc_root: Path = Path("/proc"),
+    cgroup_root: Path = Path("/sys/fs/cgroup"),
+    max_workers: int = 32,
+) -> Collected:
+    """Usage rows (platform "docker"), spec rows and exit events from one Docker daemon.
+
+    ``rounds`` samples ``interval`` seconds apart; ``filters`` are Engine list filters
+    ({"label": ["app=web"], "name": ["api"]}).  ``clock`` (epoch seconds) stamps cgroup
+    readings; ``sleep`` waits between rounds.  Only GET endpoints are called.
+    """
+    if rounds < 1:
+        raise InputError(f"--rounds must be at least 1, not {rounds}")
+    if interval < 0 or cpu_window <= 0:
+        raise InputError("--interval must be >= 0 and the CPU window > 0")
+    s = _Session(client, max_workers, use_cgroups, proc_root, cgroup_root, clock)
+    out = Collected()
+    rows: list[dict[str, Any]] = []
+    node = ""
+    try:
+        try:
+            node = str(s.api.info().get("Name") or "")
+        except Exception as exc:
+            out.errors.append(f"cannot reach the Docker daemon: {describe(exc)}")
+            return out
+        start = time.monotonic()
+        daemon_up = True
+        for r in range(rounds):
+            if r:
+                sleep(max(0.0, start + r * interval - time.monotonic()))
+            try:
+                got, gone = _round(s, dict(filters or {}), cpu_window, sleep, node)
+            except DaemonGone as exc:
+                got, gone = [], str(exc)
+            rows += got
+            if gone:
+                left = rounds - r - 1
+                more = f"; {left} later round(s) not run" if left else ""
+                out.errors.append(f"round {r + 1}: {gone}{more}")
+                daemon_up = False
+                break
+        if include_exited and daemon_up:
+            _exited(s, dict(filters or {}), log_tail, node, out)
+    finally:
+        s.pool.shutdown(wait=True)
+    out.errors[:0] = s.tally.errors()
+    out.notes.extend(s.tally.notes())
+    if rows:
+        out.usage = model.validate_usage(pd.DataFrame(rows), "docker", row_offset=0)
+    specs = [spec_row(i, node, SOURCE) for i in s.infos.values()]
+    if specs:
+        out.specs = pd.DataFrame(specs, columns=model.SPEC_COLUMNS)
+    return out
+
+
+def _list(s: _Session, filters: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+    try:
+        listing = s.api.containers(filters=filters, **kw)
+    except Exception as exc:
+        if classify(exc) == "daemon":
+            raise DaemonGone(f"the Docker daemon stopped answering: {describe(exc)}") from None
+        raise DaemonGone(f"cannot list containers: {describe(exc)}") from None
+    return [c for c in listing if isinstance(c, dict) and isinstance(c.get("Id"), str)]
+
+
+def _inspect(s: _Session, ids: list[str], names: dict[str, str]) -> dict[str, InspectInfo]:
+    got: dict[str, InspectInfo] = {}
+    for cid, res in s.each(lambda i: parse_inspect(s.api.inspect_container(i)), ids).items():
+        if isinstance(res, BaseException):
+            s.tally.failed(names.get(cid, cid[:12]), "inspect", res)
+        else:
+            got[cid] = res
+    return got
+
+
+def _round(s: _Session, filters: dict[str, Any], cpu_window: float,
+           sleep: Callable[[float], None], node: str) -> tuple[list[dict[str, Any]], str | None]:
+    """One sampling round: the usage rows, and why the daemon stopped answering if it did."""
+    listing = _list(s, filters)
+    names = {c["Id"]: _name(c) for c in listing}
+    infos = _inspect(s, list(names), names)
+    running = {}
+    for cid, info in infos.items():
+        s.infos[cid] = info
+        if not info.running:
+            s.tally.vanished(info.name, "stopped between listing and reading")
+        elif s.started.get(cid, info.started_at) != info.started_at:
+            s.prev.pop(cid, None)  # restarted since the last round: its counters restarted
+            s.tally.restarts += 1
+            running[cid] = info
+        else:
+            running[cid] = info
+        s.started[cid] = info.started_at
+    fast = {cid: f for cid, i in running.items() if (f := s.cgroup_of(i)) is not None}
+    slow = [cid for cid in running if cid not in fast]
+    pending = {cid: s.pool.submit(s.api_stats, cid) for cid in slow}  # runs during the wait
+    readings: dict[str, dict[str, Any]] = {}
+    t0 = time.monotonic()
+    need_second = _read_cgroups(s, fast, running, readings)
+    if need_second:
+        sleep(max(0.0, t0 + cpu_window - time.monotonic()))
+        _read_cgroups(s, {c: fast[c] for c in need_second}, running, readings)
+    for cid, fut in pending.items():
+        try:
+            readings[cid] = fut.result()
+        except Exception as exc:
+            s.tally.failed(running[cid].name, "stats", exc)
+    s.tally.cgroup_reads += len(fast)
+    s.tally.api_reads += len(slow)
+    rows = []
+    for cid, rd in readings.items():
+        s.prev[cid] = rd
+        if rd["counter_reset"]:
+            s.tally.counter_resets += 1
+        if rd["cpu_cores"] is None or rd["memory_working_set_bytes"] is None:
+            s.tally.no_rate.append(f"{running[cid].name} ({rd['cpu_note']})")
+            continue
+        rows.append(usage_row(running[cid], rd, node))
+    missed = s.tally.take_daemon_failures()
+    if missed:
+        return rows, (
+            f"the Docker daemon stopped answering ({s.tally.daemon_reason}); "
+            f"{len(missed)} container(s) not read: {', '.join(sorted(missed)[:10])}; "
+            f"kept {len(rows)} sample(s) read before it did"
+        )
+    return rows, None
+
+
+def _read_cgroups(s: _Session, files: dict[str, CgroupFiles], running: dict[str, InspectInfo],
+                  readings: dict[str, dict[str, Any]]) -> list[str]:
+    """Read cgroup counters; returns the ids that still need a second reading for a rate."""
+    again = []
+    for cid, f in files.items():
+        info = running[cid]
+        try:
+            payload = read_cgroup_stats(f, cid, info.name, s.clock())
+            prev = readings.get(cid) or s.prev.get(cid)
+            rd = parse_docker_stats(payload, prev)
+        except (OSError, ValueError, KeyError) as exc:
+            s.tally.vanished(info.name, f"its cgroup went away ({type(exc).__name__})")
+            readings.pop(cid, None)
+            continue
+        readings[cid] = rd
+        if rd["cpu_cores"] is None and cid not in s.prev or rd["counter_reset"]:
+            again.append(cid)
+    return again
+
+
+def _exited(s: _Session, filters: dict[str, Any], log_tail: int, node: str,
+            out: Collected) -> None:
+    try:
+        listing = _list(s, {**filters, "status": ["exited", "dead"]}, all=True)
+    except DaemonGone as exc:
+        out.errors.append(f"exited containers: {exc}")
+        return
+    names = {c["Id"]: _name(c) for c in listing}
+    infos = _inspect(s, list(names), names)
+
+    def logs(cid: str) -> bytes:
+        if log_tail <= 0:
+            return b""
+        data: bytes = s.api.logs(cid, stdout=True, stderr=True, timestamps=True, tail=log_tail)
+        return data
+
+    logged = s.each(logs, list(infos))
+    frames = []
+    for cid, info in infos.items():
+        s.infos[cid] = info
+        raw = logged.get(cid, b"")
+        if isinstance(raw, BaseException):
+            s.tally.failed(info.name, "logs", raw)
+            raw = b""
+        frames.append(event_rows(info, raw, log_tail, SOURCE))
+    out.events = pd.concat([f for f in frames if not f.empty] or [model.empty_events()],
+                           ignore_index=True)
+    s.tally.exited = len(infos)
+
+
+def _name(listing_entry: dict[str, Any]) -> str:
+    names = listing_entry.get("Names") or []
+    first = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
+    return first.lstrip("/") or str(listing_entry["Id"])[:12]
