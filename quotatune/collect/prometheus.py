@@ -1,0 +1,267 @@
+"""Collect usage history from Prometheus (cAdvisor + kube-state-metrics series).
+
+Queries are split by namespace (from the label-values API, which reads only the index) and by
+time, so that no response holds more than ``max_points`` points per series (Prometheus refuses
+range queries above 11,000).  A failing query is recorded in ``Collected.errors`` naming the
+namespace, the series and the time span that is missing; the rest still runs.  When the server
+stops answering altogether the collection stops and says which namespaces were not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from quotatune import model
+from quotatune.collect import prom_parse as pp
+from quotatune.collect.base import Collected
+from quotatune.collect.prom_client import PrometheusClient, Unreachable
+from quotatune.collect.prom_queries import (
+    BY,
+    MAX_POINTS,
+    align_end,
+    cadvisor_selector,
+    check_selector,
+    cpu_expr,
+    default_rate_window,
+    memory_expr,
+    parse_duration,
+    promql_duration,
+    quote,
+    throttle_expr,
+    time_chunks,
+)
+from quotatune.errors import InputError, SourceError
+
+
+class _Run:
+    """One collection: counts queries, records failures, stops when the server is gone."""
+
+    def __init__(self, client: PrometheusClient, errors: list[str]) -> None:
+        self.client = client
+        self.errors = errors
+        self.dead: str | None = None
+        self.warnings: set[str] = set()
+
+    def frame(self, what: str, call: Callable[[], object], parse: Callable[..., pd.DataFrame],
+              ) -> pd.DataFrame | None:
+        if self.dead is not None:
+            return None
+        try:
+            resp = call()
+            self.warnings.update(pp.warnings_of(resp))
+            return parse(resp, what)
+        except Unreachable as exc:
+            self.dead = str(exc)
+            self.errors.append(f"{what}: {exc}")
+        except (SourceError, InputError) as exc:
+            self.errors.append(self.client.redact(f"{what}: {exc}"))
+        return None
+
+    def range(self, what: str, expr: str, chunks: list[tuple[float, float]],
+              step: float) -> pd.DataFrame:
+        parts = []
+        for s, e in chunks:
+            label = f"{what} {_iso(s)}..{_iso(e)}"
+            df = self.frame(label, _bind(self.client.query_range, expr, s, e, step),
+                            pp.parse_prom_matrix)
+            if df is not None and not df.empty:
+                parts.append(df)
+        return pd.concat(parts, ignore_index=True) if parts else pp.parse_prom_matrix(
+            {"status": "success", "data": {"resultType": "matrix", "result": []}})
+
+    def instant(self, what: str, expr: str, at: float) -> pd.DataFrame:
+        df = self.frame(what, lambda: self.client.query(expr, at), pp.parse_prom_vector)
+        return df if df is not None else pp.parse_prom_vector(
+            {"status": "success", "data": {"resultType": "vector", "result": []}})
+
+
+def _bind(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+    return lambda: fn(*args)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=pd.Timestamp(0, tz="UTC").tzinfo).strftime(
+        "%Y-%m-%dT%H:%MZ")
+
+
+def discover_namespaces(run: _Run, sel: str, start: float, end: float) -> list[str] | None:
+    match = f"container_memory_working_set_bytes{{{sel}}}"
+    try:
+        resp = run.client.label_values("namespace", match, start, end)
+        return sorted(n for n in pp.parse_label_values(resp, "namespaces") if n)
+    except Unreachable as exc:
+        run.dead = str(exc)
+        run.errors.append(f"namespaces: {exc}")
+    except (SourceError, InputError) as exc:
+        run.errors.append(run.client.redact(f"namespaces: {exc}"))
+    return None
+
+
+def _ksm_last(metric: str, by: str, ns: str, window_s: float, extra: str = "") -> str:
+    sel = f"namespace={quote(ns)}" + (f",{extra}" if extra else "")
+    return f"max by ({by}) (last_over_time({metric}{{{sel}}}[{promql_duration(window_s)}]))"
+
+
+def _regex_alt(values: list[str]) -> str:
+    import re
+
+    return quote("|".join(re.escape(v) for v in sorted(set(values))))
+
+
+def collect_prometheus(
+    client: PrometheusClient,
+    *,
+    window: timedelta,
+    step: timedelta,
+    now: datetime,
+    namespace: str | None = None,
+    selector: str | None = None,
+    max_points: int = MAX_POINTS,
+    rate_window: timedelta | None = None,
+) -> Collected:
+    """Read ``window`` of history ending at ``now`` (aligned down to ``step``) into frames."""
+    step_s = step.total_seconds()
+    window_s = window.total_seconds()
+    if step_s <= 0 or window_s < step_s:
+        raise InputError("--window must be at least one --step")
+    extra = check_selector(selector)
+    rw = rate_window.total_seconds() if rate_window else default_rate_window(step_s)
+    end = align_end(now, step_s)
+    start = end - window_s
+    chunks = time_chunks(start, end, step_s, max_points)
+    out = Collected()
+    run = _Run(client, out.errors)
+    names = [namespace] if namespace else discover_namespaces(
+        run, cadvisor_selector(None, extra), start, end)
+    if names is None:
+        return out
+    if not names:
+        out.notes.append(f"{client.url}: no container series in the window")
+        return out
+    usage, specs, events = [], [], []
+    dropped = 0
+    for i, ns in enumerate(names):
+        if run.dead is not None:
+            out.errors.append(f"not collected (server stopped answering): namespaces "
+                              f"{', '.join(names[i:])}")
+            break
+        u, s, e, d = _collect_namespace(run, ns, extra, start, end, step_s, rw, chunks)
+        usage.append(u)
+        specs.append(s)
+        events.append(e)
+        dropped += d
+    frames = [u for u in usage if not u.empty]
+    if frames:
+        out.usage = model.validate_usage(pd.concat(frames, ignore_index=True),
+                                         f"prometheus {client.url}", row_offset=0)
+    if any(not s.empty for s in specs):
+        out.specs = pd.concat([s for s in specs if not s.empty], ignore_index=True)
+    if any(not e.empty for e in events):
+        out.events = pd.concat([e for e in events if not e.empty], ignore_index=True)
+    if dropped:
+        out.notes.append(f"dropped {dropped} NaN, infinite or negative sample(s)")
+    out.notes.extend(f"server warning: {w}" for w in sorted(run.warnings))
+    return out
+
+
+def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float, step_s: float,
+                       rw: float, chunks: list[tuple[float, float]],
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
+    sel = cadvisor_selector(ns, extra)
+    window_s = end - start
+    cpu, d1 = pp.container_rows(run.range(f"{ns}: cpu", cpu_expr(sel, rw), chunks, step_s),
+                                "cpu_cores")
+    mem, d2 = pp.container_rows(run.range(f"{ns}: memory", memory_expr(sel), chunks, step_s),
+                                "memory_working_set_bytes")
+    thr, _ = pp.container_rows(run.range(f"{ns}: cpu throttling", throttle_expr(sel, rw),
+                                         chunks, step_s), "cpu_throttled_ratio")
+    owners = pp.owner_map(
+        run.instant(f"{ns}: kube_pod_owner", _ksm_last(
+            "kube_pod_owner", "namespace, pod, owner_kind, owner_name", ns, window_s), end),
+        run.instant(f"{ns}: kube_replicaset_owner", _ksm_last(
+            "kube_replicaset_owner", "namespace, replicaset, owner_kind, owner_name", ns,
+            window_s), end))
+    resources = _resources(run, ns, window_s, end)
+    # cpu and memory at the same instants make a usage row; a point missing from either
+    # side (the first point of a counter, a gap) is not a sample.
+    usage = cpu.merge(mem, on=[*pp.KEY, "timestamp"], how="inner")
+    if not thr.empty:
+        usage = usage.merge(thr, on=[*pp.KEY, "timestamp"], how="left")
+    if not resources.empty:
+        usage = usage.merge(resources, on=pp.KEY, how="left")
+    usage = pp.apply_workloads(usage, owners)
+    usage["platform"] = "kubernetes"
+    specs = pp.apply_workloads(resources, owners) if not resources.empty else resources
+    if not specs.empty:
+        specs = specs.assign(source="prometheus").reindex(columns=model.SPEC_COLUMNS)
+    events = pd.concat([_ooms(run, ns, sel, window_s, end, chunks, step_s),
+                        _terminations(run, ns, chunks, step_s)], ignore_index=True)
+    if not events.empty:
+        events = pp.apply_workloads(events.drop(columns=["workload"]), owners)
+        events = events[model.EVENT_COLUMNS]
+    return usage, specs, events, d1 + d2
+
+
+_RESOURCE_COLUMNS = {
+    ("kube_pod_container_resource_requests", "cpu"): "cpu_request_cores",
+    ("kube_pod_container_resource_requests", "memory"): "memory_request_bytes",
+    ("kube_pod_container_resource_limits", "cpu"): "cpu_limit_cores",
+    ("kube_pod_container_resource_limits", "memory"): "memory_limit_bytes",
+}
+
+
+def _resources(run: _Run, ns: str, window_s: float, end: float) -> pd.DataFrame:
+    """Requests and limits per container: the last value in the window (a pod's resources
+    are fixed for its life, so one value per pod is what the range would say anyway)."""
+    out: pd.DataFrame | None = None
+    for metric in ("kube_pod_container_resource_requests", "kube_pod_container_resource_limits"):
+        df = run.instant(f"{ns}: {metric}", _ksm_last(
+            metric, "namespace, pod, container, resource", ns, window_s,
+            'resource=~"cpu|memory"'), end)
+        if df.empty or "resource" not in df.columns:
+            continue
+        rows, _ = pp.container_rows(df.assign(
+            container=df["container"] + "\x00" + df["resource"]), "v")
+        rows[["container", "resource"]] = rows["container"].str.split("\x00", expand=True)
+        wide = rows.pivot_table(index=pp.KEY, columns="resource", values="v", aggfunc="max")
+        wide = wide.rename(columns={r: _RESOURCE_COLUMNS[(metric, r)] for r in wide.columns})
+        wide = wide.reset_index()
+        out = wide if out is None else out.merge(wide, on=pp.KEY, how="outer")
+    return out if out is not None else pd.DataFrame()
+
+
+def _ooms(run: _Run, ns: str, sel: str, window_s: float, end: float,
+          chunks: list[tuple[float, float]], step_s: float) -> pd.DataFrame:
+    # Most containers never OOM: ask which counters are non-zero, then fetch only those.
+    hot = run.instant(f"{ns}: container_oom_events_total",
+                      f"max by ({BY}) (max_over_time(container_oom_events_total{{{sel}}}"
+                      f"[{promql_duration(window_s)}])) > 0", end)
+    if hot.empty or "pod" not in hot.columns:
+        return model.empty_events()
+    pods = _regex_alt(list(hot["pod"]))
+    counter = run.range(f"{ns}: container_oom_events_total",
+                        f"max by ({BY}) (container_oom_events_total{{{sel},pod=~{pods}}})",
+                        chunks, step_s)
+    rows, _ = pp.container_rows(counter, "value")
+    return pp.oom_events(rows)
+
+
+def _terminations(run: _Run, ns: str, chunks: list[tuple[float, float]],
+                  step_s: float) -> pd.DataFrame:
+    sel = f"namespace={quote(ns)}"
+    base = "kube_pod_container_status_last_terminated_"
+    reasons = run.range(f"{ns}: {base}reason", f"max by ({BY}, reason) ({base}reason{{{sel}}})",
+                        chunks, step_s)
+    if reasons.empty:
+        return model.empty_events()
+    times = run.range(f"{ns}: {base}timestamp", f"max by ({BY}) ({base}timestamp{{{sel}}})",
+                      chunks, step_s)
+    codes = run.range(f"{ns}: {base}exitcode", f"max by ({BY}) ({base}exitcode{{{sel}}})",
+                      chunks, step_s)
+    return pp.termination_events(reasons, times, codes, step_s)
+
+
+__all__ = ["PrometheusClient", "collect_prometheus", "parse_duration", "MAX_POINTS"]
