@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from quotatune.cli import import_cmd, recommend
+from quotatune.cli import collect_prometheus, import_cmd, recommend
 from quotatune.errors import InputError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(collect_app, name="collect")
 # Explicit registry: one line per command, one module per command.
 app.command("import")(import_cmd.command)
 app.command("recommend")(recommend.command)
+collect_app.command("prometheus")(collect_prometheus.command)
 
 
 def main(argv: list[str] | None = None) -> None:
