@@ -9,7 +9,13 @@ import sys
 
 import typer
 
-from quotatune.cli import collect_prometheus, import_cmd, recommend
+from quotatune.cli import (
+    collect_docker,
+    collect_kubernetes,
+    collect_prometheus,
+    import_cmd,
+    recommend,
+)
 from quotatune.errors import InputError
 
 app = typer.Typer(
@@ -27,6 +33,8 @@ app.add_typer(collect_app, name="collect")
 # Explicit registry: one line per command, one module per command.
 app.command("import")(import_cmd.command)
 app.command("recommend")(recommend.command)
+collect_app.command("kubernetes")(collect_kubernetes.command)
+collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)
 
 

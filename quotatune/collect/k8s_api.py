@@ -1,0 +1,191 @@
+"""The thin transport to the Kubernetes API: paged lists, bounded retries, clear errors.
+
+Every request goes through the real ``kubernetes`` client's typed API methods with
+``_preload_content=False``; the body is parsed here as plain JSON so that the very same
+parsers read live answers and ``kubectl … -o json`` files (the client's model objects are
+slow for thousands of pods and drop fields it does not know).  Only GET requests are made.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from quotatune.errors import SourceError
+
+# Statuses worth another try: the API server or a proxy in front of it was busy or restarting.
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a request needs from RBAC, for the message when it is refused."""
+
+    verb: str
+    resource: str
+    namespace: str | None = None
+
+    def scope(self) -> str:
+        return f"in namespace {self.namespace}" if self.namespace else "cluster-wide"
+
+    def describe(self) -> str:
+        return f"'{self.verb}' on '{self.resource}' {self.scope()}"
+
+
+class Forbidden(SourceError):
+    """RBAC said no; not retried."""
+
+
+class K8sReader:
+    """Paged, retried GETs through an injected ``kubernetes.client.ApiClient``."""
+
+    def __init__(
+        self, api_client: Any, *, timeout: float = 10, retries: int = 3, page_size: int = 500,
+        backoff: float = 0.2, sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_client = api_client
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.page_size = page_size
+        self.backoff = backoff
+        self.sleep = sleep
+        self.requests = 0  # how many HTTP requests were sent, retries included
+
+    def fetch(self, call: Callable[..., Any], access: Access, **kwargs: Any) -> Any:
+        """One GET with up to ``retries`` further tries on timeouts, 5xx and broken bodies."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+            self.requests += 1
+            try:
+                resp = call(_preload_content=False, _request_timeout=self.timeout, **kwargs)
+                body = resp.data
+                return json.loads(body)
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                if status == 403:
+                    raise Forbidden(f"forbidden: need {access.describe()}") from None
+                if status == 401:
+                    raise SourceError(
+                        "unauthorized: the cluster rejected the credentials from the kubeconfig"
+                    ) from None
+                if status == 404:
+                    raise SourceError(
+                        f"{access.verb} {access.resource}: not found (HTTP 404)") from None
+                if status == 410:
+                    raise SourceError(
+                        f"{access.verb} {access.resource}: the continue token expired (410 Gone)"
+                    ) from None
+                if status not in RETRY_STATUSES:
+                    raise SourceError(
+                        f"{access.verb} {access.resource}: HTTP {status} {exc.reason or ''}".strip()
+                    ) from None
+                last = f"HTTP {status}"
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                last = _short(exc)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                last = "the answer was not JSON"
+        raise SourceError(
+            f"{access.verb} {access.resource} ({access.scope()}): failed after "
+            f"{self.retries + 1} tries: {last}"
+        )
+
+    def list_all(
+        self, call: Callable[..., Any], access: Access, *, keep: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """All items of a list, page by page (``limit``/``continue``).
+
+        Items already read are appended to ``keep`` as they arrive, so a caller that catches
+        the error of a later page still has the earlier pages.
+        """
+        items: list[Any] = keep if keep is not None else []
+        token: str | None = None
+        while True:
+            page_kwargs = dict(kwargs, limit=self.page_size)
+            if token:
+                page_kwargs["_continue"] = token
+            page = self.fetch(call, access, **page_kwargs)
+            if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
+                raise SourceError(f"{access.verb} {access.resource}: the answer is not a list")
+            items.extend(page.get("items") or [])
+            meta = page.get("metadata")
+            token = meta.get("continue") if isinstance(meta, dict) else None
+            if not token:
+                return items
+
+
+def _short(exc: BaseException) -> str:
+    """One line for a transport error, without URLs (they may carry tokens)."""
+    import urllib3
+
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "timed out"
+    if isinstance(exc, urllib3.exceptions.ProtocolError | ConnectionError):
+        return "connection dropped"
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "cannot connect"
+    return name
+
+
+def connect(
+    kubeconfig: str | None = None, context: str | None = None, *, in_cluster: bool = False,
+    timeout: float = 10,
+) -> Any:
+    """A ``kubernetes.client.ApiClient`` from a kubeconfig (``context`` or its current one), or
+    from the pod's service account when ``in_cluster``.  Problems are one-line InputErrors.
+
+    urllib3's own retries are switched off so that :class:`K8sReader` alone decides how many
+    times a request is tried (otherwise the two multiply).  Reachability is checked with one
+    cheap GET (``/version``) so an unreachable cluster is one clear line, not a failure later.
+    """
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    from quotatune.errors import InputError
+
+    cfg = client.Configuration()
+    try:
+        if in_cluster:
+            config.load_incluster_config(client_configuration=cfg)
+        else:
+            config.load_kube_config(config_file=kubeconfig, context=context,
+                                    client_configuration=cfg, persist_config=False)
+    except ConfigException as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if context and ("context" in msg.lower() or "Expected object with name" in msg):
+            raise InputError(f"unknown Kubernetes context {context!r} in the kubeconfig") from None
+        where = f" ({kubeconfig})" if kubeconfig else ""
+        raise InputError(f"cannot load the Kubernetes configuration{where}: {msg}") from None
+    except Exception as exc:  # noqa: BLE001 - a malformed kubeconfig fails in many ways
+        where = f" ({kubeconfig})" if kubeconfig else ""
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot load the Kubernetes configuration{where}: {first}") from None
+    cfg.retries = 0
+    api = client.ApiClient(cfg)
+    reader = K8sReader(api, timeout=timeout, retries=0)
+    try:
+        reader.fetch(client.VersionApi(api).get_code, Access("get", "/version"))
+    except SourceError as exc:
+        if "failed after" in str(exc):  # no HTTP answer at all; any answer means reachable
+            raise InputError(f"cannot reach the Kubernetes API at {_host(cfg.host)}: "
+                             f"{str(exc).rsplit(': ', 1)[-1]}") from None
+    return api
+
+
+def _host(url: str) -> str:
+    """scheme://host:port only: never print a path or query that might carry a token."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")

@@ -1,0 +1,114 @@
+"""Kubernetes nodes: capacity and allocatable, for capacity planning (bin packing).
+
+``Collected`` has no nodes frame, so nodes travel separately: :func:`parse_nodes` (pure),
+:func:`read_nodes_file` (``kubectl get nodes -o json`` or a ``kubectl get pods,nodes,events
+-o json`` List dump) and :func:`collect_nodes` (a live ``ApiClient``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quotatune import units
+from quotatune.collect.k8s_parse import _dict, _str, items_of
+from quotatune.errors import InputError
+
+# The nodes frame, one row per node:
+#   node                    node name
+#   cpu_capacity_cores      status.capacity.cpu, in cores (float, exact for millicores)
+#   cpu_allocatable_cores   status.allocatable.cpu: what pods may request in total
+#   memory_capacity_bytes   status.capacity.memory, bytes
+#   memory_allocatable_bytes status.allocatable.memory, bytes
+#   pods_allocatable        status.allocatable.pods (max pods)
+#   instance_type           node.kubernetes.io/instance-type (or the beta label), "" if none
+#   zone                    topology.kubernetes.io/zone (or the beta label), "" if none
+#   arch                    kubernetes.io/arch
+#   unschedulable           spec.unschedulable (cordoned)
+#   ready                   the Ready condition is True
+NODE_COLUMNS = [
+    "node",
+    "cpu_capacity_cores",
+    "cpu_allocatable_cores",
+    "memory_capacity_bytes",
+    "memory_allocatable_bytes",
+    "pods_allocatable",
+    "instance_type",
+    "zone",
+    "arch",
+    "unschedulable",
+    "ready",
+]
+_LABELS = {
+    "instance_type": ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"),
+    "zone": ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"),
+    "arch": ("kubernetes.io/arch", "beta.kubernetes.io/arch"),
+}
+
+
+def _q(res: dict[str, Any], key: str, node: str, field: str, conv: Any) -> float | None:
+    if res.get(key) is None:
+        return None
+    try:
+        return float(conv(res[key]))
+    except InputError as exc:
+        raise InputError(f"node {node}: status.{field}.{key}: {exc}") from None
+
+
+def parse_nodes(node_list: Any) -> pd.DataFrame:
+    """A NodeList (or a List holding Nodes among other kinds) -> nodes frame."""
+    rows = []
+    for item in items_of(node_list, "nodes", ("Node",)):
+        if item.get("kind") not in (None, "Node"):
+            continue  # a mixed List dump: pods and events are read elsewhere
+        meta, status = _dict(item.get("metadata")), _dict(item.get("status"))
+        name = _str(meta.get("name"))
+        if not name:
+            raise InputError("nodes: a node without metadata.name")
+        cap, alloc = _dict(status.get("capacity")), _dict(status.get("allocatable"))
+        labels = _dict(meta.get("labels"))
+        conds = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+        row: dict[str, Any] = {
+            "node": name,
+            "cpu_capacity_cores": _q(cap, "cpu", name, "capacity", units.parse_quantity),
+            "cpu_allocatable_cores": _q(alloc, "cpu", name, "allocatable", units.parse_quantity),
+            "memory_capacity_bytes": _q(cap, "memory", name, "capacity",
+                                        units.memory_quantity_to_bytes),
+            "memory_allocatable_bytes": _q(alloc, "memory", name, "allocatable",
+                                           units.memory_quantity_to_bytes),
+            "pods_allocatable": _q(alloc, "pods", name, "allocatable", units.parse_quantity),
+            "unschedulable": bool(_dict(item.get("spec")).get("unschedulable", False)),
+            "ready": any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds),
+        }
+        for col, keys in _LABELS.items():
+            row[col] = next((_str(labels[k]) for k in keys if k in labels), "")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=NODE_COLUMNS)
+
+
+def read_nodes_file(path: Path) -> pd.DataFrame:
+    """``kubectl get nodes -o json`` (or a mixed List dump) -> nodes frame."""
+    from quotatune.collect.files import open_text
+
+    try:
+        payload = json.loads(open_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return parse_nodes(payload)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def collect_nodes(api_client: Any, *, timeout: float = 10, retries: int = 3) -> pd.DataFrame:
+    """List the cluster's nodes through a ``kubernetes.client.ApiClient`` (paged)."""
+    from kubernetes import client as k8s
+
+    from quotatune.collect.k8s_api import Access, K8sReader
+
+    reader = K8sReader(api_client, timeout=timeout, retries=retries)
+    items = reader.list_all(k8s.CoreV1Api(api_client).list_node, Access("list", "nodes"))
+    return parse_nodes({"items": items})

@@ -1,0 +1,286 @@
+"""Pure parsers for Kubernetes Pod and Event JSON into the spec and event frames.
+
+The same functions serve the live collector (which fetches raw JSON with
+``_preload_content=False``) and file mode (``kubectl get … -o json`` dumps), so what a user
+imports is read exactly like what the collector saw.  Environment values never leave
+:func:`quotatune.collect.envscan.scan`: only names, JVM flags and names of non-ASCII variables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from quotatune import model, units
+from quotatune.collect import envscan
+from quotatune.collect.k8s_owners import Owner, OwnerIndex, resolve_owner
+from quotatune.errors import InputError
+
+SOURCE = "kubernetes"
+# Event reasons worth keeping: the rest (Pulled, Scheduled, Created…) say nothing about sizing.
+EVENT_REASONS = {
+    "FailedScheduling": "scheduling",
+    "OOMKilling": "oom-event",
+    "SystemOOM": "oom-event",
+    "BackOff": "event",
+    "Evicted": "event",
+    "Preempted": "event",
+}
+# Termination messages may carry a log tail; keep enough for a finding, not a whole log.
+MAX_MESSAGE = 500
+
+
+def items_of(payload: Any, what: str, kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The ``items`` of a Kubernetes list (or a single object), or one clear InputError."""
+    if not isinstance(payload, Mapping):
+        raise InputError(f"{what}: expected a JSON object, got {type(payload).__name__}")
+    if "items" not in payload:
+        if kinds and payload.get("kind") in kinds or "metadata" in payload:
+            return [dict(payload)]
+        raise InputError(f"{what}: no 'items' list in the payload")
+    items = payload["items"]
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InputError(f"{what}: 'items' is not a list")
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InputError(f"{what}: item {i} is not an object")
+    return items
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
+
+
+def _str(v: Any) -> str:
+    return v if isinstance(v, str) else ("" if v is None else str(v))
+
+
+def _time(v: Any) -> Any:
+    """A UTC Timestamp, or NaT for a missing or unreadable time."""
+    if not isinstance(v, str) or not v:
+        return pd.NaT
+    try:
+        t = pd.Timestamp(v)
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _cpu(resources: dict[str, Any], key: str, where: str) -> float | None:
+    q = _dict(resources.get(key)).get("cpu")
+    if q is None:
+        return None
+    try:
+        return float(units.parse_quantity(q))
+    except InputError as exc:
+        raise InputError(f"{where}: resources.{key}.cpu: {exc}") from None
+
+
+def _mem(resources: dict[str, Any], key: str, where: str) -> float | None:
+    q = _dict(resources.get(key)).get("memory")
+    if q is None:
+        return None
+    try:
+        return float(units.memory_quantity_to_bytes(q))
+    except InputError as exc:
+        raise InputError(f"{where}: resources.{key}.memory: {exc}") from None
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    """Name -> value for literal env entries; ``valueFrom`` entries get an empty value because
+    the value lives in a Secret/ConfigMap the collector never reads."""
+    env: dict[str, str] = {}
+    for e in _list(container.get("env")):
+        e = _dict(e)
+        name = _str(e.get("name"))
+        if name:
+            env[name] = _str(e.get("value")) if "valueFrom" not in e else ""
+    return env
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    return tuple(_str(x) for x in _list(v))
+
+
+def parse_pods(
+    pod_list: Any,
+    *,
+    owners: OwnerIndex | None = None,
+    now: pd.Timestamp | None = None,
+    source: str = SOURCE,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A PodList (or one Pod) -> (spec frame, event frame).
+
+    ``owners`` holds ReplicaSets and Jobs when they were listed, so that a Deployment or a
+    CronJob is found through its ReplicaSet/Job; without it names are used (hash stripped).
+    ``now`` stamps waiting reasons, which carry no time of their own.
+    """
+    specs: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for pod in items_of(pod_list, "pods", ("Pod",)):
+        meta, spec, status = _dict(pod.get("metadata")), _dict(pod.get("spec")), _dict(
+            pod.get("status")
+        )
+        name, ns = _str(meta.get("name")), _str(meta.get("namespace")) or "default"
+        if not name:
+            raise InputError("pods: a pod without metadata.name")
+        owner = resolve_owner(meta, owners)
+        where = f"pod {ns}/{name}"
+        statuses = {
+            _str(s.get("name")): s
+            for s in _list(status.get("containerStatuses"))
+            + _list(status.get("initContainerStatuses"))
+            if isinstance(s, dict)
+        }
+        phase = _str(status.get("phase"))
+        fallback = now if now is not None else _time(status.get("startTime"))
+        base = {"namespace": ns, "workload": owner.name, "pod": name}
+        for init, c in [(True, c) for c in _list(spec.get("initContainers"))] + [
+            (False, c) for c in _list(spec.get("containers"))
+        ]:
+            c = _dict(c)
+            cname = _str(c.get("name"))
+            # A native sidecar is an init container with restartPolicy Always: it runs for the
+            # pod's whole life, so it is sized like a regular container.
+            is_init = init and c.get("restartPolicy") != "Always"
+            st = _dict(statuses.get(cname))
+            specs.append(_spec_row(c, st, base, owner, where, is_init, phase, _str(
+                spec.get("nodeName")), source))
+            events.extend(_container_events(st, {**base, "container": cname}, fallback, source))
+        for cond in _list(status.get("conditions")):
+            cond = _dict(cond)
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                events.append({
+                    **base, "container": "", "kind": "scheduling",
+                    "timestamp": _time(cond.get("lastTransitionTime")),
+                    "reason": _str(cond.get("reason")) or "Unschedulable",
+                    "exit_code": None, "oom_killed": False,
+                    "message": _str(cond.get("message"))[:MAX_MESSAGE], "source": source,
+                })
+    return _frame(specs, model.SPEC_COLUMNS), _events_frame(events)
+
+
+def _spec_row(
+    c: dict[str, Any], st: dict[str, Any], base: dict[str, Any], owner: Owner, where: str,
+    is_init: bool, phase: str, node: str, source: str,
+) -> dict[str, Any]:
+    res = _dict(c.get("resources"))
+    cw = f"{where} container {_str(c.get('name'))!r}"
+    scan = envscan.scan(_strs(c.get("command")), _strs(c.get("args")), _env(c))
+    restarts = st.get("restartCount")
+    return {
+        **base,
+        "workload_kind": owner.kind,
+        "container": _str(c.get("name")),
+        "node": node,
+        "image": _str(c.get("image")),
+        "command": _strs(c.get("command")),
+        "args": _strs(c.get("args")),
+        "env_names": scan.env_names,
+        "jvm_options": scan.jvm_options,
+        "non_ascii_env": scan.non_ascii_env,
+        "cpu_request_cores": _cpu(res, "requests", cw),
+        "cpu_limit_cores": _cpu(res, "limits", cw),
+        "memory_request_bytes": _mem(res, "requests", cw),
+        "memory_limit_bytes": _mem(res, "limits", cw),
+        "replicas": None,
+        "restarts": float(restarts) if isinstance(restarts, int | float) else None,
+        "init_container": is_init,
+        "phase": phase,
+        "waiting_reason": _str(_dict(_dict(st.get("state")).get("waiting")).get("reason")),
+        "source": source,
+    }
+
+
+def _container_events(
+    st: dict[str, Any], key: dict[str, Any], fallback: pd.Timestamp | None, source: str
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for which in ("lastState", "state"):
+        term = _dict(_dict(st.get(which)).get("terminated"))
+        if term:
+            code = term.get("exitCode")
+            reason = _str(term.get("reason"))
+            out.append({
+                **key, "kind": "termination",
+                "timestamp": _time(term.get("finishedAt")),
+                "reason": reason,
+                "exit_code": int(code) if isinstance(code, int | float) else None,
+                "oom_killed": reason == "OOMKilled",
+                "message": _str(term.get("message"))[:MAX_MESSAGE], "source": source,
+            })
+    waiting = _dict(_dict(st.get("state")).get("waiting"))
+    if waiting.get("reason") and waiting.get("reason") not in ("ContainerCreating",
+                                                                "PodInitializing"):
+        last = [e["timestamp"] for e in out if not pd.isna(e["timestamp"])]
+        out.append({
+            **key, "kind": "waiting",
+            "timestamp": fallback if fallback is not None and not pd.isna(fallback)
+            else (max(last) if last else pd.NaT),
+            "reason": _str(waiting.get("reason")), "exit_code": None, "oom_killed": False,
+            "message": _str(waiting.get("message"))[:MAX_MESSAGE], "source": source,
+        })
+    return out
+
+
+_CONTAINER_PATH = re.compile(r"spec\.(?:initContainers|containers)\{(?P<name>[^}]*)\}")
+
+
+def parse_events(
+    event_list: Any, *, owners: Mapping[tuple[str, str], Owner] | None = None,
+    source: str = SOURCE,
+) -> pd.DataFrame:
+    """A core/v1 EventList or events.k8s.io/v1 list -> event frame (reasons of interest only).
+
+    ``owners`` maps (namespace, pod) to the pod's resolved owner so that an event lands on the
+    same workload as the pod's spec rows; otherwise the workload comes from the pod name.
+    """
+    rows: list[dict[str, Any]] = []
+    for ev in items_of(event_list, "events", ("Event",)):
+        reason = _str(ev.get("reason"))
+        if reason not in EVENT_REASONS:
+            continue
+        obj = _dict(ev.get("involvedObject") or ev.get("regarding"))
+        ns = _str(obj.get("namespace")) or _str(_dict(ev.get("metadata")).get("namespace"))
+        name = _str(obj.get("name"))
+        pod = name if obj.get("kind") == "Pod" else ""
+        m = _CONTAINER_PATH.search(_str(obj.get("fieldPath")))
+        owner = (owners or {}).get((ns, pod)) if pod else None
+        workload = owner.name if owner else (model.workload_from_pod(name) if pod else name)
+        ts = next((t for t in (_time(ev.get(k)) for k in (
+            "lastTimestamp", "eventTime", "deprecatedLastTimestamp", "firstTimestamp")
+        ) if not pd.isna(t)), _time(_dict(ev.get("metadata")).get("creationTimestamp")))
+        rows.append({
+            "timestamp": ts, "namespace": ns or "default", "workload": workload, "pod": pod,
+            "container": m.group("name") if m else "", "kind": EVENT_REASONS[reason],
+            "reason": reason, "exit_code": None, "oom_killed": reason in ("OOMKilling",
+                                                                         "SystemOOM"),
+            "message": _str(ev.get("message") or ev.get("note"))[:MAX_MESSAGE],
+            "source": source,
+        })
+    return _events_frame(rows)
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return model.empty_specs() if columns == model.SPEC_COLUMNS else pd.DataFrame(
+            columns=columns)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _events_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    if not rows:
+        return model.empty_events()
+    df = pd.DataFrame(rows, columns=model.EVENT_COLUMNS)
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    df["exit_code"] = df["exit_code"].astype("Int64")
+    return df
