@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from quotatune.collect import files
+from quotatune.analyze.hs_err import looks_like_hs_err
+from quotatune.collect import files, k8s_files
 from quotatune.collect.base import Collected
 from quotatune.errors import InputError
 
@@ -23,15 +24,29 @@ def _canonical(path: Path) -> Collected:
     return files.read_canonical_csv(path)
 
 
+def _hs_err(path: Path) -> Collected:
+    from quotatune.collect.hs_err_file import read_hs_err
+
+    return read_hs_err(path)
+
+
 IMPORTERS: dict[str, Importer] = {
     "canonical": _canonical,
     "bitbrains": files.read_bitbrains,
+    "kubectl": k8s_files.read_kubectl_dump,
+    "stats-summary": k8s_files.read_stats_summary_file,
+    "kubelet-metrics": k8s_files.read_kubelet_metrics,
+    "hs-err": _hs_err,
 }
 
 # (format, predicate on the first 4 KiB of text), in order; the first match wins.
 SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
+    ("hs-err", looks_like_hs_err),
     ("bitbrains", lambda head: "CPU capacity provisioned [MHZ]" in head),
     ("canonical", lambda head: bool(re.search(r"\bcpu_cores\b", head))),
+    ("stats-summary", k8s_files.sniff_stats_summary),
+    ("kubectl", k8s_files.sniff_kubectl),
+    ("kubelet-metrics", k8s_files.sniff_kubelet_metrics),
 ]
 
 
