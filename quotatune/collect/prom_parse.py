@@ -212,7 +212,8 @@ def _strip_rs_hash(name: str) -> str:
 def apply_workloads(df: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
     """Add ``workload``/``workload_kind``: from owner metrics, else from the pod name."""
     if owners.empty:
-        merged = df.assign(workload=np.nan, workload_kind=np.nan)
+        none = pd.Series(None, index=df.index, dtype=object)
+        merged = df.assign(workload=none, workload_kind=none)
     else:
         merged = df.merge(owners, on=["namespace", "pod"], how="left")
     pods = merged["pod"].astype(str)
@@ -220,7 +221,7 @@ def apply_workloads(df: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
         model.workload_from_pod
     )
     merged["workload"] = merged["workload"].where(merged["workload"].notna(), fallback)
-    merged["workload_kind"] = merged["workload_kind"].fillna("")
+    merged["workload_kind"] = merged["workload_kind"].astype(object).fillna("")
     return merged
 
 
