@@ -13,6 +13,7 @@ from quotatune.cli import (
     collect_docker,
     collect_kubernetes,
     collect_prometheus,
+    diagnose,
     import_cmd,
     recommend,
 )
@@ -33,6 +34,7 @@ app.add_typer(collect_app, name="collect")
 # Explicit registry: one line per command, one module per command.
 app.command("import")(import_cmd.command)
 app.command("recommend")(recommend.command)
+app.command("diagnose")(diagnose.command)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)

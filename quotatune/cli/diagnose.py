@@ -1,0 +1,135 @@
+"""quotatune diagnose [TARGET] — what killed containers, what will, and what to change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+OUTPUTS = ("table", "json")
+
+
+def command(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
+    ] = None,
+    from_files: Annotated[
+        list[Path] | None,
+        typer.Option("--from", help="Read these files (also hs_err_pid*.log) instead of the "
+                     "history store."),
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="History store (default ./data).")
+    ] = None,
+    docker_host: Annotated[
+        str | None,
+        typer.Option("--docker-host", help="Diagnose a Docker daemon now (running and exited "
+                     "containers), e.g. unix:///var/run/docker.sock."),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option("--context", help="Diagnose a Kubernetes cluster now (kubeconfig "
+                     "context)."),
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubeconfig file for --context.")
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Only this namespace (--context).")
+    ] = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="table or json.")] = "table",
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity "
+                     "(info, warning, critical)."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds per API request (live).")
+    ] = 30.0,
+) -> None:
+    """Find OOM kills, SIGKILLs, JVM and runtime memory failures, heaps that cannot fit their
+    limit, crash loops, memory growth, CPU throttling, unschedulable pods and non-ASCII env."""
+    import pandas as pd
+
+    from quotatune.analyze.findings import diagnose
+    from quotatune.cli.common import split_target_and_files
+    from quotatune.cli.output import err
+    from quotatune.errors import InputError
+    from quotatune.model import severity_rank
+    from quotatune.render.data import findings_to_json
+    from quotatune.render.findings_table import render_findings_table
+
+    if output not in OUTPUTS:
+        raise InputError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
+    threshold = severity_rank(fail_on) if fail_on is not None else None
+    target, files = split_target_and_files(args or [], from_files)
+    sources = [n for n, v in (("--from", files), ("--store", store),
+                              ("--docker-host", docker_host), ("--context", context)) if v]
+    if len(sources) > 1:
+        raise InputError(f"use one source at a time, not {' and '.join(sources)}")
+    now = pd.Timestamp.now(tz="UTC")
+    if docker_host:
+        data = _from_docker(docker_host, timeout)
+    elif context:
+        data = _from_kubernetes(context, kubeconfig, namespace, timeout, now)
+    else:
+        from quotatune.cli.common import load_inputs
+
+        data = load_inputs(files, fmt, store, target)
+    if docker_host or context:
+        data = _select(data, target)
+    findings = diagnose(data.usage, data.specs, data.events, now=now)
+    for e in data.errors:
+        err(f"warning: {e}")
+    if output == "json":
+        typer.echo(findings_to_json(findings), nl=False)
+    else:
+        typer.echo(render_findings_table(findings), nl=False)
+    if threshold is not None and any(severity_rank(f.severity) >= threshold for f in findings):
+        raise typer.Exit(1)
+
+
+def _from_docker(url: str, timeout: float) -> Any:
+    from quotatune.cli.collect_docker import connect
+    from quotatune.collect.docker import collect_docker
+    from quotatune.errors import InputError
+
+    client = connect(url, timeout)
+    try:
+        data = collect_docker(client, rounds=1, include_exited=True)
+    finally:
+        client.close()
+    if data.specs.empty and data.events.empty and data.errors:
+        raise InputError(f"{data.errors[0]} (daemon at {url})")
+    return data
+
+
+def _from_kubernetes(context: str, kubeconfig: Path | None, namespace: str | None,
+                     timeout: float, now: Any) -> Any:
+    from quotatune.collect.k8s_api import connect
+    from quotatune.collect.kubernetes import collect_kubernetes
+    from quotatune.errors import InputError
+
+    api = connect(str(kubeconfig) if kubeconfig else None, context, timeout=timeout)
+    data = collect_kubernetes(api, namespace=namespace, timeout=timeout, now=now)
+    if data.specs.empty and data.events.empty and data.errors:
+        raise InputError(data.errors[0])
+    return data
+
+
+def _select(data: Any, target: Any) -> Any:
+    """Keep the target's rows of live data; an unknown target names the nearest ones."""
+    if target.is_all:
+        return data
+    if not data.specs.empty:
+        data.specs = target.select(data.specs)
+    elif not data.usage.empty:
+        data.usage = target.select(data.usage)
+    if not data.usage.empty:
+        data.usage = data.usage[target.mask(data.usage)]
+    if not data.events.empty:
+        data.events = data.events[target.mask(data.events)]
+    return data
