@@ -15,6 +15,7 @@ from quotatune.cli import (
     collect_prometheus,
     diagnose,
     import_cmd,
+    plan,
     recommend,
 )
 from quotatune.errors import InputError
@@ -35,6 +36,7 @@ app.add_typer(collect_app, name="collect")
 app.command("import")(import_cmd.command)
 app.command("recommend")(recommend.command)
 app.command("diagnose")(diagnose.command)
+app.command("plan")(plan.command)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)

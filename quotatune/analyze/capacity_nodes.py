@@ -1,0 +1,221 @@
+"""Where pods land: existing nodes (utilisation, Pending) and candidate node shapes (counts).
+
+Resource columns are (CPU millicores, memory bytes, pod slots), all integers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quotatune.analyze import packing
+from quotatune.analyze.capacity_pods import WorkloadPods
+from quotatune.errors import InputError
+from quotatune.units import MIB, cpu_quantity_to_millicores, memory_quantity_to_bytes
+
+RESOURCES = ("cpu", "memory", "pods")
+REASONS = {"cpu": "Insufficient cpu", "memory": "Insufficient memory", "pods": "Too many pods"}
+DEFAULT_MAX_PODS = 110  # the kubelet's default --max-pods
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    name: str
+    cpu: int  # allocatable millicores
+    memory: int  # allocatable bytes
+    pods: int = DEFAULT_MAX_PODS
+
+    def capacity(self) -> np.ndarray:
+        return np.array([self.cpu, self.memory, self.pods], dtype=np.int64)
+
+
+_SHAPE = re.compile(
+    r"^(?P<cpu>[0-9.]+m?)(?:cpus?)?/(?P<mem>[0-9.]+[A-Za-z]*)(?:/(?P<pods>\d+)(?:pods?)?)?$"
+)
+
+
+def parse_shape(text: str) -> NodeShape:
+    """"4cpu/16Gi", "3500m/15Gi" or "4cpu/16Gi/58pods" (allocatable; max pods default 110)."""
+    m = _SHAPE.match(text.strip().replace(" ", ""))
+    hint = "use CPU/MEMORY[/PODS], e.g. 4cpu/16Gi or 3500m/15Gi/58pods"
+    if not m:
+        raise InputError(f"bad --node-shape {text!r}: {hint}")
+    try:
+        cpu = cpu_quantity_to_millicores(m.group("cpu"))
+        mem = memory_quantity_to_bytes(m.group("mem"))
+    except InputError:
+        raise InputError(f"bad --node-shape {text!r}: {hint}") from None
+    pods = int(m.group("pods")) if m.group("pods") else DEFAULT_MAX_PODS
+    if cpu <= 0 or mem <= 0 or pods <= 0:
+        raise InputError(f"bad --node-shape {text!r}: CPU, memory and pods must be above zero")
+    return NodeShape(text.strip(), cpu, mem, pods)
+
+
+@dataclass(frozen=True)
+class NodeUse:
+    node: str
+    allocatable: tuple[int, int, int]  # millicores, bytes, pods
+    requested: tuple[int, int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        (ac, am, ap), (rc, rm, rp) = self.allocatable, self.requested
+        return {
+            "node": self.node,
+            "cpu_allocatable_millicores": ac, "cpu_requested_millicores": rc,
+            "cpu_pct": _pct(rc, ac),
+            "memory_allocatable_mib": am // MIB, "memory_requested_mib": -(-rm // MIB),
+            "memory_pct": _pct(rm, am),
+            "pods_allocatable": ap, "pods": rp,
+        }
+
+
+def _pct(used: int, total: int) -> float | None:
+    return round(100 * used / total, 1) if total else None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Pods of one workload that would stay Pending, with the scheduler's words for it."""
+
+    namespace: str
+    workload: str
+    pods: int
+    cpu: int  # millicores per pod
+    memory: int  # bytes per pod
+    lacks: str  # "cpu" | "memory" | "both" | "pods" | "cpu+pods" | ...
+    message: str
+    node: str | None = None  # the node a DaemonSet pod was meant for
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "workload": self.workload, "pods": self.pods,
+                "cpu_request_millicores": self.cpu, "memory_request_mib": -(-self.memory // MIB),
+                "lacks": self.lacks, "message": self.message, "node": self.node}
+
+
+@dataclass(frozen=True)
+class ShapeCount:
+    shape: NodeShape
+    result: packing.BinCount
+    daemon_overhead: tuple[int, int, int]  # what the DaemonSets take on every node
+    unplaceable: tuple[str, ...]  # ns/workload of pods larger than an empty node
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {"shape": self.shape.name, "nodes": r.bins, "lower_bound": r.lower_bound,
+                "gap": r.gap, "method": r.method, "optimal": r.optimal, "note": r.note,
+                "daemonset_cpu_millicores": self.daemon_overhead[0],
+                "daemonset_memory_mib": -(-self.daemon_overhead[1] // MIB),
+                "unplaceable": list(self.unplaceable)}
+
+
+def node_arrays(nodes: pd.DataFrame | None) -> tuple[list[str], np.ndarray, list[str]]:
+    """Names and allocatable (millicores, bytes, pods) of the schedulable nodes, + notes."""
+    if nodes is None or nodes.empty:
+        return [], np.zeros((0, 3), dtype=np.int64), []
+    notes = []
+    keep = pd.Series(True, index=nodes.index)
+    for col, what in (("unschedulable", "cordoned"), ("ready", "not Ready")):
+        if col in nodes.columns:
+            bad = nodes[col].fillna(col == "unschedulable").astype(bool)
+            bad = bad if col == "unschedulable" else ~bad
+            if bad.any():
+                notes.append(f"left out {int(bad.sum())} {what} node(s): "
+                             + ", ".join(nodes.loc[bad, "node"].astype(str)[:5]))
+            keep &= ~bad
+    nodes = nodes[keep]
+    cpu = [math.floor(round(float(v) * 1000, 6)) if pd.notna(v) else 0
+           for v in nodes["cpu_allocatable_cores"]]
+    mem = [int(v) if pd.notna(v) else 0 for v in nodes["memory_allocatable_bytes"]]
+    pods = [int(v) if pd.notna(v) else DEFAULT_MAX_PODS for v in nodes["pods_allocatable"]]
+    alloc = np.array([cpu, mem, pods], dtype=np.int64).T.reshape(-1, 3)
+    return [str(n) for n in nodes["node"]], alloc, notes
+
+
+def expand(ws: list[WorkloadPods], scenario: str, nnodes: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(demand n x 3, workload index per pod, target node per pod) for one scenario."""
+    demand, owner, target = [], [], []
+    for wi, w in enumerate(ws):
+        cpu, mem = w.pod_request(scenario)
+        if w.is_daemonset:
+            for j in range(nnodes):
+                demand.append((cpu, mem, 1))
+                owner.append(wi)
+                target.append(j)
+        else:
+            demand.extend([(cpu, mem, 1)] * w.replicas)
+            owner.extend([wi] * w.replicas)
+            target.extend([-1] * w.replicas)
+    return (np.array(demand, dtype=np.int64).reshape(-1, 3), np.array(owner, dtype=np.int64),
+            np.array(target, dtype=np.int64))
+
+
+def _lacks(resources: set[str]) -> str:
+    if resources == {"cpu", "memory"}:
+        return "both"
+    return "+".join(r for r in RESOURCES if r in resources)
+
+
+def pending_pods(
+    ws: list[WorkloadPods], names: list[str], demand: np.ndarray, owner: np.ndarray,
+    target: np.ndarray, assignment: np.ndarray, free: np.ndarray,
+) -> tuple[Pending, ...]:
+    """Pending pods grouped by workload, with the message kube-scheduler would write."""
+    groups: Counter[tuple[int, int, str, str]] = Counter()
+    for i in np.flatnonzero(assignment < 0):
+        short = packing.shortfalls(demand[i], free)
+        counts: Counter[str] = Counter()
+        lacking: set[str] = set()
+        for j in range(len(names)):
+            if target[i] >= 0 and j != target[i]:
+                counts["node(s) didn't match Pod's node affinity/selector"] += 1
+                continue
+            for r, res in enumerate(RESOURCES):
+                if short[j, r]:
+                    counts[REASONS[res]] += 1
+                    lacking.add(res)
+        # kube-scheduler's FitError: "0/N nodes are available: <count> <reason>, ...", sorted.
+        body = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
+        groups[(int(owner[i]), int(target[i]), _lacks(lacking),
+                f"0/{len(names)} nodes are available: {body}.")] += 1
+    out = []
+    for (wi, t, lacks, msg), n in sorted(groups.items()):
+        w = ws[wi]
+        first = int(np.flatnonzero(owner == wi)[0])
+        cpu, mem = int(demand[first, 0]), int(demand[first, 1])
+        out.append(Pending(w.namespace, w.workload, n, cpu, mem, lacks, msg,
+                           names[t] if t >= 0 else None))
+    return tuple(out)
+
+
+def shape_counts(ws: list[WorkloadPods], scenario: str, shapes: list[NodeShape],
+                 time_limit: float) -> tuple[ShapeCount, ...]:
+    """Nodes of each shape for the non-DaemonSet pods, after every node's DaemonSet pods."""
+    daemon = np.zeros(3, dtype=np.int64)
+    for w in ws:
+        if w.is_daemonset:
+            daemon += np.array((*w.pod_request(scenario), 1), dtype=np.int64)
+    demand, owner, _ = expand([w for w in ws if not w.is_daemonset], scenario, 0)
+    rest = [w for w in ws if not w.is_daemonset]
+    out = []
+    for shape in shapes:
+        usable = shape.capacity() - daemon
+        overhead = (int(daemon[0]), int(daemon[1]), int(daemon[2]))
+        if np.any(usable < 0):
+            lacking = [RESOURCES[r] for r in np.flatnonzero(usable < 0)]
+            res = packing.BinCount(None, 0, "none", False, np.full(len(demand), -1), (),
+                                   f"the DaemonSets alone need more {'/'.join(lacking)} "
+                                   "than one node has")
+            out.append(ShapeCount(shape, res, overhead, ()))
+            continue
+        res = packing.min_bins(demand, usable, time_limit=time_limit)
+        names = sorted({f"{rest[owner[i]].namespace}/{rest[owner[i]].workload}"
+                        for i in res.unplaceable})
+        out.append(ShapeCount(shape, res, overhead, tuple(names)))
+    return tuple(out)

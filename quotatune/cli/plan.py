@@ -1,0 +1,148 @@
+"""quotatune plan — what fits, what stays Pending, nodes per shape, quotas and savings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+OUTPUTS = ("table", "json", "yaml", "html")
+
+
+def parse_max_surge(text: str) -> float | int:
+    """"25%" -> 0.25 (a share of replicas, rounded up per workload); "2" -> 2 pods."""
+    from quotatune.errors import InputError
+
+    t = text.strip()
+    try:
+        if t.endswith("%"):
+            pct = float(t[:-1])
+            if 0 <= pct <= 1000:
+                return pct / 100
+        elif t.isdigit():
+            return int(t)
+    except ValueError:
+        pass
+    raise InputError(f"bad --max-surge {text!r}: use a percentage like 25% or a pod count like 2")
+
+
+def read_docker_info(path: Path) -> Any:
+    """``docker info --format '{{json .}}'`` (or the Engine's /info JSON) -> HostCapacity."""
+    import json
+
+    from quotatune.analyze.capacity import HostCapacity
+    from quotatune.collect.files import open_text
+    from quotatune.errors import InputError
+
+    try:
+        info = json.loads(open_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(info, dict):
+        raise InputError(f"{path}: expected the JSON object of 'docker info'")
+    ncpu, mem = info.get("NCPU"), info.get("MemTotal")
+    if not isinstance(ncpu, int) or not isinstance(mem, int) or ncpu <= 0 or mem <= 0:
+        raise InputError(f"{path}: needs positive integers NCPU and MemTotal (docker info)")
+    return HostCapacity(ncpu, mem)
+
+
+def command(
+    from_files: Annotated[
+        list[Path] | None, typer.Option("--from", help="Read these files instead of the store.")
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="History store directory.")] = None,
+    nodes_file: Annotated[
+        Path | None, typer.Option("--nodes", help="Nodes from 'kubectl get nodes -o json'.")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Read the nodes from this kubeconfig context.")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option("--kubeconfig", help="kubeconfig file for --context.")
+    ] = None,
+    shapes: Annotated[
+        list[str] | None,
+        typer.Option("--node-shape", help="Candidate node (allocatable), e.g. 4cpu/16Gi; "
+                     "repeatable; optional /PODS (default 110)."),
+    ] = None,
+    price_core_hour: Annotated[
+        float | None, typer.Option("--price-core-hour", min=0, help="Price of a core-hour.")
+    ] = None,
+    price_gib_hour: Annotated[
+        float | None, typer.Option("--price-gib-hour", min=0, help="Price of a GiB-hour.")
+    ] = None,
+    max_surge: Annotated[
+        str, typer.Option("--max-surge", help="Rolling-update headroom: 25% or a pod count.")
+    ] = "25%",
+    docker_info: Annotated[
+        Path | None,
+        typer.Option("--docker-info", help="'docker info --format {{json .}}' of the host."),
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="Seconds per exact-solver step.")
+    ] = 5.0,
+    output: Annotated[str, typer.Option("-o", "--output", help="table, json, yaml or html.")] = (
+        "table"
+    ),
+) -> None:
+    """Pack current and recommended requests onto nodes; quotas, savings, node counts."""
+    from quotatune.analyze.capacity import Prices, parse_shape, plan_capacity
+    from quotatune.cli.common import load_inputs
+    from quotatune.cli.output import err
+    from quotatune.errors import InputError
+    from quotatune.model import Target
+
+    if output not in OUTPUTS:
+        raise InputError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
+    if nodes_file is not None and context is not None:
+        raise InputError("give --nodes or --context, not both")
+    node_shapes = [parse_shape(s) for s in shapes or []]
+    surge = parse_max_surge(max_surge)
+    host = read_docker_info(docker_info) if docker_info is not None else None
+    prices = None
+    if price_core_hour is not None or price_gib_hour is not None:
+        prices = Prices(price_core_hour or 0.0, price_gib_hour or 0.0)
+    nodes = None
+    if nodes_file is not None:
+        from quotatune.collect.k8s_nodes import read_nodes_file
+
+        nodes = read_nodes_file(nodes_file)
+    elif context is not None:
+        from quotatune.collect.k8s_api import connect
+        from quotatune.collect.k8s_nodes import collect_nodes
+
+        nodes = collect_nodes(connect(str(kubeconfig) if kubeconfig else None, context))
+    data = load_inputs(from_files, fmt, store, Target())
+    recs = []
+    if not data.usage.empty:
+        from quotatune.analyze.recommend import recommend
+
+        recs = recommend(data.usage, data.specs, data.events)
+    else:
+        err("note: no usage samples: the recommended requests equal the current ones")
+    plan = plan_capacity(recs, data.specs, nodes, node_shapes, max_surge=surge, prices=prices,
+                         docker_host=host, events=data.events, time_limit=time_limit)
+    if output == "json":
+        from quotatune.render.plan_data import render_plan_json
+
+        sys.stdout.write(render_plan_json(plan))
+    elif output == "yaml":
+        from quotatune.render.plan_data import render_plan_yaml
+
+        sys.stdout.write(render_plan_yaml(plan))
+    elif output == "html":
+        from quotatune.render.plan_html import render_plan_html
+
+        sys.stdout.write(render_plan_html(plan))
+    else:
+        from quotatune.render.plan_table import render_plan_table
+
+        sys.stdout.write(render_plan_table(plan))
+    if output in ("yaml", "html"):  # table and json carry the notes themselves
+        for note in plan.notes:
+            err(f"note: {note}")
+    for e in data.errors:
+        err(f"warning: {e}")
