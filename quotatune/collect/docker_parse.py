@@ -31,21 +31,23 @@ _RFC3339 = re.compile(
 
 
 # --------------------------------------------------------------------------------- field access
-def _num(d: Mapping[str, Any], path: str, what: str) -> int | float | None:
-    """A non-negative finite number at a dotted path, None when absent or null."""
+def _num(d: Mapping[str, Any], path: str, what: str, within: str = "") -> int | float | None:
+    """A non-negative finite number at a dotted path, None when absent or null.  ``within``
+    names where ``d`` sits in the payload, for the message."""
     cur: Any = d
+    full = f"{within}.{path}" if within else path
     for part in path.split("."):
         if cur is None:
             return None
         if not isinstance(cur, Mapping):
-            raise InputError(f"{what}: {path}: expected an object at {part!r}")
+            raise InputError(f"{what}: {full}: expected an object at {part!r}")
         cur = cur.get(part)
     if cur is None:
         return None
     if isinstance(cur, bool) or not isinstance(cur, int | float):
-        raise InputError(f"{what}: {path} is not a number: {str(cur)[:40]!r}")
+        raise InputError(f"{what}: {full} is not a number: {str(cur)[:40]!r}")
     if not math.isfinite(cur) or cur < 0:
-        raise InputError(f"{what}: {path} is negative or not finite: {cur!r}")
+        raise InputError(f"{what}: {full} is negative or not finite: {cur!r}")
     return cur
 
 
@@ -65,10 +67,10 @@ def _str(v: Any, what: str, field: str) -> str:
     return v
 
 
-def _strs(v: Any, what: str, field: str) -> tuple[str, ...]:
+def _strs(v: Any, what: str, field: str, *, one_string_ok: bool = True) -> tuple[str, ...]:
     if v is None:
         return ()
-    if isinstance(v, str):  # Cmd/Entrypoint may be a plain string in older payloads
+    if isinstance(v, str) and one_string_ok:  # Cmd/Entrypoint: a plain string in old payloads
         return (v,)
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise InputError(f"{what}: {field} is not a list of strings")
@@ -116,9 +118,9 @@ def parse_docker_stats(stats: Any, prev: Mapping[str, Any] | None = None) -> dic
     mem_stats = _obj(_obj(stats.get("memory_stats"), what, "memory_stats").get("stats"), what,
                      "memory_stats.stats")
     usage = _num(stats, "memory_stats.usage", what)
-    inactive = _num(mem_stats, "total_inactive_file", what)
+    inactive = _num(mem_stats, "total_inactive_file", what, "memory_stats.stats")
     if inactive is None:
-        inactive = _num(mem_stats, "inactive_file", what)
+        inactive = _num(mem_stats, "inactive_file", what, "memory_stats.stats")
     working_set = None if usage is None else max(float(usage) - float(inactive or 0), 0.0)
     out: dict[str, Any] = {
         "id": _str(stats.get("id"), what, "id"),
@@ -248,13 +250,13 @@ def parse_inspect(inspect: Any) -> InspectInfo:
         namespace, workload = STANDALONE_NAMESPACE, name
     command = _strs(config.get("Entrypoint"), what, "Config.Entrypoint")
     args = _strs(config.get("Cmd"), what, "Config.Cmd")
-    env = _strs(config.get("Env"), what, "Config.Env")
+    env = _strs(config.get("Env"), what, "Config.Env", one_string_ok=False)
     scan = envscan.scan(command, args, envscan.parse_env_list(env))
     code = state.get("ExitCode")
     if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
         raise InputError(f"{what}: State.ExitCode is not an integer: {str(code)[:40]!r}")
     restarts = _num(inspect, "RestartCount", what)
-    pid = _num(state, "Pid", what)
+    pid = _num(state, "Pid", what, "State")
     return InspectInfo(
         id=cid,
         name=name,
@@ -269,9 +271,9 @@ def parse_inspect(inspect: Any) -> InspectInfo:
         non_ascii_env=scan.non_ascii_env,
         cpu_limit_cores=_cpu_limit(host, what),
         cpu_request_cores=_cpu_request(host, what),
-        cpu_shares=_int_or_none(_num(host, "CpuShares", what)),
-        memory_limit_bytes=_positive(_num(host, "Memory", what)),
-        memory_request_bytes=_positive(_num(host, "MemoryReservation", what)),
+        cpu_shares=_int_or_none(_num(host, "CpuShares", what, "HostConfig")),
+        memory_limit_bytes=_positive(_num(host, "Memory", what, "HostConfig")),
+        memory_request_bytes=_positive(_num(host, "MemoryReservation", what, "HostConfig")),
         restarts=int(restarts or 0),
         status=_str(state.get("Status"), what, "State.Status"),
         running=state.get("Running") is True,
@@ -295,18 +297,18 @@ def _int_or_none(v: int | float | None) -> int | None:
 def _cpu_limit(host: Mapping[str, Any], what: str) -> float | None:
     # --cpus sets NanoCpus; --cpu-quota/--cpu-period set the CFS pair.  Docker refuses both at
     # once, so at most one is non-zero.
-    nano = _num(host, "NanoCpus", what)
+    nano = _num(host, "NanoCpus", what, "HostConfig")
     if nano:
         return nano / 1e9
     quota = host.get("CpuQuota")
     if isinstance(quota, int) and not isinstance(quota, bool) and quota > 0:
-        period = _num(host, "CpuPeriod", what) or _DEFAULT_CFS_PERIOD_US
+        period = _num(host, "CpuPeriod", what, "HostConfig") or _DEFAULT_CFS_PERIOD_US
         return quota / period
     return None
 
 
 def _cpu_request(host: Mapping[str, Any], what: str) -> float | None:
-    shares = _num(host, "CpuShares", what)
+    shares = _num(host, "CpuShares", what, "HostConfig")
     return shares / _SHARES_PER_CORE if shares else None
 
 
