@@ -1,0 +1,100 @@
+"""quotatune collect docker — sample a Docker host's containers into the history store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def parse_filters(items: list[str]) -> dict[str, list[str]]:
+    """``--filter label=app=web --filter name=api`` as Engine list filters."""
+    from quotatune.errors import InputError
+
+    out: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value:
+            raise InputError(f"--filter expects key=value (e.g. label=app=web), got {item!r}")
+        out.setdefault(key.strip(), []).append(value)
+    return out
+
+
+def connect(host: str | None, timeout: float) -> Any:
+    """A docker SDK client for --host, else DOCKER_HOST (with its TLS settings), else the
+    default socket; an unreachable daemon is one clear InputError."""
+    import os
+
+    import docker
+
+    from quotatune.collect.docker_rows import describe
+    from quotatune.errors import InputError
+
+    where = host or "the default socket"
+    env = dict(os.environ)
+    if host:
+        env["DOCKER_HOST"] = host
+    try:
+        return docker.from_env(environment=env, timeout=int(max(1, timeout)), max_pool_size=64)
+    except Exception as exc:  # the SDK asks the daemon for its API version right away
+        raise InputError(f"cannot reach the Docker daemon at {where}: {describe(exc)}") from None
+
+
+def command(
+    host: Annotated[
+        str | None,
+        typer.Option("--host", "-H", help="Daemon URL (default: DOCKER_HOST, else the local "
+                     "socket), e.g. unix:///var/run/docker.sock or tcp://host:2376."),
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Sampling rounds.")] = 1,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.0, help="Seconds between rounds.")
+    ] = 1.0,
+    filters: Annotated[
+        list[str] | None,
+        typer.Option("--filter", help="Engine list filter key=value (label=…, name=…); "
+                     "repeatable."),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE)."),
+    ] = None,
+    exited: Annotated[
+        bool, typer.Option("--exited/--no-exited", help="Inspect exited containers too.")
+    ] = True,
+    log_tail: Annotated[
+        int, typer.Option("--log-tail", min=0, help="Log lines kept per exited container.")
+    ] = 50,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds per API request.")
+    ] = 30.0,
+) -> None:
+    """Sample CPU and memory of running containers, their limits, and how exited ones died."""
+    from quotatune import config
+    from quotatune.cli.output import err
+    from quotatune.collect.docker import collect_docker
+    from quotatune.errors import InputError
+    from quotatune.store import Store
+
+    flt = parse_filters(filters or [])
+    url = config.docker_host(host)
+    client = connect(url, timeout)
+    try:
+        data = collect_docker(client, rounds=rounds, interval=interval, include_exited=exited,
+                              log_tail=log_tail, filters=flt)
+    finally:
+        client.close()
+    if data.usage.empty and data.specs.empty and data.errors:
+        raise InputError(f"{data.errors[0]} (daemon at {url or 'the default socket'})")
+    rep = Store(config.store_dir(store)).append(data)
+    for e in data.errors:
+        err(f"warning: {e}")
+    containers = data.usage["pod"].nunique() if not data.usage.empty else 0
+    exited_n = int((data.specs["phase"] != "running").sum()) if not data.specs.empty else 0
+    typer.echo(
+        f"collected {len(data.usage)} sample(s) from {containers} running container(s) in "
+        f"{rounds} round(s) ({rep.samples_added} new), {exited_n} exited container(s), "
+        f"{rep.events_added} new event(s) into {config.store_dir(store)}"
+        + (f"; {len(data.errors)} problem(s), see above" if data.errors else "")
+    )
