@@ -1,0 +1,202 @@
+"""Recommendations per container: rollups -> history -> strategy -> rounded Recommendations.
+
+``recommend(usage, specs, events, strategy=, policy=)`` works from raw samples;
+``recommend_from_rollups(rollups, specs, events, strategy=, policy=)`` from the per-day
+rollups a history store keeps (:func:`quotatune.analyze.sketch.daily_rollup`).  The raw path
+builds the same rollups first, so both give identical results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from quotatune.analyze.policy import DEFAULT_POLICY, Policy
+from quotatune.analyze.sketch import daily_rollup
+from quotatune.analyze.strategies import DEFAULT_STRATEGY, STRATEGIES
+from quotatune.analyze.strategies_base import Evidence, Sizing, Strategy
+from quotatune.analyze.summary import History
+from quotatune.errors import InputError
+from quotatune.model import KEY_COLUMNS, Current, Recommendation
+from quotatune.units import bytes_to_mib_ceil, cores_to_millicores_ceil
+
+__all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "recommend", "recommend_from_rollups",
+           "get_strategy"]
+
+
+def get_strategy(name: str | None) -> Strategy:
+    name = name or DEFAULT_STRATEGY
+    if name not in STRATEGIES:
+        raise InputError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]
+
+
+def recommend(
+    usage: pd.DataFrame,
+    specs: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    *,
+    strategy: str | None = None,
+    policy: Policy | None = None,
+) -> list[Recommendation]:
+    """One Recommendation per (namespace, workload, container) in ``usage``."""
+    get_strategy(strategy)  # fail on a bad name before any work
+    return recommend_from_rollups(daily_rollup(usage), specs, events, strategy=strategy,
+                                  policy=policy)
+
+
+def recommend_from_rollups(
+    rollups: pd.DataFrame,
+    specs: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    *,
+    strategy: str | None = None,
+    policy: Policy | None = None,
+) -> list[Recommendation]:
+    strat = get_strategy(strategy)
+    policy = policy or DEFAULT_POLICY
+    if rollups.empty:
+        return []
+    rollups = _window(rollups, strat, policy)
+    h = History(rollups)
+    ev = evidence(h, specs, events)
+    sizing = strat.fn(h, ev, policy)
+    return _build(h, ev, sizing, strat, policy)
+
+
+def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFrame:
+    if strat.window_days is None:
+        return rollups
+    now = pd.Timestamp(policy.now) if policy.now is not None else pd.to_datetime(
+        rollups["t_last"], utc=True).max()
+    if now.tzinfo is None:
+        now = now.tz_localize("UTC")
+    since = (now - pd.Timedelta(days=strat.window_days)).floor("D")
+    return rollups[pd.to_datetime(rollups["day"], utc=True) >= since]
+
+
+def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None) -> Evidence:
+    """Currents (usage columns, else the spec frame), OOM kills from the events, JVM needs."""
+    ev = Evidence.none(h.size)
+    cur = {c: h.current(c) for c in ("cpu_request_cores", "cpu_limit_cores",
+                                     "memory_request_bytes", "memory_limit_bytes")}
+    if specs is not None and not specs.empty:
+        sp = _per_container(h, specs)
+        for c in cur:
+            if c in sp:
+                cur[c] = np.where(np.isnan(cur[c]), sp[c], cur[c])
+    count, last = _ooms(h, events)
+    return Evidence(
+        oom_count=count, oom_last_ns=last,
+        mem_request=cur["memory_request_bytes"], mem_limit=cur["memory_limit_bytes"],
+        cpu_request=cur["cpu_request_cores"], cpu_limit=cur["cpu_limit_cores"],
+        jvm_need=ev.jvm_need, jvm_reason=ev.jvm_reason,
+    )
+
+
+def _index(h: History, frame: pd.DataFrame) -> np.ndarray:
+    """Position of each frame row's container in ``h`` (-1: not in the history)."""
+    keys = pd.MultiIndex.from_frame(h.keys[KEY_COLUMNS])
+    other = pd.MultiIndex.from_frame(frame[KEY_COLUMNS].astype(str))
+    return np.asarray(keys.get_indexer(other))
+
+
+def _per_container(h: History, specs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Last known numeric value per container of each spec column (NaN = unknown)."""
+    if not set(KEY_COLUMNS) <= set(specs.columns):
+        return {}
+    pos = _index(h, specs)
+    out: dict[str, np.ndarray] = {}
+    for col in ("cpu_request_cores", "cpu_limit_cores", "memory_request_bytes",
+                "memory_limit_bytes"):
+        if col not in specs.columns:
+            continue
+        v = pd.to_numeric(specs[col], errors="coerce").to_numpy("float64")
+        arr = np.full(h.size, np.nan)
+        ok = (pos >= 0) & ~np.isnan(v)
+        arr[pos[ok]] = v[ok]  # later spec rows win
+        out[col] = arr
+    return out
+
+
+def _ooms(h: History, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    count = np.zeros(h.size, "int64")
+    last = np.full(h.size, np.nan)
+    if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns):
+        return count, last
+    oom = pd.Series(False, index=events.index)
+    if "oom_killed" in events.columns:
+        oom |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true")
+    if "reason" in events.columns:
+        oom |= events["reason"].astype(str) == "OOMKilled"
+    ev = events[oom]
+    if ev.empty:
+        return count, last
+    pos = _index(h, ev)
+    ok = pos >= 0
+    np.add.at(count, pos[ok], 1)
+    if "timestamp" in ev.columns:
+        ts = pd.to_datetime(ev["timestamp"], utc=True, errors="coerce")
+        t = ts.to_numpy("datetime64[ns]").astype("int64").astype("float64")
+        t[ts.isna().to_numpy()] = np.nan
+        for p, v in zip(pos[ok], t[ok], strict=True):
+            if not np.isnan(v) and (np.isnan(last[p]) or v > last[p]):
+                last[p] = v
+    return count, last
+
+
+def confidence(days: float, samples: int) -> str:
+    """VPA's confidence, min(history in days, samples / 288), with a day of 5-minute samples
+    counting as one day (VPA assumes 1-minute samples): >= 7 high, >= 2 medium, else low."""
+    c = min(days, samples / 288.0)
+    return "high" if c >= 7 else "medium" if c >= 2 else "low"
+
+
+def _int_or_none(v: float, conv) -> int | None:  # type: ignore[no-untyped-def]
+    return None if v is None or not np.isfinite(v) else int(conv(float(v)))
+
+
+def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,
+           policy: Policy) -> list[Recommendation]:
+    out = []
+    mc, mib = cores_to_millicores_ceil, _mib
+    platform = h.platform
+    for i, (ns, wl, ct) in enumerate(h.keys.itertuples(index=False, name=None)):
+        samples, hours = int(h.samples[i]), float(h.history_hours[i])
+        current = Current(
+            cpu_request_millicores=_int_or_none(ev.cpu_request[i], mc),
+            memory_request_mib=_int_or_none(ev.mem_request[i], mib),
+            memory_limit_mib=_int_or_none(ev.mem_limit[i], mib),
+            cpu_limit_millicores=_int_or_none(ev.cpu_limit[i], mc),
+        )
+        short = samples < policy.min_samples or hours < policy.min_history_hours
+        if short:
+            values: tuple[int | None, ...] = (None, None, None, None)
+            status, conf = "insufficient-data", "none"
+            reasons: tuple[str, ...] = (
+                f"only {samples} sample(s) over {hours:.1f} h; needs at least "
+                f"{policy.min_samples} samples over {policy.min_history_hours:g} h",
+            )
+        else:
+            values = (
+                _int_or_none(s.cpu_request[i], mc), _int_or_none(s.cpu_limit[i], mc),
+                _int_or_none(s.mem_request[i], mib), _int_or_none(s.mem_limit[i], mib),
+            )
+            status, conf = "ok", confidence(hours / 24.0, samples)
+            reasons = tuple(s.reasons[i]) + (
+                f"confidence {conf}: {hours / 24.0:.1f} days of history, {samples} samples",
+            )
+        out.append(Recommendation(
+            namespace=ns, workload=wl, container=ct,
+            cpu_request_millicores=values[0], cpu_limit_millicores=values[1],
+            memory_request_mib=values[2], memory_limit_mib=values[3],
+            current=current, strategy=strat.name, samples=samples, history_hours=hours,
+            confidence=conf, status=status, reasons=reasons, platform=platform[i],
+        ))
+    return out
+
+
+def _mib(nbytes: float) -> int:
+    return bytes_to_mib_ceil(nbytes)
+
+
