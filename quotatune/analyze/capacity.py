@@ -112,7 +112,10 @@ def _pending_check(events: pd.DataFrame | None, scenario: Scenario) -> list[dict
     current requests: does the plan explain what the cluster reported?"""
     if events is None or events.empty or "reason" not in events.columns:
         return []
-    failed = events[events["reason"].astype(str) == "FailedScheduling"]
+    # FailedScheduling events, and the PodScheduled=False condition of a Pending pod (kind
+    # "scheduling", reason "Unschedulable"), carry the same scheduler message.
+    kind = events["kind"].astype(str) if "kind" in events.columns else ""
+    failed = events[(events["reason"].astype(str) == "FailedScheduling") | (kind == "scheduling")]
     predicted: dict[tuple[str, str], set[str]] = {}
     for p in scenario.pending:
         predicted.setdefault((p.namespace, p.workload), set()).update(

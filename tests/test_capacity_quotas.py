@@ -1,0 +1,180 @@
+"""Namespace quotas, savings, node counts per shape and Docker host fit, on the real honeycomb
+cluster (tests/fixtures/capacity) with hand-checked numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quotatune.analyze.capacity import HostCapacity, Prices, parse_shape, plan_capacity
+from quotatune.analyze.capacity_pods import build_workloads
+from quotatune.analyze.quotas import surge_pods
+from quotatune.collect.k8s_nodes import parse_nodes
+from quotatune.collect.k8s_parse import parse_pods
+from quotatune.errors import InputError
+from quotatune.model import Current, Recommendation
+from tests.conftest import FIXTURES
+
+CAP = FIXTURES / "capacity"
+MI = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def specs() -> pd.DataFrame:
+    return parse_pods(json.loads((CAP / "honeycomb_pods.json").read_text()))[0]
+
+
+@pytest.fixture(scope="module")
+def nodes() -> pd.DataFrame:
+    return parse_nodes(json.loads((CAP / "honeycomb_nodes.json").read_text()))
+
+
+def rec(ns, wl, c, cpu, mem, mem_limit=None, cpu_limit=None, platform=None, current=None):
+    return Recommendation(ns, wl, c, cpu, cpu_limit, mem, mem_limit, current or Current(),
+                          "test", 100, 48.0, "high", "ok", platform=platform)
+
+
+METALLB = [rec("metallb-system", "controller", "controller", 50, 64, 96),
+           rec("metallb-system", "speaker", "speaker", 20, 32, 48)]
+
+
+def test_metallb_quota_with_rollout_headroom(specs, nodes):
+    plan = plan_capacity(METALLB, specs, nodes, [])
+    q = next(q for q in plan.quotas if q.namespace == "metallb-system")
+    # controller (Deployment, 1 replica): 1 + ceil(25 % x 1) = 2 pods; speaker (DaemonSet, no
+    # surge) on 2 nodes: 2 pods.  Requests 2x50m + 2x20m, 2x64Mi + 2x32Mi; limits 2x96 + 2x48.
+    assert q.hard() == {"pods": "4", "requests.cpu": "140m", "requests.memory": "192Mi",
+                        "limits.memory": "288Mi"}
+    # No CPU limit recommended: no limits.cpu, and no cpu in default/max (it would impose one).
+    assert q.limit_range == {"default": {"memory": "72Mi"},
+                             "defaultRequest": {"cpu": "35m", "memory": "48Mi"},
+                             "max": {"memory": "96Mi"}}
+
+
+def test_quota_yaml_is_ready_for_kubectl_apply(specs, nodes):
+    plan = plan_capacity(METALLB, specs, nodes, [])
+    docs = [d for d in yaml.safe_load_all(plan.quotas_yaml) if d]
+    metallb = [d for d in docs if d["metadata"]["namespace"] == "metallb-system"]
+    assert [d["kind"] for d in metallb] == ["ResourceQuota", "LimitRange"]
+    assert all(d["apiVersion"] == "v1" and d["metadata"]["name"] == "quotatune" for d in docs)
+    assert metallb[1]["spec"]["limits"][0]["type"] == "Container"
+    assert metallb[0]["spec"]["hard"]["requests.memory"] == "192Mi"
+    assert {d["metadata"]["namespace"] for d in docs} == {
+        "default", "kube-system", "metallb-system", "mysql", "nginx", "olly", "test", "utils"}
+
+
+def test_namespaces_without_any_requests_get_no_request_quota(specs, nodes):
+    # A quota on requests.cpu makes every pod declare one; with nothing to default from,
+    # quotatune only limits the pod count there.
+    plan = plan_capacity([], specs, nodes, [])
+    q = next(q for q in plan.quotas if q.namespace == "olly")
+    assert q.hard() == {"pods": "2"}
+    # kube-system: calico-node asks 250m; kube-proxy asks nothing and gets the LimitRange's
+    # defaultRequest (250m) - both on 2 nodes: 4 x 250m.
+    ks = next(q for q in plan.quotas if q.namespace == "kube-system")
+    assert ks.hard()["requests.cpu"] == "1"
+    assert ks.limit_range == {"defaultRequest": {"cpu": "250m"}}
+
+
+@pytest.mark.parametrize(("replicas", "kind", "surge", "extra"), [
+    (1, "Deployment", 0.25, 1), (3, "Deployment", 0.25, 1), (4, "Deployment", 0.25, 1),
+    (5, "Deployment", 0.25, 2), (10, "Deployment", 0.5, 5), (10, "", 0.25, 3),
+    (7, "Deployment", 2, 2), (5, "StatefulSet", 0.25, 0), (5, "DaemonSet", 0.25, 0),
+    (3, "Job", 0.25, 0),
+])
+def test_max_surge_rounds_up_like_kubernetes(replicas, kind, surge, extra):
+    specs = pd.DataFrame([{"namespace": "a", "workload": "w", "workload_kind": kind,
+                           "container": "c", "cpu_request_cores": 0.1, "replicas": replicas}])
+    (w,) = build_workloads([], specs)
+    assert surge_pods(w, surge) == extra
+
+
+def test_savings_per_workload_namespace_and_cost(specs, nodes):
+    prices = Prices(core_hour=0.04, gib_hour=0.005)
+    plan = plan_capacity(METALLB, specs, nodes, [], prices=prices)
+    sv = plan.savings.to_dict()
+    ns = next(n for n in sv["namespaces"] if n["namespace"] == "metallb-system")
+    # controller 100m/100Mi -> 50m/64Mi on 1 pod; speaker 100m/100Mi -> 20m/32Mi on 2 pods:
+    # 50 + 2 x 80 = 210m; 36 + 2 x 68 = 172 MiB = 0.16796875 GiB.
+    assert (ns["pods"], ns["cores_freed"], ns["gib_freed"]) == (3, 0.21, 0.168)
+    # 0.21 x 0.04 + 0.16796875 x 0.005 = 0.00923984375 per hour; x 730 h = 6.745...
+    assert (ns["cost_per_hour"], ns["cost_per_month"]) == (0.0092, 6.75)
+    top = sv["workloads"][0]
+    assert (top["workload"], top["cores_freed"]) == ("speaker", 0.16)
+    assert sv["total"]["cores_freed"] == 0.21
+
+
+def test_an_increase_shows_as_negative_savings(specs, nodes):
+    plan = plan_capacity([rec("olly", "grafana", "grafana", 300, 512)], specs, nodes, [])
+    g = next(f for f in plan.savings.to_dict()["workloads"] if f["workload"] == "grafana")
+    assert (g["cores_freed"], g["gib_freed"]) == (-0.3, -0.5)
+    assert "cost_per_hour" not in g  # no prices given
+
+
+def test_node_counts_per_shape_subtract_the_daemonsets(specs, nodes):
+    shapes = [parse_shape("1cpu/1Gi"), parse_shape("500m/512Mi/4pods"), parse_shape("300m/8Gi")]
+    plan = plan_capacity(METALLB, specs, nodes, shapes)
+    counts = {s.shape.name: s for s in plan.scenarios["current"].shapes}
+    # Current: DaemonSets take 350m/100Mi/5 pods on every node.  On 1cpu/1Gi the 6 other pods
+    # (100m/100Mi + 5 x nothing) fit one node.
+    assert counts["1cpu/1Gi"].result.bins == 1
+    assert counts["1cpu/1Gi"].daemon_overhead == (350, 100 * MI, 5)
+    # 500m/512Mi/4pods: 5 DaemonSet pods alone exceed 4 pod slots.
+    assert counts["500m/512Mi/4pods"].result.bins is None
+    assert "pods" in counts["500m/512Mi/4pods"].result.note
+    # 300m: the DaemonSets' 350m alone do not fit.
+    assert counts["300m/8Gi"].result.bins is None
+    rec_counts = {s.shape.name: s for s in plan.scenarios["recommended"].shapes}
+    assert rec_counts["1cpu/1Gi"].daemon_overhead == (270, 32 * MI, 5)
+
+
+def test_without_nodes_the_plan_says_so_and_counts_daemonsets_per_planned_node(specs):
+    plan = plan_capacity(METALLB, specs, None, [parse_shape("1cpu/1Gi")])
+    assert not plan.nodes_known
+    assert plan.scenarios["recommended"].nodes == ()
+    assert any("no nodes given" in n for n in plan.notes)
+    assert any("DaemonSets counted as 1 pod(s)" in n for n in plan.notes)
+
+
+def test_docker_host_fit_sums_recommended_limits():
+    recs = [rec("docker", "api", "api", 500, 512, 1024, cpu_limit=1500, platform="docker"),
+            rec("docker", "db", "db", 500, 512, platform="docker")]
+    fit = plan_capacity(recs, None, None, [], docker_host=HostCapacity(2, 2 << 30)).docker
+    assert fit is not None
+    d = fit.to_dict()
+    assert (d["cpu_limits_millicores"], d["memory_limits_mib"]) == (2000, 1536)
+    assert (d["fits_cpu"], d["fits_memory"]) == (True, True)  # 2000m of 2 CPUs fits exactly
+    assert d["no_cpu_limit"] == ["docker/db/db"] and d["no_memory_limit"] == ["docker/db/db"]
+    small = plan_capacity(recs, None, None, [], docker_host=HostCapacity(1, 1 << 30)).docker
+    assert small is not None and not small.fits_cpu and not small.fits_memory
+
+
+def test_docker_recommendations_are_not_packed_onto_kubernetes_nodes(nodes):
+    recs = [rec("docker", "api", "api", 500, 512, platform="docker")]
+    plan = plan_capacity(recs, None, nodes, [])
+    assert plan.scenarios["current"].pods == 0
+    assert plan.docker is None  # no host given
+
+
+@pytest.mark.parametrize(("text", "cpu", "mem", "pods"), [
+    ("4cpu/16Gi", 4000, 16 << 30, 110), ("3500m/15Gi/58pods", 3500, 15 << 30, 58),
+    ("2/8G", 2000, 8 * 10**9, 110), ("0.5cpu/512Mi/20", 500, 512 << 20, 20),
+])
+def test_parse_shape(text, cpu, mem, pods):
+    s = parse_shape(text)
+    assert (s.cpu, s.memory, s.pods) == (cpu, mem, pods)
+
+
+@given(st.text(max_size=30))
+def test_parse_shape_never_fails_with_anything_but_an_input_error(text):
+    try:
+        s = parse_shape(text)
+    except InputError as exc:
+        assert "--node-shape" in str(exc) and "\n" not in str(exc)
+    else:
+        assert s.cpu > 0 and s.memory > 0 and s.pods > 0
