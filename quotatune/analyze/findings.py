@@ -85,24 +85,23 @@ def oom_killed(ctx: Context) -> list[Finding]:
 def _oom_advice(ctx: Context, limit: float | None, peak: float | None, need: Any,
                 key: ContainerKey) -> str:
     p = ctx.policy
-    targets = []
-    if limit:
-        targets.append(limit * p.oom_headroom)
-    if peak:
-        targets.append(peak * p.peak_headroom)
-    if need is not None and need.min_limit_bytes:
-        targets.append(need.min_limit_bytes)
     if not key.container:
         return ("The kernel OOM killer killed a process on this node: match the process name "
                 "in the event to its container, and give that container a memory limit and "
                 "request that cover its peak.")
+    targets: list[tuple[float, str]] = []
+    if limit:
+        targets.append((limit * p.oom_headroom, f"the {mi(limit)} limit × {p.oom_headroom:g}"))
+    if peak:
+        targets.append((peak * p.peak_headroom, f"the peak working set × {p.peak_headroom:g}"))
+    if need is not None and need.min_limit_bytes:
+        targets.append((need.min_limit_bytes, "the JVM's heap + non-heap"))
     if not targets:
         return ("Killed by the kernel OOM killer with no memory limit: the host or node ran "
                 "out of memory. Give the container a memory request and limit from its peak "
                 "usage (quotatune recommend) so it is placed where that memory is free.")
-    value = mi(max(targets))
-    text = (f"Set the memory limit to at least {value}"
-            + (f" (the {mi(limit)} limit × {p.oom_headroom:g})" if limit else "") + ".")
+    value, why = max(targets)
+    text = f"Set the memory limit to at least {mi(value)} ({why})."
     if need is not None and need.startup_bytes and limit and need.startup_bytes > limit:
         text += (f" -XX:+AlwaysPreTouch makes the JVM touch its whole initial heap "
                  f"({mi(need.heap_initial_bytes)}) at start-up: lower -Xms or drop "

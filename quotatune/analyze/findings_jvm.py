@@ -23,7 +23,7 @@ from quotatune.analyze.findings_common import (
     mi,
 )
 from quotatune.analyze.findings_logs import PATTERNS, LogMatch, match_line
-from quotatune.analyze.jvm import MIB, JvmNeed, jvm_memory_need_bytes
+from quotatune.analyze.jvm import GC_OVERHEAD_FRACTION, MIB, JvmNeed, jvm_memory_need_bytes
 from quotatune.model import ContainerKey, Finding, format_time
 
 # Events that carry log text: log lines, hs_err headlines, and termination messages (the
@@ -32,6 +32,7 @@ _TEXT_KINDS = ("log", "termination", "event")
 HS_ERR_INFO = "hs_err-info"  # reason of the events that carry an hs_err file's JVM/cgroup facts
 _RANK = {p.name: i for i, p in enumerate(PATTERNS)}
 MAX_LINES_SHOWN = 4
+MIN_USEFUL_HEAP = 32 * MIB
 
 
 def startup_memory_failure(ctx: Context) -> list[Finding]:
@@ -98,11 +99,12 @@ def _advice(shown: list[LogMatch], need: JvmNeed | None, limit: float | None,
     if names & {"jvm-native-allocation", "jvm-commit-memory", "jvm-reserve-heap",
                 "jvm-insufficient-memory"} and not names & {"jvm-gc-thread"}:
         flag = _heap_flag(need)
+        if flag and need is not None and limit:
+            return (f"The JVM could not get the memory its heap flags ask for ({flag} in a "
+                    f"{mi(limit)} limit): {heap_fix(need, limit)}.")
         if flag:
-            name = flag.split("=")[0] if flag.startswith("-XX:") else flag[:4]
-            return (f"The JVM could not get the memory its heap flags ask for ({flag}"
-                    + (f" in a {mi(limit)} limit" if limit else "")
-                    + f"): lower {name} so that heap + non-heap fit{raise_to}.")
+            return (f"The JVM could not get the memory its heap flags ask for ({flag}): lower "
+                    f"{_flag_name(flag)} below the memory the container can have.")
         asked = f" ({mi(requested)} requested)" if requested else ""
         return ("The JVM could not get native memory at start-up" + asked + ": set -Xmx/-Xms "
                 "(or -XX:MaxRAMPercentage) below the container's memory, or raise the memory "
@@ -129,6 +131,29 @@ def _advice(shown: list[LogMatch], need: JvmNeed | None, limit: float | None,
     return (f"The Java heap is full ({detail or 'OutOfMemoryError'}): raise -Xmx (or "
             f"-XX:MaxRAMPercentage) and the memory limit with it{raise_to}, or take a heap "
             "dump (-XX:+HeapDumpOnOutOfMemoryError) to find what holds the memory.")
+
+
+def heap_fix(need: JvmNeed, limit: float) -> str:
+    """'lower -Xmx to -Xmx400m' (or -Xms / MaxRAMPercentage): the heap flag in force, set so
+    that heap + non-heap fit ``limit``; when nothing fits, the limit a small heap needs."""
+    fixed = need.non_heap_bytes - dict(need.parts).get("GC structures", 0)
+    room = limit - fixed
+    flag = _heap_flag(need) or "-Xmx"
+    if room <= MIN_USEFUL_HEAP:
+        small = mi((fixed + MIN_USEFUL_HEAP) * (1 + GC_OVERHEAD_FRACTION))
+        return (f"lower {_flag_name(flag)} and raise the memory limit: about {mi(fixed)} of "
+                f"non-heap leaves no room for a heap in {mi(limit)} (at least {small} for a "
+                f"{mi(MIN_USEFUL_HEAP)} heap)")
+    heap_mib = int(room / (1 + GC_OVERHEAD_FRACTION) / MIB)
+    if need.heap_fixed:
+        return f"lower -Xmx to -Xmx{heap_mib}m"
+    if flag.startswith(("-Xms", "-XX:InitialHeapSize")):
+        return f"lower -Xms to -Xms{heap_mib}m or less"
+    return f"lower -XX:MaxRAMPercentage to {int(100 * heap_mib * MIB / limit)}"
+
+
+def _flag_name(flag: str) -> str:
+    return flag.split("=")[0] if flag.startswith("-XX:") else flag[:4]
 
 
 def _heap_flag(need: JvmNeed | None) -> str | None:
@@ -192,17 +217,16 @@ def _heap_finding(ctx: Context, key: ContainerKey, need: JvmNeed, limit: int) ->
         severity = "warning"
         what = (f"Heap {mi(heap)} + non-heap about {mi(need.non_heap_bytes)} is more than the "
                 f"{mi(limit)} limit: it is OOM-killed under load, before the heap is full.")
-    fixes = []
-    if need.min_limit_bytes:
-        fixes.append(f"set the memory limit to at least {mi(need.min_limit_bytes)}")
-    room = limit - need.non_heap_bytes
-    if need.heap_fixed and room > 16 * MIB:
-        fixes.append(f"lower -Xmx to -Xmx{int(room / 1.04 / MIB)}m")
-    elif not need.heap_fixed and room > 0:
-        pct = int(100 * room / 1.04 / limit)
-        fixes.append(f"lower -XX:MaxRAMPercentage to {pct}")
+    fixes = [heap_fix(need, limit)]
+    # Raising the limit is the other way out, unless the heap flag itself is absurd (an -Xms
+    # alone as large as the limit, e.g. -Xms64g in 128Mi).
+    sensible = need.heap_fixed or heap < limit or need.always_pre_touch
+    if need.min_limit_bytes and sensible:
+        raise_limit = f"set the memory limit to at least {mi(need.min_limit_bytes)}"
+        fixes.insert(0 if need.heap_fixed and heap < limit and startup <= limit else 1,
+                     raise_limit)
     if startup > limit:
-        fixes.append("lower -Xms or drop -XX:+AlwaysPreTouch")
+        fixes.append("drop -XX:+AlwaysPreTouch")
     joined = "; or ".join(fixes)
     advice = what + (f" {joined[:1].upper()}{joined[1:]}." if fixes else "")
     return finding(key, "jvm-heap-exceeds-limit", severity, format_time(ctx.now), evidence,

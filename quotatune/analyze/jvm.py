@@ -257,11 +257,11 @@ def _heap_max(opts: JvmOptions, ram: int | None) -> tuple[int | None, str]:
         # An -Xms above the default maximum raises the maximum with it (HotSpot ergonomics).
         return heap, opts.flags["xmx"]
     if ram is None:
-        return (opts.xms, opts.flags["xms"] + " (no -Xmx)") if opts.xms is not None else (
+        return (opts.xms, opts.flags["xms"] + ", no -Xmx") if opts.xms is not None else (
             None, "share of host memory (no limit)")
     heap, source = _ergonomic_heap(opts, ram)
     if opts.xms is not None and opts.xms > heap:
-        return opts.xms, opts.flags["xms"] + " (above the default maximum)"
+        return opts.xms, opts.flags["xms"] + ", above the default maximum"
     return heap, source
 
 
