@@ -166,7 +166,7 @@ def test_heap_plus_non_heap_over_the_limit_is_a_warning():
 def test_percentage_heap_advice_lowers_the_percentage():
     sp = specs({"jvm_options": ("-XX:MaxRAMPercentage=90",), "memory_limit_bytes": 512 * MIB})
     [f] = diagnose(None, sp, None, now=NOW)
-    assert "lower -XX:MaxRAMPercentage to" in f.advice
+    assert "Lower -XX:MaxRAMPercentage to 67;" in f.advice
 
 
 def test_flags_from_java_tool_options_count_and_the_value_of_other_variables_never_shows():
