@@ -17,6 +17,7 @@ from quotatune.cli import (
     import_cmd,
     plan,
     recommend,
+    report,
 )
 from quotatune.errors import InputError
 
@@ -37,6 +38,7 @@ app.command("import")(import_cmd.command)
 app.command("recommend")(recommend.command)
 app.command("diagnose")(diagnose.command)
 app.command("plan")(plan.command)
+app.command("report")(report.command)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)

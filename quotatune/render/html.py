@@ -149,11 +149,20 @@ def render_report(inputs: ReportInputs) -> str:
     for s in specs:
         figures[f"{s['anchor']}-cpu"] = s["cpu"]
         figures[f"{s['anchor']}-mem"] = s["mem"]
+    capacity_html = Markup("")
+    if inputs.capacity is not None:
+        from quotatune.render.plan_html import plan_figures, plan_fragment
+
+        # plan_fragment escapes every name itself (see plan_html); it has no scripts.
+        capacity_html = Markup(plan_fragment(inputs.capacity))
+        for i, fig in enumerate(plan_figures(inputs.capacity)):
+            figures[f"capacity-{i}"] = fig
     events_by_anchor = _event_lists(view)
     return environment().get_template("report.html.j2").render(
         v=view, inp=inputs, s=view.summary, figures=figures, meta=report_meta(view),
         meta_id=META_ID, plotly_js=plotly_js(), events_by_anchor=events_by_anchor,
-        max_points=charts.MAX_POINTS,
+        max_points=charts.MAX_POINTS, capacity_html=capacity_html,
+        capacity_charts=[k for k in figures if k.startswith("capacity-")],
     )
 
 

@@ -1,0 +1,179 @@
+"""quotatune report [TARGET] — one self-contained HTML report, and the nightly cron job.
+
+Cron behaviour (``--cron``, also right for the CronJob in deploy/): nothing is printed unless
+something fails; the file name carries the UTC time; ``--keep``/``--keep-days`` prune old
+reports; ``--fail-on`` sets exit code 1.  Overlapping runs: the second waits ``--lock-wait``
+seconds (default 0) for the first, then exits with code 75 (EX_TEMPFAIL: try again later) and
+one line naming the holder — it never writes beside a run in progress.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL
+
+
+def command(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
+    ] = None,
+    from_files: Annotated[
+        list[Path] | None,
+        typer.Option("--from", help="Read these files instead of the history store."),
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
+    store: Annotated[Path | None, typer.Option("--store", help="History store directory.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Reports directory (default ./reports, "
+                                  "or QUOTATUNE_REPORTS).")
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Strategy name (default: the default).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="Containers to chart.")] = 20,
+    cron: Annotated[
+        bool, typer.Option("--cron", help="Print nothing unless something fails.")
+    ] = False,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Keep only the newest N reports.")
+    ] = None,
+    keep_days: Annotated[
+        float | None, typer.Option("--keep-days", min=0, help="Delete reports older than "
+                                   "N days.")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity "
+                     "(info, warning, critical); the report is written first."),
+    ] = None,
+    lock_wait: Annotated[
+        float, typer.Option("--lock-wait", min=0, help="Seconds to wait for an overlapping "
+                            "run before giving up with exit code 75.")
+    ] = 0.0,
+    nodes_file: Annotated[
+        Path | None, typer.Option("--nodes", help="Nodes ('kubectl get nodes -o json') for "
+                                  "the capacity section.")
+    ] = None,
+    shapes: Annotated[
+        list[str] | None, typer.Option("--node-shape", help="Candidate node shape for the "
+                                       "capacity section, e.g. 4cpu/16Gi; repeatable.")
+    ] = None,
+    now_text: Annotated[
+        str | None, typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for "
+                                 "tests and backfills.")
+    ] = None,
+) -> None:
+    """Write an HTML report (summary, tables, charts, findings, capacity, method) into the
+    reports directory and update its index.html."""
+    from datetime import UTC, datetime
+
+    from quotatune import config
+    from quotatune.cli.output import err
+    from quotatune.errors import InputError
+    from quotatune.model import severity_rank
+    from quotatune.render import archive
+
+    threshold = severity_rank(fail_on) if fail_on is not None else None
+    now = _parse_now(now_text) if now_text else datetime.now(UTC)
+    out_dir = config.reports_dir(out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+    except OSError as exc:
+        raise InputError(f"cannot create reports directory {out_dir}: "
+                         f"{exc.strerror or exc}") from None
+    try:
+        with archive.locked(out_dir, lock_wait, now):
+            written, findings, errors = _run(args, from_files, fmt, store, out_dir, strategy,
+                                             top, keep, keep_days, nodes_file, shapes, now)
+    except archive.LockHeld as exc:
+        err(f"quotatune: report: {exc}; not writing a report beside it")
+        raise typer.Exit(EXIT_LOCKED) from None
+    except OSError as exc:  # full disk, read-only directory: one line, no traceback
+        raise InputError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+    for e in errors:
+        err(f"warning: {e}")
+    failing = [] if threshold is None or findings is None else [
+        f for f in findings if severity_rank(f.severity) >= threshold]
+    if failing:
+        err(f"quotatune: report: {len(failing)} finding(s) at or above {fail_on}; "
+            f"see {written.report}")
+        raise typer.Exit(1)
+    if not cron:
+        typer.echo(f"wrote {written.report}")
+        for p in written.removed:
+            typer.echo(f"removed {p}")
+
+
+def _parse_now(text: str) -> Any:
+    import pandas as pd
+
+    from quotatune.errors import InputError
+
+    try:
+        t = pd.Timestamp(text)
+    except ValueError:
+        raise InputError(f"bad --now {text!r}: use RFC 3339, e.g. 2026-11-27T23:00:00Z") from None
+    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
+
+
+def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
+         store: Path | None, out_dir: Path, strategy: str | None, top: int,
+         keep: int | None, keep_days: float | None, nodes_file: Path | None,
+         shapes: list[str] | None, now: Any) -> tuple[Any, Any, list[str]]:
+    import pandas as pd
+
+    from quotatune.analyze.recommend import get_strategy, recommend
+    from quotatune.cli.common import load_inputs, split_target_and_files
+    from quotatune.errors import InputError
+    from quotatune.render import archive
+    from quotatune.render.html import render_report
+    from quotatune.render.view import ReportInputs
+
+    strat = get_strategy(strategy)  # a bad name fails before any loading
+    target, files = split_target_and_files(args or [], from_files)
+    data = load_inputs(files, fmt, store, target)
+    if data.usage.empty:
+        raise InputError(f"no usage samples for {target}: nothing to report")
+    recs = recommend(data.usage, data.specs, data.events, strategy=strat.name)
+    findings, diag_note = _diagnose(data, pd.Timestamp(now))
+    capacity, cap_note = _capacity(recs, data, nodes_file, shapes)
+    notes = list(data.notes) + [n for n in (diag_note, cap_note) if n]
+    inputs = ReportInputs(
+        usage=data.usage, specs=data.specs, events=data.events, recommendations=recs,
+        findings=findings, strategy=strat.name, strategy_description=strat.summary,
+        target=str(target), generated_at=now, errors=tuple(data.errors), notes=tuple(notes),
+        top=top, capacity=capacity, diagnosis_note=diag_note,
+    )
+    html = render_report(inputs)
+    written = archive.publish(out_dir, html, now, keep=keep, keep_days=keep_days)
+    return written, findings, list(data.errors)
+
+
+def _diagnose(data: Any, now: Any) -> tuple[Any, str | None]:
+    from quotatune.analyze.findings import diagnose
+
+    return diagnose(data.usage, data.specs, data.events, now=now), None
+
+
+def _capacity(recs: Any, data: Any, nodes_file: Path | None, shapes: list[str] | None
+              ) -> tuple[Any, str | None]:
+    """The capacity plan for the report; a plan that cannot be made is a note, not a failure
+    of the whole report."""
+    from quotatune.analyze.capacity import parse_shape, plan_capacity
+    from quotatune.errors import InputError
+
+    node_shapes = [parse_shape(s) for s in shapes or []]
+    nodes = None
+    if nodes_file is not None:
+        from quotatune.collect.k8s_nodes import read_nodes_file
+
+        nodes = read_nodes_file(nodes_file)
+    try:
+        return plan_capacity(recs, data.specs, nodes, node_shapes, events=data.events), None
+    except InputError as exc:
+        return None, f"capacity planning did not run: {exc}"
