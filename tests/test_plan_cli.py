@@ -1,0 +1,120 @@
+"""``quotatune plan`` through the real entry point (``python -m quotatune``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import FIXTURES, run_cli
+from tests.support.k8s_standin import StandIn, honeycomb_cluster, kubeconfig
+
+PODS = str(FIXTURES / "capacity" / "honeycomb_pods.json")
+NODES = str(FIXTURES / "capacity" / "honeycomb_nodes.json")
+
+
+def one_error_line(run) -> str:
+    assert run.code == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quotatune: error: "), run.stderr
+    assert "Traceback" not in run.stderr
+    return lines[0]
+
+
+def test_json_plan_on_the_captured_cluster():
+    run = run_cli("plan", "--from", PODS, "--nodes", NODES, "--node-shape", "4cpu/16Gi",
+                  "-o", "json")
+    assert run.code == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert plan["nodes_known"] is True
+    cur = plan["scenarios"]["current"]
+    assert cur["pods"] == 16 and cur["pending_pods"] == 0
+    assert [n["node"] for n in cur["nodes"]] == ["duckboat-01", "duckboat-02"]
+    assert [n["cpu_allocatable_millicores"] for n in cur["nodes"]] == [7910, 7910]
+    (count,) = cur["node_counts"]
+    assert (count["shape"], count["nodes"], count["method"], count["gap"]) == (
+        "4cpu/16Gi", 1, "ffd", 0)
+    assert "no usage samples" in run.stderr
+
+
+def test_table_plan_without_nodes_says_it_only_counts_nodes():
+    run = run_cli("plan", "--from", PODS, "--node-shape", "1cpu/2Gi", "--node-shape", "2cpu/4Gi")
+    assert run.code == 0, run.stderr
+    assert "no nodes given" in run.stdout
+    assert "Nodes needed per shape" in run.stdout
+    assert "1cpu/2Gi" in run.stdout and "2cpu/4Gi" in run.stdout
+    assert "Requested / allocatable per node" not in run.stdout
+
+
+def test_yaml_output_is_the_quota_manifests():
+    run = run_cli("plan", "--from", PODS, "--nodes", NODES, "--max-surge", "100%", "-o", "yaml")
+    assert run.code == 0, run.stderr
+    docs = [d for d in yaml.safe_load_all(run.stdout) if d]
+    quota = next(d for d in docs if d["kind"] == "ResourceQuota"
+                 and d["metadata"]["namespace"] == "metallb-system")
+    # controller: 1 replica + 100 % surge = 2 pods; speaker DaemonSet on 2 nodes: 2 pods.
+    assert quota["spec"]["hard"] == {"pods": "4", "requests.cpu": "400m",
+                                     "requests.memory": "400Mi", "limits.cpu": "400m",
+                                     "limits.memory": "400Mi"}
+
+
+def test_html_escapes_every_name(tmp_path: Path):
+    payload = json.loads(Path(PODS).read_text())
+    pod = copy.deepcopy(payload["items"][3])  # the metallb controller, with requests
+    pod["metadata"]["namespace"] = "<script>alert(1)</script>"
+    payload["items"].append(pod)
+    f = tmp_path / "pods.json"
+    f.write_text(json.dumps(payload))
+    run = run_cli("plan", "--from", str(f), "--nodes", NODES, "--node-shape", "1cpu/1Gi",
+                  "-o", "html")
+    assert run.code == 0, run.stderr
+    assert "<script>alert(1)</script>" not in run.stdout
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in run.stdout
+    assert run.stdout.startswith("<!doctype html>") and "Plotly.newPlot" in run.stdout
+
+
+def test_prices_and_docker_host(tmp_path: Path):
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"NCPU": 2, "MemTotal": 4 << 30, "ServerVersion": "20.10.24"}))
+    run = run_cli("plan", "--from", PODS, "--nodes", NODES, "--price-core-hour", "0.04",
+                  "--price-gib-hour", "0.005", "--docker-info", str(info), "-o", "json")
+    assert run.code == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert plan["savings"]["prices"] == {"core_hour": 0.04, "gib_hour": 0.005}
+    assert plan["savings"]["total"]["cost_per_month"] == 0.0  # nothing recommended yet
+    assert plan["docker"]["host_cpu_millicores"] == 2000
+
+
+def test_nodes_through_a_kubeconfig_context(tmp_path: Path):
+    with StandIn(honeycomb_cluster()) as api:
+        kc = kubeconfig(tmp_path / "kubeconfig", api.url)
+        run = run_cli("plan", "--from", PODS, "--context", "standin", "--kubeconfig", str(kc),
+                      "-o", "json")
+        assert api.methods() == {"GET"}
+    assert run.code == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert [n["node"] for n in plan["scenarios"]["current"]["nodes"]] == [
+        "duckboat-01", "duckboat-02"]
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--node-shape", "4cpu-16Gi"], "bad --node-shape '4cpu-16Gi'"),
+    (["--node-shape", "0cpu/16Gi"], "above zero"),
+    (["--max-surge", "lots"], "bad --max-surge 'lots'"),
+    (["-o", "xml"], "unknown output 'xml'"),
+    (["--nodes", PODS, "--context", "x"], "not both"),
+])
+def test_bad_flags_are_one_line_and_exit_2(args, needle):
+    line = one_error_line(run_cli("plan", "--from", PODS, *args))
+    assert needle in line
+
+
+def test_bad_nodes_file_is_one_line(tmp_path: Path):
+    bad = tmp_path / "nodes.json"
+    bad.write_text("{not json")
+    assert str(bad) in one_error_line(run_cli("plan", "--from", PODS, "--nodes", str(bad)))
+    bad.write_text(json.dumps({"docker": "info"}))
+    assert "NCPU" in one_error_line(run_cli("plan", "--from", PODS, "--docker-info", str(bad)))
