@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quotatune.analyze.findings import diagnose
 from quotatune.collect import envscan
@@ -258,3 +260,33 @@ def test_a_healthy_fleet_produces_no_finding():
 def test_empty_frames_give_no_findings():
     assert diagnose(None, None, None, now=NOW) == []
     assert diagnose(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), now=NOW) == []
+
+
+_event_rows = st.fixed_dictionaries({
+    "kind": st.sampled_from(["termination", "waiting", "scheduling", "log", "event", "oom-event",
+                             "", "weird"]),
+    "reason": st.sampled_from(["", "OOMKilled", "Error", "CrashLoopBackOff", "BackOff",
+                               "FailedScheduling", "Unhealthy", "Evicted"]),
+    "exit_code": st.one_of(st.none(), st.integers(-5, 300)),
+    "oom_killed": st.one_of(st.booleans(), st.none()),
+    "message": st.one_of(st.text(max_size=60), st.sampled_from(JVM_DEATH + [
+        "0/2 nodes are available: 2 Insufficient cpu.", "back-off 10s restarting failed container",
+        "java.lang.OutOfMemoryError: Java heap space", "Liveness probe failed: x"])),
+    "container": st.sampled_from(["api", "", "db"]),
+    "timestamp": st.one_of(st.just(pd.NaT), st.datetimes(
+        min_value=pd.Timestamp("2020-01-01").to_pydatetime(),
+        max_value=pd.Timestamp("2030-01-01").to_pydatetime()).map(
+        lambda d: pd.Timestamp(d, tz="UTC"))),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_event_rows, max_size=12),
+       st.lists(st.sampled_from(["-Xmx1g", "-Xms2g", "-XX:+AlwaysPreTouch", "-Xmxjunk",
+                                 "-XX:MaxRAMPercentage=99.5", "-Xss0"]), max_size=4),
+       st.one_of(st.none(), st.integers(0, 1 << 34)))
+def test_any_mix_of_events_and_flags_gives_valid_findings(rows, flags, limit):
+    sp = specs({"jvm_options": tuple(flags), "memory_limit_bytes": limit})
+    for f in diagnose(None, sp, events(*rows), now=NOW):
+        assert f.severity in ("info", "warning", "critical") and f.advice
+        json.dumps(f.to_dict())

@@ -9,7 +9,7 @@ drops).  It fires only when, over the recent half of the history,
 * the 90 % confidence interval of the slope is above zero,
 * the peaks rise steadily (Kendall's tau ≥ :data:`MIN_TAU`),
 * the last quarter is still rising (a warm-up that levelled off is not growth),
-* the rise is material (≥ :data:`MIN_RISE_BYTES` and ≥ 5 % of the limit),
+* the rise is material (≥ :data:`MIN_RISE_BYTES` and ≥ 2 % of the limit),
 
 and the limit is within the policy's horizon at that slope.  Without a limit it reports an
 ``info`` finding with the slope.
@@ -29,7 +29,7 @@ from quotatune.model import ContainerKey, Finding, format_time
 BUCKETS = 48
 MIN_TAU = 0.5
 MIN_RISE_BYTES = 16 << 20
-MIN_RISE_OF_LIMIT = 0.05
+MIN_RISE_OF_LIMIT = 0.02
 MIB = 1 << 20
 
 
