@@ -306,3 +306,19 @@ def termination_events(reasons: pd.DataFrame, times: pd.DataFrame, codes: pd.Dat
     ev["message"] = "kube_pod_container_status_last_terminated_reason"
     ev["source"] = "prometheus"
     return _event_frame(ev.drop(columns=["seen", "code", "value"], errors="ignore"))
+
+
+def drop_duplicate_ooms(ooms: pd.DataFrame, terms: pd.DataFrame, step_s: float) -> pd.DataFrame:
+    """One OOM kill seen twice (the cgroup counter and kube-state-metrics' ``OOMKilled``) is
+    one event: counting both would double the OOM evidence a strategy sees.  The counter is
+    read once a step, so it lags the termination time by up to a step (plus scrape delay)."""
+    if ooms.empty or terms.empty:
+        return pd.concat([e for e in (ooms, terms) if not e.empty] or [ooms], ignore_index=True)
+    killed = terms[terms["oom_killed"].astype(bool)]
+    tol = pd.Timedelta(seconds=max(300.0, 2 * step_s))
+    pairs = ooms.reset_index(drop=True).reset_index().merge(
+        killed[[*KEY, "timestamp"]], on=KEY, how="inner", suffixes=("", "_term"))
+    near = (pairs["timestamp"] - pairs["timestamp_term"]).abs() <= tol
+    seen = set(pairs.loc[near, "index"])
+    keep = [i not in seen for i in range(len(ooms))]
+    return pd.concat([ooms.reset_index(drop=True)[keep], terms], ignore_index=True)

@@ -75,8 +75,7 @@ def quote(value: str) -> str:
 
 def cadvisor_selector(namespace: str | None, extra: str = "") -> str:
     m = ['container!=""', 'container!="POD"']
-    if namespace is not None:
-        m.append(f"namespace={quote(namespace)}")
+    m.append(f"namespace={quote(namespace)}" if namespace is not None else 'namespace!=""')
     if extra:
         m.append(extra)
     return ",".join(m)

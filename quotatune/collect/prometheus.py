@@ -9,8 +9,10 @@ stops answering altogether the collection stops and says which namespaces were n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import pandas as pd
 
@@ -35,12 +37,15 @@ from quotatune.collect.prom_queries import (
 )
 from quotatune.errors import InputError, SourceError
 
+T = TypeVar("T")
+
 
 class _Run:
     """One collection: counts queries, records failures, stops when the server is gone."""
 
-    def __init__(self, client: PrometheusClient, errors: list[str]) -> None:
+    def __init__(self, client: PrometheusClient, errors: list[str], workers: int = 4) -> None:
         self.client = client
+        self.workers = workers
         self.errors = errors
         self.dead: str | None = None
         self.warnings: set[str] = set()
@@ -60,6 +65,16 @@ class _Run:
             self.errors.append(self.client.redact(f"{what}: {exc}"))
         return None
 
+    def all(self, jobs: list[Callable[[], T]]) -> list[T]:
+        """Run independent queries side by side: Prometheus evaluates queries concurrently
+        (``--query.max-concurrency``), and the client waits on the network, not the CPU."""
+        if self.workers <= 1 or len(jobs) <= 1:
+            return [job() for job in jobs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(self.workers, len(jobs))) as pool:
+            return list(pool.map(lambda job: job(), jobs))
+
     def range(self, what: str, expr: str, chunks: list[tuple[float, float]],
               step: float) -> pd.DataFrame:
         parts = []
@@ -78,7 +93,7 @@ class _Run:
             {"status": "success", "data": {"resultType": "vector", "result": []}})
 
 
-def _bind(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+def _bind(fn: Callable[..., T], *args: object) -> Callable[[], T]:
     return lambda: fn(*args)
 
 
@@ -121,6 +136,7 @@ def collect_prometheus(
     selector: str | None = None,
     max_points: int = MAX_POINTS,
     rate_window: timedelta | None = None,
+    concurrency: int = 4,
 ) -> Collected:
     """Read ``window`` of history ending at ``now`` (aligned down to ``step``) into frames."""
     step_s = step.total_seconds()
@@ -130,10 +146,12 @@ def collect_prometheus(
     extra = check_selector(selector)
     rw = rate_window.total_seconds() if rate_window else default_rate_window(step_s)
     end = align_end(now, step_s)
-    start = end - window_s
+    # Whole steps back from an aligned end: every point sits on the epoch-aligned grid that
+    # subqueries (aggregate mode) use too.
+    start = end - math.floor(window_s / step_s) * step_s
     chunks = time_chunks(start, end, step_s, max_points)
     out = Collected()
-    run = _Run(client, out.errors)
+    run = _Run(client, out.errors, concurrency)
     names = [namespace] if namespace else discover_namespaces(
         run, cadvisor_selector(None, extra), start, end)
     if names is None:
@@ -171,20 +189,14 @@ def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float,
                        rw: float, chunks: list[tuple[float, float]],
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     sel = cadvisor_selector(ns, extra)
-    window_s = end - start
-    cpu, d1 = pp.container_rows(run.range(f"{ns}: cpu", cpu_expr(sel, rw), chunks, step_s),
-                                "cpu_cores")
-    mem, d2 = pp.container_rows(run.range(f"{ns}: memory", memory_expr(sel), chunks, step_s),
-                                "memory_working_set_bytes")
-    thr, _ = pp.container_rows(run.range(f"{ns}: cpu throttling", throttle_expr(sel, rw),
-                                         chunks, step_s), "cpu_throttled_ratio")
-    owners = pp.owner_map(
-        run.instant(f"{ns}: kube_pod_owner", _ksm_last(
-            "kube_pod_owner", "namespace, pod, owner_kind, owner_name", ns, window_s), end),
-        run.instant(f"{ns}: kube_replicaset_owner", _ksm_last(
-            "kube_replicaset_owner", "namespace, replicaset, owner_kind, owner_name", ns,
-            window_s), end))
-    resources = _resources(run, ns, window_s, end)
+    series = run.all([
+        _bind(run.range, f"{ns}: cpu", cpu_expr(sel, rw), chunks, step_s),
+        _bind(run.range, f"{ns}: memory", memory_expr(sel), chunks, step_s),
+        _bind(run.range, f"{ns}: cpu throttling", throttle_expr(sel, rw), chunks, step_s)])
+    cpu, d1 = pp.container_rows(series[0], "cpu_cores")
+    mem, d2 = pp.container_rows(series[1], "memory_working_set_bytes")
+    thr, _ = pp.container_rows(series[2], "cpu_throttled_ratio")
+    owners, resources, events = namespace_context(run, ns, sel, start, end, step_s, chunks)
     # cpu and memory at the same instants make a usage row; a point missing from either
     # side (the first point of a counter, a gap) is not a sample.
     usage = cpu.merge(mem, on=[*pp.KEY, "timestamp"], how="inner")
@@ -194,15 +206,34 @@ def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float,
         usage = usage.merge(resources, on=pp.KEY, how="left")
     usage = pp.apply_workloads(usage, owners)
     usage["platform"] = "kubernetes"
-    specs = pp.apply_workloads(resources, owners) if not resources.empty else resources
-    if not specs.empty:
-        specs = specs.assign(source="prometheus").reindex(columns=model.SPEC_COLUMNS)
-    events = pd.concat([_ooms(run, ns, sel, window_s, end, chunks, step_s),
-                        _terminations(run, ns, chunks, step_s)], ignore_index=True)
+    return usage, specs_rows(resources, owners), events, d1 + d2
+
+
+def namespace_context(run: _Run, ns: str, sel: str, start: float, end: float, step_s: float,
+                      chunks: list[tuple[float, float]],
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Owners, requests/limits and events of a namespace: small, so both modes fetch them."""
+    window_s = end - start
+    owners = pp.owner_map(
+        run.instant(f"{ns}: kube_pod_owner", _ksm_last(
+            "kube_pod_owner", "namespace, pod, owner_kind, owner_name", ns, window_s), end),
+        run.instant(f"{ns}: kube_replicaset_owner", _ksm_last(
+            "kube_replicaset_owner", "namespace, replicaset, owner_kind, owner_name", ns,
+            window_s), end))
+    resources = _resources(run, ns, window_s, end)
+    events = pp.drop_duplicate_ooms(_ooms(run, ns, sel, window_s, end, chunks, step_s),
+                                    _terminations(run, ns, chunks, step_s), step_s)
     if not events.empty:
         events = pp.apply_workloads(events.drop(columns=["workload"]), owners)
         events = events[model.EVENT_COLUMNS]
-    return usage, specs, events, d1 + d2
+    return owners, resources, events
+
+
+def specs_rows(resources: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
+    if resources.empty:
+        return model.empty_specs()
+    specs = pp.apply_workloads(resources, owners)
+    return specs.assign(source="prometheus").reindex(columns=model.SPEC_COLUMNS)
 
 
 _RESOURCE_COLUMNS = {

@@ -33,6 +33,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -317,12 +319,14 @@ class FaultProxy:
 
     ``mode``: "pass" (forward), "500" (answer 500 ``fail_times`` times, then forward),
     "slow" (sleep ``delay`` s, then forward), "garbage" (200 with non-JSON), "401".
+    ``fail_match``: answer 500 only to queries containing this text (partial data).
     Records every Authorization header it receives in ``auth_headers``.
     """
 
     def __init__(self, upstream: str, mode: str = "pass", *, fail_times: int = 10**9,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, fail_match: str | None = None) -> None:
         self.upstream = upstream
+        self.fail_match = fail_match
         self.mode = mode
         self.fail_times = fail_times
         self.delay = delay
@@ -345,6 +349,9 @@ class FaultProxy:
                 proxy.requests += 1
                 proxy.auth_headers.append(self.headers.get("Authorization", ""))
                 mode = proxy.mode
+                text = urllib.parse.unquote_plus((body or b"").decode() + self.path)
+                if proxy.fail_match is not None:
+                    mode = "500" if proxy.fail_match in text else "pass"
                 if mode == "500" and proxy.fail_times > 0:
                     proxy.fail_times -= 1
                     return self._send(500, b'{"status":"error","errorType":"internal",'
