@@ -39,8 +39,19 @@ class Forbidden(SourceError):
     """RBAC said no; not retried."""
 
 
+class _HTTPStatus(Exception):
+    def __init__(self, status: int, reason: str = "") -> None:
+        super().__init__(status)
+        self.status, self.reason = status, reason
+
+
 class K8sReader:
-    """Paged, retried GETs through an injected ``kubernetes.client.ApiClient``."""
+    """Paged, retried GETs of API paths through an injected ``kubernetes.client.ApiClient``.
+
+    Requests go through the client's own ``param_serialize``/``call_api`` (so kubeconfig auth,
+    TLS and token refresh are the client's) by path: the typed ``CoreV1Api`` would import
+    hundreds of model classes (seconds of start-up) only for us to bypass them.
+    """
 
     def __init__(
         self, api_client: Any, *, timeout: float = 10, retries: int = 3, page_size: int = 500,
@@ -54,22 +65,44 @@ class K8sReader:
         self.sleep = sleep
         self.requests = 0  # how many HTTP requests were sent, retries included
 
-    def fetch(self, call: Callable[..., Any], access: Access, **kwargs: Any) -> Any:
-        """One GET with up to ``retries`` further tries on timeouts, 5xx and broken bodies."""
-        import urllib3
+    def _get(self, path: str, query: list[tuple[str, Any]]) -> bytes:
         from kubernetes.client.exceptions import ApiException
 
+        c = self.api_client
+        try:
+            if hasattr(c, "param_serialize"):  # the client generated since v35
+                req = c.param_serialize(
+                    method="GET", resource_path=path, query_params=query,
+                    header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+                resp = c.call_api(*req, _request_timeout=self.timeout)
+                resp.read()
+                if not 200 <= resp.status <= 299:
+                    raise _HTTPStatus(int(resp.status), str(resp.reason or ""))
+                return bytes(resp.data)
+            # the older generated client: call_api(path, method, …) raises on non-2xx itself
+            raw = c.call_api(
+                path, "GET", {}, query, {"Accept": "application/json"}, body=None,
+                post_params=[], files={}, response_type=None, auth_settings=["BearerToken"],
+                _return_http_data_only=True, _preload_content=False,
+                _request_timeout=self.timeout)
+            return bytes(raw.data)
+        except ApiException as exc:
+            raise _HTTPStatus(int(exc.status or 0), str(exc.reason or "")) from None
+
+    def fetch(self, path: str, access: Access, query: dict[str, Any] | None = None) -> Any:
+        """One GET with up to ``retries`` further tries on timeouts, 5xx and broken bodies."""
+        import urllib3
+
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
         last = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             self.requests += 1
             try:
-                resp = call(_preload_content=False, _request_timeout=self.timeout, **kwargs)
-                body = resp.data
-                return json.loads(body)
-            except ApiException as exc:
-                status = int(exc.status or 0)
+                return json.loads(self._get(path, params))
+            except _HTTPStatus as exc:
+                status = exc.status
                 if status == 403:
                     raise Forbidden(f"forbidden: need {access.describe()}") from None
                 if status == 401:
@@ -85,12 +118,12 @@ class K8sReader:
                     ) from None
                 if status not in RETRY_STATUSES:
                     raise SourceError(
-                        f"{access.verb} {access.resource}: HTTP {status} {exc.reason or ''}".strip()
+                        f"{access.verb} {access.resource}: HTTP {status} {exc.reason}".strip()
                     ) from None
                 last = f"HTTP {status}"
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 last = _short(exc)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                 last = "the answer was not JSON"
         raise SourceError(
             f"{access.verb} {access.resource} ({access.scope()}): failed after "
@@ -98,8 +131,7 @@ class K8sReader:
         )
 
     def list_all(
-        self, call: Callable[..., Any], access: Access, *, keep: list[Any] | None = None,
-        **kwargs: Any,
+        self, path: str, access: Access, *, keep: list[Any] | None = None,
     ) -> list[Any]:
         """All items of a list, page by page (``limit``/``continue``).
 
@@ -109,10 +141,7 @@ class K8sReader:
         items: list[Any] = keep if keep is not None else []
         token: str | None = None
         while True:
-            page_kwargs = dict(kwargs, limit=self.page_size)
-            if token:
-                page_kwargs["_continue"] = token
-            page = self.fetch(call, access, **page_kwargs)
+            page = self.fetch(path, access, {"limit": self.page_size, "continue": token})
             if not isinstance(page, dict) or not isinstance(page.get("items", []), list):
                 raise SourceError(f"{access.verb} {access.resource}: the answer is not a list")
             items.extend(page.get("items") or [])
@@ -175,7 +204,7 @@ def connect(
     api = client.ApiClient(cfg)
     reader = K8sReader(api, timeout=timeout, retries=0)
     try:
-        reader.fetch(client.VersionApi(api).get_code, Access("get", "/version"))
+        reader.fetch("/version/", Access("get", "/version"))
     except SourceError as exc:
         if "failed after" in str(exc):  # no HTTP answer at all; any answer means reachable
             raise InputError(f"cannot reach the Kubernetes API at {_host(cfg.host)}: "

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from quotatune import units
-from quotatune.collect.k8s_parse import _dict, _str, items_of
+from quotatune.collect.k8s_parse import _dict, _list, _str, items_of
 from quotatune.errors import InputError
 
 # The nodes frame, one row per node:
@@ -70,7 +70,7 @@ def parse_nodes(node_list: Any) -> pd.DataFrame:
             raise InputError("nodes: a node without metadata.name")
         cap, alloc = _dict(status.get("capacity")), _dict(status.get("allocatable"))
         labels = _dict(meta.get("labels"))
-        conds = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+        conds = [c for c in _list(status.get("conditions")) if isinstance(c, dict)]
         row: dict[str, Any] = {
             "node": name,
             "cpu_capacity_cores": _q(cap, "cpu", name, "capacity", units.parse_quantity),
@@ -105,10 +105,8 @@ def read_nodes_file(path: Path) -> pd.DataFrame:
 
 def collect_nodes(api_client: Any, *, timeout: float = 10, retries: int = 3) -> pd.DataFrame:
     """List the cluster's nodes through a ``kubernetes.client.ApiClient`` (paged)."""
-    from kubernetes import client as k8s
-
     from quotatune.collect.k8s_api import Access, K8sReader
 
     reader = K8sReader(api_client, timeout=timeout, retries=retries)
-    items = reader.list_all(k8s.CoreV1Api(api_client).list_node, Access("list", "nodes"))
+    items = reader.list_all("/api/v1/nodes", Access("list", "nodes"))
     return parse_nodes({"items": items})

@@ -8,6 +8,7 @@ imports is read exactly like what the collector saw.  Environment values never l
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -107,6 +108,13 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def _int(v: Any) -> int | None:
+    """An integer field such as exitCode; anything else (text, NaN, huge floats) is None."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return int(v) if math.isfinite(v) and abs(v) < 2**31 else None
+
+
 def _strs(v: Any) -> tuple[str, ...]:
     return tuple(_str(x) for x in _list(v))
 
@@ -176,7 +184,7 @@ def _spec_row(
     res = _dict(c.get("resources"))
     cw = f"{where} container {_str(c.get('name'))!r}"
     scan = envscan.scan(_strs(c.get("command")), _strs(c.get("args")), _env(c))
-    restarts = st.get("restartCount")
+    restarts = _int(st.get("restartCount"))
     return {
         **base,
         "workload_kind": owner.kind,
@@ -193,7 +201,7 @@ def _spec_row(
         "memory_request_bytes": _mem(res, "requests", cw),
         "memory_limit_bytes": _mem(res, "limits", cw),
         "replicas": None,
-        "restarts": float(restarts) if isinstance(restarts, int | float) else None,
+        "restarts": float(restarts) if restarts is not None and restarts >= 0 else None,
         "init_container": is_init,
         "phase": phase,
         "waiting_reason": _str(_dict(_dict(st.get("state")).get("waiting")).get("reason")),
@@ -214,7 +222,7 @@ def _container_events(
                 **key, "kind": "termination",
                 "timestamp": _time(term.get("finishedAt")),
                 "reason": reason,
-                "exit_code": int(code) if isinstance(code, int | float) else None,
+                "exit_code": _int(code),
                 "oom_killed": reason == "OOMKilled",
                 "message": _str(term.get("message"))[:MAX_MESSAGE], "source": source,
             })

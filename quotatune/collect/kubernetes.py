@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from quotatune import model
 from quotatune.collect.base import Collected
 from quotatune.collect.k8s_api import Access, K8sReader
 from quotatune.collect.k8s_owners import OwnerIndex, pod_owners
-from quotatune.collect.k8s_parse import parse_events, parse_pods
+from quotatune.collect.k8s_parse import _dict, _str, parse_events, parse_pods
 from quotatune.collect.k8s_usage import parse_pod_metrics, parse_stats_summary
 from quotatune.errors import InputError, SourceError
 
@@ -40,25 +41,18 @@ def collect_kubernetes(
 
     ``now`` stamps waiting reasons (they carry no time); it defaults to the current time.
     """
-    from kubernetes import client as k8s
-
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     reader = K8sReader(api_client, timeout=timeout, retries=retries, page_size=page_size)
     if sleep is not None:
         reader.sleep = sleep
-    core, apps, batch = k8s.CoreV1Api(api_client), k8s.AppsV1Api(api_client), k8s.BatchV1Api(
-        api_client)
     out = Collected()
     ns = namespace
 
-    def listed(call_all: Any, call_ns: Any, resource: str) -> list[Any] | None:
+    def listed(prefix: str, resource: str) -> list[Any] | None:
         """All items, or the pages read before a failure (recorded) — None if nothing came."""
         items: list[Any] = []
         try:
-            if ns:
-                reader.list_all(call_ns, Access("list", resource, ns), keep=items, namespace=ns)
-            else:
-                reader.list_all(call_all, Access("list", resource), keep=items)
+            reader.list_all(_path(prefix, resource, ns), Access("list", resource, ns), keep=items)
         except SourceError as exc:
             out.errors.append(f"kubernetes: {exc}" + (
                 f" (kept {len(items)} {resource} read before the failure)" if items else ""))
@@ -66,52 +60,56 @@ def collect_kubernetes(
         return items
 
     owners = OwnerIndex()
-    rs = listed(apps.list_replica_set_for_all_namespaces, apps.list_namespaced_replica_set,
-                "replicasets")
+    rs = listed("/apis/apps/v1", "replicasets")
     owners.add(rs or [], "ReplicaSet")
-    jobs = listed(batch.list_job_for_all_namespaces, batch.list_namespaced_job, "jobs")
+    jobs = listed("/apis/batch/v1", "jobs")
     owners.add(jobs or [], "Job")
     if rs is None or jobs is None:
         out.notes.append("kubernetes: owners of some pods guessed from names")
 
-    pods = listed(core.list_pod_for_all_namespaces, core.list_namespaced_pod, "pods") or []
+    pods = listed("/api/v1", "pods") or []
     try:
         out.specs, out.events = parse_pods({"items": pods}, owners=owners, now=now)
     except InputError as exc:
         out.errors.append(f"kubernetes: pods: {exc}")
     by_pod = pod_owners(out.specs)
-    events = listed(core.list_event_for_all_namespaces, core.list_namespaced_event, "events")
+    events = listed("/api/v1", "events")
     if events:
         try:
             out.events = _concat(out.events, parse_events({"items": events}, owners=by_pod))
         except InputError as exc:
             out.errors.append(f"kubernetes: events: {exc}")
     if usage:
-        out.usage = _usage(reader, core, pods, by_pod, ns, now, node_workers, out)
+        out.usage = _usage(reader, pods, by_pod, ns, now, node_workers, out)
     out.notes.append(f"kubernetes: {len(pods)} pods, {len(out.specs)} containers, "
                      f"{len(out.usage)} usage rows, {reader.requests} API requests")
     return out
 
 
+def _path(prefix: str, resource: str, ns: str | None) -> str:
+    from urllib.parse import quote
+
+    return f"{prefix}/namespaces/{quote(ns, safe='')}/{resource}" if ns else f"{prefix}/{resource}"
+
+
 def _usage(
-    reader: K8sReader, core: Any, pods: list[Any], by_pod: Any, ns: str | None,
+    reader: K8sReader, pods: list[Any], by_pod: Any, ns: str | None,
     now: pd.Timestamp, workers: int, out: Collected,
 ) -> pd.DataFrame:
     """Usage from every node's stats summary; metrics.k8s.io for pods on nodes that failed."""
-    nodes = sorted({str(p.get("spec", {}).get("nodeName") or "") for p in pods
-                    if isinstance(p, dict)} - {""})
+    nodes = sorted({_str(_dict(_dict(p).get("spec")).get("nodeName")) for p in pods} - {""})
     if not ns:  # cluster-wide: nodes without any listed pod still have system pods worth reading
         try:
-            listed = reader.list_all(core.list_node, Access("list", "nodes"))
-            nodes = sorted(set(nodes) | {str(n.get("metadata", {}).get("name")) for n in listed
-                                         if isinstance(n, dict)})
+            listed = reader.list_all("/api/v1/nodes", Access("list", "nodes"))
+            nodes = sorted(set(nodes) | {_str(_dict(_dict(n).get("metadata")).get("name"))
+                                         for n in listed} - {""})
         except SourceError as exc:
             out.errors.append(f"kubernetes: {exc}")
 
     def summary(node: str) -> pd.DataFrame | str:
         try:
-            payload = reader.fetch(core.connect_get_node_proxy_with_path,
-                                   Access("get", "nodes/proxy"), name=node, path="stats/summary")
+            path = f"/api/v1/nodes/{quote(node, safe='')}/proxy/stats/summary"
+            payload = reader.fetch(path, Access("get", "nodes/proxy"))
             return parse_stats_summary(payload, now, owners=by_pod, what=f"node {node} summary")
         except (SourceError, InputError) as exc:
             return f"kubernetes: node {node} stats summary: {exc}"
@@ -126,7 +124,8 @@ def _usage(
             else:
                 frames.append(res)
     if failed or not nodes:
-        frames.append(_metrics_fallback(reader, ns, by_pod, failed, pods, out))
+        covered = {(n, p) for f in frames for n, p in zip(f["namespace"], f["pod"], strict=True)}
+        frames.append(_metrics_fallback(reader, ns, by_pod, covered, out))
     frames = [f for f in frames if not f.empty]
     usage = pd.concat(frames, ignore_index=True) if frames else model.empty_usage()
     if ns and not usage.empty:
@@ -135,32 +134,20 @@ def _usage(
 
 
 def _metrics_fallback(
-    reader: K8sReader, ns: str | None, by_pod: Any, failed: list[str], pods: list[Any],
+    reader: K8sReader, ns: str | None, by_pod: Any, covered: set[tuple[str, str]],
     out: Collected,
 ) -> pd.DataFrame:
-    from kubernetes import client as k8s
-
-    custom = k8s.CustomObjectsApi(reader.api_client)
     access = Access("list", "pods.metrics.k8s.io", ns)
     try:
-        if ns:
-            items = reader.list_all(custom.list_namespaced_custom_object, access,
-                                    group="metrics.k8s.io", version="v1beta1", plural="pods",
-                                    namespace=ns)
-        else:
-            items = reader.list_all(custom.list_cluster_custom_object, access,
-                                    group="metrics.k8s.io", version="v1beta1", plural="pods")
+        items = reader.list_all(_path("/apis/metrics.k8s.io/v1beta1", "pods", ns), access)
         df = parse_pod_metrics({"items": items}, owners=by_pod)
     except (SourceError, InputError) as exc:
         out.errors.append(f"kubernetes: metrics.k8s.io fallback: {exc}")
         return model.empty_usage()
-    if failed and not df.empty:
-        # Only the pods of the nodes whose summary failed: the others are already counted.
-        on_failed = {(str(p.get("metadata", {}).get("namespace")), str(p["metadata"]["name"]))
-                     for p in pods if isinstance(p, dict) and isinstance(p.get("metadata"), dict)
-                     and p.get("spec", {}).get("nodeName") in failed}
-        keys = list(zip(df["namespace"], df["pod"], strict=True))
-        df = df[[k in on_failed for k in keys]].reset_index(drop=True)
+    if covered and not df.empty:
+        # Only pods that no node summary reported: the others are already counted.
+        keys = zip(df["namespace"], df["pod"], strict=True)
+        df = df[[k not in covered for k in keys]].reset_index(drop=True)
     out.notes.append(f"kubernetes: {len(df)} usage rows from metrics.k8s.io")
     return df
 

@@ -161,7 +161,7 @@ class StandIn:
             self.requests.append((h.command, h.path))
         if h.command != "GET":
             return self._send(h, 405, _status(405, "MethodNotAllowed", "read-only stand-in"))
-        fault = self._take_fault(parts.path)
+        fault = self._take_fault(h.path)  # patterns see the raw path and query
         if fault is not None:
             if fault.kind == "slow":
                 time.sleep(fault.delay)
@@ -265,6 +265,7 @@ def scaled_cluster(n_pods: int, n_nodes: int = 10) -> Cluster:
     """Thousands of pods templated from the real honeycomb pods, spread over ``n_nodes`` nodes,
     each node with a stats summary templated from the real one for exactly its pods."""
     real_pods = load("honeycomb_pods.json")["items"]
+    pod_text = [json.dumps(p) for p in real_pods]  # json round trips copy faster than deepcopy
     real_summary = load("honeycomb_stats-summary.json")
     by_name = {p["podRef"]["name"]: p for p in real_summary["pods"]}
     node_tmpl = load("honeycomb_nodes.json")["items"][0]
@@ -278,7 +279,7 @@ def scaled_cluster(n_pods: int, n_nodes: int = 10) -> Cluster:
     pods = []
     for i in range(n_pods):
         tmpl = real_pods[i % len(real_pods)]
-        pod = copy.deepcopy(tmpl)
+        pod = json.loads(pod_text[i % len(real_pods)])
         node = f"node-{i % n_nodes:03d}"
         meta = pod["metadata"]
         meta["name"] = f"{meta['name']}-{i}"
