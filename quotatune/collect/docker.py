@@ -23,7 +23,14 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.collect.base import Collected
-from quotatune.collect.docker_cgroup import CgroupFiles, find_cgroup, read_cgroup_stats
+from quotatune.collect.docker_cgroup import (
+    DEFAULT_LAYOUTS,
+    CgroupFiles,
+    find_cgroup,
+    find_cgroup_by_id,
+    layout_of,
+    read_cgroup_stats,
+)
 from quotatune.collect.docker_parse import InspectInfo, parse_docker_stats, parse_inspect
 from quotatune.collect.docker_rows import (
     DaemonGone,
@@ -32,6 +39,7 @@ from quotatune.collect.docker_rows import (
     describe,
     event_rows,
     spec_row,
+    usage_frame,
     usage_row,
 )
 from quotatune.errors import InputError
@@ -40,25 +48,36 @@ SOURCE = "docker"
 
 
 class _Session:
-    """State of one ``collect_docker`` call: the pool, the previous readings, the tallies."""
+    """State of one ``collect_docker`` call: pools, previous readings, cgroup lookup, tallies."""
 
     def __init__(self, client: Any, workers: int, use_cgroups: bool, proc_root: Path,
                  cgroup_root: Path, clock: Callable[[], float]) -> None:
         self.api = getattr(client, "api", client)  # a DockerClient or a low-level APIClient
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qt-docker")
+        # Inspect and logs answer in about a millisecond: a few threads are plenty (thread
+        # start-up costs more than it saves on a busy host).  Stats calls wait for dockerd's
+        # 1 s tick, so they get a wide pool, started only when the API path is needed.
+        self.small = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qt-docker")
+        self.wide: ThreadPoolExecutor | None = None
+        self.workers = workers
         self.use_cgroups = use_cgroups
         self.proc_root, self.cgroup_root = proc_root, cgroup_root
+        self.layouts: tuple[str, ...] = DEFAULT_LAYOUTS
         self.clock = clock
         self.prev: dict[str, dict[str, Any]] = {}  # container id -> last parsed reading
         self.started: dict[str, pd.Timestamp | None] = {}
-        self.cgroups: dict[tuple[str, int], CgroupFiles | None] = {}
+        self.cgroups: dict[str, CgroupFiles | None] = {}
         self.infos: dict[str, InspectInfo] = {}
         self.tally = Tally()
         self.one_shot_ok = True
 
+    def close(self) -> None:
+        self.small.shutdown(wait=True)
+        if self.wide is not None:
+            self.wide.shutdown(wait=True)
+
     def each(self, fn: Callable[[str], Any], ids: list[str]) -> dict[str, Any]:
-        """Run ``fn`` over ids concurrently; each value is the result or the exception."""
-        futures: dict[str, Future[Any]] = {i: self.pool.submit(fn, i) for i in ids}
+        """Run ``fn`` over ids on the small pool; each value is the result or the exception."""
+        futures: dict[str, Future[Any]] = {i: self.small.submit(fn, i) for i in ids}
         out: dict[str, Any] = {}
         for i, f in futures.items():
             try:
@@ -67,14 +86,31 @@ class _Session:
                 out[i] = exc
         return out
 
-    def cgroup_of(self, info: InspectInfo) -> CgroupFiles | None:
+    def submit_stats(self, cid: str) -> Future[dict[str, Any]]:
+        if self.wide is None:
+            self.wide = ThreadPoolExecutor(max_workers=self.workers,
+                                           thread_name_prefix="qt-docker-stats")
+        return self.wide.submit(self.api_stats, cid)
+
+    def cgroup_by_id(self, cid: str) -> CgroupFiles | None:
         if not self.use_cgroups:
             return None
-        key = (info.id, info.pid)
-        if key not in self.cgroups:
-            self.cgroups[key] = find_cgroup(info.pid, info.id, proc_root=self.proc_root,
-                                            cgroup_root=self.cgroup_root)
-        return self.cgroups[key]
+        if self.cgroups.get(cid) is None:
+            self.cgroups[cid] = find_cgroup_by_id(cid, self.layouts,
+                                                  cgroup_root=self.cgroup_root)
+        return self.cgroups[cid]
+
+    def cgroup_by_pid(self, info: InspectInfo) -> CgroupFiles | None:
+        if not self.use_cgroups:
+            return None
+        found = find_cgroup(info.pid, info.id, proc_root=self.proc_root,
+                            cgroup_root=self.cgroup_root)
+        if found is not None:
+            self.cgroups[info.id] = found
+            layout = layout_of(found, info.id, self.cgroup_root)
+            if layout and layout not in self.layouts:
+                self.layouts = (layout, *self.layouts)  # a custom --cgroup-parent
+        return found
 
     def api_stats(self, cid: str) -> dict[str, Any]:
         # With a previous reading one tick is enough (one-shot); without, dockerd waits a
@@ -106,7 +142,7 @@ def collect_docker(
     use_cgroups: bool = True,
     proc_root: Path = Path("/proc"),
     cgroup_root: Path = Path("/sys/fs/cgroup"),
-    max_workers: int = 32,
+    max_workers: int = 64,
 ) -> Collected:
     """Usage rows (platform "docker"), spec rows and exit events from one Docker daemon.
 
@@ -147,11 +183,11 @@ def collect_docker(
         if include_exited and daemon_up:
             _exited(s, dict(filters or {}), log_tail, node, out)
     finally:
-        s.pool.shutdown(wait=True)
+        s.close()
     out.errors[:0] = s.tally.errors()
     out.notes.extend(s.tally.notes())
     if rows:
-        out.usage = model.validate_usage(pd.DataFrame(rows), "docker", row_offset=0)
+        out.usage = usage_frame(rows)
     specs = [spec_row(i, node, SOURCE) for i in s.infos.values()]
     if specs:
         out.specs = pd.DataFrame(specs, columns=model.SPEC_COLUMNS)
@@ -180,40 +216,60 @@ def _inspect(s: _Session, ids: list[str], names: dict[str, str]) -> dict[str, In
 
 def _round(s: _Session, filters: dict[str, Any], cpu_window: float,
            sleep: Callable[[float], None], node: str) -> tuple[list[dict[str, Any]], str | None]:
-    """One sampling round: the usage rows, and why the daemon stopped answering if it did."""
+    """One sampling round: the usage rows, and why the daemon stopped answering if it did.
+
+    Counters are read first, for every container whose cgroup is found from its id, so that
+    the inspect calls run inside the CPU-rate window instead of before it."""
     listing = _list(s, filters)
     names = {c["Id"]: _name(c) for c in listing}
+    readings: dict[str, dict[str, Any]] = {}
+    first_read: dict[str, float] = {}  # monotonic time of the reading a rate starts from
+    files = {cid: f for cid in names if (f := s.cgroup_by_id(cid)) is not None}
+    _read_cgroups(s, files, names, readings, first_read)
     infos = _inspect(s, list(names), names)
-    running = {}
+    running: dict[str, InspectInfo] = {}
     for cid, info in infos.items():
         s.infos[cid] = info
         if not info.running:
             s.tally.vanished(info.name, "stopped between listing and reading")
-        elif s.started.get(cid, info.started_at) != info.started_at:
-            s.prev.pop(cid, None)  # restarted since the last round: its counters restarted
+            readings.pop(cid, None)
+            continue
+        running[cid] = info
+        if s.started.get(cid, info.started_at) != info.started_at:
+            # Restarted since the last round: its counters restarted with it.
+            s.prev.pop(cid, None)
             s.tally.restarts += 1
-            running[cid] = info
-        else:
-            running[cid] = info
+            if cid in readings:
+                readings[cid] = {**readings[cid], "cpu_cores": None}
+                first_read[cid] = time.monotonic()
         s.started[cid] = info.started_at
-    fast = {cid: f for cid, i in running.items() if (f := s.cgroup_of(i)) is not None}
-    slow = [cid for cid in running if cid not in fast]
-    pending = {cid: s.pool.submit(s.api_stats, cid) for cid in slow}  # runs during the wait
-    readings: dict[str, dict[str, Any]] = {}
-    t0 = time.monotonic()
-    need_second = _read_cgroups(s, fast, running, readings)
-    if need_second:
-        sleep(max(0.0, t0 + cpu_window - time.monotonic()))
-        _read_cgroups(s, {c: fast[c] for c in need_second}, running, readings)
+    for cid in list(readings):
+        if cid not in running:
+            readings.pop(cid)  # inspect failed or it stopped: recorded above
+    late = {cid: f for cid, i in running.items()
+            if cid not in files and (f := s.cgroup_by_pid(i)) is not None}
+    _read_cgroups(s, late, names, readings, first_read)
+    pending = {cid: s.submit_stats(cid) for cid in running
+               if cid not in files and cid not in late}
+    again = {cid: f for cid, f in {**files, **late}.items()
+             if cid in readings and readings[cid]["cpu_cores"] is None}
+    if again:
+        sleep(max(0.0, max(first_read[c] for c in again) + cpu_window - time.monotonic()))
+        _read_cgroups(s, again, names, readings, first_read)
     for cid, fut in pending.items():
         try:
             readings[cid] = fut.result()
         except Exception as exc:
             s.tally.failed(running[cid].name, "stats", exc)
-    s.tally.cgroup_reads += len(fast)
-    s.tally.api_reads += len(slow)
+    for cid, info in running.items():
+        if cid not in readings and cid not in pending:
+            s.tally.vanished(info.name, "its cgroup went away while being read")
+    s.tally.cgroup_reads += len(files) + len(late)
+    s.tally.api_reads += len(pending)
     rows = []
     for cid, rd in readings.items():
+        if cid not in running:
+            continue
         s.prev[cid] = rd
         if rd["counter_reset"]:
             s.tally.counter_resets += 1
@@ -231,24 +287,24 @@ def _round(s: _Session, filters: dict[str, Any], cpu_window: float,
     return rows, None
 
 
-def _read_cgroups(s: _Session, files: dict[str, CgroupFiles], running: dict[str, InspectInfo],
-                  readings: dict[str, dict[str, Any]]) -> list[str]:
-    """Read cgroup counters; returns the ids that still need a second reading for a rate."""
-    again = []
+def _read_cgroups(s: _Session, files: dict[str, CgroupFiles], names: dict[str, str],
+                  readings: dict[str, dict[str, Any]], first_read: dict[str, float]) -> None:
+    """Read cgroup counters into ``readings`` (rate against the last reading, if any)."""
     for cid, f in files.items():
-        info = running[cid]
         try:
-            payload = read_cgroup_stats(f, cid, info.name, s.clock())
+            payload = read_cgroup_stats(f, cid, names.get(cid, cid[:12]), s.clock())
             prev = readings.get(cid) or s.prev.get(cid)
             rd = parse_docker_stats(payload, prev)
-        except (OSError, ValueError, KeyError) as exc:
-            s.tally.vanished(info.name, f"its cgroup went away ({type(exc).__name__})")
+        except (OSError, ValueError, KeyError, InputError):
+            # The cgroup went away between listing and reading: the container stopped.
+            # Whether it vanished is settled by inspect; the API path is not retried.
+            s.cgroups.pop(cid, None)
             readings.pop(cid, None)
             continue
         readings[cid] = rd
-        if rd["cpu_cores"] is None and cid not in s.prev or rd["counter_reset"]:
-            again.append(cid)
-    return again
+        first_read.setdefault(cid, time.monotonic())
+        if rd["counter_reset"]:
+            first_read[cid] = time.monotonic()
 
 
 def _exited(s: _Session, filters: dict[str, Any], log_tail: int, node: str,

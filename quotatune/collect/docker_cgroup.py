@@ -104,6 +104,41 @@ def _v2(rel: str, cid: str, root: Path) -> CgroupFiles | None:
     return files if files.cpu_usage.exists() and files.memory_usage.exists() else None
 
 
+# Where dockerd puts a container's cgroup, relative to a hierarchy: the cgroupfs driver, the
+# systemd driver.  A custom --cgroup-parent is learned from the first container found by pid.
+DEFAULT_LAYOUTS = ("docker/{id}", "system.slice/docker-{id}.scope")
+
+
+def layout_of(files: CgroupFiles, container_id: str, cgroup_root: Path) -> str | None:
+    """The relative-path template ("docker/{id}") of a cgroup found by pid, to find the
+    other containers' cgroups by id alone."""
+    rel = str(files.memory_stat.parent)
+    for base in sorted(cgroup_root.iterdir() if files.version == 1 else [cgroup_root],
+                       key=lambda p: -len(str(p))):
+        prefix = str(base) + "/"
+        if rel.startswith(prefix) and container_id in rel:
+            return rel[len(prefix):].replace(container_id, "{id}")
+    return None
+
+
+def find_cgroup_by_id(container_id: str, layouts: tuple[str, ...], *,
+                      cgroup_root: Path = Path("/sys/fs/cgroup")) -> CgroupFiles | None:
+    """The container's cgroup files from its id alone (no inspect needed), trying each
+    layout; None when none exists (then :func:`find_cgroup` with the pid is the way)."""
+    if not container_id or "/" in container_id or container_id.startswith("."):
+        return None
+    v2 = (cgroup_root / "cgroup.controllers").exists()
+    for layout in layouts:
+        rel = layout.format(id=container_id)
+        if v2:
+            found = _v2(rel, container_id, cgroup_root)
+        else:
+            found = _v1({"cpuacct": rel, "memory": rel, "cpu": rel}, container_id, cgroup_root)
+        if found is not None:
+            return found
+    return None
+
+
 def _keyed(path: Path) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in path.read_text().splitlines():

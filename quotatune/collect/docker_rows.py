@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quotatune import model
@@ -36,6 +37,26 @@ def usage_row(info: InspectInfo, reading: dict[str, Any], node: str) -> dict[str
         "node": node,
         "platform": "docker",
     }
+
+
+USAGE_FLOATS = ("cpu_cores", "memory_working_set_bytes", "cpu_request_cores", "cpu_limit_cores",
+                "memory_request_bytes", "memory_limit_bytes", "restarts", "cpu_throttled_ratio")
+
+
+def usage_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows from :func:`usage_row` as a usage frame with the dtypes ``model.validate_usage``
+    gives (a test checks they agree).  Built column by column: the rows are typed by
+    construction, and re-validating them costs more than the whole round's file reads."""
+    cols: dict[str, Any] = {}
+    for name in rows[0]:
+        values = [r[name] for r in rows]
+        if name == "timestamp":
+            cols[name] = pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+        elif name in USAGE_FLOATS:
+            cols[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
+        else:
+            cols[name] = pd.array(values, dtype="str")
+    return pd.DataFrame(cols)
 
 
 def spec_row(info: InspectInfo, node: str, source: str) -> dict[str, Any]:
