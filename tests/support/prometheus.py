@@ -332,6 +332,7 @@ class FaultProxy:
         self.delay = delay
         self.auth_headers: list[str] = []
         self.requests = 0
+        self.bytes_sent = 0  # response bodies, to compare what each mode pulls
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -375,6 +376,7 @@ class FaultProxy:
                     self._send(502, b"bad gateway")
 
             def _send(self, code: int, payload: bytes) -> None:
+                proxy.bytes_sent += len(payload)
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
