@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, DecimalException
 
 from quotatune.errors import InputError
 
@@ -30,10 +30,17 @@ _DECIMAL = {
     "E": Decimal("1e18"),
 }
 # The Kubernetes grammar: <signedNumber><suffix>, suffix binarySI | decimalSI | decimalExponent.
+# ASCII digits only: Python's \d would also accept "١" (Arabic-Indic one), which Kubernetes rejects.
 _QUANTITY = re.compile(
     r"^(?P<num>[+-]?(?:\d+\.?\d*|\.\d+))"
-    r"(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$"
+    r"(?:(?P<exp>[eE][+-]?\d+)|(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$",
+    re.ASCII,
 )
+# The default decimal context keeps 28 digits and *rounds to nearest*, so "1.00…01" (29+
+# digits) times 1000 silently lost its last digit and rounded down.  Exact arithmetic needs an
+# unbounded context; the magnitude cap (Kubernetes' own: |q| < 2^63) keeps numbers small.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])
+_MAX_MAGNITUDE = Decimal(2**63)
 
 
 def parse_quantity(text: str | int | float) -> Decimal:
@@ -41,25 +48,37 @@ def parse_quantity(text: str | int | float) -> Decimal:
     if isinstance(text, bool):
         raise InputError(f"not a quantity: {text!r}")
     if isinstance(text, int):
-        return Decimal(text)
+        return _checked(Decimal(text), str(text)[:40])
     if isinstance(text, float):
         if not math.isfinite(text):
             raise InputError(f"not a finite quantity: {text!r}")
-        return Decimal(repr(text))
+        return _checked(Decimal(repr(text)), repr(text))
     s = str(text).strip()
     m = _QUANTITY.match(s)
     if not m:
         raise InputError(f"not a Kubernetes quantity: {text!r}")
+    shown = s if len(s) <= 40 else s[:37] + "..."
+    exp = m.group("exp")
+    # An exponent this long cannot give a quantity below the cap (or above 1e-9999).
+    if exp and len(exp.lstrip("eE+-").lstrip("0")) > 4:
+        raise InputError(f"quantity out of range: {shown!r}")
     try:
         num = Decimal(m.group("num"))
-        if m.group("exp"):
-            return num.scaleb(int(m.group("exp")[1:]))
-        suffix = m.group("suffix") or ""
-        if suffix in _BINARY:
-            return num * _BINARY[suffix]
-        return num * _DECIMAL[suffix]
-    except (InvalidOperation, OverflowError, ValueError) as exc:
-        raise InputError(f"not a Kubernetes quantity: {text!r}") from exc
+        if exp:
+            value = _EXACT.scaleb(num, Decimal(int(exp[1:])))
+        else:
+            suffix = m.group("suffix") or ""
+            factor = Decimal(_BINARY[suffix]) if suffix in _BINARY else _DECIMAL[suffix]
+            value = _EXACT.multiply(num, factor)
+    except (DecimalException, OverflowError, ValueError) as exc:
+        raise InputError(f"not a Kubernetes quantity: {shown!r}") from exc
+    return _checked(value, shown)
+
+
+def _checked(value: Decimal, shown: str) -> Decimal:
+    if not value.is_finite() or _EXACT.abs(value) >= _MAX_MAGNITUDE:
+        raise InputError(f"quantity out of range (|q| must be below 2^63): {shown!r}")
+    return value
 
 
 def _ceil_int(value: Decimal) -> int:
@@ -68,7 +87,7 @@ def _ceil_int(value: Decimal) -> int:
 
 def cpu_quantity_to_millicores(text: str | int | float) -> int:
     """"250m" -> 250, "0.5" -> 500, "2" -> 2000, "704595n" -> 1 (rounded up)."""
-    return _ceil_int(parse_quantity(text) * 1000)
+    return _ceil_int(_EXACT.multiply(parse_quantity(text), Decimal(1000)))
 
 
 def memory_quantity_to_bytes(text: str | int | float) -> int:
@@ -93,10 +112,11 @@ def cores_to_millicores_ceil(cores: float) -> int:
 
 
 def bytes_to_mib_ceil(nbytes: float) -> int:
-    if not math.isfinite(nbytes):
-        raise ValueError(f"not a finite memory amount: {nbytes!r}")
+    # Integers first: math.isfinite() raises OverflowError on ints beyond float range.
     if isinstance(nbytes, int):
         return -(-nbytes // MIB)
+    if not math.isfinite(nbytes):
+        raise ValueError(f"not a finite memory amount: {nbytes!r}")
     return _ceil_float(nbytes / MIB)
 
 
