@@ -65,13 +65,17 @@ def recommend_from_rollups(
 
 
 def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFrame:
+    """Keep the last ``window_days`` (whole UTC days) before ``policy.now``, or, without a
+    ``now``, before each container's own newest sample."""
     if strat.window_days is None:
         return rollups
-    now = pd.Timestamp(policy.now) if policy.now is not None else pd.to_datetime(
-        rollups["t_last"], utc=True).max()
-    if now.tzinfo is None:
-        now = now.tz_localize("UTC")
-    since = (now - pd.Timedelta(days=strat.window_days)).floor("D")
+    last = pd.to_datetime(rollups["t_last"], utc=True)
+    if policy.now is not None:
+        now = pd.Timestamp(policy.now)
+        end = pd.Series(now if now.tzinfo else now.tz_localize("UTC"), index=rollups.index)
+    else:
+        end = last.groupby([rollups[c] for c in KEY_COLUMNS]).transform("max")
+    since = (end - pd.Timedelta(days=strat.window_days)).dt.floor("D")
     return rollups[pd.to_datetime(rollups["day"], utc=True) >= since]
 
 
