@@ -71,7 +71,10 @@ def oom_killed(ctx: Context) -> list[Finding]:
             evidence.append(f"OOM-killed {kills} times, last at {at}")
         limit = ctx.limit_bytes(key)
         peak = ctx.peak_bytes(key)
-        evidence.append(f"memory limit {mi(limit)}" if limit else "no memory limit")
+        if not key.container:
+            evidence.append(f"node-level event (on {key.workload}): no container named")
+        else:
+            evidence.append(f"memory limit {mi(limit)}" if limit else "no memory limit")
         if peak:
             evidence.append(f"peak working set {mi(peak)}")
         need = ctx.jvm_need(key)
@@ -172,11 +175,31 @@ def _kill_cause(ctx: Context, key: ContainerKey, last: pd.Series) -> tuple[list[
                 "The node killed it under resource pressure (eviction or preemption). Set its "
                 "memory request to what it really uses (quotatune recommend) so the scheduler "
                 "reserves it, and check the node's other tenants.")
+    node_oom = _node_oom_near(ctx, key, last)
+    if node_oom is not None:
+        return ([f"node event {node_oom['reason']} on {node_oom['workload']}: "
+                 f"{node_oom['message']}"],
+                "The container was not marked OOMKilled, but the node's kernel OOM killer killed "
+                "a process at about that time: if that process is this container's, it ran out "
+                "of memory (a child process killed, then the main one): raise its memory "
+                "limit above its peak. Otherwise the SIGKILL came from a probe, `docker kill` "
+                "or a stop after the grace period.")
     return ([], "A SIGKILL from outside the container, not the kernel OOM killer: a failed "
                 "liveness probe, `docker kill`, or `docker stop` / pod termination after the "
                 "grace period (handle SIGTERM faster or raise terminationGracePeriodSeconds / "
                 "--stop-timeout), or the node under memory pressure. Check the events around "
                 "that time; if it was stopped on purpose there is nothing to change.")
+
+
+def _node_oom_near(ctx: Context, key: ContainerKey, last: pd.Series) -> pd.Series | None:
+    """A node-level OOM event (no container named) on this container's node, near the kill."""
+    node = str((ctx.spec(key) or {}).get("node") or "")
+    if not node or pd.isna(last["timestamp"]):
+        return None
+    ev = ctx.events
+    near = ev[ev["oom"] & (ev["container"] == "") & (ev["workload"] == node)
+              & ((ev["timestamp"] - last["timestamp"]).abs() <= ctx.policy.correlate_window)]
+    return None if near.empty else near.iloc[-1]
 
 
 # ------------------------------------------------------------------------------ crash loops
@@ -261,7 +284,7 @@ def _td(td: pd.Timedelta) -> str:
 
 
 # ---------------------------------------------------------------- pending: no node has room
-_INSUFFICIENT = re.compile(r"Insufficient ([\w./-]+)")
+_INSUFFICIENT = re.compile(r"Insufficient ([\w/-]+(?:\.[\w/-]+)*)")
 _HAS_INSUFFICIENT = re.compile(r"Insufficient [\w./-]+")
 
 
