@@ -136,7 +136,7 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
     for i in range(n):
         r = reasons[i]
         r.append(f"memory: highest peak {fmt_mem(h.mem_max[i])}; limit = +10 % or +256 MiB, "
-                 f"whichever is larger = {fmt_mem(_margin(h.mem_max[i]))}")
+                 f"whichever is larger = {fmt_mem(float(_margin(h.mem_max[i])))}")
         if growing[i]:
             r.append(f"memory peaks grow {fmt_mem(float(slope[i]))}/day (Theil-Sen, 99 % sure it "
                      f"is > 0): {fmt_mem(projected[i])} expected in "

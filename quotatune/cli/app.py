@@ -10,6 +10,7 @@ import sys
 import typer
 
 from quotatune.cli import (
+    backtest,
     collect_docker,
     collect_kubernetes,
     collect_prometheus,
@@ -39,6 +40,7 @@ app.command("recommend")(recommend.command)
 app.command("diagnose")(diagnose.command)
 app.command("plan")(plan.command)
 app.command("report")(report.command)
+app.command("backtest")(backtest.command)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)
