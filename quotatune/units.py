@@ -136,4 +136,8 @@ def format_memory_mib(mib: int) -> str:
 
 def format_cores(millicores: int) -> str:
     """Decimal cores for tools that want a plain number (docker --cpus)."""
-    return format(Decimal(millicores) / 1000, "f").rstrip("0").rstrip(".") or "0"
+    text = format(Decimal(millicores) / 1000, "f")
+    # Strip zeros only after a decimal point: "10" must stay "10", not become "1".
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
