@@ -4,6 +4,9 @@ Import the fixtures into a test module (pytest finds them by name)::
 
     from tests.support.dockerd import busybox_image, dockerd, run_container  # noqa: F401
 
+(or ``from tests.support import dockerd as support; dockerd = support.dockerd`` to keep ruff's
+F811 quiet about fixture arguments named like the import).
+
 API (kept stable; other test modules and benchmarks rely on it):
 
 ``dockerd`` (session fixture) -> :class:`Dockerd`
@@ -115,6 +118,7 @@ def start_dockerd(root: Path, *, debug: bool = True, timeout: float = 60) -> Doc
     import docker
 
     root.mkdir(parents=True, exist_ok=True)
+    _kill_leftover_containerd(root, shims=False)  # a restart after the daemon was killed
     sock = root / "docker.sock"
     log_path = root / "dockerd.log"
     args = [
@@ -186,24 +190,50 @@ def stop_dockerd(d: Dockerd, *, remove_containers: bool = True) -> None:
             d.process.kill()
             d.process.wait(timeout=10)
     _kill_leftover_containerd(d.root)
+    _unmount_under(d.root)
 
 
-def _kill_leftover_containerd(root: Path) -> None:
-    # dockerd stops the containerd it started; if it was killed, that containerd (whose
-    # command line names our private exec root) is ours to stop.
+def _unmount_under(root: Path) -> None:
+    # dockerd bind-mounts its data root onto itself; a daemon killed and started again on the
+    # same root stacks a second one that the clean shutdown leaves behind.
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    prefix = str(root) + "/"
+    points = [ln.split()[4] for ln in lines if len(ln.split()) > 4]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+def _kill_leftover_containerd(root: Path, *, shims: bool = True) -> None:
+    """Stop the containerd (and with ``shims``, its shims) started for this root.
+
+    dockerd stops the containerd it started; when dockerd was killed, that containerd (whose
+    command line names our private exec root) is ours to stop.  Shims are kept when the
+    daemon is about to be restarted: the new containerd adopts the running containers."""
     marker = str(root / "exec")
+    pids = []
     for pid_dir in Path("/proc").iterdir():
         if not pid_dir.name.isdigit():
             continue
         try:
-            cmd = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            argv = (pid_dir / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if "containerd" in cmd and marker in cmd:
-            try:
-                os.kill(int(pid_dir.name), 15)
-            except OSError:
-                pass
+        cmd = b" ".join(argv).decode(errors="replace")
+        name = os.path.basename(argv[0].decode(errors="replace")) if argv else ""
+        if marker in cmd and (name == "containerd" or (shims and "containerd-shim" in name)):
+            pids.append(int(pid_dir.name))
+    for pid in pids:
+        try:
+            os.kill(pid, 15)
+        except OSError:
+            pass
+    deadline = time.monotonic() + 10
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if Path(f"/proc/{p}").exists()]
+        time.sleep(0.05)
 
 
 def _busybox_rootfs_tar() -> bytes:
