@@ -6,11 +6,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quotatune.analyze.capacity_nodes import schedule
 from quotatune.analyze.packing import (
+    dot_product_pack,
     first_fit_decreasing,
     lower_bound,
     min_bins,
-    schedule,
 )
 
 GI = 1 << 30
@@ -49,6 +50,20 @@ def test_second_counterexample_three_threes_and_twos_in_seven():
     demand = pods(3, 3, 2, 2, 2, 2)
     assert bins_used(first_fit_decreasing(demand, node(7))) == 3
     assert min_bins(demand, node(7)).bins == 2
+
+
+def test_dot_product_mixes_cpu_heavy_and_memory_heavy_pods_where_ffd_does_not():
+    # (cpu m, memory MiB) into 1000m / 1000Mi nodes.  FFD by hand, largest dominant share
+    # first: (400,600) + (600,100) -> (1000,700); (500,300) opens node 2; (100,500) joins it
+    # -> (600,800); (200,400) fits neither -> 3 nodes.  Two suffice:
+    # {(600,100), (200,400), (100,500)} = (900,1000) and {(400,600), (500,300)} = (900,900).
+    demand = np.array([(100, 500 * MI, 1), (200, 400 * MI, 1), (400, 600 * MI, 1),
+                       (500, 300 * MI, 1), (600, 100 * MI, 1)], dtype=np.int64)
+    cap = node(1000, 1000 * MI)
+    assert bins_used(first_fit_decreasing(demand, cap)) == 3
+    assert bins_used(dot_product_pack(demand, cap)) == 2
+    res = min_bins(demand, cap)
+    assert (res.bins, res.method, res.optimal) == (2, "dot-product", True)
 
 
 def test_when_ffd_meets_the_lower_bound_it_is_reported_optimal_without_a_solver():

@@ -40,6 +40,7 @@ from quotatune.analyze.capacity_nodes import (
     node_arrays,
     parse_shape,
     pending_pods,
+    schedule,
     shape_counts,
 )
 from quotatune.analyze.capacity_pods import build_workloads
@@ -152,7 +153,7 @@ def plan_capacity(
         use: tuple[NodeUse, ...] = ()
         pend: tuple[Pending, ...] = ()
         if names:
-            assignment, free = packing.schedule(demand, alloc, target)
+            assignment, free = schedule(demand, alloc, target)
             use = tuple(NodeUse(n, _triple(alloc[j]), _triple(alloc[j] - free[j]))
                         for j, n in enumerate(names))
             pend = pending_pods(ws, names, demand, owner, target, assignment, free)

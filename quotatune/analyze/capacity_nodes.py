@@ -169,20 +169,21 @@ def pending_pods(
     """Pending pods grouped by workload, with the message kube-scheduler would write."""
     groups: Counter[tuple[int, int, str, str]] = Counter()
     for i in np.flatnonzero(assignment < 0):
-        short = packing.shortfalls(demand[i], free)
+        short = shortfalls(demand[i], free)
         counts: Counter[str] = Counter()
-        lacking: set[str] = set()
-        for j in range(len(names)):
-            if target[i] >= 0 and j != target[i]:
-                counts["node(s) didn't match Pod's node affinity/selector"] += 1
-                continue
-            for r, res in enumerate(RESOURCES):
-                if short[j, r]:
-                    counts[REASONS[res]] += 1
-                    lacking.add(res)
+        t = int(target[i])
+        if t >= 0:  # a DaemonSet pod: only its own node counts, the others do not match
+            per_resource = short[t].astype(np.int64)
+            if len(names) > 1:
+                counts["node(s) didn't match Pod's node affinity/selector"] = len(names) - 1
+        else:
+            per_resource = short.sum(axis=0)
+        lacking = {res for r, res in enumerate(RESOURCES) if per_resource[r]}
+        counts.update({REASONS[res]: int(per_resource[r]) for r, res in enumerate(RESOURCES)
+                       if per_resource[r]})
         # kube-scheduler's FitError: "0/N nodes are available: <count> <reason>, ...", sorted.
         body = ", ".join(sorted(f"{c} {r}" for r, c in counts.items()))
-        groups[(int(owner[i]), int(target[i]), _lacks(lacking),
+        groups[(int(owner[i]), t, _lacks(lacking),
                 f"0/{len(names)} nodes are available: {body}.")] += 1
     out = []
     for (wi, t, lacks, msg), n in sorted(groups.items()):
@@ -219,3 +220,45 @@ def shape_counts(ws: list[WorkloadPods], scenario: str, shapes: list[NodeShape],
                         for i in res.unplaceable})
         out.append(ShapeCount(shape, res, overhead, tuple(names)))
     return tuple(out)
+
+
+def schedule(
+    demand: np.ndarray, allocatable: np.ndarray, target_node: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Place pods on existing nodes the way the scheduler's resource filter would.
+
+    ``demand`` is n x k (resource columns as in ``allocatable``, m x k); ``target_node`` is
+    the node a DaemonSet pod belongs to, -1 for any other pod.  DaemonSet pods go first (the
+    DaemonSet controller places them on every node before ordinary pods compete for room);
+    then the rest, largest first, each on the fitting node with the most room left, as the
+    default ``LeastAllocated`` scoring does.  Largest-first is an optimistic queue order: a
+    pod reported Pending here would be Pending in any arrival order.
+
+    Returns (node index per pod or -1 for Pending, free room per node afterwards).
+    """
+    free = allocatable.astype(np.int64).copy()
+    assignment = np.full(len(demand), -1, dtype=np.int64)
+    for i in np.flatnonzero(target_node >= 0):
+        j = int(target_node[i])
+        if np.all(demand[i] <= free[j]):
+            free[j] -= demand[i]
+            assignment[i] = j
+    rest = np.flatnonzero(target_node < 0)
+    if len(rest) and len(free):
+        # Scores use the first two resources (CPU and memory); pod slots only filter.
+        scale = np.maximum(allocatable[:, :2], 1).astype(np.float64)
+        for i in rest[packing.ffd_order(demand[rest], allocatable.max(axis=0))]:
+            fits = np.all(free >= demand[i], axis=1)
+            if not fits.any():
+                continue
+            score = ((free[:, :2] - demand[i, :2]) / scale).mean(axis=1)
+            score[~fits] = -np.inf
+            j = int(np.argmax(score))
+            free[j] -= demand[i]
+            assignment[i] = j
+    return assignment, free
+
+
+def shortfalls(demand: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Boolean m x k: which resources a node lacks for one pod's ``demand``."""
+    return free < demand[None, :]

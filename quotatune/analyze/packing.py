@@ -5,10 +5,12 @@ pod slots), so a comparison is never off by a float rounding: 3 x 333m fit one c
 
 :func:`min_bins` finds the number of bins of one capacity.  It always runs first-fit-decreasing
 (FFD); when FFD already meets the lower bound (ceil of total demand / capacity, max over the
-resources) that answer is optimal.  Otherwise, and when the instance is small enough, it asks
-``scipy.optimize.milp`` for the exact minimum with a time limit; identical pods (replicas of
-one workload) are aggregated into one integer variable per bin, which keeps the model small.
-Every answer says which method produced it and its gap to the best lower bound known.
+resources) that answer is optimal.  Otherwise it also runs a bin-centric "dot product" greedy
+(better than FFD when pods differ in which resource they need) and keeps the better; then,
+when the instance is small enough, it asks ``scipy.optimize.milp`` for the exact minimum with a
+time limit; identical pods (replicas of one workload) are aggregated into one integer variable
+per bin, which keeps the model small.  Every answer says which method produced it and its gap
+to the best lower bound known.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class BinCount:
 
     bins: int | None  # None: some item is larger than an empty bin
     lower_bound: int
-    method: str  # "ffd" | "milp"
+    method: str  # "ffd" | "dot-product" | "milp" ("none" when nothing can be placed)
     optimal: bool
     assignment: np.ndarray  # bin index per item, -1 for items that fit no empty bin
     unplaceable: tuple[int, ...]  # indices of items larger than the bin capacity
@@ -88,6 +90,45 @@ def first_fit_decreasing(demand: np.ndarray, capacity: np.ndarray) -> np.ndarray
     return assignment
 
 
+def dot_product_pack(demand: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Bin-centric greedy for several resources (the "dot product" heuristic of Panigrahy et
+    al., *Heuristics for Vector Bin Packing*, 2011): fill one bin at a time, each time with the
+    pod whose size best matches the room left, weighting each resource by the total demand
+    for it.  FFD packs the big pods CPU-tight first and leaves the small ones to fill later
+    bins up to their pod slots; matching the room left mixes the two on each node.
+
+    Returns the bin index per item (-1 for an item larger than an empty bin)."""
+    assignment = np.full(len(demand), -1, dtype=np.int64)
+    if not len(demand):
+        return assignment
+    types, inverse, counts = np.unique(demand, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    left = counts.copy()
+    left[np.any(types > capacity, axis=1)] = 0
+    scale = np.maximum(capacity, 1).astype(np.float64)
+    size = types / scale
+    weight = (size * left[:, None]).sum(axis=0)
+    per_bin: list[np.ndarray] = []
+    while left.any():
+        free = capacity.astype(np.int64).copy()
+        got = np.zeros(len(types), dtype=np.int64)
+        while True:
+            fits = (left > 0) & np.all(types <= free, axis=1)
+            if not fits.any():
+                break
+            score = size @ (weight * free / scale)
+            score[~fits] = -1.0
+            t = int(np.argmax(score))
+            free -= types[t]
+            left[t] -= 1
+            got[t] += 1
+        per_bin.append(got)
+    placed = np.array(per_bin, dtype=np.int64).T.reshape(len(types), -1)
+    fit_mask = ~np.any(demand > capacity, axis=1)
+    assignment[fit_mask] = _spread(placed, inverse[fit_mask])
+    return assignment
+
+
 def min_bins(
     demand: np.ndarray,
     capacity: np.ndarray,
@@ -111,17 +152,25 @@ def min_bins(
         return BinCount(None, lb, "ffd", False, assignment, unplaceable, note)
     if ffd_bins == lb:
         return BinCount(ffd_bins, lb, "ffd", True, assignment, (), "meets the lower bound")
+    method = "ffd"
+    dot = dot_product_pack(demand, capacity)
+    dot_bins = int(dot.max()) + 1
+    if dot_bins < ffd_bins:
+        assignment, ffd_bins, method = dot, dot_bins, "dot-product"
+    if ffd_bins == lb:
+        return BinCount(ffd_bins, lb, method, True, assignment, (), "meets the lower bound")
     types, inverse, counts = np.unique(demand, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
     nvars = len(types) * (ffd_bins - 1)
     if nvars > max_variables:
         note = f"{nvars} variables > {max_variables}: exact solver not attempted"
-        return BinCount(ffd_bins, lb, "ffd", False, assignment, (), note)
-    bins, best, proved_lb, timed_out = ffd_bins, assignment, lb, False
-    # Ask "do the items fit in B bins?" for B = FFD - 1, FFD - 2, ... down to the lower bound.
-    # An infeasible answer proves the previous B optimal; a feasible one improves the answer.
-    # Each step gets ``time_limit``; the first step that runs out stops the search (feasible
-    # steps are usually quick, so the wall time stays near one limit in practice).
+        return BinCount(ffd_bins, lb, method, False, assignment, (), note)
+    bins, best, proved_lb = ffd_bins, assignment, lb
+    limit_hit = False
+    # Ask "do the items fit in B bins?" for B = heuristic - 1, - 2, ... down to the lower
+    # bound.  An infeasible answer proves the previous B optimal; a feasible one improves the
+    # answer.  Each step gets ``time_limit``; the first step that runs out stops the search
+    # (feasible steps are usually quick, so the wall time stays near one limit in practice).
     # (One model minimising the number of used bins was tried and found far slower: HiGHS
     # struggled to find any solution with the bin-usage variables and their symmetry.)
     for b in range(ffd_bins - 1, lb - 1, -1):
@@ -129,19 +178,17 @@ def min_bins(
         if status == "infeasible":
             proved_lb = b + 1
             break
-        if status != "feasible" or per_type_bins is None:
-            timed_out = True
-            break
-        candidate = _spread(per_type_bins, inverse)
-        if not _fits(demand, candidate, capacity):
-            timed_out = True  # numerically doubtful answer: keep what is proved
+        candidate = None if per_type_bins is None else _spread(per_type_bins, inverse)
+        if status != "feasible" or candidate is None or not _fits(demand, candidate, capacity):
+            limit_hit = True  # out of time (or a numerically doubtful answer): keep the proof
             break
         bins, best = int(candidate.max()) + 1, candidate
-    if bins == ffd_bins and not timed_out and proved_lb == ffd_bins:
-        return BinCount(bins, proved_lb, "milp", True, assignment, (), "FFD proved optimal")
     proved = bins == proved_lb
-    note = "proved optimal" if proved else f"time limit {time_limit:g}s reached"
-    return BinCount(bins, proved_lb, "milp", proved, best, (), note)
+    if bins < ffd_bins or proved and proved_lb > lb:
+        note = "proved optimal" if proved else f"time limit {time_limit:g}s reached"
+        return BinCount(bins, proved_lb, "milp", proved, best, (), note)
+    note = f"exact solver: time limit {time_limit:g}s reached" if limit_hit else ""
+    return BinCount(bins, proved_lb, method, proved, best, (), note)
 
 
 def _fits_in(
@@ -149,7 +196,7 @@ def _fits_in(
 ) -> tuple[str, np.ndarray | None]:
     """Feasibility MILP: x[t, j] = how many items of type t go to bin j (integer)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import lil_array
+    from scipy.sparse import coo_array
 
     t, k = types.shape
     nx = t * nbins
@@ -157,20 +204,16 @@ def _fits_in(
     # enough for the solver's tolerances (memory in bytes reaches 1e11).
     g = np.array([np.gcd.reduce(np.append(types[:, r], capacity[r])) or 1 for r in range(k)])
     sizes, cap = types // g, capacity // g
-    a = lil_array((t + nbins * k, nx))
-    lo = np.empty(t + nbins * k)
-    hi = np.empty(t + nbins * k)
-    for i in range(t):  # every item placed
-        a[i, i * nbins:(i + 1) * nbins] = 1
-        lo[i] = hi[i] = counts[i]
-    row = t
-    for j in range(nbins):  # each bin within capacity, per resource
-        for r in range(k):
-            for i in range(t):
-                if sizes[i, r]:
-                    a[row, i * nbins + j] = float(sizes[i, r])
-            lo[row], hi[row] = -np.inf, float(cap[r])
-            row += 1
+    col = np.arange(nx)  # variable x[i, j] is column i * nbins + j
+    item, bin_ = col // nbins, col % nbins
+    # Rows 0..t-1: every item placed (sum over bins = count).  Rows t + j*k + r: bin j within
+    # capacity for resource r (sum over items of size x count <= capacity).
+    rows = [item] + [t + bin_ * k + r for r in range(k)]
+    vals = [np.ones(nx)] + [sizes[item, r].astype(np.float64) for r in range(k)]
+    a = coo_array((np.concatenate(vals), (np.concatenate(rows), np.tile(col, k + 1))),
+                  shape=(t + nbins * k, nx))
+    lo = np.concatenate([counts.astype(np.float64), np.full(nbins * k, -np.inf)])
+    hi = np.concatenate([counts.astype(np.float64), np.tile(cap.astype(np.float64), nbins)])
     res = milp(
         np.zeros(nx),
         constraints=LinearConstraint(a.tocsr(), lo, hi),
@@ -207,49 +250,3 @@ def _fits(demand: np.ndarray, assignment: np.ndarray, capacity: np.ndarray) -> b
     load = np.zeros((int(assignment.max()) + 1, len(capacity)), dtype=np.int64)
     np.add.at(load, assignment, demand)
     return bool(np.all(load <= capacity))
-
-
-# ---------------------------------------------------------------------------------------------
-# Placement on the nodes that exist
-
-
-def schedule(
-    demand: np.ndarray, allocatable: np.ndarray, target_node: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Place pods on existing nodes the way the scheduler's resource filter would.
-
-    ``demand`` is n x k (resource columns as in ``allocatable``, m x k); ``target_node`` is
-    the node a DaemonSet pod belongs to, -1 for any other pod.  DaemonSet pods go first (the
-    DaemonSet controller places them on every node before ordinary pods compete for room);
-    then the rest, largest first, each on the fitting node with the most room left, as the
-    default ``LeastAllocated`` scoring does.  Largest-first is an optimistic queue order: a
-    pod reported Pending here would be Pending in any arrival order.
-
-    Returns (node index per pod or -1 for Pending, free room per node afterwards).
-    """
-    free = allocatable.astype(np.int64).copy()
-    assignment = np.full(len(demand), -1, dtype=np.int64)
-    for i in np.flatnonzero(target_node >= 0):
-        j = int(target_node[i])
-        if np.all(demand[i] <= free[j]):
-            free[j] -= demand[i]
-            assignment[i] = j
-    rest = np.flatnonzero(target_node < 0)
-    if len(rest) and len(free):
-        # Scores use the first two resources (CPU and memory); pod slots only filter.
-        scale = np.maximum(allocatable[:, :2], 1).astype(np.float64)
-        for i in rest[ffd_order(demand[rest], allocatable.max(axis=0))]:
-            fits = np.all(free >= demand[i], axis=1)
-            if not fits.any():
-                continue
-            score = ((free[:, :2] - demand[i, :2]) / scale).mean(axis=1)
-            score[~fits] = -np.inf
-            j = int(np.argmax(score))
-            free[j] -= demand[i]
-            assignment[i] = j
-    return assignment, free
-
-
-def shortfalls(demand: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """Boolean m x k: which resources a node lacks for one pod's ``demand``."""
-    return free < demand[None, :]
