@@ -13,6 +13,7 @@ labels, which covers every replica.  Every name is shell-quoted.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections import defaultdict
 from typing import Any
@@ -24,6 +25,9 @@ from quotatune.model import Recommendation
 
 STANDALONE = "docker"
 _SHARES_PER_CORE = 1024
+# What docker accepts as a container name and compose as project/service names: anything
+# else cannot name a real container, and is not put on a command line at all.
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def _docker_flags(r: Recommendation) -> list[str]:
@@ -80,6 +84,10 @@ def render_docker_patch(recs: list[Recommendation]) -> str:
                else f"compose project {r.namespace}, service {r.workload} (all replicas)")
         lines.append(_comment(f"{who}: {_summary(r)} [{r.strategy}, {r.confidence}]"))
         flags = _docker_flags(r)
+        names = (r.container,) if r.namespace == STANDALONE else (r.namespace, r.workload)
+        if not all(_NAME.match(n) for n in names):
+            lines.append(_comment("skipped: not a valid docker/compose name"))
+            continue
         if not flags:
             lines.append(_comment("nothing to change"))
             continue
