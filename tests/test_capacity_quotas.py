@@ -178,3 +178,31 @@ def test_parse_shape_never_fails_with_anything_but_an_input_error(text):
         assert "--node-shape" in str(exc) and "\n" not in str(exc)
     else:
         assert s.cpu > 0 and s.memory > 0 and s.pods > 0
+
+
+@given(st.text(max_size=12))
+def test_max_surge_flag_parses_or_fails_in_one_line(text):
+    from quotatune.cli.plan import parse_max_surge
+
+    try:
+        v = parse_max_surge(text)
+    except InputError as exc:
+        assert "--max-surge" in str(exc)
+    else:
+        assert (isinstance(v, float) and 0 <= v <= 10) or (isinstance(v, int) and v >= 0)
+
+
+@given(st.one_of(st.binary(max_size=200), st.binary(max_size=20).map(lambda b: b"\xff\xfe" + b),
+                 st.builds(lambda n, m: json.dumps({"NCPU": n, "MemTotal": m}).encode(),
+                           st.one_of(st.integers(), st.floats(), st.none()), st.integers())))
+def test_docker_info_file_garbage_is_an_input_error(tmp_path_factory, data):
+    from quotatune.cli.plan import read_docker_info
+
+    f = tmp_path_factory.mktemp("info") / "info.json"
+    f.write_bytes(data)
+    try:
+        host = read_docker_info(f)
+    except InputError as exc:
+        assert str(f) in str(exc) or "NCPU" in str(exc) or "docker info" in str(exc)
+    else:
+        assert host.ncpu > 0 and host.mem_total_bytes > 0

@@ -118,3 +118,39 @@ def test_bad_nodes_file_is_one_line(tmp_path: Path):
     assert str(bad) in one_error_line(run_cli("plan", "--from", PODS, "--nodes", str(bad)))
     bad.write_text(json.dumps({"docker": "info"}))
     assert "NCPU" in one_error_line(run_cli("plan", "--from", PODS, "--docker-info", str(bad)))
+
+
+def usage_csv(path: Path) -> Path:
+    """Two days of 5-minute samples for the metallb controller (20-30m CPU, 40-48 MiB)."""
+    rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_working_set_bytes"]
+    for i in range(2 * 288):
+        rows.append(f"{1598572800 + 300 * i},metallb-system,controller,"
+                    f"controller-5c9894b5cd-r66xh,controller,{0.02 + (i % 11) / 1000:.3f},"
+                    f"{(40 + i % 9) * 2**20}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_plan_uses_the_recommendations_of_recommend(tmp_path: Path):
+    usage = str(usage_csv(tmp_path / "usage.csv"))
+    recs = json.loads(run_cli("recommend", "--from", usage, PODS, "-o", "json").stdout)
+    (ctl,) = [r for r in recs if r["workload"] == "controller"]
+    assert ctl["status"] == "ok" and ctl["cpu_request_millicores"] < 100
+    run = run_cli("plan", "--from", usage, PODS, "--nodes", NODES, "-o", "json")
+    assert run.code == 0, run.stderr
+    plan = json.loads(run.stdout)
+    freed = next(w for w in plan["savings"]["workloads"] if w["workload"] == "controller")
+    # The controller's current request is 100m / 100Mi, one replica.
+    assert freed["cores_freed"] == round((100 - ctl["cpu_request_millicores"]) / 1000, 3)
+    assert freed["gib_freed"] == round((100 - ctl["memory_request_mib"]) / 1024, 3)
+    cur = plan["scenarios"]["current"]["cpu_requested_millicores"]
+    new = plan["scenarios"]["recommended"]["cpu_requested_millicores"]
+    assert cur - new == 100 - ctl["cpu_request_millicores"]
+
+
+def test_plan_for_one_namespace(tmp_path: Path):
+    run = run_cli("plan", "metallb-system/", "--from", PODS, "--nodes", NODES, "-o", "json")
+    assert run.code == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert [q["namespace"] for q in plan["quotas"]] == ["metallb-system"]
+    assert plan["scenarios"]["current"]["pods"] == 3  # controller + speaker on 2 nodes

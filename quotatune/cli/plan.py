@@ -40,6 +40,8 @@ def read_docker_info(path: Path) -> Any:
         info = json.loads(open_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:  # a byte-order mark followed by broken UTF-16
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
     if not isinstance(info, dict):
         raise InputError(f"{path}: expected the JSON object of 'docker info'")
     ncpu, mem = info.get("NCPU"), info.get("MemTotal")
@@ -49,6 +51,11 @@ def read_docker_info(path: Path) -> Any:
 
 
 def command(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="TARGET (ns/ or ns/workload; default: all), and more --from files "
+                       "(a shell glob after --from)."),
+    ] = None,
     from_files: Annotated[
         list[Path] | None, typer.Option("--from", help="Read these files instead of the store.")
     ] = None,
@@ -90,10 +97,9 @@ def command(
 ) -> None:
     """Pack current and recommended requests onto nodes; quotas, savings, node counts."""
     from quotatune.analyze.capacity import Prices, parse_shape, plan_capacity
-    from quotatune.cli.common import load_inputs
+    from quotatune.cli.common import load_inputs, split_target_and_files
     from quotatune.cli.output import err
     from quotatune.errors import InputError
-    from quotatune.model import Target
 
     if output not in OUTPUTS:
         raise InputError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
@@ -115,7 +121,8 @@ def command(
         from quotatune.collect.k8s_nodes import collect_nodes
 
         nodes = collect_nodes(connect(str(kubeconfig) if kubeconfig else None, context))
-    data = load_inputs(from_files, fmt, store, Target())
+    target, files = split_target_and_files(args or [], from_files)
+    data = load_inputs(files, fmt, store, target)
     recs = []
     if not data.usage.empty:
         from quotatune.analyze.recommend import recommend
