@@ -13,8 +13,9 @@ Entry point (pure; no I/O)::
 * Both the *current* and the *recommended* requests are packed: DaemonSet pods on every node
   first, then the replicas of everything else (see :func:`quotatune.analyze.packing.schedule`).
   Pending pods carry the resource they lack and the message kube-scheduler would write.
-* For every shape, the minimum node count (:func:`quotatune.analyze.packing.min_bins`: exact
-  MILP when small enough, else first-fit-decreasing, always with the gap to the lower bound).
+* For every shape, the minimum node count (:func:`quotatune.analyze.packing.min_bins`:
+  first-fit-decreasing and a dot-product greedy, then an exact MILP when the instance is small
+  enough; always with the method used and the gap to the lower bound).
 * Namespace ResourceQuota + LimitRange with rolling-update headroom
   (:mod:`quotatune.analyze.quotas`), savings and Docker host fit (:mod:`.savings`).
 

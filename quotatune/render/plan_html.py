@@ -109,7 +109,8 @@ td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px}}pre{{background:#f6
 {plan_fragment(plan)}
 <script>
 const FIGS = {figs};
-FIGS.forEach((f, i) => Plotly.newPlot('fig' + i, f.data, f.layout, {{responsive: true}}));
+Promise.all(FIGS.map((f, i) => Plotly.newPlot('fig' + i, f.data, f.layout, {{responsive: true}})))
+  .then(() => {{ window.quotatuneReady = true; }});
 </script>
 </body></html>
 """
