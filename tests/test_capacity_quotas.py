@@ -206,3 +206,20 @@ def test_docker_info_file_garbage_is_an_input_error(tmp_path_factory, data):
         assert str(f) in str(exc) or "NCPU" in str(exc) or "docker info" in str(exc)
     else:
         assert host.ncpu > 0 and host.mem_total_bytes > 0
+
+
+def test_replicas_come_from_the_pods_running_now_not_every_pod_ever_stored():
+    # The store kept spec rows for 6 pods of "web" across two rollouts; only the last 3 still
+    # report usage.
+    specs = pd.DataFrame([{"namespace": "shop", "workload": "web", "workload_kind": "Deployment",
+                           "pod": f"web-{i}", "container": "app", "cpu_request_cores": 0.25,
+                           "memory_request_bytes": float(256 * MI)} for i in range(6)])
+    t0 = pd.Timestamp("2026-11-20T00:00:00Z")
+    usage = pd.DataFrame([
+        {"timestamp": t0 + pd.Timedelta(minutes=5 * k), "namespace": "shop", "workload": "web",
+         "pod": f"web-{i}", "container": "app", "cpu_cores": 0.1,
+         "memory_working_set_bytes": 1e8}
+        for i in range(6) for k in (range(10) if i < 3 else range(100, 110))])
+    plan = plan_capacity([], specs, None, [], usage=usage)
+    assert plan.scenarios["current"].pods == 3
+    assert plan_capacity([], specs, None, []).scenarios["current"].pods == 6

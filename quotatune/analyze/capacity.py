@@ -3,7 +3,7 @@
 Entry point (pure; no I/O)::
 
     plan_capacity(recs, specs, nodes, shapes, *, max_surge=0.25, prices=None,
-                  docker_host=None, events=None, time_limit=5.0) -> CapacityPlan
+                  docker_host=None, events=None, time_limit=5.0, usage=None) -> CapacityPlan
 
 * ``recs`` - ``list[Recommendation]``; ``specs`` - the spec frame (replicas, workload_kind,
   current requests; may be ``None``); ``nodes`` - the nodes frame of
@@ -44,7 +44,7 @@ from quotatune.analyze.capacity_nodes import (
     schedule,
     shape_counts,
 )
-from quotatune.analyze.capacity_pods import build_workloads
+from quotatune.analyze.capacity_pods import build_workloads, running_pods
 from quotatune.analyze.quotas import NamespaceQuota, namespace_quotas, quotas_yaml
 from quotatune.analyze.savings import (
     DockerFit,
@@ -144,9 +144,11 @@ def plan_capacity(
     docker_host: HostCapacity | None = None,
     events: pd.DataFrame | None = None,
     time_limit: float = packing.EXACT_TIME_LIMIT_S,
+    usage: pd.DataFrame | None = None,
 ) -> CapacityPlan:
-    """The whole plan; see the module docstring."""
-    ws = build_workloads(recs, specs)
+    """The whole plan; see the module docstring.  ``usage`` (optional) tells how many pods of
+    each workload run now when the specs do not say (see ``running_pods``)."""
+    ws = build_workloads(recs, specs, running_pods(usage))
     names, alloc, notes = node_arrays(nodes)
     scenarios = {}
     for sc in SCENARIOS:

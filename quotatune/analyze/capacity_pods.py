@@ -114,19 +114,42 @@ def _from_current(rec: Recommendation) -> ContainerRequests:
     )
 
 
-def _replicas(rows: list[dict[str, Any]]) -> int:
+def _replicas(rows: list[dict[str, Any]], running: int | None) -> int:
     declared = [int(f) for f in (_num(r.get("replicas")) for r in rows) if f]
     if declared:
         return max(declared)
+    if running:
+        return running
     pods = {str(r.get("pod")) for r in rows if r.get("pod") is not None and str(r.get("pod"))
             and not (isinstance(r.get("pod"), float) and math.isnan(r["pod"]))}
     return len(pods) or 1
 
 
+def running_pods(usage: pd.DataFrame | None, window: pd.Timedelta = pd.Timedelta("15min")
+                 ) -> dict[tuple[str, str], int]:
+    """Pods per workload that reported usage within ``window`` of the workload's last sample.
+
+    A history store keeps a spec row for every pod it ever saw, so after a few rollouts the
+    pod names of a 3-replica Deployment number far more than 3; the last samples say how many
+    run now."""
+    if usage is None or usage.empty or "pod" not in usage.columns:
+        return {}
+    u = usage[["timestamp", "namespace", "workload", "pod"]]
+    u = u[u["timestamp"] >= u["timestamp"].max() - pd.Timedelta("1D")]  # cheap pre-filter
+    last = u.groupby(["namespace", "workload"])["timestamp"].transform("max")
+    recent = u[(u["timestamp"] >= last - window) & (u["pod"].astype(str) != "")]
+    counts = recent.groupby(["namespace", "workload"])["pod"].nunique()
+    return {(str(ns), str(wl)): int(n) for (ns, wl), n in counts.items()}
+
+
 def build_workloads(
-    recs: list[Recommendation], specs: pd.DataFrame | None
+    recs: list[Recommendation], specs: pd.DataFrame | None,
+    running: dict[tuple[str, str], int] | None = None,
 ) -> list[WorkloadPods]:
     """One :class:`WorkloadPods` per (namespace, workload) in the specs or the recommendations.
+
+    Replicas: the spec's ``replicas`` when known, else ``running`` (see :func:`running_pods`),
+    else the number of distinct pods in the specs, else 1.
 
     Docker recommendations are left out: they are checked against their host, not packed.
     Without a spec row a workload runs one replica of the containers its recommendations name,
@@ -151,11 +174,13 @@ def build_workloads(
                     _cpu_m(row.get("cpu_limit_cores")), _mem_b(row.get("memory_request_bytes")),
                     _mem_b(row.get("memory_limit_bytes")),
                 )
-            groups[wkey] = {"kind": kinds[-1] if kinds else "", "replicas": _replicas(rows),
-                           "containers": conts}
+            groups[wkey] = {"kind": kinds[-1] if kinds else "",
+                            "replicas": _replicas(rows, (running or {}).get(wkey)),
+                            "containers": conts}
     for key, rec in by_key.items():
-        g = groups.setdefault((key.namespace, key.workload),
-                              {"kind": "", "replicas": 1, "containers": {}})
+        wkey = (key.namespace, key.workload)
+        g = groups.setdefault(wkey, {"kind": "", "replicas": (running or {}).get(wkey, 1),
+                                     "containers": {}})
         g["containers"].setdefault(key.container, _from_current(rec))
     out = []
     for (ns, wl), g in sorted(groups.items()):

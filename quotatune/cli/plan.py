@@ -131,7 +131,8 @@ def command(
     else:
         err("note: no usage samples: the recommended requests equal the current ones")
     plan = plan_capacity(recs, data.specs, nodes, node_shapes, max_surge=surge, prices=prices,
-                         docker_host=host, events=data.events, time_limit=time_limit)
+                         docker_host=host, events=data.events, time_limit=time_limit,
+                         usage=data.usage)
     if output == "json":
         from quotatune.render.plan_data import render_plan_json
 
