@@ -154,3 +154,19 @@ def test_plan_for_one_namespace(tmp_path: Path):
     plan = json.loads(run.stdout)
     assert [q["namespace"] for q in plan["quotas"]] == ["metallb-system"]
     assert plan["scenarios"]["current"]["pods"] == 3  # controller + speaker on 2 nodes
+
+
+def test_plan_from_a_history_store(tmp_path: Path):
+    store = tmp_path / "data"
+    imported = run_cli("import", PODS, "--store", str(store))
+    assert imported.code == 0, imported.stderr
+    run = run_cli("plan", "--store", str(store), "--nodes", NODES, "-o", "json")
+    assert run.code == 0, run.stderr
+    plan = json.loads(run.stdout)
+    assert plan["scenarios"]["current"]["pods"] == 16
+    assert plan["scenarios"]["current"]["cpu_requested_millicores"] == 800
+
+
+def test_no_store_is_one_line(tmp_path: Path):
+    line = one_error_line(run_cli("plan", "--store", str(tmp_path / "nothing"), "--nodes", NODES))
+    assert "no history store" in line
