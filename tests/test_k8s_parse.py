@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quotatune import model
+from quotatune.collect.k8s_events import parse_events
 from quotatune.collect.k8s_nodes import NODE_COLUMNS, parse_nodes, read_nodes_file
 from quotatune.collect.k8s_owners import OwnerIndex, pod_owners
-from quotatune.collect.k8s_parse import parse_events, parse_pods
+from quotatune.collect.k8s_parse import parse_pods
 from quotatune.collect.k8s_usage import (
     parse_pod_metrics,
     parse_prometheus_usage,

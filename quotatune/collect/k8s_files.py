@@ -19,8 +19,9 @@ import pandas as pd
 
 from quotatune.collect.base import Collected
 from quotatune.collect.files import open_text
+from quotatune.collect.k8s_events import parse_events
 from quotatune.collect.k8s_owners import pod_owners
-from quotatune.collect.k8s_parse import items_of, parse_events, parse_pods
+from quotatune.collect.k8s_parse import items_of, parse_pods
 from quotatune.collect.k8s_usage import (
     parse_pod_metrics,
     parse_prometheus_usage,

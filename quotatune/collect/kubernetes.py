@@ -19,8 +19,9 @@ import pandas as pd
 from quotatune import model
 from quotatune.collect.base import Collected
 from quotatune.collect.k8s_api import Access, K8sReader
+from quotatune.collect.k8s_events import parse_events
 from quotatune.collect.k8s_owners import OwnerIndex, pod_owners
-from quotatune.collect.k8s_parse import _dict, _str, parse_events, parse_pods
+from quotatune.collect.k8s_parse import _dict, _str, parse_pods
 from quotatune.collect.k8s_usage import parse_pod_metrics, parse_stats_summary
 from quotatune.errors import InputError, SourceError
 
