@@ -110,15 +110,14 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
     cols = np.arange(hourly.shape[1])[None, :]
     startup_mask = (cols >= first_hour[:, None]) & (cols < first_hour[:, None] + STARTUP_HOURS)
     steady = np.where(startup_mask, np.nan, hourly)
-    startup_peak = np.nanmax(np.where(startup_mask, hourly, np.nan), axis=1)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: nothing to separate
+        startup_peak = np.nanmax(np.where(startup_mask, hourly, np.nan), axis=1)
         steady_peak = np.nanmax(steady, axis=1)
-    steady_peak = np.where(np.isnan(steady_peak), h.mem_max, steady_peak)
-
-    peaks = h.daily_peaks[:, -TREND_MAX_DAYS:]
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # containers with < 2 days of peaks
+        # Daily peaks of the steady state: a start-up spike is not a trend.
+        peaks = np.nanmax(steady.reshape(n, -1, 24), axis=2)[:, -TREND_MAX_DAYS:]
         slope, intercept, lower = theil_sen(peaks)
+    steady_peak = np.where(np.isnan(steady_peak), h.mem_max, steady_peak)
     last_x = peaks.shape[1] - 1
     growing = (lower > 0) & (np.isfinite(slope))
     projected = np.where(growing, intercept + slope * (last_x + policy.horizon_days), 0.0)
