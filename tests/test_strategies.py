@@ -163,3 +163,16 @@ def test_every_strategy_is_monotone_in_usage_and_rounds_up(name, base, factor, m
 
 def test_default_is_registered():
     assert DEFAULT_STRATEGY in STRATEGIES and DEFAULT_STRATEGY == "tail"
+
+
+def test_tail_limit_covers_the_jvm_need_from_its_flags():
+    n = 3 * 288
+    u = usage(np.full(n, 0.2), np.full(n, 300 * MIB), step_s=300)
+    specs = pd.DataFrame({"namespace": ["shop"], "workload": ["app"], "container": ["app"],
+                          "memory_limit_bytes": [512 * MIB],
+                          "jvm_options": [["-Xms1g", "-Xmx2g"]]})
+    [plain] = recommend(u, strategy="tail")
+    [rec] = recommend(u, specs, strategy="tail")
+    assert plain.memory_limit_mib < 1024  # usage alone says ~556 MiB
+    assert rec.memory_limit_mib > 2048  # -Xmx2g plus non-heap
+    assert any("JVM" in r and "heap" in r for r in rec.reasons)

@@ -81,7 +81,6 @@ def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFr
 
 def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None) -> Evidence:
     """Currents (usage columns, else the spec frame), OOM kills from the events, JVM needs."""
-    ev = Evidence.none(h.size)
     cur = {c: h.current(c) for c in ("cpu_request_cores", "cpu_limit_cores",
                                      "memory_request_bytes", "memory_limit_bytes")}
     if specs is not None and not specs.empty:
@@ -90,12 +89,34 @@ def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None
             if c in sp:
                 cur[c] = np.where(np.isnan(cur[c]), sp[c], cur[c])
     count, last = _ooms(h, events)
+    jvm_need, jvm_reason = _jvm(h, specs, cur["memory_limit_bytes"])
     return Evidence(
         oom_count=count, oom_last_ns=last,
         mem_request=cur["memory_request_bytes"], mem_limit=cur["memory_limit_bytes"],
         cpu_request=cur["cpu_request_cores"], cpu_limit=cur["cpu_limit_cores"],
-        jvm_need=ev.jvm_need, jvm_reason=ev.jvm_reason,
+        jvm_need=jvm_need, jvm_reason=jvm_reason,
     )
+
+
+def _jvm(h: History, specs: pd.DataFrame | None, limits: np.ndarray
+         ) -> tuple[np.ndarray, list[str | None]]:
+    """The smallest memory limit each JVM's flags hold in (quotatune.analyze.jvm), and why."""
+    need = np.full(h.size, np.nan)
+    reason: list[str | None] = [None] * h.size
+    if specs is None or specs.empty or "jvm_options" not in specs.columns \
+            or not set(KEY_COLUMNS) <= set(specs.columns):
+        return need, reason
+    from quotatune.analyze.jvm import jvm_memory_need_bytes
+
+    pos = _index(h, specs)
+    for p, opts in zip(pos, specs["jvm_options"], strict=True):
+        if p < 0 or opts is None or (not isinstance(opts, str) and len(opts) == 0):
+            continue
+        limit = limits[p] if np.isfinite(limits[p]) else None
+        est = jvm_memory_need_bytes(list(opts) if not isinstance(opts, str) else opts, limit)
+        if est is not None and est.min_limit_bytes is not None:
+            need[p], reason[p] = float(est.min_limit_bytes), est.reason()
+    return need, reason
 
 
 def _index(h: History, frame: pd.DataFrame) -> np.ndarray:

@@ -148,8 +148,8 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
             r.append(f"{ev.oom_count[i]} OOM kill(s) at limit {fmt_mem(ev.mem_limit[i])}: limit "
                      f"at least {fmt_mem(oom_floor[i])} (this floor does not decay)")
         if jvm[i] > 0:
-            r.append(f"JVM needs {fmt_mem(jvm[i])} by its flags"
-                     + (f" ({ev.jvm_reason[i]})" if ev.jvm_reason[i] else ""))
+            r.append(f"limit at least {fmt_mem(jvm[i])}, the smallest limit the JVM's flags "
+                     f"hold in: {ev.jvm_reason[i] or 'JVM flags'}")
     return Sizing(cpu, nan(n), request, limit, reasons)
 
 
