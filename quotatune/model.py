@@ -89,7 +89,11 @@ EVENT_COLUMNS = [
     "source",
 ]
 
-_POD_HASH = re.compile(r"^(?P<base>.+?)-(?:[a-z0-9]{6,10}-[a-z0-9]{5}|[a-z0-9]{5}|\d+)$")
+# Kubernetes generates pod-name suffixes and pod-template hashes from this alphabet only (no
+# vowels, no 0/1/3: k8s.io/apimachinery/pkg/util/rand).  Accepting any [a-z0-9]{5} took real
+# names apart: "log-agent" -> "log", "web-cache" -> "web".
+_K8S = "[bcdfghjklmnpqrstvwxz2456789]"
+_POD_HASH = re.compile(rf"^(?P<base>.+?)-(?:{_K8S}{{6,10}}-{_K8S}{{5}}|{_K8S}{{5}}|[0-9]+)$")
 
 
 def workload_from_pod(pod: str) -> str:
@@ -165,8 +169,14 @@ def _row(mask: pd.Series, row_offset: int) -> int:
 def _numeric(
     s: pd.Series, source: str, col: str, row_offset: int, *, required: bool
 ) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        raise _fail(source, col, row_offset, "not a number: a true/false column")
     v = pd.to_numeric(s, errors="coerce").astype("float64")
-    bad_text = v.isna() & s.notna() & (s.astype(str).str.strip() != "")
+    # Only values that did not convert need a look as text: converting a whole numeric column
+    # to strings made validation the slowest step of an import.
+    bad_text = v.isna() & s.notna()
+    if bad_text.any():
+        bad_text &= s.astype(str).str.strip() != ""
     if bad_text.any():
         pos = int(np.flatnonzero(bad_text.to_numpy())[0])
         raise _fail(source, col, pos + row_offset, f"not a number: {str(s.iloc[pos])[:40]!r}")
@@ -177,24 +187,41 @@ def _numeric(
     bad |= arr < 0
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise _fail(source, col, pos + row_offset, f"negative or infinite value {arr[pos]!r}")
+        raise _fail(source, col, pos + row_offset, f"negative or infinite value {float(arr[pos])}")
     return v
+
+
+# Nanosecond timestamps span 1677-09-22 .. 2262-04-11; outside that pandas raises instead of
+# returning NaT, so out-of-range values are turned into NaT first and reported by row.
+_TS_LO = pd.Timestamp("1677-09-22", tz="UTC")
+_TS_HI = pd.Timestamp("2262-04-11", tz="UTC")
+_EPOCH_LIMIT = 9.2e9  # seconds either side of 1970 that fit in that span
+_RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
 def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
-        ts = pd.to_datetime(s, utc=True)
+        ts = pd.to_datetime(s, utc=True)  # may be in s/ms/us units, so range-check it too
+        ts = ts.where((ts >= _TS_LO) & (ts <= _TS_HI))
     else:
-        num = pd.to_numeric(s, errors="coerce")
-        if num.notna().all():
-            ts = pd.to_datetime(num.astype("float64"), unit="s", utc=True)
-        else:
-            ts = pd.to_datetime(s, utc=True, errors="coerce", format="mixed")
+        # Per value: a number is epoch seconds, text must be an RFC 3339 / ISO 8601 date-time.
+        # (format="mixed" let dateutil read "now", "2a" or "T4" as times: silently wrong.)
+        num = pd.to_numeric(s, errors="coerce").astype("float64")
+        num = num.where(num.abs() < _EPOCH_LIMIT)
+        ts = pd.to_datetime(num, unit="s", utc=True)
+        text = s[num.isna() & s.notna()]
+        if not text.empty:
+            text = text.astype(str)
+            text = text[text.str.match(_RFC3339_START)]
+            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            parsed = parsed.where((parsed >= _TS_LO) & (parsed <= _TS_HI))
+            ts = ts.astype("datetime64[ns, UTC]")
+            ts.loc[parsed.index] = parsed.astype("datetime64[ns, UTC]")
     if ts.isna().any():
         pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
         raise _fail(
             source, "timestamp", pos + row_offset,
-            f"not an RFC 3339 time or epoch seconds: {str(s.iloc[pos])[:40]!r}",
+            f"not an RFC 3339 time or epoch seconds in 1677..2262: {str(s.iloc[pos])[:40]!r}",
         )
     return ts.astype("datetime64[ns, UTC]")
 
