@@ -81,7 +81,9 @@ def read_bitbrains(path: Path) -> Collected:
     timestamps (last one kept)."""
     text = open_text(path)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=r";\s*", engine="python")
+        # ";" with the C parser: the TAB after each ";" is skipped as leading space, and this
+        # is ~5x faster than a regex separator (the python engine) on a month of 500 VMs.
+        df = pd.read_csv(io.StringIO(text), sep=";", skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -93,12 +95,16 @@ def read_bitbrains(path: Path) -> Collected:
     df = df[list(_BB_COLUMNS)].rename(columns=_BB_COLUMNS)
     for col in df.columns:
         v = pd.to_numeric(df[col], errors="coerce")
-        bad = v.isna() | ~np.isfinite(v.to_numpy(dtype="float64", na_value=np.nan))
+        arr = v.to_numpy(dtype="float64", na_value=np.nan)
+        # Negative MHz or KB is corrupt data, not idleness: refuse it rather than clip it to 0
+        # (the whole August trace has none).
+        bad = ~np.isfinite(arr) | (arr < 0)
         if bad.any():
-            pos = int(np.flatnonzero(bad.to_numpy())[0])
+            pos = int(np.flatnonzero(bad)[0])
             name = next(k for k, x in _BB_COLUMNS.items() if x == col)
             raise InputError(
-                f"{path}: column {name!r}, row {pos + 2}: not a number: {df[col].iloc[pos]!r}"
+                f"{path}: column {name!r}, row {pos + 2}: not a non-negative number: "
+                f"{str(df[col].iloc[pos]).strip()[:40]!r}"
             )
         df[col] = v.astype("float64")
     before = len(df)
@@ -117,8 +123,8 @@ def read_bitbrains(path: Path) -> Collected:
             "workload": vm,
             "pod": vm,
             "container": "vm",
-            "cpu_cores": (df["use_mhz"] / mhz_per_core).clip(lower=0),
-            "memory_working_set_bytes": (df["mem_kb"] * 1024).clip(lower=0),
+            "cpu_cores": df["use_mhz"] / mhz_per_core,
+            "memory_working_set_bytes": df["mem_kb"] * 1024,
             # The VM's own provisioning is its "current" request and limit.
             "cpu_request_cores": df["cores"],
             "cpu_limit_cores": df["cores"],
