@@ -41,6 +41,6 @@ def command(
     if data.usage.empty:
         raise InputError(f"no usage samples for {target}")
     recs = recommend(data.usage, data.specs, data.events, strategy=strategy)
-    sys.stdout.write(RENDERERS[output](recs))
+    sys.stdout.write(RENDERERS[output](recs, data.specs))
     for e in data.errors:
         err(f"warning: {e}")

@@ -1,18 +1,22 @@
-"""Explicit registry of recommendation renderers for ``-o``."""
+"""Explicit registry of recommendation renderers for ``-o``.
+
+A renderer takes the recommendations and the spec frame (patches need workload kinds)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
+
 from quotatune.model import Recommendation
 from quotatune.render import data, patch, table
 
-Renderer = Callable[[list[Recommendation]], str]
+Renderer = Callable[[list[Recommendation], "pd.DataFrame | None"], str]
 
 RENDERERS: dict[str, Renderer] = {
-    "table": lambda recs: table.render_table(recs),
-    "json": data.to_json,
-    "yaml": data.to_yaml,
-    "csv": data.to_csv,
+    "table": lambda recs, specs: table.render_table(recs),
+    "json": lambda recs, specs: data.to_json(recs),
+    "yaml": lambda recs, specs: data.to_yaml(recs),
+    "csv": lambda recs, specs: data.to_csv(recs),
     "patch": patch.render_patch,
 }
