@@ -341,13 +341,3 @@ def test_collect_cli_end_to_end_into_a_store(dockerd, client, busybox_image, tmp
     assert r2.code == 0, r2.stderr
     assert len(st.read_usage()) == 3
     assert len(st.read_events()) == len(events)
-
-
-def test_collect_cli_unreachable_daemon_is_one_line_and_exit_2(tmp_path):
-    r = run_cli("collect", "docker", "--host", f"unix://{tmp_path}/nothing.sock",
-                "--store", str(tmp_path / "s"))
-    assert r.code == 2
-    assert r.stderr.count("\n") == 1 and "cannot reach the Docker daemon" in r.stderr
-    assert "Traceback" not in r.stderr
-    r = run_cli("collect", "docker", "--filter", "nonsense", "--store", str(tmp_path / "s"))
-    assert r.code == 2 and "--filter expects key=value" in r.stderr

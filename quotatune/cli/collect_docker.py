@@ -21,6 +21,20 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def redact(text: str, url: str | None) -> str:
+    """``text`` with the password of ``url`` (ssh://user:secret@host) replaced by ***; the
+    SDK's own error messages repeat the URL verbatim."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return text
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text.replace(url, "(unparseable URL)")
+    return text.replace(password, "***") if password else text
+
+
 def connect(host: str | None, timeout: float) -> Any:
     """A docker SDK client for --host, else DOCKER_HOST (with its TLS settings), else the
     default socket; an unreachable daemon is one clear InputError."""
@@ -38,7 +52,8 @@ def connect(host: str | None, timeout: float) -> Any:
     try:
         return docker.from_env(environment=env, timeout=int(max(1, timeout)), max_pool_size=64)
     except Exception as exc:  # the SDK asks the daemon for its API version right away
-        raise InputError(f"cannot reach the Docker daemon at {where}: {describe(exc)}") from None
+        raise InputError(redact(f"cannot reach the Docker daemon at {where}: {describe(exc)}",
+                                host)) from None
 
 
 def command(
@@ -86,10 +101,11 @@ def command(
     finally:
         client.close()
     if data.usage.empty and data.specs.empty and data.errors:
-        raise InputError(f"{data.errors[0]} (daemon at {url or 'the default socket'})")
+        where = url or "the default socket"
+        raise InputError(redact(f"{data.errors[0]} (daemon at {where})", url))
     rep = Store(config.store_dir(store)).append(data)
     for e in data.errors:
-        err(f"warning: {e}")
+        err(redact(f"warning: {e}", url))
     containers = data.usage["pod"].nunique() if not data.usage.empty else 0
     exited_n = int((data.specs["phase"] != "running").sum()) if not data.specs.empty else 0
     typer.echo(
