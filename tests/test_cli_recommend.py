@@ -144,3 +144,29 @@ def test_no_store_is_a_clear_error(tmp_path: Path) -> None:
 def test_store_from_environment(store: Path, tmp_path: Path) -> None:
     r = run_cli("recommend", "-o", "json", env={"QUOTATUNE_STORE": str(store)}, cwd=tmp_path)
     assert r.code == 0 and len(json.loads(r.stdout)) == 4
+
+
+def test_overlapping_files_count_each_sample_once(tmp_path: Path) -> None:
+    f = canonical_csv(tmp_path / "week.csv", platform="kubernetes", namespace="shop",
+                      workloads=["web"])
+    copy = tmp_path / "week-again.csv"
+    copy.write_text(f.read_text())
+    one = run_cli("recommend", "--from", str(f), "-o", "json")
+    two = run_cli("recommend", "--from", str(f), str(copy), "-o", "json")
+    assert json.loads(one.stdout) == json.loads(two.stdout)
+    assert "duplicated sample" in two.stderr
+
+
+def test_samples_from_a_skewed_clock_are_left_out_and_counted(tmp_path: Path) -> None:
+    f = canonical_csv(tmp_path / "week.csv", platform="kubernetes", namespace="shop",
+                      workloads=["web"])
+    skewed = tmp_path / "skewed.csv"
+    lines = f.read_text().splitlines()
+    far = lines[-1].split(",")
+    far[0] = "2099-01-01T00:00:00Z"
+    far[6] = str(64 * 2**30)  # a 64 GiB spike in the future must not move the memory limit
+    skewed.write_text("\n".join([*lines, ",".join(far)]) + "\n")
+    plain = json.loads(run_cli("recommend", "--from", str(f), "-o", "json").stdout)
+    r = run_cli("recommend", "--from", str(skewed), "-o", "json")
+    assert json.loads(r.stdout) == plain
+    assert "1 sample(s) stamped in the future" in r.stderr

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from quotatune.collect.base import Collected
 from quotatune.errors import InputError
 from quotatune.model import Target
+
+FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
 
 def split_target_and_files(
@@ -39,6 +43,7 @@ def load_inputs(
 
         data = import_files(from_files, fmt)
         origin = "the given files"
+        data.usage = _dedupe(data.usage, data.notes)
     else:
         from quotatune import config
         from quotatune.store import Store
@@ -53,6 +58,7 @@ def load_inputs(
         origin = f"store {root}"
     if data.usage.empty and data.specs.empty and data.events.empty:
         raise InputError(f"no data in {origin}")
+    data.usage = _drop_future(data.usage, data.notes)
     if not target.is_all:
         known = _names(data)
         # The target must match something: usage if there is any, else the specs.
@@ -65,6 +71,33 @@ def load_inputs(
         if not data.events.empty:
             data.events = data.events[target.mask(data.events)]
     return data
+
+
+def _dedupe(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Overlapping files (two exports of the same week) must not count a sample twice."""
+    if usage.empty:
+        return usage
+    key = [c for c in ("namespace", "workload", "pod", "container", "timestamp")
+           if c in usage.columns]
+    dup = usage.duplicated(key)
+    if dup.any():
+        notes.append(f"ignored {int(dup.sum())} duplicated sample(s) across the input files")
+        usage = usage[~dup].reset_index(drop=True)
+    return usage
+
+
+def _drop_future(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Samples stamped in the future come from a skewed clock; they would stretch the
+    history and shift decayed weights, so they are left out and counted."""
+    if usage.empty:
+        return usage
+    limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
+    future = usage["timestamp"] > limit
+    if future.any():
+        notes.append(f"ignored {int(future.sum())} sample(s) stamped in the future "
+                     f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+        usage = usage[~future].reset_index(drop=True)
+    return usage
 
 
 def _names(data: Collected) -> set[str]:

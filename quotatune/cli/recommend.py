@@ -44,3 +44,5 @@ def command(
     sys.stdout.write(RENDERERS[output](recs, data.specs))
     for e in data.errors:
         err(f"warning: {e}")
+    for note in data.notes:
+        err(f"note: {note}")
