@@ -219,3 +219,24 @@ def test_arbitrary_duration_text_is_a_duration_or_one_input_error(text):
         assert d.total_seconds() > 0 and math.isfinite(d.total_seconds())
     except InputError:
         pass
+
+
+@given(start_min=st.integers(0, 20_000), n=st.integers(1, 8_000),
+       step=st.sampled_from([30, 60, 300]), period=st.sampled_from([3600, 86_400]))
+def test_aggregate_evaluations_cover_each_point_once_within_one_period(start_min, n, step,
+                                                                       period):
+    from quotatune.collect.prom_aggregate import evaluations
+
+    start = start_min * 60 - (start_min * 60) % step + 1_790_000_000 - 1_790_000_000 % period
+    end = start + (n - 1) * step
+    seen: list[int] = []
+    for lo, hi, span in evaluations(start, end, period, step):
+        t = lo
+        while t <= hi:
+            pts = list(range(int(t - span), int(t) + 1, step))  # the subquery's points
+            assert pts[0] >= start and pts[-1] <= end
+            assert len({p // period for p in pts}) == 1  # one day (hour) per evaluation
+            assert t // period == pts[0] // period  # labelled with that day (hour)
+            seen.extend(pts)
+            t += period
+    assert sorted(seen) == list(range(start, end + 1, step))

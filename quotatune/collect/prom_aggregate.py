@@ -48,47 +48,67 @@ from quotatune.model import KEY_COLUMNS, Recommendation
 DAY = 86_400
 
 
-def _sub(expr: str, span_s: float, step_s: float) -> str:
-    # Range ``span - step + 1 ms`` ending at ``period_end - step``: exactly the points of one
-    # day (hour) under both the left-closed (2.x) and left-open (3.x) range rules.
-    return f"({expr})[{int(round((span_s - step_s) * 1000)) + 1}ms:{promql_duration(step_s)}]"
-
-
 def _bucket(expr: str, first: float) -> str:
-    """:func:`sketch.bucket_index` in PromQL, with the same constants and operation order."""
-    return (f"clamp(floor(ln(clamp_min({expr}, 0) * {sketch.RATIO - 1!r} / {first!r} + 1)"
-            f" / {math.log(sketch.FINE_RATIO)!r}), 0, {sketch.NBUCKETS - 1})")
+    """:func:`sketch.bucket_index` in PromQL, with the same constants and operation order.
+    (Its lower clip is a no-op here: rates and working sets are never negative.)"""
+    return (f"clamp_max(floor(ln({expr} * {sketch.RATIO - 1!r} / {first!r} + 1)"
+            f" / {math.log(sketch.FINE_RATIO)!r}), {sketch.NBUCKETS - 1})")
 
 
-def daily_queries(cpu: str, mem: str, start: float, end: float, step_s: float
-                  ) -> dict[str, str]:
-    """PromQL per rollup column, to be evaluated at ``day_start + 1 d - step``."""
-    window = f"on() (vector(time()) >= {start:.3f}) and on() (vector(time()) <= {end:.3f})"
-    jc = f"(({cpu}) and ({mem}) and {window})"  # CPU where memory exists, in the window
-    jm = f"(({mem}) and ({cpu}) and {window})"
+# A query is (outer *_over_time function, inner expression, period: a day or an hour).
+Query = tuple[str, str, int]
+
+
+def daily_queries(cpu: str, mem: str) -> dict[str, Query]:
+    """PromQL per rollup column: ``<fn>_over_time((<inner>)[<period>:<step>])``."""
+    jc = f"(({cpu}) and ({mem}))"  # CPU where memory exists too: the sample path's join
+    jm = f"(({mem}) and ({cpu}))"
     w = f"2 ^ ((time() % {DAY}) / {sketch.HALF_LIFE_S!r})"  # sketch's recency weight
-
-    def over(fn: str, e: str) -> str:
-        return f"{fn}_over_time({_sub(e, DAY, step_s)})"
-
     # n and w_sum are the totals of the CPU histogram's counts and weights: not asked twice.
-    q = {
-        "t_first": over("min", f"{jc} * 0 + time()"),
-        "t_last": over("max", f"{jc} * 0 + time()"),
-        "cpu_sum": over("sum", jc), "cpu_max": over("max", jc),
-        "cpu_wsum": over("sum", f"{jc} * {w}"),
-        "mem_sum": over("sum", jm), "mem_max": over("max", jm),
-        "mem_wsum": over("sum", f"{jm} * {w}"),
+    q: dict[str, Query] = {
+        "t_first": ("min", f"{jc} * 0 + time()", DAY),
+        "t_last": ("max", f"{jc} * 0 + time()", DAY),
+        "cpu_sum": ("sum", jc, DAY), "cpu_max": ("max", jc, DAY),
+        "cpu_wsum": ("sum", f"{jc} * {w}", DAY),
+        "mem_sum": ("sum", jm, DAY), "mem_max": ("max", jm, DAY),
+        "mem_wsum": ("sum", f"{jm} * {w}", DAY),
     }
     for prefix, j, first in (("cpu", jc, sketch.CPU_FIRST), ("mem", jm, sketch.MEM_FIRST)):
         # ``without ()``: the operand carries only namespace/pod/container.  (``by (…)`` would
         # say the same, but Prometheus 2.42 mislabels its output across the steps of a range
         # or subquery evaluation; seen against Debian's 2.42.0.)
         cv = f'count_values without () ("b", {_bucket(j, first)})'
-        q[f"{prefix}_c"] = over("count", cv)
-        q[f"{prefix}_w"] = over("sum", f"{cv} * {w}")
-    q["mem_hour_max"] = f"max_over_time({_sub(jm, 3600, step_s)})"
+        q[f"{prefix}_c"] = ("count", cv, DAY)
+        q[f"{prefix}_w"] = ("sum", f"{cv} * {w}", DAY)
+    q["mem_hour_max"] = ("max", jm, 3600)
     return q
+
+
+def evaluations(start: float, end: float, period: int, step_s: float
+                ) -> list[tuple[float, float, float]]:
+    """Where to evaluate a per-period aggregate over the points ``start..end`` (inclusive).
+
+    Returns ``(first_eval, last_eval, sub_range_s)`` triples: one range query for the periods
+    wholly inside the window (evaluated at ``period_end - step`` over ``period - step``), and
+    an instant query (first == last) for each partly covered period, over only the covered
+    part.  Cutting at the window edges this way keeps every subquery free of filters, and a
+    range of ``span + 1 ms`` reaches back to exactly the first point under both the
+    left-closed (2.x) and the left-open (3.x) range rule.
+    """
+    out = []
+    p0 = math.floor(start / period) * period
+    p1 = math.floor(end / period) * period
+    full_lo = p0 if start <= p0 else p0 + period
+    full_hi = p1 if end >= p1 + period - step_s else p1 - period
+    if full_lo <= full_hi:
+        out.append((full_lo + period - step_s, full_hi + period - step_s, period - step_s))
+    for p in sorted({p0, p1}):
+        if full_lo <= p <= full_hi:
+            continue
+        lo, at = max(p, start), min(p + period - step_s, end)
+        if lo <= at:
+            out.append((at, at, at - lo))
+    return out
 
 
 def rollups_from_prometheus(
@@ -113,8 +133,8 @@ def rollups_from_prometheus(
             out.errors.append(f"not read (server stopped answering): namespace {ns}")
             continue
         sel = cadvisor_selector(ns, extra)
-        rows = _namespace_rollups(run, ns, daily_queries(cpu_expr(sel, rw), memory_expr(sel),
-                                                         start, end, step_s), start, end, step_s)
+        rows = _namespace_rollups(run, ns, daily_queries(cpu_expr(sel, rw), memory_expr(sel)),
+                                  start, end, step_s)
         owners, resources, events = prom.namespace_context(run, ns, sel, start, end, step_s,
                                                            time_chunks(start, end, step_s))
         if not resources.empty:
@@ -133,15 +153,19 @@ def rollups_from_prometheus(
     return merge_pods(pd.concat(parts, ignore_index=True)), out
 
 
-def _namespace_rollups(run: prom._Run, ns: str, q: dict[str, str], start: float, end: float,
+def _namespace_rollups(run: prom._Run, ns: str, q: dict[str, Query], start: float, end: float,
                        step_s: float) -> pd.DataFrame:
-    d0 = math.floor(start / DAY) * DAY
-    d1 = math.floor(end / DAY) * DAY
-    days = (d0 + DAY - step_s, d1 + DAY - step_s)
-    h0, h1 = (math.floor(t / 3600) * 3600 + 3600 - step_s for t in (start, end))
+    step = promql_duration(step_s)
+
     def fetch(col: str) -> pd.DataFrame:
-        lo, hi, every = (h0, h1, 3600) if col == "mem_hour_max" else (*days, DAY)
-        df = run.range(f"{ns}: {col} (aggregate)", q[col], time_chunks(lo, hi, every), every)
+        fn, inner, period = q[col]
+        parts = []
+        for lo, hi, span in evaluations(start, end, period, step_s):
+            expr = f"{fn}_over_time(({inner})[{int(round(span * 1000)) + 1}ms:{step}])"
+            what = f"{ns}: {col} (aggregate)"
+            parts.append(run.instant(what, expr, lo) if lo == hi else
+                         run.range(what, expr, time_chunks(lo, hi, period), period))
+        df = pd.concat(parts, ignore_index=True)
         for label in (*pp.KEY, "b"):
             if label not in df.columns:
                 df[label] = ""

@@ -93,16 +93,16 @@ def _points(values: Any, i: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     if not values:
         return np.empty(0), np.empty(0)
     try:
-        if not all(isinstance(p, list | tuple) and len(p) == 2 for p in values):
+        # One numpy conversion instead of a Python loop per point: ragged or nested points
+        # fail in np.array, non-numbers in astype.  Values are strings in the API ("1.5",
+        # "NaN", "+Inf"); numbers are accepted too.
+        arr = np.array(values, dtype=object)
+        if arr.ndim != 2 or arr.shape[1] != 2:
             raise ValueError("point is not a [timestamp, value] pair")
-        ts = np.array([p[0] for p in values], dtype="float64")
-        # Values are strings in the API ("1.5", "NaN", "+Inf"); numbers are accepted too.
-        raw = [p[1] for p in values]
-        if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in raw):
-            raise ValueError("value is not a string or number")
-        vals = np.array([float(v) for v in raw], dtype="float64")
+        ts = arr[:, 0].astype("float64")
+        vals = arr[:, 1].astype("float64")
     except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"{what}: series {i} has a malformed sample ({exc})") from None
+        raise InputError(f"{what}: series {i} has a malformed sample ({str(exc)[:80]})") from None
     if not np.isfinite(ts).all() or (ts < _TS_MIN).any() or (ts > _TS_MAX).any():
         raise InputError(f"{what}: series {i} has an impossible timestamp")
     return ts, vals
@@ -153,7 +153,8 @@ def parse_prom_vector(resp: Any, what: str = "query") -> pd.DataFrame:
     return _frame(rows)
 
 
-def container_rows(df: pd.DataFrame, value_name: str) -> tuple[pd.DataFrame, int]:
+def container_rows(df: pd.DataFrame, value_name: str,
+                   keep: list[str] | None = None) -> tuple[pd.DataFrame, int]:
     """Keep real containers (drop pause and pod/node cgroups), finite non-negative values.
 
     Returns ``(frame with namespace, pod, container, timestamp, <value_name>)`` and the number
@@ -162,8 +163,8 @@ def container_rows(df: pd.DataFrame, value_name: str) -> tuple[pd.DataFrame, int
     for col in KEY:
         if col not in df.columns:
             df = df.assign(**{col: ""})
-    keep = ~df["container"].isin(_NOT_CONTAINERS) & (df["namespace"] != "")
-    df = df.loc[keep, [*KEY, "timestamp", "value"]]
+    real = ~df["container"].isin(_NOT_CONTAINERS) & (df["namespace"] != "")
+    df = df.loc[real, [*KEY, *(keep or []), "timestamp", "value"]]
     v = df["value"].to_numpy(dtype="float64")
     good = np.isfinite(v) & (v >= 0)
     bad = int((~good).sum())

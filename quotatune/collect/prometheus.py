@@ -254,9 +254,7 @@ def _resources(run: _Run, ns: str, window_s: float, end: float) -> pd.DataFrame:
             'resource=~"cpu|memory"'), end)
         if df.empty or "resource" not in df.columns:
             continue
-        rows, _ = pp.container_rows(df.assign(
-            container=df["container"] + "\x00" + df["resource"]), "v")
-        rows[["container", "resource"]] = rows["container"].str.split("\x00", expand=True)
+        rows, _ = pp.container_rows(df, "v", keep=["resource"])
         wide = rows.pivot_table(index=pp.KEY, columns="resource", values="v", aggfunc="max")
         wide = wide.rename(columns={r: _RESOURCE_COLUMNS[(metric, r)] for r in wide.columns})
         wide = wide.reset_index()
