@@ -31,7 +31,8 @@ def test_matrix_of_real_cadvisor_series_becomes_one_row_per_point():
     assert {"namespace", "pod", "container", "timestamp", "value"} <= set(df.columns)
     assert str(df["timestamp"].dt.tz) == "UTC"
     first = resp["data"]["result"][0]
-    row = df[(df["pod"] == first["metric"]["pod"]) & (df["container"] == first["metric"]["container"])]
+    m = first["metric"]
+    row = df[(df["pod"] == m["pod"]) & (df["container"] == m["container"])]
     assert row["value"].iloc[0] == float(first["values"][0][1])
     assert row["timestamp"].iloc[0] == pd.Timestamp(first["values"][0][0], unit="s", tz="UTC")
 
@@ -167,7 +168,7 @@ def test_time_chunks_cover_every_step_once_and_stay_under_the_limit(start, n, st
     end = start + (n - 1) * step
     chunks = time_chunks(start, end, step, max_points)
     assert chunks[0][0] == start and chunks[-1][1] == end
-    for (s, e), (s2, _) in zip(chunks, chunks[1:], strict=False):
+    for (_, e), (s2, _) in zip(chunks, chunks[1:], strict=False):
         assert s2 == e + step
     assert all((e - s) / step + 1 <= max_points for s, e in chunks)
 
