@@ -79,6 +79,9 @@ def test_namespaces_without_any_requests_get_no_request_quota(specs, nodes):
     ks = next(q for q in plan.quotas if q.namespace == "kube-system")
     assert ks.hard()["requests.cpu"] == "1"
     assert ks.limit_range == {"defaultRequest": {"cpu": "250m"}}
+    # kube-proxy and calico's three init containers declare nothing: the YAML says so.
+    assert ks.defaulted == 4
+    assert "# 4 container(s) declare no request" in plan.quotas_yaml
 
 
 @pytest.mark.parametrize(("replicas", "kind", "surge", "extra"), [

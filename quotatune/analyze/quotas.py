@@ -42,6 +42,9 @@ class NamespaceQuota:
     limits_cpu: int | None
     limits_memory: int | None
     limit_range: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Containers that declare no request and will get the LimitRange's defaultRequest (the
+    # quota counts them at that default; the packing, like the scheduler today, at zero).
+    defaulted: int = 0
 
     def hard(self) -> dict[str, str]:
         h = {"pods": str(self.pods)}
@@ -70,7 +73,8 @@ class NamespaceQuota:
 
     def to_dict(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "pods": self.pods, "surge_pods": self.surge_pods,
-                "hard": self.hard(), "limit_range": self.limit_range}
+                "hard": self.hard(), "limit_range": self.limit_range,
+                "containers_defaulted": self.defaulted}
 
 
 def surge_pods(w: WorkloadPods, max_surge: float | int) -> int:
@@ -160,10 +164,14 @@ def namespace_quotas(
         pods = sum((daemon_pods if w.is_daemonset else w.replicas) + surge_pods(w, max_surge)
                    for w in ws)
         surge = sum(surge_pods(w, max_surge) for w in ws)
+        defaults = lr.get("defaultRequest", {})
+        defaulted = sum(1 for c in containers
+                        if ("cpu" in defaults and c.cpu_request == 0)
+                        or ("memory" in defaults and c.memory_request == 0))
         out.append(NamespaceQuota(
             ns, pods, surge, totals[("defaultRequest", "cpu")],
             totals[("defaultRequest", "memory")], totals[("default", "cpu")],
-            totals[("default", "memory")], lr,
+            totals[("default", "memory")], lr, defaulted,
         ))
     return out
 
@@ -188,6 +196,9 @@ def quotas_yaml(quotas: list[NamespaceQuota], max_surge: float | int = 0.25) -> 
             "# Apply after the recommended requests are rolled out: the old pods still hold\n"
             "# their current requests while the rollout runs.\n"
         )
+        if q.defaulted:
+            head += (f"# {q.defaulted} container(s) declare no request: the LimitRange gives "
+                     "them its defaultRequest, and the quota counts it.\n")
         parts.append(head + yaml.safe_dump_all(q.manifests(), sort_keys=False,
                                                explicit_start=False))
     return "---\n".join(parts) if parts else "# no namespaces to plan\n"

@@ -42,6 +42,10 @@ def plan_figures(plan: CapacityPlan) -> list[dict[str, Any]]:
     return figs
 
 
+def _n(nodes: int | None) -> str:
+    return "does not fit" if nodes is None else str(nodes)
+
+
 def _table(head: list[str], rows: list[list[object]]) -> str:
     h = "".join(f"<th>{_e(c)}</th>" for c in head)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
@@ -68,8 +72,8 @@ def plan_fragment(plan: CapacityPlan) -> str:
     for a, b in zip(plan.scenarios["current"].shapes, plan.scenarios["recommended"].shapes,
                     strict=True):
         da, db = a.to_dict(), b.to_dict()
-        counts.append([a.shape.name, da["nodes"], db["nodes"], db["lower_bound"], db["method"],
-                       "yes" if db["optimal"] else "no", db["note"]])
+        counts.append([a.shape.name, _n(da["nodes"]), _n(db["nodes"]), db["lower_bound"],
+                       db["method"], "yes" if db["optimal"] else "no", db["note"]])
     if counts:
         parts.append("<h2>Nodes per shape</h2>" + _table(
             ["shape", "current", "recommended", "lower bound", "method", "optimal", "note"],
