@@ -125,55 +125,23 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
          store: Path | None, out_dir: Path, strategy: str | None, top: int,
          keep: int | None, keep_days: float | None, nodes_file: Path | None,
          shapes: list[str] | None, now: Any) -> tuple[Any, Any, list[str]]:
-    import pandas as pd
-
-    from quotatune.analyze.recommend import get_strategy, recommend
+    from quotatune.analyze.recommend import get_strategy
     from quotatune.cli.common import load_inputs, split_target_and_files
     from quotatune.errors import InputError
     from quotatune.render import archive
-    from quotatune.render.html import render_report
-    from quotatune.render.view import ReportInputs
+    from quotatune.render.pipeline import build_report
 
-    strat = get_strategy(strategy)  # a bad name fails before any loading
+    get_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)
-    data = load_inputs(files, fmt, store, target)
-    if data.usage.empty:
-        raise InputError(f"no usage samples for {target}: nothing to report")
-    recs = recommend(data.usage, data.specs, data.events, strategy=strat.name)
-    findings, diag_note = _diagnose(data, pd.Timestamp(now))
-    capacity, cap_note = _capacity(recs, data, nodes_file, shapes)
-    notes = list(data.notes) + [n for n in (diag_note, cap_note) if n]
-    inputs = ReportInputs(
-        usage=data.usage, specs=data.specs, events=data.events, recommendations=recs,
-        findings=findings, strategy=strat.name, strategy_description=strat.summary,
-        target=str(target), generated_at=now, errors=tuple(data.errors), notes=tuple(notes),
-        top=top, capacity=capacity, diagnosis_note=diag_note,
-    )
-    html = render_report(inputs)
-    written = archive.publish(out_dir, html, now, keep=keep, keep_days=keep_days)
-    return written, findings, list(data.errors)
-
-
-def _diagnose(data: Any, now: Any) -> tuple[Any, str | None]:
-    from quotatune.analyze.findings import diagnose
-
-    return diagnose(data.usage, data.specs, data.events, now=now), None
-
-
-def _capacity(recs: Any, data: Any, nodes_file: Path | None, shapes: list[str] | None
-              ) -> tuple[Any, str | None]:
-    """The capacity plan for the report; a plan that cannot be made is a note, not a failure
-    of the whole report."""
-    from quotatune.analyze.capacity import parse_shape, plan_capacity
-    from quotatune.errors import InputError
-
-    node_shapes = [parse_shape(s) for s in shapes or []]
     nodes = None
     if nodes_file is not None:
         from quotatune.collect.k8s_nodes import read_nodes_file
 
         nodes = read_nodes_file(nodes_file)
-    try:
-        return plan_capacity(recs, data.specs, nodes, node_shapes, events=data.events), None
-    except InputError as exc:
-        return None, f"capacity planning did not run: {exc}"
+    data = load_inputs(files, fmt, store, target)
+    if data.usage.empty:
+        raise InputError(f"no usage samples for {target}: nothing to report")
+    outcome = build_report(data, target=str(target), now=now, strategy=strategy, top=top,
+                           nodes=nodes, shapes=shapes)
+    written = archive.publish(out_dir, outcome.html, now, keep=keep, keep_days=keep_days)
+    return written, outcome.findings, list(data.errors)

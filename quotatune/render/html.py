@@ -13,17 +13,16 @@ plotly.js is embedded once, inline, so the file opens offline.
 from __future__ import annotations
 
 import json
-import math
 from functools import lru_cache
 from typing import Any, cast
 
 import jinja2
 import numpy as np
 import pandas as pd
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from quotatune.model import KEY_COLUMNS, SEVERITIES, ContainerKey, format_time
-from quotatune.render import charts
+from quotatune.render import charts, rows
 from quotatune.render.view import ReportInputs, ReportView, build_view, is_missing
 
 META_ID = "quotatune-meta"
@@ -56,52 +55,13 @@ def environment() -> jinja2.Environment:
         autoescape=True, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
-    env.filters.update(cores=fmt_cores, gib=fmt_gib, m=fmt_m, mib=fmt_mib, pct=fmt_pct,
-                       time=lambda t: format_time(t) or "—", hours=fmt_hours, num=fmt_num,
-                       signed=fmt_signed)
-    env.globals.update(SEVERITIES=SEVERITIES, script_json=script_json, num_cell=num_cell)
+    env.filters.update(cores=rows.fmt_cores, gib=rows.fmt_gib, m=rows.fmt_m, mib=rows.fmt_mib,
+                       pct=rows.fmt_pct, time=rows.fmt_time, hours=rows.fmt_hours,
+                       num=rows.fmt_num, signed=rows.fmt_signed)
+    env.globals.update(SEVERITIES=SEVERITIES, script_json=script_json, num_cell=rows.num_cell,
+                       sev_badge=rows.sev_badge, status_badge=rows.status_badge,
+                       container_row=rows.container_row, coverage_row=rows.coverage_row)
     return env
-
-
-def num_cell(value: float | int | None, text: object, cls: str = "") -> Markup:
-    """A right-aligned cell that sorts by ``value`` (a Python function, not a Jinja macro:
-    tens of thousands of macro calls cost seconds).  Every argument is escaped."""
-    v = "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
-    return Markup(f'<td class="num {escape(cls)}" data-v="{escape(v)}">{escape(text)}</td>')
-
-
-def fmt_cores(v: float | None) -> str:
-    return "—" if v is None else f"{v:,.2f}"
-
-
-def fmt_gib(v: float | None) -> str:
-    return "—" if v is None else f"{v:,.1f}"
-
-
-def fmt_signed(v: float, digits: int = 2) -> str:
-    return f"{v:+,.{digits}f}"
-
-
-def fmt_m(v: int | None) -> str:
-    return "—" if v is None else f"{v:,}m"
-
-
-def fmt_mib(v: int | None) -> str:
-    return "—" if v is None else f"{v:,}Mi"
-
-
-def fmt_pct(v: float | None) -> str:
-    return "—" if v is None or math.isnan(v) else f"{v * 100:.0f}%"
-
-
-def fmt_hours(v: float | None) -> str:
-    if v is None:
-        return "—"
-    return f"{v / 24:.1f} d" if v >= 48 else f"{v:.1f} h"
-
-
-def fmt_num(v: float | None) -> str:
-    return "—" if v is None else f"{v:,}"
 
 
 def report_meta(view: ReportView) -> dict[str, Any]:

@@ -156,8 +156,9 @@ class KeyIndex:
         ids, self.inverse = _dense_ids(combined)
         first = np.zeros(len(ids), dtype=np.int64)
         first[self.inverse[::-1]] = np.arange(len(usage))[::-1]
-        rows = usage[KEY_COLUMNS].iloc[first]
-        self.keys = [ContainerKey(*map(str, r)) for r in rows.itertuples(index=False)]
+        names = [[str(u) for u in np.asarray(uniques, dtype=object)[c[first]]]
+                 for c, uniques in codes]
+        self.keys = [ContainerKey(*k) for k in zip(*names, strict=True)]
         self.order = np.argsort(self.inverse, kind="stable")
         self.bounds = np.r_[0, np.cumsum(np.bincount(self.inverse, minlength=len(ids)))]
         self._pos = {k: i for i, k in enumerate(self.keys)}
@@ -199,8 +200,14 @@ def container_stats(usage: pd.DataFrame, index: KeyIndex | None = None) -> pd.Da
     cpu = usage["cpu_cores"].to_numpy(dtype="float64")
     mem = usage["memory_working_set_bytes"].to_numpy(dtype="float64")
     pod_codes, _ = pd.factorize(usage["pod"], sort=False)
-    # Rows ordered by (container, pod, time): steps and spans are taken within one pod.
-    order = np.lexsort((ts, pod_codes, gid))
+    # Rows ordered by (container, pod, time): steps and spans are taken within one pod.  One
+    # argsort of a packed int64 (pod run, whole seconds) is several times faster than lexsort.
+    run = gid.astype(np.int64) * (int(pod_codes.max()) + 1) + pod_codes
+    secs = (ts - ts.min()) // 10**9
+    if int(run.max()) < (1 << 62) >> max(int(secs.max()), 1).bit_length():
+        order = np.argsort((run << max(int(secs.max()), 1).bit_length()) | secs, kind="stable")
+    else:
+        order = np.lexsort((ts, pod_codes, gid))
     g, p, t = gid[order], pod_codes[order], ts[order]
     new_pod = np.r_[True, (g[1:] != g[:-1]) | (p[1:] != p[:-1])]
     pod_start = np.flatnonzero(new_pod)
