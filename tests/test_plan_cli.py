@@ -41,7 +41,8 @@ def test_json_plan_on_the_captured_cluster():
 
 
 def test_table_plan_without_nodes_says_it_only_counts_nodes():
-    run = run_cli("plan", "--from", PODS, "--node-shape", "1cpu/2Gi", "--node-shape", "2cpu/4Gi")
+    # The second shape without its own --node-shape, as people type it.
+    run = run_cli("plan", "--from", PODS, "--node-shape", "1cpu/2Gi", "2cpu/4Gi")
     assert run.code == 0, run.stderr
     assert "no nodes given" in run.stdout
     assert "Nodes needed per shape" in run.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 OUTPUTS = ("table", "json", "yaml", "html")
+_SHAPE_LIKE = re.compile(r"^[0-9.]+m?(?:cpus?)?/[0-9.]+[A-Za-z]+(?:/\d+(?:pods?)?)?$")
 
 
 def parse_max_surge(text: str) -> float | int:
@@ -105,7 +107,11 @@ def command(
         raise InputError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
     if nodes_file is not None and context is not None:
         raise InputError("give --nodes or --context, not both")
-    node_shapes = [parse_shape(s) for s in shapes or []]
+    # "--node-shape 4cpu/16Gi 8cpu/32Gi": the values after the first arrive as arguments.
+    # Kubernetes names are lower case, so "16Gi" cannot be a workload of a TARGET.
+    extra = [a for a in args or [] if shapes and _SHAPE_LIKE.match(a) and not Path(a).exists()]
+    args = [a for a in args or [] if a not in extra]
+    node_shapes = [parse_shape(s) for s in [*(shapes or []), *extra]]
     surge = parse_max_surge(max_surge)
     host = read_docker_info(docker_info) if docker_info is not None else None
     prices = None
