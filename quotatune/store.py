@@ -119,8 +119,11 @@ class Store:
 
     def _append_usage(self, usage: pd.DataFrame, report: AppendReport) -> None:
         usage = usage.copy()
-        days = usage["timestamp"].dt.strftime("%Y-%m-%d")
-        for day, new in usage.groupby(days, sort=True):
+        # Group by the day start and format once per day: strftime on every row costs
+        # seconds per million samples.
+        days = usage["timestamp"].dt.floor("D")
+        for day_start, new in usage.groupby(days, sort=True):
+            day = pd.Timestamp(day_start).strftime("%Y-%m-%d")
             new = new.drop(columns=[], errors="ignore")
             old = self._read_day(str(day))
             merged = new if old is None else pd.concat([old, new], ignore_index=True)
@@ -222,7 +225,9 @@ class Store:
             if m is None or not m.get(what):
                 return None
             try:
-                return _read_parquet(self._day_dir(day) / m[what])
+                # Rollups keep their list columns as arrays (per-row tuples of Python
+                # scalars would cost minutes on a fleet-sized day).
+                return _read_parquet(self._day_dir(day) / m[what], tuples=what != "rollup")
             except FileNotFoundError:
                 continue  # a writer swapped the day under us: read the new manifest
         raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
@@ -357,7 +362,7 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, *, tuples: bool = True) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -369,7 +374,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise StoreError(f"{path}: unreadable store file: {exc}") from None
     df = table.to_pandas()
     for fld in table.schema:
-        if pa.types.is_list(fld.type):
+        if tuples and pa.types.is_list(fld.type):
             df[fld.name] = df[fld.name].map(lambda v: () if v is None else tuple(v))
     return df
 
