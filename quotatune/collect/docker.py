@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,10 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.collect.base import Collected
-from quotatune.collect.docker_cgroup import (
-    DEFAULT_LAYOUTS,
-    CgroupFiles,
-    find_cgroup,
-    find_cgroup_by_id,
-    layout_of,
-    read_cgroup_stats,
-)
+from quotatune.collect.docker_cgroup import CgroupFiles, read_cgroup_stats
 from quotatune.collect.docker_parse import InspectInfo, parse_docker_stats, parse_inspect
 from quotatune.collect.docker_rows import (
     DaemonGone,
-    Tally,
     classify,
     describe,
     event_rows,
@@ -42,90 +33,10 @@ from quotatune.collect.docker_rows import (
     usage_frame,
     usage_row,
 )
+from quotatune.collect.docker_session import Session
 from quotatune.errors import InputError
 
 SOURCE = "docker"
-
-
-class _Session:
-    """State of one ``collect_docker`` call: pools, previous readings, cgroup lookup, tallies."""
-
-    def __init__(self, client: Any, workers: int, use_cgroups: bool, proc_root: Path,
-                 cgroup_root: Path, clock: Callable[[], float]) -> None:
-        self.api = getattr(client, "api", client)  # a DockerClient or a low-level APIClient
-        # Inspect and logs answer in about a millisecond: a few threads are plenty (thread
-        # start-up costs more than it saves on a busy host).  Stats calls wait for dockerd's
-        # 1 s tick, so they get a wide pool, started only when the API path is needed.
-        self.small = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qt-docker")
-        self.wide: ThreadPoolExecutor | None = None
-        self.workers = workers
-        self.use_cgroups = use_cgroups
-        self.proc_root, self.cgroup_root = proc_root, cgroup_root
-        self.layouts: tuple[str, ...] = DEFAULT_LAYOUTS
-        self.clock = clock
-        self.prev: dict[str, dict[str, Any]] = {}  # container id -> last parsed reading
-        self.started: dict[str, pd.Timestamp | None] = {}
-        self.cgroups: dict[str, CgroupFiles | None] = {}
-        self.infos: dict[str, InspectInfo] = {}
-        self.tally = Tally()
-        self.one_shot_ok = True
-
-    def close(self) -> None:
-        self.small.shutdown(wait=True)
-        if self.wide is not None:
-            self.wide.shutdown(wait=True)
-
-    def each(self, fn: Callable[[str], Any], ids: list[str]) -> dict[str, Any]:
-        """Run ``fn`` over ids on the small pool; each value is the result or the exception."""
-        futures: dict[str, Future[Any]] = {i: self.small.submit(fn, i) for i in ids}
-        out: dict[str, Any] = {}
-        for i, f in futures.items():
-            try:
-                out[i] = f.result()
-            except Exception as exc:  # recorded per container by the caller
-                out[i] = exc
-        return out
-
-    def submit_stats(self, cid: str) -> Future[dict[str, Any]]:
-        if self.wide is None:
-            self.wide = ThreadPoolExecutor(max_workers=self.workers,
-                                           thread_name_prefix="qt-docker-stats")
-        return self.wide.submit(self.api_stats, cid)
-
-    def cgroup_by_id(self, cid: str) -> CgroupFiles | None:
-        if not self.use_cgroups:
-            return None
-        if self.cgroups.get(cid) is None:
-            self.cgroups[cid] = find_cgroup_by_id(cid, self.layouts,
-                                                  cgroup_root=self.cgroup_root)
-        return self.cgroups[cid]
-
-    def cgroup_by_pid(self, info: InspectInfo) -> CgroupFiles | None:
-        if not self.use_cgroups:
-            return None
-        found = find_cgroup(info.pid, info.id, proc_root=self.proc_root,
-                            cgroup_root=self.cgroup_root)
-        if found is not None:
-            self.cgroups[info.id] = found
-            layout = layout_of(found, info.id, self.cgroup_root)
-            if layout and layout not in self.layouts:
-                self.layouts = (layout, *self.layouts)  # a custom --cgroup-parent
-        return found
-
-    def api_stats(self, cid: str) -> dict[str, Any]:
-        # With a previous reading one tick is enough (one-shot); without, dockerd waits a
-        # second tick and fills precpu_stats so the rate comes from this one call.
-        if cid in self.prev and self.one_shot_ok:
-            try:
-                payload = self.api.stats(cid, stream=False, one_shot=True)
-            except Exception as exc:
-                if type(exc).__name__ != "InvalidVersion":
-                    raise
-                self.one_shot_ok = False  # API older than 1.41
-                payload = self.api.stats(cid, stream=False)
-        else:
-            payload = self.api.stats(cid, stream=False)
-        return parse_docker_stats(payload, self.prev.get(cid))
 
 
 def collect_docker(
@@ -154,7 +65,7 @@ def collect_docker(
         raise InputError(f"--rounds must be at least 1, not {rounds}")
     if interval < 0 or cpu_window <= 0:
         raise InputError("--interval must be >= 0 and the CPU window > 0")
-    s = _Session(client, max_workers, use_cgroups, proc_root, cgroup_root, clock)
+    s = Session(client, max_workers, use_cgroups, proc_root, cgroup_root, clock)
     out = Collected()
     rows: list[dict[str, Any]] = []
     node = ""
@@ -194,7 +105,7 @@ def collect_docker(
     return out
 
 
-def _list(s: _Session, filters: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+def _list(s: Session, filters: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
     try:
         listing = s.api.containers(filters=filters, **kw)
     except Exception as exc:
@@ -204,7 +115,7 @@ def _list(s: _Session, filters: dict[str, Any], **kw: Any) -> list[dict[str, Any
     return [c for c in listing if isinstance(c, dict) and isinstance(c.get("Id"), str)]
 
 
-def _inspect(s: _Session, ids: list[str], names: dict[str, str]) -> dict[str, InspectInfo]:
+def _inspect(s: Session, ids: list[str], names: dict[str, str]) -> dict[str, InspectInfo]:
     got: dict[str, InspectInfo] = {}
     for cid, res in s.each(lambda i: parse_inspect(s.api.inspect_container(i)), ids).items():
         if isinstance(res, BaseException):
@@ -214,7 +125,7 @@ def _inspect(s: _Session, ids: list[str], names: dict[str, str]) -> dict[str, In
     return got
 
 
-def _round(s: _Session, filters: dict[str, Any], cpu_window: float,
+def _round(s: Session, filters: dict[str, Any], cpu_window: float,
            sleep: Callable[[float], None], node: str) -> tuple[list[dict[str, Any]], str | None]:
     """One sampling round: the usage rows, and why the daemon stopped answering if it did.
 
@@ -287,7 +198,7 @@ def _round(s: _Session, filters: dict[str, Any], cpu_window: float,
     return rows, None
 
 
-def _read_cgroups(s: _Session, files: dict[str, CgroupFiles], names: dict[str, str],
+def _read_cgroups(s: Session, files: dict[str, CgroupFiles], names: dict[str, str],
                   readings: dict[str, dict[str, Any]], first_read: dict[str, float]) -> None:
     """Read cgroup counters into ``readings`` (rate against the last reading, if any)."""
     for cid, f in files.items():
@@ -307,7 +218,7 @@ def _read_cgroups(s: _Session, files: dict[str, CgroupFiles], names: dict[str, s
             first_read[cid] = time.monotonic()
 
 
-def _exited(s: _Session, filters: dict[str, Any], log_tail: int, node: str,
+def _exited(s: Session, filters: dict[str, Any], log_tail: int, node: str,
             out: Collected) -> None:
     try:
         listing = _list(s, {**filters, "status": ["exited", "dead"]}, all=True)
