@@ -40,12 +40,19 @@ MIB = 2**20
 BUSY = "while :; do :; done"
 
 
+def remove_all(c: Any) -> None:
+    for ctr in c.containers.list(all=True):
+        ctr.remove(force=True)
+
+
 @pytest.fixture
 def client(dockerd):
+    """A client on the shared daemon, emptied before and after: each test counts exactly
+    the containers it started (other modules share the session daemon)."""
     c = dockerd.client()
+    remove_all(c)
     yield c
-    for ctr in c.containers.list(all=True):  # every test starts from an empty daemon
-        ctr.remove(force=True)
+    remove_all(c)
 
 
 def rows_of(col, name: str) -> pd.DataFrame:
