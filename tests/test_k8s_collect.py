@@ -206,3 +206,43 @@ def test_thousands_of_pods_templated_from_real_ones_are_paged_through():
             len(s["pods"]) for s in api.cluster.summaries.values())
         assert not out.errors
         assert api.methods() == {"GET"}
+
+
+def test_garbled_objects_from_the_api_are_reported_never_raised():
+    """Real pods with fields replaced by arbitrary JSON, served by the stand-in: the collector
+    records what it could not read and returns the rest; it never raises."""
+    import copy
+    import random
+
+    from tests.support.k8s_standin import load
+
+    rng = random.Random(7)
+    junk = [None, 7, -1.5, "x", "", [], {}, [1, "a"], {"k": {"j": []}}, True, "1Gi",
+            {"name": 3}]
+    pods = load("honeycomb_pods.json")["items"]
+    for round_ in range(12):
+        cluster = honeycomb_cluster()
+        cluster.pods = copy.deepcopy(pods)
+        must_keep = set()
+        for pod in cluster.pods:  # garble one random field of each pod
+            node, path = pod, []
+            while isinstance(node, dict) and node:
+                path.append(rng.choice(sorted(node)))
+                if not isinstance(node[path[-1]], dict) or rng.random() < 0.3:
+                    break
+                node = node[path[-1]]
+            if path:
+                name = pod["metadata"]["name"]
+                node[path[-1]] = rng.choice(junk)
+                if path[:2] not in (["spec"], ["spec", "containers"], ["metadata"],
+                                    ["metadata", "name"]):
+                    must_keep.add(name)  # a field the pod's spec rows do not depend on
+        summary = cluster.summaries["duckboat-01"]
+        summary["pods"][round_ % len(summary["pods"])]["containers"] = rng.choice(junk)
+        with StandIn(cluster) as api:
+            out = collect(client_for(api.url), retries=0)
+        bad = "\n".join(e for e in out.errors if e.startswith("kubernetes: pods: "))
+        # an unreadable pod is an error line naming it; every other pod is kept
+        kept = set(out.specs["pod"])
+        assert all(name in kept or name in bad for name in must_keep)
+        assert all("\n" not in e for e in out.errors)

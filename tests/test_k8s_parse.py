@@ -340,3 +340,21 @@ def test_shuffled_and_corrupted_real_metrics_lines_are_parsed_or_rejected(lines,
     text = "\n".join(lines) + junk
     _ok_or_input_error(lambda t: parse_prometheus_usage(t, pd.Timestamp("2026-01-01", tz="UTC")),
                        text)
+
+
+# ------------------------------------------------------------- file importers, fuzzed
+@settings(max_examples=150, deadline=None)
+@given(fmt=st.sampled_from(["kubectl", "stats-summary", "kubelet-metrics"]),
+       raw=st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())))
+def test_any_file_given_to_a_kubernetes_importer_is_read_or_one_line_error(fmt, raw):
+    import tempfile
+
+    from quotatune.collect.registry import import_files
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "input"
+        path.write_bytes(raw)
+        try:
+            import_files([path], fmt)
+        except InputError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)

@@ -55,7 +55,10 @@ def _list(v: Any) -> list[Any]:
 
 
 def _str(v: Any) -> str:
-    return v if isinstance(v, str) else ("" if v is None else str(v))
+    """Text fields: a number is written out, anything else that is not text is empty."""
+    if isinstance(v, str):
+        return v
+    return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else ""
 
 
 def _time(v: Any) -> Any:

@@ -69,10 +69,7 @@ def collect_kubernetes(
         out.notes.append("kubernetes: owners of some pods guessed from names")
 
     pods = listed("/api/v1", "pods") or []
-    try:
-        out.specs, out.events = parse_pods({"items": pods}, owners=owners, now=now)
-    except InputError as exc:
-        out.errors.append(f"kubernetes: pods: {exc}")
+    out.specs, out.events = _parse_pods_keeping_good_ones(pods, owners, now, out.errors)
     by_pod = pod_owners(out.specs)
     events = listed("/api/v1", "events")
     if events:
@@ -85,6 +82,29 @@ def collect_kubernetes(
     out.notes.append(f"kubernetes: {len(pods)} pods, {len(out.specs)} containers, "
                      f"{len(out.usage)} usage rows, {reader.requests} API requests")
     return out
+
+
+def _parse_pods_keeping_good_ones(
+    pods: list[Any], owners: OwnerIndex, now: pd.Timestamp, errors: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All pods at once; if one is unreadable, pod by pod so that the others are kept."""
+    try:
+        return parse_pods({"items": pods}, owners=owners, now=now)
+    except InputError:
+        pass
+    specs, events = [], []
+    for pod in pods:
+        try:
+            s, e = parse_pods({"items": [pod]}, owners=owners, now=now)
+        except InputError as exc:
+            errors.append(f"kubernetes: pods: {exc}")
+            continue
+        specs.append(s)
+        events.append(e)
+    specs = [s for s in specs if not s.empty]
+    events = [e for e in events if not e.empty]
+    return (pd.concat(specs, ignore_index=True) if specs else model.empty_specs(),
+            pd.concat(events, ignore_index=True) if events else model.empty_events())
 
 
 def _path(prefix: str, resource: str, ns: str | None) -> str:
