@@ -166,3 +166,39 @@ def test_diagnosis_not_run_is_said_not_hidden():
     usage, _ = fleet(3, days=1, hostile=False)
     page = render_report(inputs(usage, simple_recommendations(usage), findings=None))
     assert "diagnosis did not run" in page.lower()
+
+
+_TAGS_WE_WRITE = {"html", "head", "meta", "title", "script", "style", "body", "header", "div",
+                  "h1", "h2", "h3", "nav", "a", "main", "section", "span", "br", "b", "p",
+                  "input", "table", "thead", "tbody", "tr", "th", "td", "article", "ul", "li",
+                  "details", "summary", "dl", "dt", "dd", "sup", "i", "code", "footer"}
+_PIECES = list("<>&\"'/=! ab-x\u2028") + ["<!--", "</script>", "<img src=x>", "&lt;"]
+_NAMES = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12).map("".join).filter(
+    lambda s: s.strip() != "")
+
+
+@settings(max_examples=40, deadline=None)
+@given(ns=_NAMES, wl=_NAMES, ct=_NAMES)
+def test_any_names_create_no_element_and_keep_the_figure_json_intact(ns, wl, ct):
+    from html.parser import HTMLParser
+
+    u = usage_rows([(f"2026-11-01T00:0{i}:00Z", ns, wl, "", ct, 0.1 * i, 1e6 * i)
+                    for i in range(1, 6)])
+    events = pd.DataFrame([{"timestamp": pd.Timestamp("2026-11-01T00:03:00Z"), "namespace": ns,
+                            "workload": wl, "pod": "", "container": ct, "kind": "termination",
+                            "reason": "OOMKilled", "exit_code": 137, "oom_killed": True,
+                            "message": ct, "source": "t"}], columns=model.EVENT_COLUMNS)
+    f = [Finding(ns, wl, ct, "oom-killed", "critical", None, (wl, ct), ns)]
+    page = render_report(inputs(u, [rec(ns, wl, ct, 100, 100, 200, 200)], f, events))
+
+    class Tags(HTMLParser):
+        seen: set[str] = set()
+
+        def handle_starttag(self, tag, attrs):
+            self.seen.add(tag)
+
+    parser = Tags()
+    parser.feed(page)
+    assert parser.seen <= _TAGS_WE_WRITE
+    figures = page.split('id="quotatune-figures">')[1].split("</script>")[0]
+    assert len(json.loads(figures)) == 3  # the fleet chart, CPU and memory
