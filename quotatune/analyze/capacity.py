@@ -12,7 +12,8 @@ Entry point (pure; no I/O)::
   node shapes from :func:`parse_shape` ("4cpu/16Gi").
 * Both the *current* and the *recommended* requests are packed: DaemonSet pods on every node
   first, then the replicas of everything else (see :func:`quotatune.analyze.packing.schedule`).
-  Pending pods carry the resource they lack and the message kube-scheduler would write.
+  Pending pods carry the resource they lack and the message kube-scheduler would write.  It is
+  a fresh placement, as after a full rollout or a node replacement, not the pods' current nodes.
 * For every shape, the minimum node count (:func:`quotatune.analyze.packing.min_bins`:
   first-fit-decreasing and a dot-product greedy, then an exact MILP when the instance is small
   enough; always with the method used and the gap to the lower bound).

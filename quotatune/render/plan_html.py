@@ -68,6 +68,12 @@ def plan_fragment(plan: CapacityPlan) -> str:
         parts.append("<h2>Pending pods</h2>" + _table(
             ["requests", "workload", "node", "pods", "cpu/pod", "mem/pod", "lacks", "message"],
             pend))
+    checks = [[f"{c['namespace']}/{c['workload']}", "/".join(c["observed"]),
+               "/".join(c["predicted"]) or "fits", "yes" if c["agrees"] else "no"]
+              for c in plan.pending_check]
+    if checks:
+        parts.append("<h2>FailedScheduling seen in the cluster</h2>" + _table(
+            ["workload", "cluster says short of", "plan predicts", "explained"], checks))
     counts = []
     for a, b in zip(plan.scenarios["current"].shapes, plan.scenarios["recommended"].shapes,
                     strict=True):
