@@ -19,6 +19,7 @@ from quotatune.analyze.capacity import plan_capacity
 from quotatune.collect.k8s_nodes import parse_nodes
 from quotatune.collect.k8s_parse import parse_pods
 from quotatune.model import Current, Recommendation
+from quotatune.render.plan_html import plan_fragment
 from tests.conftest import FIXTURES
 
 CAP = FIXTURES / "capacity"
@@ -147,6 +148,9 @@ def test_observed_failed_scheduling_is_explained_by_the_current_requests(nodes):
     assert plan.pending_check == [{"namespace": "olly", "workload": "grafana",
                                    "observed": ["cpu"], "predicted": ["cpu"], "agrees": True}]
     assert pending(plan, "current")[0][4] == "0/2 nodes are available: 2 Insufficient cpu."
+    html = plan_fragment(plan)
+    assert "FailedScheduling seen in the cluster" in html
+    assert "<td>olly/grafana</td><td>cpu</td><td>cpu</td><td>yes</td>" in html
     # With a recommendation of 500m the same pod would schedule.
     plan = plan_capacity([rec("olly", "grafana", "grafana", 500, 256)], specs, nodes, [],
                          events=events)
