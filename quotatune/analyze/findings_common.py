@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,11 @@ def _num(v: Any) -> float | None:
 def _str_col(df: pd.DataFrame, col: str) -> pd.Series:
     if col not in df.columns:
         return pd.Series("", index=df.index, dtype=object)
-    return df[col].astype("string").fillna("").astype(str)
+    s = df[col]
+    if pd.api.types.is_string_dtype(s.dtype) and not s.isna().any() and (
+            s.dtype != object or pd.api.types.infer_dtype(s, skipna=False) == "string"):
+        return s  # already strings, as validated frames are: no copy of millions of rows
+    return s.astype("string").fillna("").astype(str)
 
 
 def _keyed(df: pd.DataFrame) -> pd.DataFrame:
@@ -141,11 +146,24 @@ class Context:
         spec = self.spec(key)
         if spec is not None and (v := _num(spec.get("memory_limit_bytes"))):
             return v
-        if "memory_limit_bytes" in self.usage.columns and not self.usage.empty:
-            sel = self.usage[self.mask(self.usage, key)]["memory_limit_bytes"].dropna()
-            if len(sel) and sel.iloc[-1] > 0:
-                return float(sel.iloc[-1])
-        return None
+        limit = self._usage_stats.get(key, (None, None))[1]
+        return limit if limit else None
+
+    @cached_property
+    def _usage_stats(self) -> dict[ContainerKey, tuple[float | None, float | None]]:
+        """(peak working set, last memory limit) per container, in one pass over usage."""
+        u = self.usage
+        if u.empty:
+            return {}
+        u = u.sort_values("timestamp", kind="stable")
+        g = u.groupby(["namespace", "workload", "container"], sort=False)
+        peak = g["memory_working_set_bytes"].max()
+        limit = g["memory_limit_bytes"].last() if "memory_limit_bytes" in u.columns else None
+        out: dict[ContainerKey, tuple[float | None, float | None]] = {}
+        for k, p in peak.items():
+            lim = _num(limit.get(k)) if limit is not None else None
+            out[ContainerKey(*(str(x) for x in k))] = (_num(p), lim)  # type: ignore[attr-defined]
+        return out
 
     def jvm_need(self, key: ContainerKey) -> JvmNeed | None:
         spec = self.spec(key)
@@ -156,11 +174,7 @@ class Context:
                                      int(limit) if limit else None)
 
     def peak_bytes(self, key: ContainerKey) -> float | None:
-        if self.usage.empty:
-            return None
-        sel = self.usage[self.mask(self.usage, key)]["memory_working_set_bytes"]
-        sel = pd.to_numeric(sel, errors="coerce").dropna()
-        return float(sel.max()) if len(sel) else None
+        return self._usage_stats.get(key, (None, None))[0]
 
     @staticmethod
     def mask(df: pd.DataFrame, key: ContainerKey) -> pd.Series:

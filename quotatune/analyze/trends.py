@@ -44,37 +44,62 @@ class Growth:
     last_time: pd.Timestamp
 
 
-def fit_growth(times: pd.Series, values: pd.Series, *, min_points: int = 12,
-               min_span: pd.Timedelta = pd.Timedelta(hours=1)) -> Growth | None:
-    """The steady growth of a series' peak envelope, or None when it is not steadily growing."""
-    t = pd.to_datetime(times, utc=True)
-    v = pd.to_numeric(values, errors="coerce").astype(float)
-    ok = t.notna().to_numpy() & np.isfinite(v.to_numpy())
-    t, v = t[ok], v[ok]
-    if len(v) < min_points or t.max() - t.min() < min_span:
+_GROUP = ["namespace", "workload", "container", "pod"]
+
+
+def peak_envelope(usage: pd.DataFrame, *, min_points: int = 12,
+                  min_span: pd.Timedelta = pd.Timedelta(hours=1)) -> pd.DataFrame:
+    """Per container instance (since its last restart): the maximum of each of up to BUCKETS
+    equal time buckets, with ``h`` (hours since the instance's first sample) and ``span``.
+    Vectorised over all instances: a fleet's usage is millions of rows."""
+    d = usage.loc[:, [c for c in _GROUP + ["timestamp", "memory_working_set_bytes",
+                                           "restarts"] if c in usage.columns]]
+    d = d[d["timestamp"].notna() & np.isfinite(d["memory_working_set_bytes"])]
+    if d.empty:
+        return pd.DataFrame(columns=_GROUP + ["gid", "h", "v", "span", "timestamp"])
+    # One factorisation of the string keys; every later grouping is by this integer id.
+    gid = d.groupby(_GROUP, sort=False).ngroup()
+    if "restarts" in d.columns:  # a restart resets memory: keep what ran since the last one
+        last = d["restarts"].groupby(gid).transform("max")
+        keep = (d["restarts"].isna() | last.isna() | (d["restarts"] >= last)).to_numpy()
+        d, gid = d[keep], gid[keep]
+    # Nanoseconds whatever the frame's unit (pandas 2 keeps "us" or "s" from some sources).
+    ns = d["timestamp"].dt.as_unit("ns").astype("int64")
+    g = ns.groupby(gid)
+    t0, t1, n = g.transform("min"), g.transform("max"), g.transform("size")
+    span = (t1 - t0).astype("float64")
+    ok = ((n >= min_points) & (span >= min_span.value)).to_numpy()
+    d, gid, ns, t0, span, n = d[ok], gid[ok], ns[ok], t0[ok], span[ok], n[ok]
+    if d.empty:
+        return pd.DataFrame(columns=_GROUP + ["gid", "h", "v", "span", "timestamp"])
+    nb = np.clip(n // 2, 2, BUCKETS)
+    b = np.minimum(((ns - t0) / span * nb).astype("int64"), nb - 1)
+    d = d.assign(gid=gid, h=(ns - t0) / 3.6e12, span=span / 3.6e12)
+    idx = d["memory_working_set_bytes"].groupby([gid, b]).idxmax()
+    peaks = d.loc[idx.to_numpy(), _GROUP + ["gid", "h", "span", "timestamp",
+                                             "memory_working_set_bytes"]]
+    return peaks.rename(columns={"memory_working_set_bytes": "v"}).sort_values(["gid", "h"])
+
+
+def fit_peaks(h: np.ndarray, v: np.ndarray, span: float,
+              last_time: pd.Timestamp) -> Growth | None:
+    """The steady growth of one instance's peak envelope, or None (see the module docstring)."""
+    recent = h >= span / 2
+    if recent.sum() < 6:
         return None
-    hours = ((t - t.min()).dt.total_seconds() / 3600).to_numpy()
-    span = hours.max()
-    nb = int(min(BUCKETS, max(len(v) // 2, 2)))
-    idx = np.minimum((hours / span * nb).astype(int), nb - 1)
-    frame = pd.DataFrame({"b": idx, "h": hours, "v": v.to_numpy()})
-    peaks = frame.loc[frame.groupby("b")["v"].idxmax()].sort_values("h")
-    recent = peaks[peaks["h"] >= span / 2]
-    if len(recent) < 6:
-        return None
-    x, y = recent["h"].to_numpy(), recent["v"].to_numpy()
+    x, y = h[recent], v[recent]
     if np.ptp(y) == 0:
         return None
     slope, intercept, low, high = stats.theilslopes(y, x, alpha=0.90)
     tau = stats.kendalltau(x, y).statistic
-    tail = peaks[peaks["h"] >= span * 0.75]
-    tail_slope = stats.theilslopes(tail["v"], tail["h"])[0] if len(tail) >= 3 else 0.0
+    tail = h >= span * 0.75
+    tail_slope = stats.theilslopes(v[tail], h[tail])[0] if tail.sum() >= 3 else 0.0
     if not (low > 0 and tau >= MIN_TAU and tail_slope > 0):
         return None
     return Growth(slope_bytes_per_hour=float(slope), low=float(low), high=float(high),
                   level_bytes=float(intercept + slope * span),
                   first_bytes=float(intercept + slope * x.min()),
-                  hours=float(span - x.min()), last_time=pd.Timestamp(t.max()))
+                  hours=float(span - x.min()), last_time=last_time)
 
 
 def memory_growth(ctx: Context) -> list[Finding]:
@@ -82,33 +107,32 @@ def memory_growth(ctx: Context) -> list[Finding]:
     if u.empty:
         return []
     p = ctx.policy
-    out: list[Finding] = []
-    for (ns, wl, c), g in u.groupby(["namespace", "workload", "container"], sort=True):
-        key = ContainerKey(str(ns), str(wl), str(c))
-        best = None
-        for _, inst in g.groupby("pod"):
-            inst = _since_last_restart(inst)
-            growth = fit_growth(inst["timestamp"], inst["memory_working_set_bytes"],
-                                min_points=p.growth_min_points, min_span=p.growth_min_span)
-            if growth is not None and (best is None or growth.slope_bytes_per_hour
-                                       > best.slope_bytes_per_hour):
-                best = growth
-        if best is None:
-            continue
-        f = _growth_finding(ctx, key, best)
+    peaks = peak_envelope(u, min_points=p.growth_min_points, min_span=p.growth_min_span)
+    if peaks.empty:
+        return []
+    # Cheap screen before any fit: the recent peaks must rise by a material amount.
+    recent = peaks[peaks["h"] >= peaks["span"] / 2]
+    gr = recent.groupby("gid")["v"]
+    rising = (gr.max() - gr.min()) >= MIN_RISE_BYTES
+    quarter = recent["h"] >= recent["span"] * 0.75
+    late = recent[quarter].groupby("gid")["v"].median()
+    early = recent[~quarter].groupby("gid")["v"].median()
+    later = late > early.reindex(late.index)
+    candidates = set(rising[rising].index) & set(later[later].index)
+    best: dict[ContainerKey, Growth] = {}
+    for _, one in peaks[peaks["gid"].isin(candidates)].groupby("gid"):
+        growth = fit_peaks(one["h"].to_numpy(), one["v"].to_numpy(), float(one["span"].iloc[0]),
+                           pd.Timestamp(one["timestamp"].max()))
+        key = ContainerKey(*(str(one[c].iloc[0]) for c in _GROUP[:3]))
+        if growth is not None and (key not in best or growth.slope_bytes_per_hour
+                                   > best[key].slope_bytes_per_hour):
+            best[key] = growth
+    out = []
+    for key, growth in sorted(best.items()):
+        f = _growth_finding(ctx, key, growth)
         if f is not None:
             out.append(f)
     return out
-
-
-def _since_last_restart(inst: pd.DataFrame) -> pd.DataFrame:
-    inst = inst.sort_values("timestamp")
-    if "restarts" not in inst.columns:
-        return inst
-    r = inst["restarts"].astype(float).ffill()
-    if r.notna().any() and r.iloc[-1] > r.iloc[0]:
-        return inst[r >= r.iloc[-1]]
-    return inst
 
 
 def _growth_finding(ctx: Context, key: ContainerKey, g: Growth) -> Finding | None:
