@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quotatune.analyze.capacity import HostCapacity, Prices, parse_shape, plan_capacity
@@ -226,3 +226,48 @@ def test_replicas_come_from_the_pods_running_now_not_every_pod_ever_stored():
     plan = plan_capacity([], specs, None, [], usage=usage)
     assert plan.scenarios["current"].pods == 3
     assert plan_capacity([], specs, None, []).scenarios["current"].pods == 6
+
+
+workload_rows = st.lists(st.fixed_dictionaries({
+    "namespace": st.sampled_from(["a", "b"]),
+    "workload": st.sampled_from(["w1", "w2", "w3"]),
+    "workload_kind": st.sampled_from(["Deployment", "DaemonSet", "StatefulSet", "", None]),
+    "container": st.sampled_from(["c1", "c2"]),
+    "init_container": st.booleans(),
+    "cpu_request_cores": st.one_of(st.none(), st.floats(0, 4)),
+    "cpu_limit_cores": st.one_of(st.none(), st.floats(0, 8)),
+    "memory_request_bytes": st.one_of(st.none(), st.floats(0, 8 * 2**30)),
+    "memory_limit_bytes": st.one_of(st.none(), st.floats(0, 16 * 2**30)),
+    "replicas": st.one_of(st.none(), st.integers(0, 6)),
+}), max_size=8)
+node_rows = st.lists(st.fixed_dictionaries({
+    "cpu_allocatable_cores": st.floats(0, 8), "memory_allocatable_bytes": st.floats(0, 2**34),
+    "pods_allocatable": st.integers(0, 10)}), max_size=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(workload_rows, node_rows, st.sampled_from([0.25, 0.0, 1.0, 2]))
+def test_any_cluster_plans_without_error_and_within_allocatable(rows, node_list, surge):
+    specs = pd.DataFrame(rows) if rows else None
+    nodes = pd.DataFrame([{"node": f"n{i}", **n} for i, n in enumerate(node_list)]) \
+        if node_list else None
+    plan = plan_capacity([], specs, nodes, [parse_shape("2cpu/4Gi/6")], max_surge=surge,
+                         time_limit=1)
+    for sc in plan.scenarios.values():
+        placed = sum(n.requested[2] for n in sc.nodes)
+        assert placed + sum(p.pods for p in sc.pending) == (sc.pods if sc.nodes else placed)
+        for n in sc.nodes:
+            assert all(r <= a for r, a in zip(n.requested, n.allocatable, strict=True))
+        for s in sc.shapes:
+            assert s.result.bins is None or s.result.bins >= s.result.lower_bound
+    assert all(d is None or d["kind"] in ("ResourceQuota", "LimitRange")
+               for d in yaml.safe_load_all(plan.quotas_yaml))
+    json.dumps(plan.to_dict())
+
+
+def test_a_workload_scaled_to_zero_has_no_pods():
+    specs = pd.DataFrame([{"namespace": "a", "workload": "w", "workload_kind": "Deployment",
+                           "container": "c", "cpu_request_cores": 0.5, "replicas": 0}])
+    plan = plan_capacity([], specs, None, [])
+    assert plan.scenarios["current"].pods == 0
+    assert plan.quotas[0].hard()["pods"] == "0"

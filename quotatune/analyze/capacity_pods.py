@@ -115,9 +115,9 @@ def _from_current(rec: Recommendation) -> ContainerRequests:
 
 
 def _replicas(rows: list[dict[str, Any]], running: int | None) -> int:
-    declared = [int(f) for f in (_num(r.get("replicas")) for r in rows) if f]
+    declared = [int(f) for f in (_num(r.get("replicas")) for r in rows) if f is not None]
     if declared:
-        return max(declared)
+        return max(declared)  # 0 for a workload scaled to zero
     if running:
         return running
     pods = {str(r.get("pod")) for r in rows if r.get("pod") is not None and str(r.get("pod"))
