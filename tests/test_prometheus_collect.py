@@ -138,6 +138,16 @@ def test_split_queries_give_the_same_data_as_one_query(prometheus, prom_data, co
     assert client.requests_sent > 3 * 9  # ceil(4321 / 500) = 9 chunks per series and namespace
 
 
+def test_a_namespace_with_many_pods_is_split_by_pod_with_the_same_result(prometheus, prom_data,
+                                                                         collected):
+    one, c1 = collect(prometheus.url, prom_data, namespace="shop")
+    split, c2 = collect(prometheus.url, prom_data, namespace="shop", max_pods=1)
+    key = ["namespace", "pod", "container", "timestamp"]
+    pd.testing.assert_frame_equal(one.usage.sort_values(key).reset_index(drop=True),
+                                  split.usage.sort_values(key).reset_index(drop=True))
+    assert c2.requests_sent == c1.requests_sent + 3  # one more group of three series
+
+
 def test_namespace_and_selector_narrow_the_queries(prometheus, prom_data):
     got, _ = collect(prometheus.url, prom_data, namespace="batch")
     assert set(got.usage["container"]) == {"worker"}

@@ -133,8 +133,11 @@ def rollups_from_prometheus(
             out.errors.append(f"not read (server stopped answering): namespace {ns}")
             continue
         sel = cadvisor_selector(ns, extra)
-        rows = _namespace_rollups(run, ns, daily_queries(cpu_expr(sel, rw), memory_expr(sel)),
-                                  start, end, step_s)
+        groups = [_namespace_rollups(run, ns, daily_queries(cpu_expr(g, rw), memory_expr(g)),
+                                     start, end, step_s)
+                  for g, _ in prom.pod_groups(run, ns, sel, start, end)]
+        rows = pd.concat([g for g in groups if not g.empty] or [pd.DataFrame()],
+                         ignore_index=True)
         owners, resources, events = prom.namespace_context(run, ns, sel, start, end, step_s,
                                                            time_chunks(start, end, step_s))
         if not resources.empty:

@@ -38,6 +38,8 @@ from quotatune.collect.prom_queries import (
 from quotatune.errors import InputError, SourceError
 
 T = TypeVar("T")
+MAX_PODS = 500  # pods per query before a namespace is split further
+POINT_BUDGET = 1_000_000  # points per response, at most (about 25 MB of JSON)
 
 
 class _Run:
@@ -137,6 +139,7 @@ def collect_prometheus(
     max_points: int = MAX_POINTS,
     rate_window: timedelta | None = None,
     concurrency: int = 4,
+    max_pods: int = MAX_PODS,
 ) -> Collected:
     """Read ``window`` of history ending at ``now`` (aligned down to ``step``) into frames."""
     step_s = step.total_seconds()
@@ -149,7 +152,6 @@ def collect_prometheus(
     # Whole steps back from an aligned end: every point sits on the epoch-aligned grid that
     # subqueries (aggregate mode) use too.
     start = end - math.floor(window_s / step_s) * step_s
-    chunks = time_chunks(start, end, step_s, max_points)
     out = Collected()
     run = _Run(client, out.errors, concurrency)
     names = [namespace] if namespace else discover_namespaces(
@@ -166,7 +168,8 @@ def collect_prometheus(
             out.errors.append(f"not collected (server stopped answering): namespaces "
                               f"{', '.join(names[i:])}")
             break
-        u, s, e, d = _collect_namespace(run, ns, extra, start, end, step_s, rw, chunks)
+        u, s, e, d = _collect_namespace(run, ns, extra, start, end, step_s, rw, max_points,
+                                        max_pods)
         usage.append(u)
         specs.append(s)
         events.append(e)
@@ -186,17 +189,26 @@ def collect_prometheus(
 
 
 def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float, step_s: float,
-                       rw: float, chunks: list[tuple[float, float]],
+                       rw: float, max_points: int, max_pods: int,
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     sel = cadvisor_selector(ns, extra)
-    series = run.all([
-        _bind(run.range, f"{ns}: cpu", cpu_expr(sel, rw), chunks, step_s),
-        _bind(run.range, f"{ns}: memory", memory_expr(sel), chunks, step_s),
-        _bind(run.range, f"{ns}: cpu throttling", throttle_expr(sel, rw), chunks, step_s)])
-    cpu, d1 = pp.container_rows(series[0], "cpu_cores")
-    mem, d2 = pp.container_rows(series[1], "memory_working_set_bytes")
-    thr, _ = pp.container_rows(series[2], "cpu_throttled_ratio")
-    owners, resources, events = namespace_context(run, ns, sel, start, end, step_s, chunks)
+    parts: list[list[pd.DataFrame]] = [[], [], []]
+    for group, npods in pod_groups(run, ns, sel, start, end, max_pods):
+        # Fewer steps per request when a group holds many series: responses stay bounded.
+        chunks = time_chunks(start, end, step_s,
+                             max(2, min(max_points, POINT_BUDGET // max(npods, 1))))
+        series = run.all([
+            _bind(run.range, f"{ns}: cpu", cpu_expr(group, rw), chunks, step_s),
+            _bind(run.range, f"{ns}: memory", memory_expr(group), chunks, step_s),
+            _bind(run.range, f"{ns}: cpu throttling", throttle_expr(group, rw), chunks, step_s)])
+        for acc, df in zip(parts, series, strict=True):
+            acc.append(df)
+    cpu, d1 = pp.container_rows(pd.concat(parts[0], ignore_index=True), "cpu_cores")
+    mem, d2 = pp.container_rows(pd.concat(parts[1], ignore_index=True),
+                                "memory_working_set_bytes")
+    thr, _ = pp.container_rows(pd.concat(parts[2], ignore_index=True), "cpu_throttled_ratio")
+    owners, resources, events = namespace_context(run, ns, sel, start, end, step_s,
+                                                  time_chunks(start, end, step_s, max_points))
     # cpu and memory at the same instants make a usage row; a point missing from either
     # side (the first point of a counter, a gap) is not a sample.
     usage = cpu.merge(mem, on=[*pp.KEY, "timestamp"], how="inner")
@@ -207,6 +219,26 @@ def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float,
     usage = pp.apply_workloads(usage, owners)
     usage["platform"] = "kubernetes"
     return usage, specs_rows(resources, owners), events, d1 + d2
+
+
+def pod_groups(run: _Run, ns: str, sel: str, start: float, end: float,
+               max_pods: int = MAX_PODS) -> list[tuple[str, int]]:
+    """Selectors that split a namespace's series into groups of at most ``max_pods`` pods
+    (the pod list comes from the label-values API, which reads only the index)."""
+    match = f"container_memory_working_set_bytes{{{sel}}}"
+    try:
+        pods = sorted(pp.parse_label_values(
+            run.client.label_values("pod", match, start, end), f"{ns}: pods"))
+    except Unreachable as exc:
+        run.dead = str(exc)
+        run.errors.append(f"{ns}: pods: {exc}")
+        return []
+    except (SourceError, InputError):
+        return [(sel, MAX_PODS)]  # cannot list them: one group, its queries report failures
+    if len(pods) <= max_pods:
+        return [(sel, max(len(pods), 1))]
+    return [(f"{sel},pod=~{_regex_alt(pods[i:i + max_pods])}", len(pods[i:i + max_pods]))
+            for i in range(0, len(pods), max_pods)]
 
 
 def namespace_context(run: _Run, ns: str, sel: str, start: float, end: float, step_s: float,
