@@ -64,3 +64,25 @@ def test_unknown_strategy_is_an_input_error():
 
     with pytest.raises(InputError, match="unknown strategy 'best'; use one of"):
         recommend(fleet(days=1, containers=1), strategy="best")
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_a_strategy_needs_only_its_rollup_columns(strategy):
+    from quotatune.analyze.recommend import rollup_columns
+
+    rollups = daily_rollup(fleet(days=2, containers=3))
+    full = recommend_from_rollups(rollups, strategy=strategy)
+    part = recommend_from_rollups(rollups[rollup_columns(strategy)], strategy=strategy)
+    assert [r.to_dict() for r in full] == [r.to_dict() for r in part]
+
+
+def test_quantiles_from_the_sketch_are_within_one_fine_bucket_of_exact():
+    from quotatune.analyze.summary import History, percentile_values
+
+    u = fleet(days=1, containers=4, seed=5)
+    h = History(daily_rollup(u))
+    qs = np.array([0.5, 0.9, 0.95, 0.99])
+    got = percentile_values(h, "cpu", qs)
+    for i, (_, g) in enumerate(u.groupby("workload")):
+        exact = np.quantile(g["cpu_cores"], qs)
+        assert np.all(np.abs(got[i] - exact) <= exact * 0.005 + 0.001)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quotatune.analyze import sketch
 from quotatune.analyze.policy import DEFAULT_POLICY, Policy
 from quotatune.analyze.sketch import daily_rollup
 from quotatune.analyze.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -21,7 +22,7 @@ from quotatune.model import KEY_COLUMNS, Current, Recommendation
 from quotatune.units import bytes_to_mib_ceil, cores_to_millicores_ceil
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "recommend", "recommend_from_rollups",
-           "get_strategy"]
+           "get_strategy", "rollup_columns"]
 
 
 def get_strategy(name: str | None) -> Strategy:
@@ -29,6 +30,12 @@ def get_strategy(name: str | None) -> Strategy:
     if name not in STRATEGIES:
         raise InputError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
     return STRATEGIES[name]
+
+
+def rollup_columns(strategy: str | None = None) -> list[str]:
+    """The rollup columns a strategy reads: pass them to ``Store.read_rollups(columns=...)``."""
+    extra = [c for c in get_strategy(strategy).columns if c not in sketch.BASE_COLUMNS]
+    return list(sketch.BASE_COLUMNS) + list(dict.fromkeys(extra))
 
 
 def recommend(

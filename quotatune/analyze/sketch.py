@@ -46,8 +46,18 @@ HALF_LIFE_S = 24 * 3600.0  # decay half-life of the recency weights (VPA's defau
 DAY_NS = 86_400 * 10**9
 HOUR_NS = 3_600 * 10**9
 
+# Bump when the rollup columns or their meaning change: stored rollups of another version are
+# recomputed from the stored samples (Store(rollup=daily_rollup, rollup_version=...)).
+ROLLUP_VERSION = "1"
 CURRENT_COLUMNS = ["cpu_request_cores", "cpu_limit_cores", "memory_request_bytes",
                    "memory_limit_bytes"]
+# What every strategy reads; histograms and hourly peaks are read only by those that use them.
+BASE_COLUMNS = [*KEY_COLUMNS, "day", "n", "t_first", "t_last", "cpu_sum", "cpu_max", "mem_sum",
+                "mem_max", *CURRENT_COLUMNS, "restarts", "platform"]
+CPU_COUNTS = ("cpu_b", "cpu_c")
+CPU_DECAYED = ("cpu_b", "cpu_w")
+MEM_COUNTS = ("mem_b", "mem_c")
+MEM_DECAYED = ("mem_b", "mem_w")
 ROLLUP_COLUMNS = [
     *KEY_COLUMNS, "day", "n", "t_first", "t_last",
     "cpu_sum", "cpu_max", "cpu_wsum", "mem_sum", "mem_max", "mem_wsum", "w_sum",
@@ -78,8 +88,8 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     if day_usage.empty:
         return empty_rollup()
     ts = _ns(day_usage["timestamp"])
-    keys = day_usage[KEY_COLUMNS].astype(str)
-    kcode, kuniq = pd.MultiIndex.from_frame(keys).factorize()
+    # ngroup is fast on the categorical key columns the store reads back, and on strings.
+    kcode = day_usage.groupby(KEY_COLUMNS, sort=False, observed=True).ngroup().to_numpy()
     day = ts // DAY_NS
     # Group = (container, day); sort once so every group is a contiguous run in time order.
     gkey = kcode.astype("int64") * (int(day.max() - day.min()) + 1) + (day - day.min())
@@ -93,7 +103,9 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     ends = np.r_[starts[1:], len(gkey)]
     w = np.exp2((ts - day * DAY_NS) / 1e9 / HALF_LIFE_S)
 
-    out = pd.DataFrame(list(kuniq[kcode[order][starts]]), columns=KEY_COLUMNS)
+    first_rows = order[starts]
+    out = pd.DataFrame({c: day_usage[c].iloc[first_rows].astype(str).to_numpy()
+                        for c in KEY_COLUMNS})
     out["day"] = pd.to_datetime(day[starts] * DAY_NS, utc=True)
     out["n"] = ends - starts
     out["t_first"] = pd.to_datetime(ts[starts], utc=True)

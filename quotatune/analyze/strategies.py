@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from quotatune.analyze import sketch
 from quotatune.analyze.policy import Policy
 from quotatune.analyze.strategies_base import (
     Evidence,
@@ -78,11 +79,11 @@ def krr(h: History, ev: Evidence, policy: Policy) -> Sizing:
 
 STRATEGIES: dict[str, Strategy] = {
     "percentile": Strategy("percentile", "p95 CPU, p99 memory x1.15, limit = max x1.15",
-                           percentile),
+                           percentile, columns=sketch.CPU_COUNTS + sketch.MEM_COUNTS),
     "krr": Strategy("krr", "Robusta KRR simple: p95 CPU, max memory x1.15 over 14 days", krr,
-                    window_days=14.0),
+                    window_days=14.0, columns=sketch.CPU_COUNTS),
     "vpa": Strategy("vpa", "Kubernetes VPA recommender defaults (decaying histograms, p90, "
-                    "x1.15)", vpa),
+                    "x1.15)", vpa, columns=sketch.CPU_DECAYED),
     **WINDOW_STRATEGIES,
     TAIL.name: TAIL,
 }

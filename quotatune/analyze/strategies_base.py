@@ -61,6 +61,8 @@ class Strategy:
     fn: StrategyFn
     # Look back only this many days before "now" (KRR: 14); None = all history.
     window_days: float | None = None
+    # Rollup columns read besides sketch.BASE_COLUMNS (histograms are the bulk of a store).
+    columns: tuple[str, ...] = ()
 
 
 def empty_reasons(n: int) -> list[list[str]]:

@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 from scipy.special import ndtri
 
+from quotatune.analyze import sketch
 from quotatune.analyze.policy import Policy
 from quotatune.analyze.strategies_base import (
     MIN_MEM_STEP,
@@ -154,4 +155,5 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
 
 
 TAIL = Strategy("tail", "highest memory peak +10 %/+256 MiB, growth trend, start-up, OOM "
-                "and JVM floors; CPU p90..p99 by overrun price", tail)
+                "and JVM floors; CPU p90..p99 by overrun price", tail,
+                columns=("mem_hour_max", *sketch.CPU_COUNTS))

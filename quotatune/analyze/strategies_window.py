@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from quotatune.analyze import sketch
 from quotatune.analyze.policy import Policy
 from quotatune.analyze.strategies_base import (
     Evidence,
@@ -64,10 +65,12 @@ def window_avg(h: History, ev: Evidence, policy: Policy) -> Sizing:
     return _sizing(h, cpu, "average weighted by recency (half-life 24 h)", h.mem_max, "peak")
 
 
-_FAMILY: list[tuple[str, str, Callable[[History, Evidence, Policy], Sizing]]] = [
-    ("window-peak", "Autopilot moving window: peak x1.10", window_peak),
-    ("window-pct", "Autopilot moving window: decayed p95 CPU / p98 memory x1.10", window_pct),
+_FAMILY: list[tuple[str, str, Callable[[History, Evidence, Policy], Sizing], tuple[str, ...]]] = [
+    ("window-peak", "Autopilot moving window: peak x1.10", window_peak, ()),
+    ("window-pct", "Autopilot moving window: decayed p95 CPU / p98 memory x1.10", window_pct,
+     sketch.CPU_DECAYED + sketch.MEM_DECAYED),
     ("window-avg", "Autopilot moving window: decayed average CPU, peak memory, x1.10",
-     window_avg),
+     window_avg, ("cpu_wsum", "w_sum")),
 ]
-WINDOW_STRATEGIES: dict[str, Strategy] = {n: Strategy(n, s, f) for n, s, f in _FAMILY}
+WINDOW_STRATEGIES: dict[str, Strategy] = {
+    n: Strategy(n, s, f, columns=c) for n, s, f, c in _FAMILY}

@@ -151,23 +151,30 @@ def percentile_value(h: History, prefix: str, q: float, *, decayed: bool = False
 
 def percentile_values(h: History, prefix: str, qs: np.ndarray, *,
                       decayed: bool = False) -> np.ndarray:
-    """Several quantiles at once (containers x quantiles), one cumulative sum for all."""
+    """Several quantiles at once (containers x quantiles) with one cumulative sum and one
+    binary search: each row's cumulative share, offset by the row number, is one sorted
+    array, so ``searchsorted`` finds every (container, quantile) bucket in a single call."""
     first = sketch.CPU_FIRST if prefix == "cpu" else sketch.MEM_FIRST
     hist = h.histogram(prefix, decayed=decayed)
+    n, nb = hist.shape
+    qs = np.asarray(qs, dtype="float64")
     cum = np.cumsum(hist, axis=1)
-    total = cum[:, -1]
-    rows = np.arange(h.size)
-    top = h.cpu_max if prefix == "cpu" else h.mem_max
-    out = np.zeros((h.size, len(qs)))
-    for k, q in enumerate(qs):
-        b = np.minimum((cum < (q * total)[:, None]).sum(axis=1), hist.shape[1] - 1)
-        inside = hist[rows, b]
-        before = cum[rows, b] - inside
-        frac = np.clip((q * total - before) / np.where(inside > 0, inside, 1.0), 0.0, 1.0)
-        start = np.asarray(sketch.bucket_start(b, first))
-        end = np.asarray(sketch.bucket_start(b + 1, first))
-        out[:, k] = np.where(total > 0, np.minimum(start + (end - start) * frac, top), 0.0)
-    return out
+    total = cum[:, -1].copy()
+    safe = np.where(total > 0, total, 1.0)
+    rows = np.arange(n)
+    cum /= safe[:, None]
+    cum += rows[:, None]
+    flat = np.searchsorted(cum.ravel(), (rows[:, None] + qs[None, :]).ravel())
+    b = np.minimum(flat.reshape(n, len(qs)) - rows[:, None] * nb, nb - 1)
+    cum -= rows[:, None]  # back to cumulative shares
+    r2 = np.broadcast_to(rows[:, None], b.shape)
+    inside = hist[r2, b] / safe[:, None]
+    before = cum[r2, b] - inside
+    frac = np.clip((qs[None, :] - before) / np.where(inside > 0, inside, 1.0), 0.0, 1.0)
+    start = np.asarray(sketch.bucket_start(b, first))
+    end = np.asarray(sketch.bucket_start(b + 1, first))
+    top = (h.cpu_max if prefix == "cpu" else h.mem_max)[:, None]
+    return np.where((total > 0)[:, None], np.minimum(start + (end - start) * frac, top), 0.0)
 
 
 def coarse(hist: np.ndarray) -> np.ndarray:
