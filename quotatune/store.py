@@ -219,7 +219,9 @@ class Store:
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self._day_dir(day)}: unreadable manifest: {exc}") from None
 
-    def _read_day(self, day: str, what: str = "data") -> pd.DataFrame | None:
+    def _read_day(
+        self, day: str, what: str = "data", columns: list[str] | None = None
+    ) -> pd.DataFrame | None:
         for _ in range(5):
             m = self._manifest(day)
             if m is None or not m.get(what):
@@ -227,7 +229,8 @@ class Store:
             try:
                 # Rollups keep their list columns as arrays (per-row tuples of Python
                 # scalars would cost minutes on a fleet-sized day).
-                return _read_parquet(self._day_dir(day) / m[what], tuples=what != "rollup")
+                return _read_parquet(self._day_dir(day) / m[what], tuples=what != "rollup",
+                                     columns=columns)
             except FileNotFoundError:
                 continue  # a writer swapped the day under us: read the new manifest
         raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
@@ -268,9 +271,11 @@ class Store:
         return pd.concat(parts, ignore_index=True)
 
     def read_rollups(
-        self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None
+        self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+        columns: list[str] | None = None,
     ) -> pd.DataFrame | None:
-        """Per-day summaries, recomputed for days written without (or with an older) rollup."""
+        """Per-day summaries, recomputed for days written without (or with an older) rollup.
+        ``columns``: read only these (a strategy needs a few of the histograms)."""
         if self.rollup is None:
             return None
         parts = []
@@ -279,10 +284,11 @@ class Store:
             if m is None:
                 continue
             if m.get("rollup") and m.get("rollup_version") == self.rollup_version:
-                r = self._read_day(day, "rollup")
+                r = self._read_day(day, "rollup", columns)
             else:
                 data = self._read_day(day)
                 r = None if data is None else self.rollup(data)
+                r = r[columns] if r is not None and columns is not None else r
             if r is not None and not r.empty:
                 parts.append(r)
         return pd.concat(parts, ignore_index=True) if parts else None
@@ -362,12 +368,14 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _read_parquet(path: Path, *, tuples: bool = True) -> pd.DataFrame:
+def _read_parquet(
+    path: Path, *, tuples: bool = True, columns: list[str] | None = None
+) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=columns)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as exc:
