@@ -97,6 +97,7 @@ def test_everything_forbidden_is_one_line_naming_verb_and_resource(api, tmp_path
     ("newrelic_1_35_stats_summary.json", "stats-summary", "17 new sample(s)"),
     ("libcloud_gke_podmetrics_list.json", "kubectl", "18 new sample(s)"),
     ("songleo_kind_metrics_resource.txt", "kubelet-metrics", "12 new sample(s)"),
+    ("newrelic_1_35_ksm_metrics.txt", "ksm", "24 spec row(s)"),
 ])
 def test_import_detects_and_reads_kubernetes_files(tmp_path, name, fmt, what):
     r = run_cli("import", str(FIX / name), "--store", str(tmp_path / "st"))

@@ -259,6 +259,45 @@ def test_cadvisor_skips_pod_and_pause_level_series():
     assert usage.groupby(["namespace", "pod", "container"]).size().max() == 1
 
 
+# -------------------------------------------------------------- kube-state-metrics
+def test_ksm_text_gives_the_same_owners_and_requests_as_the_pods_of_that_node():
+    from quotatune.collect.k8s_ksm import parse_ksm
+
+    specs, events, nodes = parse_ksm((FIX / "newrelic_1_35_ksm_metrics.txt").read_text())
+    pod_specs, _ = parse_pods(load("newrelic_1_35_pods.json"))
+    cols = ["namespace", "pod", "container", "workload", "workload_kind", "cpu_request_cores",
+            "memory_limit_bytes"]
+    both = specs[cols].merge(pod_specs[cols], on=["namespace", "pod", "container"],
+                             suffixes=("_ksm", "_pod"))
+    assert len(both) >= 20  # the ksm scrape and the kubelet /pods are of the same minikube
+    for col in cols[3:]:
+        a, b = both[f"{col}_ksm"], both[f"{col}_pod"]
+        assert ((a == b) | (a.isna() & b.isna())).all(), col
+    term = events[events["kind"] == "termination"].iloc[0]
+    assert (term.pod, term.reason, term.exit_code) == ("e2e-container-creating", "Completed", 0)
+    assert term.timestamp == pd.Timestamp(1.782468854e09, unit="s", tz="UTC")
+    pending = events[events["kind"] == "scheduling"].iloc[0]
+    assert pending.pod == "e2e-container-pending" and not pd.isna(pending.timestamp)
+    (node,) = nodes.itertuples()
+    assert (node.node, node.cpu_allocatable_cores, node.pods_allocatable) == (
+        "datagen-1-35", 14, 110)
+    assert node.memory_allocatable_bytes == 8.216887296e09
+
+
+def test_nodes_file_may_be_kube_state_metrics_text():
+    nodes = read_nodes_file(FIX / "newrelic_1_35_ksm_metrics.txt")
+    assert nodes["node"].tolist() == ["datagen-1-35"]
+
+
+def test_node_metrics_list():
+    from quotatune.collect.k8s_nodes import parse_node_metrics
+
+    (row,) = parse_node_metrics(load("libcloud_gke_nodemetrics_list.json")).itertuples()
+    assert row.node == "gke-cluster-3-default-pool-76fd57f7-l83v"
+    assert row.cpu_cores == pytest.approx(0.110691045)
+    assert row.memory_working_set_bytes == 801112 * 1024
+
+
 # ------------------------------------------------------------------------ hypothesis
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
@@ -266,12 +305,19 @@ json_values = st.recursive(
                                                               max_size=4),
     max_leaves=20,
 )
+def _node_metrics(p: Any) -> Any:
+    from quotatune.collect.k8s_nodes import parse_node_metrics
+
+    return parse_node_metrics(p)
+
+
 PARSERS = [
     lambda p: parse_pods(p),
     lambda p: parse_events(p),
     lambda p: parse_nodes(p),
     lambda p: parse_stats_summary(p, pd.Timestamp("2026-01-01T00:00:00Z")),
     lambda p: parse_pod_metrics(p),
+    _node_metrics,
 ]
 REAL = {
     0: ["honeycomb_pods.json", "newrelic_1_35_pods.json",
@@ -281,6 +327,7 @@ REAL = {
     2: ["honeycomb_nodes.json"],
     3: ["honeycomb_stats-summary.json", "newrelic_1_35_stats_summary.json"],
     4: ["libcloud_gke_podmetrics_list.json"],
+    5: ["libcloud_gke_nodemetrics_list.json"],
 }
 _LOADED = {name: load(name) for names in REAL.values() for name in names}
 
@@ -332,6 +379,16 @@ def test_arbitrary_text_as_prometheus_metrics_is_parsed_or_rejected(text):
                        text)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(
+    (FIX / "newrelic_1_35_ksm_metrics.txt").read_text().splitlines()), max_size=40),
+    st.text(alphabet=' {}",=#\n0123456789.eE+-aN_kube', max_size=20))
+def test_shuffled_and_corrupted_ksm_lines_are_parsed_or_rejected(lines, junk):
+    from quotatune.collect.k8s_ksm import parse_ksm
+
+    _ok_or_input_error(parse_ksm, "\n".join(lines) + junk)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(
     (FIX / "songleo_kind_metrics_resource.txt").read_text().splitlines()), max_size=30),
@@ -344,7 +401,7 @@ def test_shuffled_and_corrupted_real_metrics_lines_are_parsed_or_rejected(lines,
 
 # ------------------------------------------------------------- file importers, fuzzed
 @settings(max_examples=150, deadline=None)
-@given(fmt=st.sampled_from(["kubectl", "stats-summary", "kubelet-metrics"]),
+@given(fmt=st.sampled_from(["kubectl", "stats-summary", "kubelet-metrics", "ksm"]),
        raw=st.one_of(st.binary(max_size=200), json_values.map(lambda v: json.dumps(v).encode())))
 def test_any_file_given_to_a_kubernetes_importer_is_read_or_one_line_error(fmt, raw):
     import tempfile

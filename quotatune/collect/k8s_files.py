@@ -4,6 +4,7 @@
   EventList, single Pod, or metrics.k8s.io PodMetricsList dump.  Nodes in the dump are not
   part of ``Collected``; :func:`quotatune.collect.k8s_nodes.read_nodes_file` reads them.
 - ``stats-summary``: ``kubectl get --raw /api/v1/nodes/NODE/proxy/stats/summary`` output.
+- ``ksm``: kube-state-metrics text: requests/limits, owners, restarts, terminations, nodes.
 - ``kubelet-metrics``: ``/metrics/resource`` or ``/metrics/cadvisor`` text; the scrape time of
   samples without a timestamp is the file's modification time.
 """
@@ -106,6 +107,23 @@ def read_kubelet_metrics(path: Path) -> Collected:
     if usage.empty:
         raise InputError(f"{path}: no per-container CPU and memory samples in these metrics")
     return out
+
+
+def read_ksm(path: Path) -> Collected:
+    from quotatune.collect.k8s_ksm import parse_ksm
+
+    specs, events, nodes = parse_ksm(open_text(path), str(path))
+    if specs.empty and events.empty:
+        raise InputError(f"{path}: no pod containers in these kube-state-metrics")
+    out = Collected(specs=specs, events=events)
+    if not nodes.empty:
+        out.notes.append(f"{path}: {len(nodes)} node(s): pass this file to "
+                         "`quotatune plan --nodes` for capacity planning")
+    return out
+
+
+def sniff_ksm(head: str) -> bool:
+    return bool(re.search(r"^(?:# (?:HELP|TYPE) )?kube_\w+", head, re.M))
 
 
 def sniff_stats_summary(head: str) -> bool:

@@ -90,11 +90,16 @@ def parse_nodes(node_list: Any) -> pd.DataFrame:
 
 
 def read_nodes_file(path: Path) -> pd.DataFrame:
-    """``kubectl get nodes -o json`` (or a mixed List dump) -> nodes frame."""
+    """``kubectl get nodes -o json``, a mixed List dump, or kube-state-metrics text."""
     from quotatune.collect.files import open_text
 
+    text = open_text(path)
+    if not text.lstrip().startswith("{"):  # kube-state-metrics text has the nodes too
+        from quotatune.collect.k8s_ksm import parse_ksm
+
+        return parse_ksm(text, str(path))[2]
     try:
-        payload = json.loads(open_text(path))
+        payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
     try:
@@ -110,3 +115,26 @@ def collect_nodes(api_client: Any, *, timeout: float = 10, retries: int = 3) -> 
     reader = K8sReader(api_client, timeout=timeout, retries=retries)
     items = reader.list_all("/api/v1/nodes", Access("list", "nodes"))
     return parse_nodes({"items": items})
+
+
+NODE_USAGE_COLUMNS = ["timestamp", "node", "cpu_cores", "memory_working_set_bytes"]
+
+
+def parse_node_metrics(metrics: Any, what: str = "node metrics") -> pd.DataFrame:
+    """metrics.k8s.io ``NodeMetricsList`` -> one row per node (whole-node usage)."""
+    from quotatune.collect.k8s_parse import _time
+
+    rows = []
+    for item in items_of(metrics, what, ("NodeMetrics",)):
+        name, usage = _str(_dict(item.get("metadata")).get("name")), _dict(item.get("usage"))
+        ts = _time(item.get("timestamp"))
+        if not name or pd.isna(ts):
+            raise InputError(f"{what}: node metrics without a name or timestamp")
+        try:
+            cpu = float(units.parse_quantity(usage.get("cpu", "")))
+            mem = float(units.memory_quantity_to_bytes(usage.get("memory", "")))
+        except InputError as exc:
+            raise InputError(f"{what}: node {name}: {exc}") from None
+        rows.append({"timestamp": ts, "node": name, "cpu_cores": cpu,
+                     "memory_working_set_bytes": mem})
+    return pd.DataFrame(rows, columns=NODE_USAGE_COLUMNS)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Container, Iterator, Mapping
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -115,15 +115,21 @@ _WANTED = ("container_cpu_usage_seconds_total", "container_memory_working_set_by
            "container_start_time_seconds")
 
 
-def parse_prometheus_samples(text: str, what: str = "metrics") -> pd.DataFrame:
-    """Per-container samples of the three series we need, one row per (ns, pod, container).
+class Sample(NamedTuple):
+    name: str
+    labels: dict[str, str]
+    value: float
+    ts_ms: float | None
 
-    Pod-level and cgroup-hierarchy series (empty ``container`` label, or the pause container
-    ``POD``) are skipped; so are samples whose value is not a finite number.
+
+def iter_samples(text: str, what: str, names: Container[str]) -> Iterator[Sample]:
+    """The finite samples of the series in ``names`` from Prometheus text exposition.
+
+    Every non-comment line must be a sample (else one InputError naming the line); a text
+    with no sample at all is an InputError too.
     """
     if not isinstance(text, str):
         raise InputError(f"{what}: expected Prometheus text")
-    data: dict[tuple[str, str, str], dict[str, float]] = {}
     parsed = 0
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line or line.startswith("#"):
@@ -132,25 +138,37 @@ def parse_prometheus_samples(text: str, what: str = "metrics") -> pd.DataFrame:
         if not m:
             raise InputError(f"{what}: line {lineno}: not a Prometheus sample: {line[:60]!r}")
         parsed += 1
-        if m.group("name") not in _WANTED:
-            continue
-        labels = dict(_LABEL.findall(m.group("labels") or ""))
-        key = (labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))
-        if not all(key) or key[2] == "POD":
+        if m.group("name") not in names:
             continue
         try:
             value = float(m.group("value"))
         except ValueError:
             bad = m.group("value")[:30]
             raise InputError(f"{what}: line {lineno}: bad value {bad!r}") from None
-        if not math.isfinite(value):
-            continue
-        d = data.setdefault(key, {})
-        d[m.group("name")] = value
-        if m.group("ts") and m.group("name") != "container_start_time_seconds":
-            d["ts_ms"] = max(d.get("ts_ms", 0.0), float(m.group("ts")))
+        if math.isfinite(value):
+            ts = float(m.group("ts")) if m.group("ts") else None
+            yield Sample(m.group("name"), dict(_LABEL.findall(m.group("labels") or "")), value,
+                         ts)
     if parsed == 0:
         raise InputError(f"{what}: no Prometheus samples")
+
+
+def parse_prometheus_samples(text: str, what: str = "metrics") -> pd.DataFrame:
+    """Per-container samples of the three series we need, one row per (ns, pod, container).
+
+    Pod-level and cgroup-hierarchy series (empty ``container`` label, or the pause container
+    ``POD``) are skipped; so are samples whose value is not a finite number.
+    """
+    data: dict[tuple[str, str, str], dict[str, float]] = {}
+    for smp in iter_samples(text, what, _WANTED):
+        labels = smp.labels
+        key = (labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))
+        if not all(key) or key[2] == "POD":
+            continue
+        d = data.setdefault(key, {})
+        d[smp.name] = smp.value
+        if smp.ts_ms is not None and smp.name != "container_start_time_seconds":
+            d["ts_ms"] = max(d.get("ts_ms", 0.0), smp.ts_ms)
     rows = [{"namespace": k[0], "pod": k[1], "container": k[2], **v} for k, v in data.items()]
     return pd.DataFrame(rows)
 

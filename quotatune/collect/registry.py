@@ -36,6 +36,7 @@ IMPORTERS: dict[str, Importer] = {
     "kubectl": k8s_files.read_kubectl_dump,
     "stats-summary": k8s_files.read_stats_summary_file,
     "kubelet-metrics": k8s_files.read_kubelet_metrics,
+    "ksm": k8s_files.read_ksm,
     "hs-err": _hs_err,
 }
 
@@ -46,6 +47,7 @@ SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
     ("canonical", lambda head: bool(re.search(r"\bcpu_cores\b", head))),
     ("stats-summary", k8s_files.sniff_stats_summary),
     ("kubectl", k8s_files.sniff_kubectl),
+    ("ksm", k8s_files.sniff_ksm),
     ("kubelet-metrics", k8s_files.sniff_kubelet_metrics),
 ]
 
