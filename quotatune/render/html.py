@@ -122,6 +122,7 @@ def render_report(inputs: ReportInputs) -> str:
         v=view, inp=inputs, s=view.summary, figures=figures, meta=report_meta(view),
         meta_id=META_ID, plotly_js=plotly_js(), events_by_anchor=events_by_anchor,
         max_points=charts.MAX_POINTS, capacity_html=capacity_html,
+        charted_anchor={tuple(c.key): c.anchor for c in view.charted},
         capacity_charts=[k for k in figures if k.startswith("capacity-")],
     )
 

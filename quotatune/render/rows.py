@@ -113,8 +113,8 @@ def coverage_row(c: ContainerView) -> Markup:
     low = c.complete is not None and c.complete < 0.8
     return Markup("".join([
         f"<tr><td>{escape(c.name)}</td>", num_cell(c.samples, fmt_num(c.samples)),
-        num_cell(c.pods, c.pods), f"<td>{escape(fmt_time(c.first))}</td>",
-        f"<td>{escape(fmt_time(c.last))}</td>",
+        num_cell(c.pods, c.pods), f'<td class="t">{escape(fmt_time(c.first))}</td>',
+        f'<td class="t">{escape(fmt_time(c.last))}</td>',
         num_cell(c.step_s, "—" if c.step_s is None else f"{c.step_s:.0f} s"),
         num_cell(c.complete, fmt_pct(c.complete), "bad" if low else ""),
         num_cell(c.span_share, fmt_pct(c.span_share)), num_cell(hours, fmt_hours(hours)),
