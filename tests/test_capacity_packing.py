@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quotatune.analyze.capacity_nodes import schedule
@@ -132,7 +132,7 @@ def test_schedule_spreads_like_least_allocated():
 sizes = st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 4096)), min_size=0, max_size=14)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sizes)
 def test_min_bins_is_always_feasible_and_never_below_the_lower_bound(items):
     demand = np.array([(c, m * MI, 1) for c, m in items], dtype=np.int64).reshape(-1, 3)

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quotatune.analyze.capacity import HostCapacity, Prices, parse_shape, plan_capacity
@@ -173,6 +173,7 @@ def test_parse_shape(text, cpu, mem, pods):
     assert (s.cpu, s.memory, s.pods) == (cpu, mem, pods)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=30))
 def test_parse_shape_never_fails_with_anything_but_an_input_error(text):
     try:
@@ -183,6 +184,7 @@ def test_parse_shape_never_fails_with_anything_but_an_input_error(text):
         assert s.cpu > 0 and s.memory > 0 and s.pods > 0
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=12))
 def test_max_surge_flag_parses_or_fails_in_one_line(text):
     from quotatune.cli.plan import parse_max_surge
@@ -195,6 +197,7 @@ def test_max_surge_flag_parses_or_fails_in_one_line(text):
         assert (isinstance(v, float) and 0 <= v <= 10) or (isinstance(v, int) and v >= 0)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.binary(max_size=200), st.binary(max_size=20).map(lambda b: b"\xff\xfe" + b),
                  st.builds(lambda n, m: json.dumps({"NCPU": n, "MemTotal": m}).encode(),
                            st.one_of(st.integers(), st.floats(), st.none()), st.integers())))
@@ -245,7 +248,7 @@ node_rows = st.lists(st.fixed_dictionaries({
     "pods_allocatable": st.integers(0, 10)}), max_size=4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workload_rows, node_rows, st.sampled_from([0.25, 0.0, 1.0, 2]))
 def test_any_cluster_plans_without_error_and_within_allocatable(rows, node_list, surge):
     specs = pd.DataFrame(rows) if rows else None
