@@ -97,7 +97,7 @@ def render_strategic_merge_patch(
     init_containers: Collection[ContainerKey] = (),
 ) -> str:
     """One YAML document per workload, headed by the ``kubectl patch`` command that applies it."""
-    keep, skipped = _applicable(recs)
+    keep, _ = _applicable(recs)
     kinds = kinds or {}
     by_workload: dict[tuple[str, str], list[Recommendation]] = {}
     for r in keep:
@@ -124,7 +124,5 @@ def render_strategic_merge_patch(
         if kind == "Pod":
             header += "# (a running pod's resources can only change where in-place resize is on)\n"
         docs.append(header + yaml.safe_dump(body, sort_keys=False, default_flow_style=False))
-    out = "---\n".join(docs)
-    if skipped:
-        out += "\n".join(skipped) + "\n"
-    return out
+    # Containers with nothing to set are listed once, by render_kubectl_patch, not here.
+    return "---\n".join(docs)
