@@ -30,8 +30,13 @@ def command(
     from quotatune import config
     from quotatune.cli.output import err
     from quotatune.collect.registry import import_files
+    from quotatune.errors import InputError
     from quotatune.store import Store
 
+    # Check flags before touching the store: a bad --keep-days used to fail only after the
+    # samples had been appended, half-doing a command that reported an error.
+    if keep_days is not None and keep_days < 1:
+        raise InputError(f"--keep-days must be at least 1, not {keep_days}")
     data = import_files(files, fmt)
     st = Store(config.store_dir(store))
     rep = st.append(data)
