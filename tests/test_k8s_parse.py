@@ -215,6 +215,15 @@ def test_stats_summary_values_are_the_kubelet_numbers():
     assert php.timestamp == pd.Timestamp("2020-09-16T03:30:58Z")
 
 
+def test_usage_without_pod_specs_guesses_workloads_from_generated_name_suffixes():
+    usage = parse_stats_summary(load("newrelic_1_35_stats_summary.json"))
+    by_pod = dict(zip(usage["pod"], usage["workload"], strict=True))
+    assert by_pod["e2e-daemonset-kb65b"] == "e2e-daemonset"  # a DaemonSet's 5-char suffix
+    assert by_pod["e2e-deployment-79967c5968-8bnn8"] == "e2e-deployment"
+    assert by_pod["e2e-statefulset-1"] == "e2e-statefulset"
+    assert by_pod["storage-provisioner"] == "storage-provisioner"
+
+
 def test_pod_metrics_quantities_are_exact():
     usage = parse_pod_metrics(load("libcloud_gke_podmetrics_list.json"))
     agent = usage[usage["container"] == "gke-metrics-agent"].iloc[0]

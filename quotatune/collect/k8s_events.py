@@ -8,8 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from quotatune import model
-from quotatune.collect.k8s_owners import Owner
+from quotatune.collect.k8s_owners import Owner, guess_workload
 from quotatune.collect.k8s_parse import (
     MAX_MESSAGE,
     SOURCE,
@@ -53,7 +52,7 @@ def parse_events(
         pod = name if obj.get("kind") == "Pod" else ""
         m = _CONTAINER_PATH.search(_str(obj.get("fieldPath")))
         owner = (owners or {}).get((ns, pod)) if pod else None
-        workload = owner.name if owner else (model.workload_from_pod(name) if pod else name)
+        workload = owner.name if owner else (guess_workload(name) if pod else name)
         ts = next((t for t in (_time(ev.get(k)) for k in (
             "lastTimestamp", "eventTime", "deprecatedLastTimestamp", "firstTimestamp")
         ) if not pd.isna(t)), _time(_dict(ev.get("metadata")).get("creationTimestamp")))

@@ -96,7 +96,21 @@ def pod_owners(specs: pd.DataFrame) -> dict[tuple[str, str], Owner]:
     return {(ns, pod): Owner(kind, wl) for ns, pod, kind, wl in cols.itertuples(index=False)}
 
 
+# Generated suffixes use Kubernetes' rand alphabet, which has no vowels: that tells
+# "web-7d4b9c8f6d-x2k9p" (Deployment) and "agent-kb65b" (DaemonSet, Job) apart from a name
+# whose last word merely has 5-10 letters ("e2e-daemonset-kb65b" is not of workload "e2e").
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_GUESS = re.compile(rf"^(?P<base>.+?)(?:-(?:{_SAFE}{{6,10}}|\d{{6,10}})-{_SAFE}{{5}}|-{_SAFE}{{5}}"
+                    r"|-\d+)$")
+
+
+def guess_workload(pod: str) -> str:
+    """The workload of a pod known only by name: ReplicaSet/pod hashes and ordinals stripped."""
+    m = _GUESS.match(pod)
+    return m.group("base") if m else model.workload_from_pod(pod)
+
+
 def workload_of(pod: str, owners: Mapping[tuple[str, str], Owner], ns: str) -> Owner:
     """The owner recorded for a pod, else one guessed from its name (for usage rows)."""
     hit = owners.get((ns, pod))
-    return hit if hit is not None else Owner("", model.workload_from_pod(pod))
+    return hit if hit is not None else Owner("", guess_workload(pod))
