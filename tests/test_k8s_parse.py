@@ -175,6 +175,18 @@ def test_events_keep_scheduling_oom_and_backoff_and_drop_normal_ones():
     assert oom.kind == "oom-event" and bool(oom.oom_killed)
 
 
+def test_events_k8s_io_v1_shape_is_read_too():
+    core = load("events.json")["items"][0]  # the BackOff event, in the newer API's shape
+    new = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": core["metadata"],
+           "regarding": core["involvedObject"], "reason": core["reason"], "note": core["message"],
+           "deprecatedLastTimestamp": core["lastTimestamp"], "type": "Warning"}
+    (ev,) = parse_events({"items": [new]}).itertuples()
+    assert (ev.reason, ev.pod, ev.container) == ("BackOff", "phpmyadmin-54c7cdbdc7-8qnbr",
+                                                 "phpmyadmin")
+    assert ev.message == "Back-off restarting failed container"
+    assert ev.timestamp == pd.Timestamp("2020-08-28T08:48:25Z")
+
+
 # ------------------------------------------------------------------------------ nodes
 def test_nodes_frame_has_capacity_and_allocatable_in_exact_units():
     nodes = parse_nodes(load("honeycomb_nodes.json"))
