@@ -150,3 +150,36 @@ def test_an_out_path_that_is_a_file_is_an_input_error(usage_csv, tmp_path):
     blocker.write_text("not a directory")
     r = run_cli("report", "--from", str(usage_csv), "--out", str(blocker))
     assert r.code == 2 and "reports directory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_two_cron_runs_started_together_never_write_side_by_side(usage_csv, tmp_path):
+    cmd = [sys.executable, "-m", "quotatune", "report", "--from", str(usage_csv), "--out",
+           str(tmp_path), "--cron"]
+    runs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), p.stdout.read(), p.stderr.read())  # type: ignore[union-attr]
+               for p in runs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes in ([0, 0], [0, 75]), results
+    written = reports_in(tmp_path)
+    assert len(written) == codes.count(0)  # each successful run wrote its own file
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    index = (tmp_path / "index.html").read_text()
+    assert all(f'href="{p.name}"' in index for p in written)
+
+
+def test_lock_wait_lets_a_run_wait_for_the_one_before_it(usage_csv, tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from quotatune.render import archive\n"
+         "with archive.locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)",
+         str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        r = run_cli("report", "--from", str(usage_csv), "--out", str(tmp_path), "--cron",
+                    "--lock-wait", "120")
+        assert (r.code, r.stderr) == (0, "")
+        assert len(reports_in(tmp_path)) == 1
+    finally:
+        holder.kill()
+        holder.wait()
