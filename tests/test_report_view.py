@@ -202,3 +202,17 @@ def test_any_names_create_no_element_and_keep_the_figure_json_intact(ns, wl, ct)
     assert parser.seen <= _TAGS_WE_WRITE
     figures = page.split('id="quotatune-figures">')[1].split("</script>")[0]
     assert len(json.loads(figures)) == 3  # the fleet chart, CPU and memory
+
+
+def test_oom_kills_and_restarts_are_counted_from_the_events_however_they_are_typed():
+    u = usage_rows([("2026-11-01T00:00:00Z", "ns", "w", "", "c", 0.1, 1e6)])
+    ev = pd.DataFrame([
+        {"kind": "termination", "reason": "Error", "oom_killed": np.True_},     # kernel said OOM
+        {"kind": "oom-event", "reason": None, "oom_killed": None},              # cgroup event
+        {"kind": "termination", "reason": "OOMKilled", "oom_killed": "False"},  # reason says so
+        {"kind": "termination", "reason": "Error", "oom_killed": np.False_},    # a plain restart
+        {"kind": "log", "reason": "matched", "oom_killed": False},              # neither
+    ]).assign(timestamp=pd.Timestamp("2026-11-01T00:00:00Z"), namespace="ns", workload="w",
+              pod="", container="c", exit_code=137, message="", source="t")
+    c = build_view(inputs(u, [], events=ev)).containers[0]
+    assert (c.oom_kills, c.restarts) == (3, 1)

@@ -261,8 +261,9 @@ def is_missing(v: Any) -> bool:
 
 
 def is_oom(row: Any) -> bool:
+    killed = getattr(row, "oom_killed", None)
     return (
-        getattr(row, "oom_killed", False) is True
+        (isinstance(killed, bool | np.bool_) and bool(killed))
         or str(getattr(row, "reason", "")) == "OOMKilled"
         or str(getattr(row, "kind", "")) == "oom-event"
     )
