@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from quotatune.analyze.recommend import STRATEGIES, recommend, recommend_from_rollups
 from quotatune.analyze.sketch import ROLLUP_COLUMNS, daily_rollup
@@ -86,3 +88,15 @@ def test_quantiles_from_the_sketch_are_within_one_fine_bucket_of_exact():
     for i, (_, g) in enumerate(u.groupby("workload")):
         exact = np.quantile(g["cpu_cores"], qs)
         assert np.all(np.abs(got[i] - exact) <= exact * 0.005 + 0.001)
+
+
+@given(st.lists(st.one_of(st.floats(0, 1e6), st.integers(0, 10**6).map(lambda n: n / 1000),
+                          st.integers(0, 10**4).map(lambda n: n * 1048576.0 + 0.25)),
+                max_size=30))
+def test_vectorised_rounding_matches_units(values):
+    from quotatune.analyze.recommend import ceil_units
+    from quotatune.units import bytes_to_mib_ceil, cores_to_millicores_ceil
+
+    arr = np.array(values + [np.nan], dtype=float)
+    assert ceil_units(arr, "cpu") == [cores_to_millicores_ceil(v) for v in values] + [None]
+    assert ceil_units(arr, "mem") == [bytes_to_mib_ceil(v) for v in values] + [None]

@@ -19,7 +19,7 @@ from quotatune.analyze.strategies_base import Evidence, Sizing, Strategy
 from quotatune.analyze.summary import History
 from quotatune.errors import InputError
 from quotatune.model import KEY_COLUMNS, Current, Recommendation
-from quotatune.units import bytes_to_mib_ceil, cores_to_millicores_ceil
+from quotatune.units import MIB, bytes_to_mib_ceil, cores_to_millicores_ceil
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "recommend", "recommend_from_rollups",
            "get_strategy", "rollup_columns"]
@@ -184,23 +184,36 @@ def confidence(days: float, samples: int) -> str:
     return "high" if c >= 7 else "medium" if c >= 2 else "low"
 
 
-def _int_or_none(v: float, conv) -> int | None:  # type: ignore[no-untyped-def]
-    return None if v is None or not np.isfinite(v) else int(conv(float(v)))
+def ceil_units(values: np.ndarray, unit: str) -> list[int | None]:
+    """Round a whole array up to millicores ("cpu", from cores) or MiB ("mem", from bytes)
+    exactly as :mod:`quotatune.units` does one value at a time: vectorised, with the values
+    close enough to a whole unit for its rounding tolerance to matter handed to units
+    itself.  NaN -> None."""
+    v = np.asarray(values, dtype="float64")
+    x = v * 1000.0 if unit == "cpu" else v / MIB
+    scalar = cores_to_millicores_ceil if unit == "cpu" else bytes_to_mib_ceil
+    finite = np.isfinite(x)
+    out = np.ceil(np.where(finite, x, 0.0))
+    near = finite & (np.abs(x - np.rint(np.where(finite, x, 0.0))) < 1e-5)
+    for i in np.flatnonzero(near):
+        out[i] = scalar(float(v[i]))
+    ints = out.astype("int64").tolist()
+    return [n if ok else None for n, ok in zip(ints, finite.tolist(), strict=True)]
 
 
 def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,
            policy: Policy) -> list[Recommendation]:
     out = []
-    mc, mib = cores_to_millicores_ceil, _mib
     platform = h.platform
+    cur = [ceil_units(ev.cpu_request, "cpu"), ceil_units(ev.mem_request, "mem"),
+           ceil_units(ev.mem_limit, "mem"), ceil_units(ev.cpu_limit, "cpu")]
+    rec = [ceil_units(s.cpu_request, "cpu"), ceil_units(s.cpu_limit, "cpu"),
+           ceil_units(s.mem_request, "mem"), ceil_units(s.mem_limit, "mem")]
+    samples_all, hours_all = h.samples.tolist(), h.history_hours.tolist()
     for i, (ns, wl, ct) in enumerate(h.keys.itertuples(index=False, name=None)):
-        samples, hours = int(h.samples[i]), float(h.history_hours[i])
-        current = Current(
-            cpu_request_millicores=_int_or_none(ev.cpu_request[i], mc),
-            memory_request_mib=_int_or_none(ev.mem_request[i], mib),
-            memory_limit_mib=_int_or_none(ev.mem_limit[i], mib),
-            cpu_limit_millicores=_int_or_none(ev.cpu_limit[i], mc),
-        )
+        samples, hours = int(samples_all[i]), float(hours_all[i])
+        current = Current(cpu_request_millicores=cur[0][i], memory_request_mib=cur[1][i],
+                          memory_limit_mib=cur[2][i], cpu_limit_millicores=cur[3][i])
         short = samples < policy.min_samples or hours < policy.min_history_hours
         if short:
             values: tuple[int | None, ...] = (None, None, None, None)
@@ -210,10 +223,7 @@ def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,
                 f"{policy.min_samples} samples over {policy.min_history_hours:g} h",
             )
         else:
-            values = (
-                _int_or_none(s.cpu_request[i], mc), _int_or_none(s.cpu_limit[i], mc),
-                _int_or_none(s.mem_request[i], mib), _int_or_none(s.mem_limit[i], mib),
-            )
+            values = (rec[0][i], rec[1][i], rec[2][i], rec[3][i])
             status, conf = "ok", confidence(hours / 24.0, samples)
             reasons = tuple(s.reasons[i]) + (
                 f"confidence {conf}: {hours / 24.0:.1f} days of history, {samples} samples",
@@ -226,9 +236,3 @@ def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,
             confidence=conf, status=status, reasons=reasons, platform=platform[i],
         ))
     return out
-
-
-def _mib(nbytes: float) -> int:
-    return bytes_to_mib_ceil(nbytes)
-
-

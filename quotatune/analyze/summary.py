@@ -120,8 +120,9 @@ class History:
         cache = self.__dict__.setdefault("_hists", {})
         if key not in cache:
             col = self._rows[f"{prefix}_w" if decayed else f"{prefix}_c"]
-            lengths = self._rows[f"{prefix}_b"].map(len).to_numpy("int64")
-            buckets = np.concatenate(self._rows[f"{prefix}_b"].to_numpy()).astype("int64")
+            arrays = self._rows[f"{prefix}_b"].to_numpy()
+            lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
+            buckets = np.concatenate(arrays).astype("int64")
             values = np.concatenate(col.to_numpy()).astype("float64")
             if decayed:
                 values *= np.repeat(self._day_weight(), lengths)
