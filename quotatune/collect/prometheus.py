@@ -264,8 +264,12 @@ def namespace_context(run: _Run, ns: str, sel: str, start: float, end: float, st
 def specs_rows(resources: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
     if resources.empty:
         return model.empty_specs()
-    specs = pp.apply_workloads(resources, owners)
-    return specs.assign(source="prometheus").reindex(columns=model.SPEC_COLUMNS)
+    specs = pp.apply_workloads(resources, owners).assign(source="prometheus")
+    # What Prometheus does not know (image, command, JVM flags…) is None, not NaN.
+    for col in model.SPEC_COLUMNS:
+        if col not in specs.columns:
+            specs[col] = pd.Series([None] * len(specs), index=specs.index, dtype=object)
+    return specs[model.SPEC_COLUMNS]
 
 
 _RESOURCE_COLUMNS = {
