@@ -10,7 +10,6 @@ flags.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +29,7 @@ from quotatune.analyze.findings_common import (
     key_of,
     latest,
     mi,
+    num,
 )
 from quotatune.model import ContainerKey, Finding
 
@@ -227,8 +227,8 @@ def crash_loop(ctx: Context) -> list[Finding]:
                      "restarting failed container", case=False))]
     for _, row in looping.iterrows():
         key = key_of(row)
-        what = f"{row['kind'] if row['kind'] != 'event' else 'event'} {row['reason']}"
-        keys.setdefault(key, []).append(f"{what}: {row['message']}".rstrip(": "))
+        keys.setdefault(key, []).append(
+            f"{row['kind']} {row['reason']}: {row['message']}".rstrip(": "))
         times.setdefault(key, []).append(row["timestamp"])
     for key in ctx.spec_keys():
         spec = ctx.spec(key) or {}
@@ -242,8 +242,8 @@ def crash_loop(ctx: Context) -> list[Finding]:
     out = []
     for key, evidence in sorted(keys.items()):
         spec = ctx.spec(key) or {}
-        restarts = spec.get("restarts")
-        if restarts is not None and not (isinstance(restarts, float) and math.isnan(restarts)):
+        restarts = num(spec.get("restarts"))
+        if restarts is not None:
             evidence.append(f"restarts {int(restarts)}")
         last = ctx.last_termination(key)
         advice = "It keeps failing and being restarted."
@@ -316,12 +316,11 @@ def _requests(ctx: Context, ns: str, wl: str) -> list[str]:
     rows = s[(s["namespace"] == ns) & (s["workload"] == wl)]
     out = []
     for _, row in rows.drop_duplicates("container").iterrows():
-        cpu = pd.to_numeric(pd.Series([row.get("cpu_request_cores")]), errors="coerce").iloc[0]
-        mem = pd.to_numeric(pd.Series([row.get("memory_request_bytes")]), errors="coerce").iloc[0]
+        cpu, mem = num(row.get("cpu_request_cores")), num(row.get("memory_request_bytes"))
         parts = []
-        if np.isfinite(cpu) and cpu > 0:
-            parts.append(f"cpu {units.format_cpu(units.cores_to_millicores_ceil(float(cpu)))}")
-        if np.isfinite(mem) and mem > 0:
+        if cpu:
+            parts.append(f"cpu {_cpu(cpu)}")
+        if mem:
             parts.append(f"memory {mi(mem)}")
         if parts:
             out.append(f"{row['container']}: {' '.join(parts)}")

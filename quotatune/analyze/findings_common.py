@@ -60,7 +60,8 @@ def as_names(v: Any) -> tuple[str, ...]:
         return ()
 
 
-def _num(v: Any) -> float | None:
+def num(v: Any) -> float | None:
+    """A finite float from a frame cell, else None (NaN, NA, None, text)."""
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -144,7 +145,7 @@ class Context:
 
     def limit_bytes(self, key: ContainerKey) -> float | None:
         spec = self.spec(key)
-        if spec is not None and (v := _num(spec.get("memory_limit_bytes"))):
+        if spec is not None and (v := num(spec.get("memory_limit_bytes"))):
             return v
         limit = self._usage_stats.get(key, (None, None))[1]
         return limit if limit else None
@@ -161,8 +162,8 @@ class Context:
         limit = g["memory_limit_bytes"].last() if "memory_limit_bytes" in u.columns else None
         out: dict[ContainerKey, tuple[float | None, float | None]] = {}
         for k, p in peak.items():
-            lim = _num(limit.get(k)) if limit is not None else None
-            out[ContainerKey(*(str(x) for x in k))] = (_num(p), lim)  # type: ignore[attr-defined]
+            lim = num(limit.get(k)) if limit is not None else None
+            out[ContainerKey(*(str(x) for x in k))] = (num(p), lim)  # type: ignore[attr-defined]
         return out
 
     def jvm_need(self, key: ContainerKey) -> JvmNeed | None:
