@@ -226,11 +226,14 @@ def test_passwords_in_the_url_and_basic_auth_never_show():
 # -- faults ---------------------------------------------------------------------------------
 
 
-def test_server_errors_are_retried_a_bounded_number_of_times(prometheus, prom_data):
-    with FaultProxy(prometheus.url, mode="500", fail_times=1) as proxy:
-        got, _ = collect(proxy.url, prom_data, namespace="batch")
+def test_an_error_answer_is_recorded_once_and_garbage_is_named(prometheus, prom_data):
+    with FaultProxy(prometheus.url, fail_match="max by (namespace, pod, container) "
+                                               "(container_memory") as proxy:
+        got, client = collect(proxy.url, prom_data, namespace="batch")
     # A 500 carrying a Prometheus error body is an answer, not an outage: recorded, no retry.
-    assert len(got.errors) == 1 and "injected failure" in got.errors[0]
+    assert len(got.errors) == 1
+    assert got.errors[0].startswith("batch: memory") and "injected failure" in got.errors[0]
+    assert got.usage.empty  # no memory, no usage rows: said, not invented
     with FaultProxy(prometheus.url, mode="pass") as proxy:
         proxy.mode = "garbage"
         got, client = collect(proxy.url, prom_data, namespace="batch", retries=2)
