@@ -89,3 +89,11 @@ def test_table_shows_log_lines_as_text_not_as_markup_or_terminal_codes(tmp_path)
     j = run_cli("diagnose", "--from", str(p), "-o", "json")
     line = next(e for e in json.loads(j.stdout)[0]["evidence"] if "malloc" in e)
     assert "\x1b]0;owned\x07" in line  # JSON carries the raw text; JSON escapes it
+
+
+def test_since_leaves_out_old_failures():
+    # The hs_err file is from 2017: a week's window does not reach it.
+    r = run_cli("diagnose", "--from", str(MMAP), "--since", "7d", "-o", "json")
+    assert (r.code, json.loads(r.stdout)) == (0, [])
+    r = run_cli("diagnose", "--from", str(MMAP), "--since", "soon")
+    assert r.code == 2 and "--since: not a duration" in r.stderr

@@ -46,6 +46,11 @@ def command(
         typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity "
                      "(info, warning, critical)."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only events and samples of this recent past, e.g. 24h, "
+                     "7d (default: all)."),
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds per API request (live).")
     ] = 30.0,
@@ -54,7 +59,7 @@ def command(
     limit, crash loops, memory growth, CPU throttling, unschedulable pods and non-ASCII env."""
     import pandas as pd
 
-    from quotatune.analyze.findings import diagnose
+    from quotatune.analyze.findings import DiagnosePolicy, diagnose
     from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import err
     from quotatune.errors import InputError
@@ -71,6 +76,11 @@ def command(
     if len(sources) > 1:
         raise InputError(f"use one source at a time, not {' and '.join(sources)}")
     now = pd.Timestamp.now(tz="UTC")
+    policy = DiagnosePolicy()
+    if since is not None:
+        from quotatune.collect.prom_queries import parse_duration
+
+        policy = DiagnosePolicy(since=now - pd.Timedelta(parse_duration(since, "--since")))
     if docker_host:
         data = _from_docker(docker_host, timeout)
     elif context:
@@ -81,7 +91,7 @@ def command(
         data = load_inputs(files, fmt, store, target)
     if docker_host or context:
         data = _select(data, target)
-    findings = diagnose(data.usage, data.specs, data.events, now=now)
+    findings = diagnose(data.usage, data.specs, data.events, now=now, policy=policy)
     for e in data.errors:
         err(f"warning: {e}")
     if output == "json":
