@@ -8,6 +8,7 @@ findings are read from the real CLI's JSON.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -157,3 +158,30 @@ def test_fail_on_critical_fails_the_daemon_with_dead_containers(scene):
     r = run_cli("diagnose", "--docker-host", scene["url"], "--fail-on", "critical")
     assert r.code == 1, r.stderr
     assert "fx-pretouch" in r.stdout and "oom-killed" in r.stdout
+
+
+def test_a_container_restarted_over_and_over_is_a_crash_loop(dockerd, busybox_image):  # noqa: F811
+    client = dockerd.client()
+    ctr = run_container(client, busybox_image, "echo starting; exit 2", name="fx-crash-loop",
+                        mem_limit="64m", restart_policy={"Name": "always"})
+    # Docker's restart back-off doubles from 100 ms; once it is seconds long the container
+    # spends nearly all its time "restarting", which is what the diagnosis reads.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ctr.reload()
+        if ctr.attrs["RestartCount"] >= 5 and ctr.attrs["State"]["Status"] == "restarting":
+            break
+        time.sleep(0.5)
+    assert ctr.attrs["RestartCount"] >= 5, ctr.attrs["State"]
+    for _ in range(3):  # the rare run that catches it in its few milliseconds of running
+        r = run_cli("diagnose", "docker/fx-crash-loop", "--docker-host", dockerd.base_url,
+                    "-o", "json")
+        assert r.code == 0, r.stderr
+        found = {f["kind"]: f for f in json.loads(r.stdout)}
+        if "crash-loop" in found:
+            break
+    f = found["crash-loop"]
+    assert f["severity"] == "critical"
+    assert "status restarting" in f["evidence"]
+    assert any(e.startswith("restarts ") and int(e.split()[1]) >= 5 for e in f["evidence"])
+    ctr.remove(force=True)
