@@ -106,14 +106,13 @@ class CapacityPlan:
         }
 
 
-
 _OBSERVED = re.compile(r"Insufficient (cpu|memory)|(Too many pods)")
 
 
 def _pending_check(events: pd.DataFrame | None, scenario: Scenario) -> list[dict[str, Any]]:
     """Set FailedScheduling events that name resources beside the prediction for the
     current requests: does the plan explain what the cluster reported?"""
-    if events is None or events.empty or "reason" not in events.columns:
+    if events is None or events.empty or not {"reason", "message"} <= set(events.columns):
         return []
     # FailedScheduling events, and the PodScheduled=False condition of a Pending pod (kind
     # "scheduling", reason "Unschedulable"), carry the same scheduler message.
