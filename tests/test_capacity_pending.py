@@ -168,3 +168,13 @@ def test_init_containers_count_alone_not_added_to_the_app_containers(specs, node
     plan = plan_capacity([rec("kube-system", "calico-node", name, 8000, 64)], specs, nodes, [])
     assert {(p.workload, p.node, p.lacks) for p in plan.scenarios["recommended"].pending} == {
         ("calico-node", "duckboat-01", "cpu"), ("calico-node", "duckboat-02", "cpu")}
+
+
+def test_cordoned_and_not_ready_nodes_take_no_pods(specs, nodes):
+    cordoned = nodes.assign(unschedulable=[True, False])
+    plan = plan_capacity([], specs, cordoned, [])
+    assert [n.node for n in plan.scenarios["current"].nodes] == ["duckboat-02"]
+    assert "left out 1 cordoned node(s): duckboat-01" in plan.notes
+    # Unknown readiness is not evidence against a node.
+    unknown = nodes.assign(ready=[None, None])
+    assert len(plan_capacity([], specs, unknown, []).scenarios["current"].nodes) == 2

@@ -122,7 +122,8 @@ def node_arrays(nodes: pd.DataFrame | None) -> tuple[list[str], np.ndarray, list
     keep = pd.Series(True, index=nodes.index)
     for col, what in (("unschedulable", "cordoned"), ("ready", "not Ready")):
         if col in nodes.columns:
-            bad = nodes[col].fillna(col == "unschedulable").astype(bool)
+            # Unknown means schedulable and Ready: leave a node out only on evidence.
+            bad = nodes[col].astype(object).fillna(col == "ready").astype(bool)
             bad = bad if col == "unschedulable" else ~bad
             if bad.any():
                 notes.append(f"left out {int(bad.sum())} {what} node(s): "
