@@ -40,8 +40,8 @@ def test_vpa_known_answer_from_the_published_algorithm():
     # 0.9*1.5 = 1.35 is reached in the 2 GiB bucket: floor(log(2^31*0.05/1e7 + 1)/log 1.05)
     # = 50, end 1e7*(1.05^51 - 1)/0.05 = 2,208,153,955 bytes; x1.15 = 2421.74 MiB -> 2422.
     n = 2 * 1440
-    mem = np.where(np.arange(n) < 1440, 1 * GIB, 2 * GIB) * np.r_[np.ones(n - 1), 1.0]
-    mem = mem - (np.arange(n) % 7) * MIB  # not flat, same peaks
+    mem = np.where(np.arange(n) < 1440, 1 * GIB, 2 * GIB) - (np.arange(n) % 7) * MIB  # peaks
+    # stay exactly 1 GiB and 2 GiB (every 7th sample)
     [rec] = recommend(usage(np.full(n, 0.5), mem), strategy="vpa")
     assert rec.status == "ok"
     assert rec.cpu_request_millicores == 588

@@ -45,11 +45,6 @@ class Evidence:
     jvm_need: np.ndarray
     jvm_reason: list[str | None]
 
-    @classmethod
-    def none(cls, size: int) -> Evidence:
-        return cls(np.zeros(size, "int64"), nan(size), nan(size), nan(size), nan(size),
-                   nan(size), nan(size), [None] * size)
-
 
 StrategyFn = Callable[[History, Evidence, Policy], Sizing]
 
@@ -88,10 +83,6 @@ def fmt_days(hours: float) -> str:
     return f"{hours / 24:.1f} days"
 
 
-def floor_reason(value: float, floor: float, what: str, unit: Callable[[float], str]) -> str:
-    return f"{what} raised to the minimum {unit(floor)} (computed {unit(value)})"
-
-
 def apply_floor(
     values: np.ndarray, floor: float, what: str, unit: Callable[[float], str],
     reasons: list[list[str]],
@@ -99,7 +90,8 @@ def apply_floor(
     """max(values, floor), with a reason for every container that was raised."""
     low = values < floor
     for i in np.flatnonzero(low):
-        reasons[i].append(floor_reason(values[i], floor, what, unit))
+        reasons[i].append(f"{what} raised to the minimum {unit(floor)} (computed "
+                          f"{unit(values[i])})")
     return np.where(low, floor, values)
 
 

@@ -39,6 +39,7 @@ from quotatune.analyze.strategies_base import (
     Evidence,
     Sizing,
     Strategy,
+    apply_floor,
     empty_reasons,
     fmt_cpu,
     fmt_mem,
@@ -94,7 +95,7 @@ def _cpu(h: History, reasons: list[list[str]]) -> np.ndarray:
             f"{fmt_cpu(values[i, 0])} .. p99 {fmt_cpu(values[i, -1])}, the cheapest point at "
             f"{CPU_OVERRUN_PRICE * 10:g}m per point of overrun); no CPU limit"
         )
-    return np.maximum(cpu, MIN_CPU)
+    return apply_floor(cpu, MIN_CPU, "CPU", fmt_cpu, reasons)
 
 
 def _margin(x: np.ndarray) -> np.ndarray:
