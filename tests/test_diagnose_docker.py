@@ -59,6 +59,8 @@ def scene(dockerd, busybox_image, tmp_path_factory) -> dict[str, Any]:  # noqa: 
     victim.wait(timeout=60)
     victim.reload()
     states["fx-killed"] = victim.attrs["State"]
+    run_container(client, busybox_image, ["sleep", "600"], name="fx-non-ascii",
+                  environment={"GREETING": "grüße aus Köln", "PLAIN": SECRET})
     logs = {}
     for name, cmd, env, mem in [
         ("fx-heap-too-big", [java, "-cp", APP_DIR, "Sleeper"],
@@ -152,6 +154,32 @@ def test_healthy_jvm_is_not_flagged_and_its_environment_values_never_show(scene)
     r = run_cli("diagnose", "docker/fx-healthy-jvm", "--docker-host", scene["url"], "-o", "json",
                 "--fail-on", "info")
     assert (r.code, json.loads(r.stdout)) == (0, []), r.stderr
+
+
+def test_non_ascii_environment_is_named_without_its_value(scene):
+    found = of(scene, "fx-non-ascii")
+    assert set(found) == {"non-ascii-env"}
+    f = found["non-ascii-env"]
+    assert f["severity"] == "info"
+    assert f["evidence"] == ["environment variable GREETING has a non-ASCII value"]
+    assert "grüße" not in scene["stdout"] and "K\\u00f6ln" not in scene["stdout"]
+
+
+def test_cpu_throttling_from_sampled_history(dockerd, busybox_image, tmp_path):  # noqa: F811
+    client = dockerd.client()
+    ctr = run_container(client, busybox_image, "while :; do :; done", name="fx-throttled",
+                        cpus=0.1)
+    store = tmp_path / "store"
+    r = run_cli("collect", "docker", "--host", dockerd.base_url, "--rounds", "7",
+                "--interval", "1", "--filter", "name=fx-throttled", "--store", str(store))
+    assert r.code == 0, r.stderr
+    r = run_cli("diagnose", "docker/fx-throttled", "--store", str(store), "-o", "json")
+    assert r.code == 0, r.stderr
+    [f] = json.loads(r.stdout)
+    assert (f["kind"], f["severity"]) == ("cpu-throttled", "warning")
+    assert "CPU limit 100m" in f["evidence"]
+    assert "Raise the CPU limit to at least" in f["advice"]
+    ctr.remove(force=True)
 
 
 def test_fail_on_critical_fails_the_daemon_with_dead_containers(scene):
