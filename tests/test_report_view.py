@@ -16,7 +16,8 @@ from quotatune import model
 from quotatune.model import Current, Finding, Recommendation
 from quotatune.render import charts
 from quotatune.render.html import render_report, script_json
-from quotatune.render.view import ReportInputs, build_view, container_stats
+from quotatune.render.stats import container_stats
+from quotatune.render.view import ReportInputs, build_view
 from tests.support.report_data import HOSTILE, fleet, simple_recommendations
 
 NOW = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)
