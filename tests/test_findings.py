@@ -93,6 +93,22 @@ def test_sigkill_explained_by_node_pressure():
     assert f.kind == "exit-137" and "pressure" in f.advice
 
 
+def test_sigkill_near_a_node_oom_event_names_the_killed_process():
+    sp = specs({"node": "node-7", "source": "kubernetes"})
+    ev = events(
+        {"kind": "termination", "exit_code": 137, "reason": "Error"},
+        {"kind": "oom-event", "reason": "OOMKilling", "oom_killed": True, "namespace": "default",
+         "workload": "node-7", "pod": "", "container": "",
+         "timestamp": NOW - pd.Timedelta(minutes=3),
+         "message": "Memory cgroup out of memory: Killed process 4242 (worker)"},
+    )
+    found = {f.kind: f for f in diagnose(None, sp, ev, now=NOW)}
+    assert set(found) == {"exit-137", "oom-killed"}
+    assert any("Killed process 4242 (worker)" in e for e in found["exit-137"].evidence)
+    assert "node's kernel OOM killer" in found["exit-137"].advice
+    assert found["oom-killed"].workload == "node-7" and found["oom-killed"].container == ""
+
+
 def test_a_kill_with_an_oom_event_is_an_oom_kill_not_a_mystery():
     ev = events({"kind": "termination", "exit_code": 137, "reason": "Error"},
                 {"kind": "oom-event", "reason": "OOMKilling", "oom_killed": True,
