@@ -64,6 +64,8 @@ def test_collects_specs_events_and_kubelet_usage_through_paged_lists(api, client
     assert api.paths(r"/nodes/duckboat-01/proxy/stats")
     # duckboat-02 has no captured summary: reported, and the rest still collected
     assert any("duckboat-02" in e for e in out.errors)
+    # every request carried the kubeconfig user's bearer token
+    assert {a.lower() for a in api.authorization} == {f"bearer {TOKEN}".lower()}
 
 
 def test_only_get_requests_are_ever_sent(api, client):
@@ -246,3 +248,28 @@ def test_garbled_objects_from_the_api_are_reported_never_raised():
         kept = set(out.specs["pod"])
         assert all(name in kept or name in bad for name in must_keep)
         assert all("\n" not in e for e in out.errors)
+
+
+def test_in_cluster_config_uses_the_service_account_token_over_tls(tmp_path):
+    """The CronJob's path: no kubeconfig, the pod's service account token and CA, the API
+    address from KUBERNETES_SERVICE_HOST/PORT; the stand-in serves HTTPS like the API server."""
+    import shutil
+
+    from tests.support.k8s_standin import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    (sa / "token").write_text("sa-token-s3cr3t")
+    shutil.copy(cert, sa / "ca.crt")
+    with StandIn(honeycomb_cluster(), tls=(cert, key)) as api:
+        port = api.url.rsplit(":", 1)[1]
+        env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port}
+        client = connect(in_cluster=True, service_account_dir=str(sa), environ=env)
+        out = collect(client)
+        assert out.specs["pod"].nunique() == 11 and len(out.usage) > 0
+        assert {a.lower() for a in api.authorization} == {"bearer sa-token-s3cr3t"}
+        assert "sa-token-s3cr3t" not in "\n".join(out.errors + out.notes)
+        assert api.methods() == {"GET"}
+    with pytest.raises(InputError, match="cannot load the Kubernetes configuration"):
+        connect(in_cluster=True, service_account_dir=str(sa), environ={})

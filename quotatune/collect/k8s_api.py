@@ -9,8 +9,9 @@ slow for thousands of pods and drop fields it does not know).  Only GET requests
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,12 +168,18 @@ def _short(exc: BaseException) -> str:
     return name
 
 
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
 def connect(
     kubeconfig: str | None = None, context: str | None = None, *, in_cluster: bool = False,
-    timeout: float = 10,
+    timeout: float = 10, service_account_dir: str = SERVICE_ACCOUNT_DIR,
+    environ: Mapping[str, str] | None = None,
 ) -> Any:
     """A ``kubernetes.client.ApiClient`` from a kubeconfig (``context`` or its current one), or
-    from the pod's service account when ``in_cluster``.  Problems are one-line InputErrors.
+    from the pod's service account when ``in_cluster`` (token and CA from
+    ``service_account_dir``, API address from ``KUBERNETES_SERVICE_HOST``/``_PORT`` in
+    ``environ``).  Problems are one-line InputErrors.
 
     urllib3's own retries are switched off so that :class:`K8sReader` alone decides how many
     times a request is tried (otherwise the two multiply).  Reachability is checked with one
@@ -186,7 +193,13 @@ def connect(
     cfg = client.Configuration()
     try:
         if in_cluster:
-            config.load_incluster_config(client_configuration=cfg)
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
+            InClusterConfigLoader(
+                token_filename=f"{service_account_dir}/token",
+                cert_filename=f"{service_account_dir}/ca.crt",
+                environ=dict(os.environ if environ is None else environ),
+            ).load_and_set(cfg)
         else:
             config.load_kube_config(config_file=kubeconfig, context=context,
                                     client_configuration=cfg, persist_config=False)

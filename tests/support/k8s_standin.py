@@ -81,8 +81,11 @@ class Fault:
 class StandIn:
     """``with StandIn(cluster) as api: … api.url …``; see the module docstring."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, *, tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: (certificate, key) files to serve HTTPS, as the API server does."""
         self.cluster = cluster
+        self.tls = tls
+        self.authorization: list[str] = []  # the Authorization header of each request
         self.requests: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
         self._cache: dict[int, tuple[dict[str, Any], str]] = {}
@@ -113,7 +116,7 @@ class StandIn:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def __enter__(self) -> StandIn:
         standin = self
@@ -131,6 +134,12 @@ class StandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -160,6 +169,7 @@ class StandIn:
         parts = parts._replace(path=unquote(parts.path))
         with self._lock:
             self.requests.append((h.command, h.path))
+            self.authorization.append(h.headers.get("Authorization") or "")
         if h.command != "GET":
             return self._send(h, 405, _status(405, "MethodNotAllowed", "read-only stand-in"))
         fault = self._take_fault(h.path)  # patterns see the raw path and query
@@ -329,6 +339,20 @@ def kubeconfig(path: Path, url: str, *, context: str = "standin", token: str = "
         "contexts": [{"name": context, "context": {"cluster": "standin", "user": "reader"}}],
     }))
     return path
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 made with the openssl command, and its key."""
+    import subprocess
+
+    cert, key = directory / "apiserver.crt", directory / "apiserver.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
 
 
 def client_for(url: str, *, token: str | None = None) -> Any:
