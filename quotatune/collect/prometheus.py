@@ -38,6 +38,7 @@ from quotatune.collect.prom_queries import (
 from quotatune.errors import InputError, SourceError
 
 T = TypeVar("T")
+R = TypeVar("R")
 MAX_PODS = 500  # pods per query before a namespace is split further
 POINT_BUDGET = 1_000_000  # points per response, at most (about 25 MB of JSON)
 
@@ -52,8 +53,10 @@ class _Run:
         self.dead: str | None = None
         self.warnings: set[str] = set()
 
-    def frame(self, what: str, call: Callable[[], object], parse: Callable[..., pd.DataFrame],
-              ) -> pd.DataFrame | None:
+    def ask(self, what: str, call: Callable[[], object], parse: Callable[[object, str], R],
+            *, quiet: bool = False) -> R | None:
+        """One request, parsed; a failure is recorded (unless ``quiet``) and gives None.
+        No answer at all marks the server dead: later requests are not sent."""
         if self.dead is not None:
             return None
         try:
@@ -64,7 +67,8 @@ class _Run:
             self.dead = str(exc)
             self.errors.append(f"{what}: {exc}")
         except (SourceError, InputError) as exc:
-            self.errors.append(self.client.redact(f"{what}: {exc}"))
+            if not quiet:
+                self.errors.append(self.client.redact(f"{what}: {exc}"))
         return None
 
     def all(self, jobs: list[Callable[[], T]]) -> list[T]:
@@ -82,7 +86,7 @@ class _Run:
         parts = []
         for s, e in chunks:
             label = f"{what} {_iso(s)}..{_iso(e)}"
-            df = self.frame(label, _bind(self.client.query_range, expr, s, e, step),
+            df = self.ask(label, _bind(self.client.query_range, expr, s, e, step),
                             pp.parse_prom_matrix)
             if df is not None and not df.empty:
                 parts.append(df)
@@ -90,7 +94,7 @@ class _Run:
             {"status": "success", "data": {"resultType": "matrix", "result": []}})
 
     def instant(self, what: str, expr: str, at: float) -> pd.DataFrame:
-        df = self.frame(what, lambda: self.client.query(expr, at), pp.parse_prom_vector)
+        df = self.ask(what, lambda: self.client.query(expr, at), pp.parse_prom_vector)
         return df if df is not None else pp.parse_prom_vector(
             {"status": "success", "data": {"resultType": "vector", "result": []}})
 
@@ -106,15 +110,9 @@ def _iso(t: float) -> str:
 
 def discover_namespaces(run: _Run, sel: str, start: float, end: float) -> list[str] | None:
     match = f"container_memory_working_set_bytes{{{sel}}}"
-    try:
-        resp = run.client.label_values("namespace", match, start, end)
-        return sorted(n for n in pp.parse_label_values(resp, "namespaces") if n)
-    except Unreachable as exc:
-        run.dead = str(exc)
-        run.errors.append(f"namespaces: {exc}")
-    except (SourceError, InputError) as exc:
-        run.errors.append(run.client.redact(f"namespaces: {exc}"))
-    return None
+    names = run.ask("namespaces", _bind(run.client.label_values, "namespace", match, start, end),
+                    pp.parse_label_values)
+    return None if names is None else sorted(n for n in names if n)
 
 
 def _ksm_last(metric: str, by: str, ns: str, window_s: float, extra: str = "") -> str:
@@ -226,15 +224,11 @@ def pod_groups(run: _Run, ns: str, sel: str, start: float, end: float,
     """Selectors that split a namespace's series into groups of at most ``max_pods`` pods
     (the pod list comes from the label-values API, which reads only the index)."""
     match = f"container_memory_working_set_bytes{{{sel}}}"
-    try:
-        pods = sorted(pp.parse_label_values(
-            run.client.label_values("pod", match, start, end), f"{ns}: pods"))
-    except Unreachable as exc:
-        run.dead = str(exc)
-        run.errors.append(f"{ns}: pods: {exc}")
-        return []
-    except (SourceError, InputError):
-        return [(sel, MAX_PODS)]  # cannot list them: one group, its queries report failures
+    found = run.ask(f"{ns}: pods", _bind(run.client.label_values, "pod", match, start, end),
+                    pp.parse_label_values, quiet=True)
+    if found is None:  # dead (recorded), or no list: one group, whose queries say what fails
+        return [] if run.dead is not None else [(sel, MAX_PODS)]
+    pods = sorted(found)
     if len(pods) <= max_pods:
         return [(sel, max(len(pods), 1))]
     return [(f"{sel},pod=~{_regex_alt(pods[i:i + max_pods])}", len(pods[i:i + max_pods]))
