@@ -64,13 +64,14 @@ def daily_queries(cpu: str, mem: str) -> dict[str, Query]:
     jc = f"(({cpu}) and ({mem}))"  # CPU where memory exists too: the sample path's join
     jm = f"(({mem}) and ({cpu}))"
     w = f"2 ^ ((time() % {DAY}) / {sketch.HALF_LIFE_S!r})"  # sketch's recency weight
-    # n and w_sum are the totals of the CPU histogram's counts and weights: not asked twice.
+    # n and w_sum are the totals of the CPU histogram's counts and weights, and the day's
+    # memory peak is the highest of its hourly peaks: none of them is asked for twice.
     q: dict[str, Query] = {
         "t_first": ("min", f"{jc} * 0 + time()", DAY),
         "t_last": ("max", f"{jc} * 0 + time()", DAY),
         "cpu_sum": ("sum", jc, DAY), "cpu_max": ("max", jc, DAY),
         "cpu_wsum": ("sum", f"{jc} * {w}", DAY),
-        "mem_sum": ("sum", jm, DAY), "mem_max": ("max", jm, DAY),
+        "mem_sum": ("sum", jm, DAY),
         "mem_wsum": ("sum", f"{jm} * {w}", DAY),
     }
     for prefix, j, first in (("cpu", jc, sketch.CPU_FIRST), ("mem", jm, sketch.MEM_FIRST)):
@@ -190,8 +191,7 @@ def _namespace_rollups(run: prom._Run, ns: str, q: dict[str, Query], start: floa
     if base.empty:
         return base
     base = base.merge(hists["mem"].drop(columns=["n", "w_sum"]), on=[*pp.KEY, "day"], how="left")
-    for col in ("t_first", "t_last", "cpu_sum", "cpu_max", "cpu_wsum", "mem_sum",
-                "mem_max", "mem_wsum"):
+    for col in ("t_first", "t_last", "cpu_sum", "cpu_max", "cpu_wsum", "mem_sum", "mem_wsum"):
         v = frames[col][[*pp.KEY, "day", "value"]].rename(columns={"value": col})
         base = base.merge(v, on=[*pp.KEY, "day"], how="left")
     base["n"] = base["n"].astype("int64")
@@ -206,6 +206,8 @@ def _namespace_rollups(run: prom._Run, ns: str, q: dict[str, Query], start: floa
             hour_arr[tuple(k)][h] = v  # type: ignore[index]
     base["mem_hour_max"] = pd.Series(
         [hour_arr[k] for k in base[[*pp.KEY, "day"]].itertuples(index=False)], index=base.index)
+    base["mem_max"] = [float(np.nanmax(a)) if not np.isnan(a).all() else np.nan
+                       for a in base["mem_hour_max"]]
     return base
 
 
