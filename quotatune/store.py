@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -161,14 +161,15 @@ class Store:
         _remove_unreferenced(d)
 
     def _merge_table(
-        self, name: str, new: pd.DataFrame, key: list[str] | None, *, keep: str
+        self, name: str, new: pd.DataFrame, key: list[str] | None,
+        *, keep: Literal["first", "last"],
     ) -> int:
         path = self.root / name
         old = _read_parquet(path) if path.exists() else None
         merged = new if old is None else pd.concat([old, new], ignore_index=True)
         cols = [c for c in (key or list(merged.columns)) if c in merged.columns]
         before = 0 if old is None else len(old)
-        merged = merged.drop_duplicates(cols, keep=keep).reset_index(drop=True)  # type: ignore[arg-type]
+        merged = merged.drop_duplicates(cols, keep=keep).reset_index(drop=True)
         try:
             _write_parquet(merged, path)
         except OSError as exc:
@@ -339,7 +340,10 @@ def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, lambda p: p.write_text(text))
+    def write(p: Path) -> None:
+        p.write_text(text)
+
+    _atomic_write_bytes(path, write)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:
