@@ -207,6 +207,28 @@ def test_bearer_token_reaches_the_server_and_never_the_output(prometheus, tmp_pa
     assert "not authorised" in r.stderr and token not in r.stdout + r.stderr
 
 
+def test_tls_with_a_ca_file_or_skip_verify_and_never_silently_unverified(prometheus, tmp_path):
+    pair = support.self_signed_cert(tmp_path)
+    if pair is None:
+        pytest.skip("the openssl CLI is not installed: no certificate to serve")
+    cert, _ = pair
+    with FaultProxy(prometheus.url, tls=pair) as proxy:
+        assert proxy.url.startswith("https://")
+        ok = run_cli("collect", "prometheus", "--url", proxy.url, "--window", "1h",
+                     "--ca-file", str(cert), "--store", str(tmp_path / "a"))
+        assert ok.code == 0, ok.stderr
+        bad = run_cli("collect", "prometheus", "--url", proxy.url, "--window", "1h",
+                      "--store", str(tmp_path / "b"))
+        assert bad.code == 2 and "certificate verify failed" in bad.stderr
+        skip = run_cli("collect", "prometheus", "--url", proxy.url, "--window", "1h",
+                       "--insecure-skip-verify", "--store", str(tmp_path / "c"))
+        assert skip.code == 0, skip.stderr
+        assert skip.stderr.count("not checked") == 1 and "InsecureRequestWarning" not in skip.stderr
+    missing = run_cli("collect", "prometheus", "--url", proxy.url, "--ca-file",
+                      str(tmp_path / "nope.pem"))
+    assert missing.code == 2 and "--ca-file" in missing.stderr
+
+
 def test_passwords_in_the_url_and_basic_auth_never_show():
     port = free_port()  # nothing listens there
     client = PrometheusClient(f"http://admin:pa55word@127.0.0.1:{port}/prom", token="tok3n",

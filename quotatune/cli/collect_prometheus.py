@@ -66,6 +66,13 @@ def client_from_options(
         extra[name.strip()] = value.strip()
     if ca_file is not None and not ca_file.is_file():
         raise InputError(f"--ca-file {ca_file}: no such file")
+    if insecure_skip_verify:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # Said once by the command instead of once per request by urllib3.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
     return PrometheusClient(url, token=token, basic_auth=basic, headers=extra,
                             ca_file=str(ca_file) if ca_file else None,
                             verify=not insecure_skip_verify, timeout=timeout)
@@ -110,6 +117,8 @@ def command(
         url, token_file=token_file, token_env=token_env, basic_auth_user=basic_auth_user,
         basic_auth_password_env=basic_auth_password_env, headers=header, ca_file=ca_file,
         insecure_skip_verify=insecure_skip_verify, timeout=timeout)
+    if insecure_skip_verify:
+        err("warning: --insecure-skip-verify: the server's TLS certificate is not checked")
     if progress_enabled():
         client.on_request = lambda endpoint, _p: print(
             f"\rqueries sent: {client.requests_sent + 1}", end="", file=sys.stderr, flush=True)

@@ -29,6 +29,7 @@ import http.server
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -320,11 +321,13 @@ class FaultProxy:
     ``mode``: "pass" (forward), "500" (answer 500 ``fail_times`` times, then forward),
     "slow" (sleep ``delay`` s, then forward), "garbage" (200 with non-JSON), "401".
     ``fail_match``: answer 500 only to queries containing this text (partial data).
-    Records every Authorization header it receives in ``auth_headers``.
+    Records every Authorization header it receives in ``auth_headers``.  ``tls=(cert, key)``
+    serves HTTPS (see :func:`self_signed_cert`).
     """
 
     def __init__(self, upstream: str, mode: str = "pass", *, fail_times: int = 10**9,
-                 delay: float = 0.0, fail_match: str | None = None) -> None:
+                 delay: float = 0.0, fail_match: str | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.upstream = upstream
         self.fail_match = fail_match
         self.mode = mode
@@ -388,7 +391,13 @@ class FaultProxy:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:  # (certificate, key): serve HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> FaultProxy:
@@ -398,6 +407,19 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path] | None:
+    """A certificate for 127.0.0.1 made with the openssl CLI; None if openssl is missing."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
 
 
 def tempdir() -> Path:
