@@ -413,3 +413,10 @@ def test_fuzz_parquet_values_never_become_silent_wrong_numbers(values: list) -> 
         cpu = usage["cpu_cores"].to_numpy()
         assert np.isfinite(cpu).all() and (cpu >= 0).all()
         assert cpu.tolist() == [float(v) for v in values]
+
+
+def test_a_broken_utf16_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.csv"
+    bad.write_bytes(b"\xff\xfe\x00")  # a UTF-16 byte-order mark, then half a character
+    with pytest.raises(InputError, match="not UTF-8 or UTF-16 text"):
+        files.open_text(bad)
