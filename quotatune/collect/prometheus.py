@@ -180,6 +180,9 @@ def collect_prometheus(
         out.specs = pd.concat([s for s in specs if not s.empty], ignore_index=True)
     if any(not e.empty for e in events):
         out.events = pd.concat([e for e in events if not e.empty], ignore_index=True)
+    if out.usage.empty and not out.errors:
+        out.notes.append(f"{client.url}: no container series in namespace(s) "
+                         f"{', '.join(names)} in the window")
     if dropped:
         out.notes.append(f"dropped {dropped} NaN, infinite or negative sample(s)")
     out.notes.extend(f"server warning: {w}" for w in sorted(run.warnings))
