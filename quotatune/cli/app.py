@@ -9,6 +9,10 @@ import sys
 
 import typer
 
+try:  # typer >= 0.22 vendors click; older releases depend on it
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]
 from quotatune.cli import (
     backtest,
     collect_docker,
@@ -49,7 +53,22 @@ collect_app.command("prometheus")(collect_prometheus.command)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: InputError becomes one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=True)
+        # Not standalone, so that usage errors (a missing argument, "--keep-days abc") come
+        # here and print one line like every other input error, not a framed help block.
+        code = app(args=argv, standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        if exc.format_message().strip():  # rich help has already been printed to stdout
+            exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "quotatune"
+        message = " ".join(exc.format_message().split())
+        print(f"quotatune: error: {message} (see '{where} --help')", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        print("quotatune: aborted", file=sys.stderr)
+        raise SystemExit(1) from None
     except InputError as exc:
         print(f"quotatune: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -70,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         raise SystemExit(3) from None
+    # typer.Exit(n) inside a command returns n here (commands themselves return nothing).
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        raise SystemExit(code)
 
 
 if __name__ == "__main__":
