@@ -149,3 +149,26 @@ def test_the_index_page_loads_and_links_the_report(browser: Chromium, report_fil
         p.screenshot(ARTIFACTS / "reports-index.png")
     finally:
         p.close()
+
+
+def test_the_cli_report_of_the_bundled_sample_renders_with_capacity(browser: Chromium,
+                                                                     tmp_path: Path):
+    from tests.conftest import ROOT, run_cli
+
+    sample = sorted(str(p) for p in (ROOT / "data" / "sample").glob("*.csv.gz"))
+    r = run_cli("report", "--from", *sample, "--out", str(tmp_path), "--node-shape",
+                "4cpu/16Gi", "--node-shape", "8cpu/32Gi", "--now", "2026-11-27T23:00:00Z")
+    assert r.code == 0, r.stderr
+    p = browser.load(tmp_path / "quotatune-report-20261127T2300Z.html", timeout=120)
+    try:
+        assert p.ready and p.exceptions == [] and p.console_errors == []
+        charts = p.evaluate("Array.from(document.querySelectorAll('div.chart'))"
+                            ".map(d => [d.id, d.querySelectorAll('.main-svg').length])")
+        assert any(i.startswith("chart-capacity-") for i, _ in charts)
+        assert all(n >= 2 for _, n in charts), charts
+        assert p.evaluate("document.querySelectorAll('#containers-table tbody tr').length") \
+            == len(sample)
+        p.evaluate("document.getElementById('capacity').scrollIntoView()")
+        p.screenshot(ARTIFACTS / "report-sample-capacity.png")
+    finally:
+        p.close()
