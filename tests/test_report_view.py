@@ -217,3 +217,10 @@ def test_oom_kills_and_restarts_are_counted_from_the_events_however_they_are_typ
               pod="", container="c", exit_code=137, message="", source="t")
     c = build_view(inputs(u, [], events=ev)).containers[0]
     assert (c.oom_kills, c.restarts) == (3, 1)
+
+
+def test_top_zero_draws_no_container_chart_and_says_so():
+    usage, _ = fleet(4, days=1, hostile=False)
+    page = render_report(inputs(usage, simple_recommendations(usage), top=0))
+    assert not re.search(r'id="chart-c\d+-', page)
+    assert "Charts are off" in page and page.count('<tr data-key="') == 4
