@@ -118,7 +118,11 @@ def start_dockerd(root: Path, *, debug: bool = True, timeout: float = 60) -> Doc
     import docker
 
     root.mkdir(parents=True, exist_ok=True)
-    _kill_leftover_containerd(root, shims=False)  # a restart after the daemon was killed
+    # A restart after the daemon was killed: stop its containerd if it outlived it, and drop
+    # the containerd pidfile, whose pid dockerd would otherwise wait on ("containerd is still
+    # running") until it gives up.
+    _kill_leftover_containerd(root, shims=False)
+    (root / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
     sock = root / "docker.sock"
     log_path = root / "dockerd.log"
     args = [
