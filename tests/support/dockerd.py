@@ -26,10 +26,14 @@ API (kept stable; other test modules and benchmarks rely on it):
 labels=None, jdk=False, restart_policy=None, wait=False, timeout=60, **kwargs)``
     -> ``docker.models.containers.Container``.  Detached, ``network_mode="none"`` (the daemon
     has no bridge).  ``command`` is a list or a shell string (run with ``sh -c``).
-    ``mem_limit`` is bytes or a docker string ("128m"); ``cpus`` is cores (NanoCpus).
-    ``jdk=True`` bind-mounts the machine's JDK and the libraries it needs read-only; use
+    ``mem_limit`` is bytes or a docker string ("128m"), with swap off (``memswap_limit`` the
+    same), so going over it means an OOM kill; ``cpus`` is cores (NanoCpus).  ``jdk=True``
+    bind-mounts the machine's JDK and the libraries it needs read-only; use
     :func:`java_path` for the ``java`` binary inside the container.  ``wait=True`` waits for
     the container to exit (``container.reload()`` done).
+
+``java_home() -> Path | None`` (from ``java`` on PATH), ``java_path() -> str`` and
+``jdk_volumes() -> dict`` (the read-only binds ``jdk=True`` adds).
 
 ``start_dockerd(root: Path, *, debug=True) -> Dockerd`` / ``stop_dockerd``: for a second,
 private daemon (fault tests) and for benchmarks, which are plain scripts.
