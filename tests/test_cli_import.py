@@ -107,7 +107,7 @@ def test_keep_days_drops_days_older_than_the_window(tmp_path: Path) -> None:
         (["broken.csv.gz"], ["broken.csv.gz: corrupt gzip data"]),
         (["fake.parquet"], ["fake.parquet: not a readable Parquet file"]),
         (["nocpu.csv", "--format", "canonical"], ["nocpu.csv: missing column(s) cpu_cores"]),
-        (["nan.csv"], ["nan.csv: column 'cpu_cores', row 3: missing value"]),
+        (["nan.csv"], ["nan.csv: column 'cpu_cores', row 3: not a number: 'NaN'"]),
         (["negative.csv"], ["negative.csv: column 'memory_working_set_bytes', row 2:",
                             "negative"]),
         (["when.csv"], ["when.csv: column 'timestamp', row 2:", "'yesterday'"]),

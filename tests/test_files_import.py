@@ -214,7 +214,7 @@ def test_bitbrains_gzip_and_plain_read_the_same(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "expect"),
     [
-        ("NaN", "column 'cpu_cores', row 3: missing value"),
+        ("NaN", "column 'cpu_cores', row 3: not a number: 'NaN'"),
         ("", "column 'cpu_cores', row 3: missing value"),
         ("inf", "column 'cpu_cores', row 3: negative or infinite value inf"),
         ("-0.5", "column 'cpu_cores', row 3: negative or infinite value -0.5"),
@@ -234,6 +234,14 @@ def test_canonical_dirty_values_are_errors_not_silent_values(
     message = one_line_error(import_files, [path])
     assert message.startswith(str(path))
     assert expect in message
+
+
+def test_names_that_look_like_missing_values_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "names.csv"
+    path.write_text(CANONICAL.replace(",app,", ",null,").replace("shop,", "NA,"))
+    usage = import_files([path]).usage
+    assert set(usage["container"]) == {"null"}
+    assert set(usage["namespace"]) == {"NA"}
 
 
 def test_parquet_with_missing_columns_names_them(tmp_path: Path) -> None:

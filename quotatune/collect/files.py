@@ -43,8 +43,12 @@ def open_text(path: Path) -> str:
 def read_canonical_csv(path: Path) -> Collected:
     text = open_text(path)
     try:
+        # Only an empty field is missing: pandas' default NA words would turn a container
+        # named "null", "None" or "NA" into an "empty name" error.  "NaN" in a number
+        # column is still caught by validate_usage, with its row.
         df = pd.read_csv(io.StringIO(text), dtype={"namespace": str, "workload": str,
-                                                   "pod": str, "container": str})
+                                                   "pod": str, "container": str},
+                         keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file") from None
     except (pd.errors.ParserError, ValueError) as exc:
