@@ -8,12 +8,13 @@ namespaces; then times, in the same run:
 
   - sample mode: ``collect_prometheus`` (CPU rate, memory, throttling, owners, requests,
     OOM and termination series; split by namespace and time);
-  - baseline: the naive way, one ``query_range`` per container and metric with ``requests``,
-    JSON rows turned into a DataFrame row by row;
+  - baseline: the naive way, one ``query_range`` per container and metric (CPU, memory,
+    throttling) with ``requests``, JSON rows turned into a DataFrame row by row;
   - aggregate mode: ``rollups_from_prometheus`` (what ``recommend --prometheus`` pulls), then
     ``recommend_from_rollups``; and sample mode followed by ``recommend``.
 
-Bytes on the wire are counted by a pass-through proxy.  Prints the figures.
+Sample mode and the baseline run twice, interleaved, and the faster run of each is kept (the
+machine is shared).  Bytes on the wire are counted by a pass-through proxy.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def naive(url: str, cs: list[Container], start: float, end: float) -> int:
     for c in cs:
         sel = f'namespace="{c.namespace}",pod="{c.pod}",container="{c.container}"'
         for q in (f"rate(container_cpu_usage_seconds_total{{{sel}}}[2m])",
-                  f"container_memory_working_set_bytes{{{sel}}}"):
+                  f"container_memory_working_set_bytes{{{sel}}}",
+                  f"rate(container_cpu_cfs_throttled_periods_total{{{sel}}}[2m]) / "
+                  f"rate(container_cpu_cfs_periods_total{{{sel}}}[2m])"):
             r = s.get(f"{url}/api/v1/query_range", params={
                 "query": q, "start": start, "end": end, "step": 60}, timeout=120).json()
             recs = []
@@ -94,13 +97,21 @@ def main() -> None:
         with FaultProxy(server.url) as proxy:
             client = PrometheusClient(proxy.url, timeout=300)
             collect_prometheus(client, window=timedelta(hours=1), step=STEP, now=data.end)  # warm
-            b0 = proxy.bytes_sent
-            t, cpu0 = time.perf_counter(), time.process_time()
-            got = collect_prometheus(client, window=window, step=STEP, now=data.end)
-            sample_s = time.perf_counter() - t
-            sample_cpu = time.process_time() - cpu0
-            sample_bytes = proxy.bytes_sent - b0
-            assert not got.errors, got.errors
+            sample_s = naive_s = float("inf")
+            for _ in range(2):
+                b0 = proxy.bytes_sent
+                t, cpu0 = time.perf_counter(), time.process_time()
+                got = collect_prometheus(client, window=window, step=STEP, now=data.end)
+                if time.perf_counter() - t < sample_s:
+                    sample_s = time.perf_counter() - t
+                    sample_cpu = time.process_time() - cpu0
+                sample_bytes = proxy.bytes_sent - b0
+                assert not got.errors, got.errors
+                start = got.usage["timestamp"].min().timestamp()
+                end = got.usage["timestamp"].max().timestamp()
+                t = time.perf_counter()
+                naive_rows = naive(server.url, cs, start, end)
+                naive_s = min(naive_s, time.perf_counter() - t)
             t = time.perf_counter()
             recs_s = recommend(got.usage, got.specs, got.events)
             rec_local_s = time.perf_counter() - t
@@ -113,11 +124,6 @@ def main() -> None:
             agg_cpu = time.process_time() - cpu0
             agg_bytes = proxy.bytes_sent - b0
             assert not extra.errors, extra.errors
-        end = got.usage["timestamp"].max().timestamp()
-        start = got.usage["timestamp"].min().timestamp()
-        t = time.perf_counter()
-        naive_rows = naive(server.url, cs, start, end)
-        naive_s = time.perf_counter() - t
     finally:
         server.stop()
     n = got.usage[["namespace", "pod", "container"]].drop_duplicates().shape[0]
@@ -129,8 +135,8 @@ def main() -> None:
     print(f"sample mode   collect_prometheus: {sample_s:6.2f} s  {series / sample_s:8.1f} series/s"
           f"  {samples / sample_s:12,.0f} samples/s  {sample_bytes / 1e6:7.1f} MB pulled")
     print(f"baseline      naive per-series loop: {naive_s:6.2f} s  "
-          f"{2 * n / naive_s:8.1f} series/s  {naive_rows / naive_s:12,.0f} samples/s "
-          f"(CPU and memory only)")
+          f"{3 * n / naive_s:8.1f} series/s  {naive_rows / naive_s:12,.0f} samples/s "
+          "(CPU, memory, throttling only)")
     print(f"sample mode + recommend: {sample_s + rec_local_s:6.2f} s wall "
           f"(recommend {rec_local_s:.2f} s), quotatune CPU {sample_cpu + rec_local_s:.2f} s")
     print(f"aggregate mode (rollups in Prometheus + recommend): {agg_s:6.2f} s wall, "
