@@ -291,7 +291,7 @@ def test_prometheus_killed_mid_collection_then_the_next_run_carries_on(prom_data
 
     def kill_on_fourth(endpoint, params):
         sent.append(endpoint)
-        if len(sent) == 4:
+        if len(sent) >= 4:  # queries run in threads: >= (kill is idempotent), not ==
             server.kill()
 
     try:

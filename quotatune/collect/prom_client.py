@@ -12,6 +12,7 @@ comes back from the network stack is passed through :meth:`PrometheusClient.reda
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -63,6 +64,7 @@ class PrometheusClient:
         self._sleep = sleep
         self.on_request = on_request  # observer (progress, tests); sees endpoint and params
         self.requests_sent = 0
+        self._count_lock = threading.Lock()  # queries run in parallel threads
         self._session = requests.Session()
         self._session.trust_env = False  # no proxy or netrc credentials picked up silently
         self._session.headers.update({"Accept": "application/json",
@@ -113,7 +115,8 @@ class PrometheusClient:
                 self._sleep(self.backoff * (2 ** (attempt - 1)))
             if self.on_request is not None:
                 self.on_request(endpoint, params)
-            self.requests_sent += 1
+            with self._count_lock:
+                self.requests_sent += 1
             try:
                 if method == "POST":  # form body: long PromQL never hits URL length limits
                     r = self._session.post(url, data=params, timeout=self.timeout)
