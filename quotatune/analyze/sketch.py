@@ -9,7 +9,12 @@ rows are grouped by UTC day).  The result has one row per (namespace, workload, 
 day) with the columns in :data:`ROLLUP_COLUMNS`; it is pure (no clock, no I/O) and rollups of
 disjoint samples merge exactly: :func:`quotatune.analyze.recommend.recommend_from_rollups`
 reads a concatenation of them.  Rewriting one day means recomputing that day's rollup from
-that day's samples; nothing else changes.
+that day's samples; nothing else changes.  Wiring, as the benchmark does it::
+
+    store = Store(root, rollup=daily_rollup, rollup_version=ROLLUP_VERSION)
+    rollups = store.read_rollups(columns=rollup_columns(strategy))   # analyze.recommend
+    recs = recommend_from_rollups(rollups, store.read_specs(), store.read_events(),
+                                  strategy=strategy)
 
 What a rollup keeps, and why it is exact enough:
 
