@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from quotatune.collect import prom_events as pe
 from quotatune.collect import prom_parse as pp
 from quotatune.collect.prom_queries import check_selector, parse_duration, time_chunks
 from quotatune.errors import InputError, SourceError
@@ -120,7 +121,7 @@ def _counter(values: list[float]) -> pd.DataFrame:
 
 
 def test_oom_counter_increases_are_events_and_resets_are_not():
-    ev = pp.oom_events(_counter([0, 0, 1, 1, 3, 0, 0, 1]))
+    ev = pe.oom_events(_counter([0, 0, 1, 1, 3, 0, 0, 1]))
     assert ev["message"].tolist() == ["container_oom_events_total increased by 1",
                                       "container_oom_events_total increased by 2",
                                       "container_oom_events_total increased by 1"]
@@ -132,14 +133,14 @@ def test_terminations_are_dated_by_the_timestamp_metric_when_present():
     reasons = _counter([1, 1, 1]).assign(reason="OOMKilled")
     times = _counter([1.7e9, 1.7e9, 1.7e9])
     codes = _counter([137, 137, 137])
-    ev = pp.termination_events(reasons, times, codes, 60)
+    ev = pe.termination_events(reasons, times, codes, 60)
     assert len(ev) == 1
     assert ev["timestamp"].iloc[0] == pd.Timestamp(1.7e9, unit="s", tz="UTC")
     assert ev["exit_code"].iloc[0] == 137 and bool(ev["oom_killed"].iloc[0])
     empty = pp.parse_prom_matrix({"status": "success", "data": {"resultType": "matrix",
                                                                 "result": []}})
     runs = pd.concat([_counter([1, 1]), _counter([1] * 10).iloc[6:]]).assign(reason="Error")
-    ev2 = pp.termination_events(runs, empty, empty, 60)
+    ev2 = pe.termination_events(runs, empty, empty, 60)
     assert len(ev2) == 2 and ev2["exit_code"].isna().all()
 
 

@@ -41,7 +41,7 @@ from quotatune.collect.prom_queries import (
     promql_duration,
     time_chunks,
 )
-from quotatune.collect.prometheus import _bind
+from quotatune.collect.prom_run import QueryRun, bind, discover_namespaces, pod_groups
 from quotatune.errors import InputError, SourceError
 from quotatune.model import KEY_COLUMNS, Recommendation
 
@@ -125,8 +125,8 @@ def rollups_from_prometheus(
     end = align_end(now, step_s)
     start = end - math.floor(window.total_seconds() / step_s) * step_s
     out = Collected()
-    run = prom._Run(client, out.errors)
-    names = [namespace] if namespace else prom.discover_namespaces(
+    run = QueryRun(client, out.errors)
+    names = [namespace] if namespace else discover_namespaces(
         run, cadvisor_selector(None, extra), start, end)
     parts = []
     for ns in names or []:
@@ -136,7 +136,7 @@ def rollups_from_prometheus(
         sel = cadvisor_selector(ns, extra)
         groups = [_namespace_rollups(run, ns, daily_queries(cpu_expr(g, rw), memory_expr(g)),
                                      start, end, step_s)
-                  for g, _ in prom.pod_groups(run, ns, sel, start, end)]
+                  for g, _ in pod_groups(run, ns, sel, start, end)]
         rows = pd.concat([g for g in groups if not g.empty] or [pd.DataFrame()],
                          ignore_index=True)
         owners, resources, events = prom.namespace_context(run, ns, sel, start, end, step_s,
@@ -157,7 +157,7 @@ def rollups_from_prometheus(
     return merge_pods(pd.concat(parts, ignore_index=True)), out
 
 
-def _namespace_rollups(run: prom._Run, ns: str, q: dict[str, Query], start: float, end: float,
+def _namespace_rollups(run: QueryRun, ns: str, q: dict[str, Query], start: float, end: float,
                        step_s: float) -> pd.DataFrame:
     step = promql_duration(step_s)
 
@@ -176,7 +176,7 @@ def _namespace_rollups(run: prom._Run, ns: str, q: dict[str, Query], start: floa
         df = df[df["container"].ne("") & df["namespace"].ne("")]
         return df.assign(day=df["timestamp"].dt.floor("D"))
 
-    frames = dict(zip(q, run.all([_bind(fetch, col) for col in q]), strict=True))
+    frames = dict(zip(q, run.all([bind(fetch, col) for col in q]), strict=True))
     hists = {}
     for prefix in ("cpu", "mem"):
         hc = frames[f"{prefix}_c"].merge(frames[f"{prefix}_w"], on=[*pp.KEY, "day", "b"],

@@ -10,16 +10,15 @@ stops answering altogether the collection stops and says which namespaces were n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 import pandas as pd
 
 from quotatune import model
+from quotatune.collect import prom_events as pe
 from quotatune.collect import prom_parse as pp
 from quotatune.collect.base import Collected
-from quotatune.collect.prom_client import PrometheusClient, Unreachable
+from quotatune.collect.prom_client import PrometheusClient
 from quotatune.collect.prom_queries import (
     BY,
     MAX_POINTS,
@@ -35,95 +34,21 @@ from quotatune.collect.prom_queries import (
     throttle_expr,
     time_chunks,
 )
-from quotatune.errors import InputError, SourceError
-
-T = TypeVar("T")
-R = TypeVar("R")
-MAX_PODS = 500  # pods per query before a namespace is split further
-POINT_BUDGET = 1_000_000  # points per response, at most (about 25 MB of JSON)
-
-
-class _Run:
-    """One collection: counts queries, records failures, stops when the server is gone."""
-
-    def __init__(self, client: PrometheusClient, errors: list[str], workers: int = 4) -> None:
-        self.client = client
-        self.workers = workers
-        self.errors = errors
-        self.dead: str | None = None
-        self.warnings: set[str] = set()
-
-    def ask(self, what: str, call: Callable[[], object], parse: Callable[[object, str], R],
-            *, quiet: bool = False) -> R | None:
-        """One request, parsed; a failure is recorded (unless ``quiet``) and gives None.
-        No answer at all marks the server dead: later requests are not sent."""
-        if self.dead is not None:
-            return None
-        try:
-            resp = call()
-            self.warnings.update(pp.warnings_of(resp))
-            return parse(resp, what)
-        except Unreachable as exc:
-            self.dead = str(exc)
-            self.errors.append(f"{what}: {exc}")
-        except (SourceError, InputError) as exc:
-            if not quiet:
-                self.errors.append(self.client.redact(f"{what}: {exc}"))
-        return None
-
-    def all(self, jobs: list[Callable[[], T]]) -> list[T]:
-        """Run independent queries side by side: Prometheus evaluates queries concurrently
-        (``--query.max-concurrency``), and the client waits on the network, not the CPU."""
-        if self.workers <= 1 or len(jobs) <= 1:
-            return [job() for job in jobs]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(self.workers, len(jobs))) as pool:
-            return list(pool.map(lambda job: job(), jobs))
-
-    def range(self, what: str, expr: str, chunks: list[tuple[float, float]],
-              step: float) -> pd.DataFrame:
-        parts = []
-        for s, e in chunks:
-            label = f"{what} {_iso(s)}..{_iso(e)}"
-            df = self.ask(label, _bind(self.client.query_range, expr, s, e, step),
-                            pp.parse_prom_matrix)
-            if df is not None and not df.empty:
-                parts.append(df)
-        return pd.concat(parts, ignore_index=True) if parts else pp.parse_prom_matrix(
-            {"status": "success", "data": {"resultType": "matrix", "result": []}})
-
-    def instant(self, what: str, expr: str, at: float) -> pd.DataFrame:
-        df = self.ask(what, lambda: self.client.query(expr, at), pp.parse_prom_vector)
-        return df if df is not None else pp.parse_prom_vector(
-            {"status": "success", "data": {"resultType": "vector", "result": []}})
-
-
-def _bind(fn: Callable[..., T], *args: object) -> Callable[[], T]:
-    return lambda: fn(*args)
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=pd.Timestamp(0, tz="UTC").tzinfo).strftime(
-        "%Y-%m-%dT%H:%MZ")
-
-
-def discover_namespaces(run: _Run, sel: str, start: float, end: float) -> list[str] | None:
-    match = f"container_memory_working_set_bytes{{{sel}}}"
-    names = run.ask("namespaces", _bind(run.client.label_values, "namespace", match, start, end),
-                    pp.parse_label_values)
-    return None if names is None else sorted(n for n in names if n)
+from quotatune.collect.prom_run import (
+    MAX_PODS,
+    POINT_BUDGET,
+    QueryRun,
+    bind,
+    discover_namespaces,
+    pod_groups,
+    regex_alt,
+)
+from quotatune.errors import InputError
 
 
 def _ksm_last(metric: str, by: str, ns: str, window_s: float, extra: str = "") -> str:
     sel = f"namespace={quote(ns)}" + (f",{extra}" if extra else "")
     return f"max by ({by}) (last_over_time({metric}{{{sel}}}[{promql_duration(window_s)}]))"
-
-
-def _regex_alt(values: list[str]) -> str:
-    import re
-
-    return quote("|".join(re.escape(v) for v in sorted(set(values))))
 
 
 def collect_prometheus(
@@ -151,7 +76,7 @@ def collect_prometheus(
     # subqueries (aggregate mode) use too.
     start = end - math.floor(window_s / step_s) * step_s
     out = Collected()
-    run = _Run(client, out.errors, concurrency)
+    run = QueryRun(client, out.errors, concurrency)
     names = [namespace] if namespace else discover_namespaces(
         run, cadvisor_selector(None, extra), start, end)
     if names is None:
@@ -189,7 +114,7 @@ def collect_prometheus(
     return out
 
 
-def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float, step_s: float,
+def _collect_namespace(run: QueryRun, ns: str, extra: str, start: float, end: float, step_s: float,
                        rw: float, max_points: int, max_pods: int,
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     sel = cadvisor_selector(ns, extra)
@@ -199,9 +124,9 @@ def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float,
         chunks = time_chunks(start, end, step_s,
                              max(2, min(max_points, POINT_BUDGET // max(npods, 1))))
         series = run.all([
-            _bind(run.range, f"{ns}: cpu", cpu_expr(group, rw), chunks, step_s),
-            _bind(run.range, f"{ns}: memory", memory_expr(group), chunks, step_s),
-            _bind(run.range, f"{ns}: cpu throttling", throttle_expr(group, rw), chunks, step_s)])
+            bind(run.range, f"{ns}: cpu", cpu_expr(group, rw), chunks, step_s),
+            bind(run.range, f"{ns}: memory", memory_expr(group), chunks, step_s),
+            bind(run.range, f"{ns}: cpu throttling", throttle_expr(group, rw), chunks, step_s)])
         for acc, df in zip(parts, series, strict=True):
             acc.append(df)
     cpu, d1 = pp.container_rows(pd.concat(parts[0], ignore_index=True), "cpu_cores")
@@ -222,23 +147,7 @@ def _collect_namespace(run: _Run, ns: str, extra: str, start: float, end: float,
     return usage, specs_rows(resources, owners), events, d1 + d2
 
 
-def pod_groups(run: _Run, ns: str, sel: str, start: float, end: float,
-               max_pods: int = MAX_PODS) -> list[tuple[str, int]]:
-    """Selectors that split a namespace's series into groups of at most ``max_pods`` pods
-    (the pod list comes from the label-values API, which reads only the index)."""
-    match = f"container_memory_working_set_bytes{{{sel}}}"
-    found = run.ask(f"{ns}: pods", _bind(run.client.label_values, "pod", match, start, end),
-                    pp.parse_label_values, quiet=True)
-    if found is None:  # dead (recorded), or no list: one group, whose queries say what fails
-        return [] if run.dead is not None else [(sel, MAX_PODS)]
-    pods = sorted(found)
-    if len(pods) <= max_pods:
-        return [(sel, max(len(pods), 1))]
-    return [(f"{sel},pod=~{_regex_alt(pods[i:i + max_pods])}", len(pods[i:i + max_pods]))
-            for i in range(0, len(pods), max_pods)]
-
-
-def namespace_context(run: _Run, ns: str, sel: str, start: float, end: float, step_s: float,
+def namespace_context(run: QueryRun, ns: str, sel: str, start: float, end: float, step_s: float,
                       chunks: list[tuple[float, float]],
                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Owners, requests/limits and events of a namespace: small, so both modes fetch them."""
@@ -250,7 +159,7 @@ def namespace_context(run: _Run, ns: str, sel: str, start: float, end: float, st
             "kube_replicaset_owner", "namespace, replicaset, owner_kind, owner_name", ns,
             window_s), end))
     resources = _resources(run, ns, window_s, end)
-    events = pp.drop_duplicate_ooms(_ooms(run, ns, sel, window_s, end, chunks, step_s),
+    events = pe.drop_duplicate_ooms(_ooms(run, ns, sel, window_s, end, chunks, step_s),
                                     _terminations(run, ns, chunks, step_s), step_s)
     if not events.empty:
         events = pp.apply_workloads(events.drop(columns=["workload"]), owners)
@@ -277,7 +186,7 @@ _RESOURCE_COLUMNS = {
 }
 
 
-def _resources(run: _Run, ns: str, window_s: float, end: float) -> pd.DataFrame:
+def _resources(run: QueryRun, ns: str, window_s: float, end: float) -> pd.DataFrame:
     """Requests and limits per container: the last value in the window (a pod's resources
     are fixed for its life, so one value per pod is what the range would say anyway)."""
     out: pd.DataFrame | None = None
@@ -295,7 +204,7 @@ def _resources(run: _Run, ns: str, window_s: float, end: float) -> pd.DataFrame:
     return out if out is not None else pd.DataFrame()
 
 
-def _ooms(run: _Run, ns: str, sel: str, window_s: float, end: float,
+def _ooms(run: QueryRun, ns: str, sel: str, window_s: float, end: float,
           chunks: list[tuple[float, float]], step_s: float) -> pd.DataFrame:
     # Most containers never OOM: ask which counters are non-zero, then fetch only those.
     hot = run.instant(f"{ns}: container_oom_events_total",
@@ -303,15 +212,15 @@ def _ooms(run: _Run, ns: str, sel: str, window_s: float, end: float,
                       f"[{promql_duration(window_s)}])) > 0", end)
     if hot.empty or "pod" not in hot.columns:
         return model.empty_events()
-    pods = _regex_alt(list(hot["pod"]))
+    pods = regex_alt(list(hot["pod"]))
     counter = run.range(f"{ns}: container_oom_events_total",
                         f"max by ({BY}) (container_oom_events_total{{{sel},pod=~{pods}}})",
                         chunks, step_s)
     rows, _ = pp.container_rows(counter, "value")
-    return pp.oom_events(rows)
+    return pe.oom_events(rows)
 
 
-def _terminations(run: _Run, ns: str, chunks: list[tuple[float, float]],
+def _terminations(run: QueryRun, ns: str, chunks: list[tuple[float, float]],
                   step_s: float) -> pd.DataFrame:
     sel = f"namespace={quote(ns)}"
     base = "kube_pod_container_status_last_terminated_"
@@ -323,7 +232,7 @@ def _terminations(run: _Run, ns: str, chunks: list[tuple[float, float]],
                       chunks, step_s)
     codes = run.range(f"{ns}: {base}exitcode", f"max by ({BY}) ({base}exitcode{{{sel}}})",
                       chunks, step_s)
-    return pp.termination_events(reasons, times, codes, step_s)
+    return pe.termination_events(reasons, times, codes, step_s)
 
 
 __all__ = ["PrometheusClient", "collect_prometheus", "parse_duration", "MAX_POINTS"]
