@@ -18,9 +18,10 @@ MIB = 1 << 20
 T0 = pd.Timestamp("2026-11-01T00:00:00Z")
 
 
-def rec(workload: str, cpu_m: int, mem_limit_mib: int) -> Recommendation:
+def rec(workload: str, cpu_m: int | None, mem_limit_mib: int | None,
+        status: str = "ok") -> Recommendation:
     return Recommendation("ns", workload, "c", cpu_m, None, mem_limit_mib, mem_limit_mib,
-                          Current(), "hand", 1000, 100.0, "high", "ok")
+                          Current(), "hand", 1000, 100.0, "high", status)
 
 
 def rows(workload: str, cpu: list[float], mem_mib: list[float]) -> pd.DataFrame:
@@ -36,8 +37,9 @@ def test_metrics_on_a_hand_made_trace():
         rows("a", [0.2, 0.6, 0.5, 0.7], [500, 900, 1000, 999]),
         rows("b", [0.1, 0.1], [50, 101]),
     ], ignore_index=True)
-    s = score("hand", [rec("a", 500, 1000), rec("b", 1000, 100)], test)
-    assert s.containers == 2
+    s = score("hand", [rec("a", 500, 1000), rec("b", 1000, 100),
+                       rec("c", None, None, "insufficient-data")], test)
+    assert s.containers == 2 and s.left_out == 1
     assert s.cores == pytest.approx(1.5)
     # slack: a 0.3 (only the 0.2 sample is below 0.5), b 0.9 + 0.9; over Σreq = 4*0.5 + 2*1
     assert s.cpu_slack == pytest.approx((0.3 + 1.8) / 4.0)

@@ -9,9 +9,9 @@ Fleet totals per strategy, over the containers that have training data:
 * ``mem_slack`` = Σ max(limit - use, 0) / Σ limit, over every test sample;
 * ``mem_oom_vms``: containers with at least one test sample above the memory limit.
 
-A container a strategy cannot size (insufficient training data) keeps its current values
-where they are known and is left out otherwise; both are counted.  The row ``current`` scores
-the containers' own requests and limits, when the data has them.
+A container a strategy cannot size (insufficient training data) is left out of that
+strategy's totals and counted in ``left_out``.  The row ``current`` scores the containers' own
+requests and limits, over the same containers (those sized), when the data has them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class Score:
     mem_gib: float
     mem_slack: float
     mem_oom_vms: int
-    kept_current: int = 0
     left_out: int = 0
 
     def to_dict(self) -> dict[str, float | int | str]:
@@ -107,31 +106,24 @@ def _before(events: pd.DataFrame | None, until: pd.Timestamp) -> pd.DataFrame | 
     return events[pd.to_datetime(events["timestamp"], utc=True) <= until]
 
 
-def _sizes(recs: list[Recommendation], use_current: bool) -> tuple[pd.DataFrame, int, int]:
-    rows, kept, left = [], 0, 0
+def _sizes(recs: list[Recommendation], use_current: bool) -> tuple[pd.DataFrame, int]:
+    rows, left = [], 0
     for r in recs:
         cur = r.current
         cpu_m = cur.cpu_request_millicores if use_current else r.cpu_request_millicores
         mem_mib = (cur.memory_limit_mib or cur.memory_request_mib) if use_current else (
             r.memory_limit_mib or r.memory_request_mib)
-        if not use_current and (cpu_m is None or mem_mib is None):
-            cpu_m = cur.cpu_request_millicores
-            mem_mib = cur.memory_limit_mib or cur.memory_request_mib
-            if cpu_m is None or mem_mib is None:
-                left += 1
-                continue
-            kept += 1
-        if cpu_m is None or mem_mib is None:
+        if cpu_m is None or mem_mib is None or r.status != "ok":
             left += 1
             continue
         rows.append((r.namespace, r.workload, r.container, cpu_m / 1000.0, float(mem_mib) * MIB))
     df = pd.DataFrame(rows, columns=[*KEY_COLUMNS, "cpu_req", "mem_lim"])
-    return df, kept, left
+    return df, left
 
 
 def score(name: str, recs: list[Recommendation], test: pd.DataFrame, *,
           use_current: bool = False) -> Score:
-    sizes, kept, left = _sizes(recs, use_current)
+    sizes, left = _sizes(recs, use_current)
     t = test.merge(sizes, on=KEY_COLUMNS, how="inner")
     use = t["cpu_cores"].to_numpy("float64")
     req = t["cpu_req"].to_numpy("float64")
@@ -147,7 +139,6 @@ def score(name: str, recs: list[Recommendation], test: pd.DataFrame, *,
         mem_gib=float(sizes["mem_lim"].sum() / GIB),
         mem_slack=_ratio(np.maximum(lim - mem, 0).sum(), lim.sum()),
         mem_oom_vms=len(over_mem),
-        kept_current=kept,
         left_out=left,
     )
 

@@ -87,8 +87,8 @@ def _table(rows: list[dict[str, Any]], train: float, test: float) -> str:
     for row in body:
         lines.append("  ".join(c.rjust(w) if k else c.ljust(w)
                                for k, (c, w) in enumerate(zip(row, widths, strict=True))))
-    notes = [f"{r['strategy']}: {r['kept_current']} container(s) kept their current values "
-             "(too little training data)" for r in rows if r.get("kept_current")]
+    notes = [f"{r['strategy']}: {r['left_out']} container(s) left out (too little training "
+             "data, or no current values)" for r in rows if r.get("left_out")]
     return "\n".join(lines + notes) + "\n"
 
 
