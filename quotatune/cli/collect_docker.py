@@ -87,10 +87,10 @@ def command(
 ) -> None:
     """Sample CPU and memory of running containers, their limits, and how exited ones died."""
     from quotatune import config
+    from quotatune.cli.common import open_store
     from quotatune.cli.output import err
     from quotatune.collect.docker import collect_docker
     from quotatune.errors import InputError
-    from quotatune.store import Store
 
     flt = parse_filters(filters or [])
     url = config.docker_host(host)
@@ -103,7 +103,7 @@ def command(
     if data.usage.empty and data.specs.empty and data.errors:
         where = url or "the default socket"
         raise InputError(redact(f"{data.errors[0]} (daemon at {where})", url))
-    rep = Store(config.store_dir(store)).append(data)
+    rep = open_store(store).append(data)
     for e in data.errors:
         err(redact(f"warning: {e}", url))
     containers = data.usage["pod"].nunique() if not data.usage.empty else 0

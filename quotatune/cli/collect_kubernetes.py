@@ -37,12 +37,11 @@ def command(
     """Read pods, owners, requests/limits, statuses, events and kubelet usage; append them."""
     import os
 
-    from quotatune import config
+    from quotatune.cli.common import open_store
     from quotatune.cli.output import err
     from quotatune.collect.k8s_api import connect
     from quotatune.collect.kubernetes import collect_kubernetes
     from quotatune.errors import InputError
-    from quotatune.store import Store
 
     in_cluster = (
         kubeconfig is None and not context and not os.environ.get("KUBECONFIG")
@@ -55,7 +54,7 @@ def command(
                               timeout=timeout)
     if data.specs.empty and data.usage.empty and data.errors:
         raise InputError(data.errors[0])
-    rep = Store(config.store_dir(store)).append(data)
+    rep = open_store(store).append(data)
     for e in data.errors:
         err(f"warning: {e}")
     for note in data.notes:

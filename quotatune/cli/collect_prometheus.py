@@ -106,10 +106,9 @@ def command(
     import sys
     from datetime import UTC, datetime
 
-    from quotatune import config
+    from quotatune.cli.common import open_store
     from quotatune.cli.output import err, progress_enabled
     from quotatune.collect.prometheus import collect_prometheus, parse_duration
-    from quotatune.store import Store
 
     win = parse_duration(window, "--window")
     stp = parse_duration(step, "--step")
@@ -133,7 +132,7 @@ def command(
         for e in data.errors:
             err(f"quotatune: error: {e}")
         raise typer.Exit(2)
-    st = Store(config.store_dir(store))
+    st = open_store(store)
     rep = st.append(data)
     n = data.usage[["namespace", "pod", "container"]].drop_duplicates().shape[0] \
         if not data.usage.empty else 0

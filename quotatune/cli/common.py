@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from quotatune.collect.base import Collected
 from quotatune.errors import InputError
 from quotatune.model import Target
+
+if TYPE_CHECKING:
+    from quotatune.store import Store
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
@@ -45,17 +49,10 @@ def load_inputs(
         origin = "the given files"
         data.usage = _dedupe(data.usage, data.notes)
     else:
-        from quotatune import config
-        from quotatune.store import Store
 
-        root = config.store_dir(store)
-        if not (root / "usage").is_dir() and not (root / "specs.parquet").exists():
-            raise InputError(
-                f"no history store at {root}: run 'quotatune import FILE…' or "
-                "'quotatune collect …' first, or pass --from FILE…"
-            )
-        data = Store(root).read()
-        origin = f"store {root}"
+        st = existing_store(store)
+        data = st.read()
+        origin = f"store {st.root}"
     if data.usage.empty and data.specs.empty and data.events.empty:
         raise InputError(f"no data in {origin}")
     data.usage = _drop_future(data.usage, data.notes)
@@ -71,6 +68,27 @@ def load_inputs(
         if not data.events.empty:
             data.events = data.events[target.mask(data.events)]
     return data
+
+
+def open_store(flag: Path | None) -> Store:
+    """The history store at --store / QUOTATUNE_STORE / ./data, writing per-day rollups so
+    that ``recommend`` reads summaries instead of every sample."""
+    from quotatune import config
+    from quotatune.analyze.sketch import ROLLUP_VERSION, daily_rollup
+    from quotatune.store import Store
+
+    return Store(config.store_dir(flag), rollup=daily_rollup, rollup_version=ROLLUP_VERSION)
+
+
+def existing_store(flag: Path | None) -> Store:
+    """Like :func:`open_store`, for readers: a missing store is an input error."""
+    st = open_store(flag)
+    if not (st.root / "usage").is_dir() and not (st.root / "specs.parquet").exists():
+        raise InputError(
+            f"no history store at {st.root}: run 'quotatune import FILE…' or "
+            "'quotatune collect …' first, or pass --from FILE…"
+        )
+    return st
 
 
 def _dedupe(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:

@@ -27,18 +27,17 @@ def command(
     """Import usage files into the history store; importing the same samples twice adds nothing."""
     import pandas as pd
 
-    from quotatune import config
+    from quotatune.cli.common import open_store
     from quotatune.cli.output import err
     from quotatune.collect.registry import import_files
     from quotatune.errors import InputError
-    from quotatune.store import Store
 
     # Check flags before touching the store: a bad --keep-days used to fail only after the
     # samples had been appended, half-doing a command that reported an error.
     if keep_days is not None and keep_days < 1:
         raise InputError(f"--keep-days must be at least 1, not {keep_days}")
     data = import_files(files, fmt)
-    st = Store(config.store_dir(store))
+    st = open_store(store)
     rep = st.append(data)
     dropped = 0
     if keep_days is not None:

@@ -1,0 +1,44 @@
+"""``recommend --prometheus`` through the real entry point, against a real Prometheus: the
+aggregate path agrees with ``collect prometheus`` followed by ``recommend --store``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.support.prometheus import prom_data, prometheus  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.prometheus
+
+
+def test_aggregate_mode_agrees_with_the_store_path(prometheus, tmp_path: Path) -> None:  # noqa: F811
+    store = tmp_path / "store"
+    collected = run_cli("collect", "prometheus", "--url", prometheus.url, "--window", "14d",
+                        "--store", str(store))
+    assert collected.code == 0, collected.stderr
+    from_store = run_cli("recommend", "--store", str(store), "-o", "json")
+    assert from_store.code == 0, from_store.stderr
+    from_prom = run_cli("recommend", "--prometheus", prometheus.url, "--window", "14d",
+                        "-o", "json")
+    assert from_prom.code == 0, from_prom.stderr
+    a, b = json.loads(from_store.stdout), json.loads(from_prom.stdout)
+    assert len(a) >= 3
+    assert a == b
+
+
+def test_aggregate_mode_honours_the_target(prometheus) -> None:  # noqa: F811
+    every = json.loads(run_cli("recommend", "--prometheus", prometheus.url, "-o", "json").stdout)
+    first = every[0]
+    target = f"{first['namespace']}/{first['workload']}"
+    some = json.loads(run_cli("recommend", target, "--prometheus", prometheus.url,
+                              "-o", "json").stdout)
+    assert {r["workload"] for r in some} == {first["workload"]}
+
+
+def test_an_unreachable_prometheus_is_one_line_and_exit_2() -> None:
+    r = run_cli("recommend", "--prometheus", "http://127.0.0.1:9", "-o", "json")
+    assert r.code == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
