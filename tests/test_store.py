@@ -220,3 +220,16 @@ def test_a_read_only_store_is_a_clear_error_and_keeps_its_data(small_fs: Path) -
     with pytest.raises(StoreError):
         st.append(Collected(usage=usage(1, 600, seed=9, ns="other")))
     assert len(st.read_usage()) == 600
+
+
+def test_store_files_are_never_group_or_world_writable(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        st = Store(tmp_path)
+        st.append(Collected(usage=usage(1, 100)))
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files
+    for p in files:
+        assert p.stat().st_mode & 0o022 == 0, p
