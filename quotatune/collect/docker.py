@@ -137,8 +137,11 @@ def _round(s: Session, filters: dict[str, Any], cpu_window: float,
     first_read: dict[str, float] = {}  # monotonic time of the reading a rate starts from
     files = {cid: f for cid in names if (f := s.cgroup_by_id(cid)) is not None}
     _read_cgroups(s, files, names, readings, first_read)
+    # The rest go to the stats API now, so dockerd's tick passes while we inspect.
+    pending = {cid: s.submit_stats(cid) for cid in names if cid not in files}
     infos = _inspect(s, list(names), names)
     running: dict[str, InspectInfo] = {}
+    restarted: set[str] = set()
     for cid, info in infos.items():
         s.infos[cid] = info
         if not info.running:
@@ -150,32 +153,35 @@ def _round(s: Session, filters: dict[str, Any], cpu_window: float,
             # Restarted since the last round: its counters restarted with it.
             s.prev.pop(cid, None)
             s.tally.restarts += 1
+            restarted.add(cid)
             if cid in readings:
                 readings[cid] = {**readings[cid], "cpu_cores": None}
                 first_read[cid] = time.monotonic()
         s.started[cid] = info.started_at
+        if cid not in files:
+            s.cgroup_by_pid(info)  # learns a custom --cgroup-parent for the next rounds
     for cid in list(readings):
         if cid not in running:
             readings.pop(cid)  # inspect failed or it stopped: recorded above
-    late = {cid: f for cid, i in running.items()
-            if cid not in files and (f := s.cgroup_by_pid(i)) is not None}
-    _read_cgroups(s, late, names, readings, first_read)
-    pending = {cid: s.submit_stats(cid) for cid in running
-               if cid not in files and cid not in late}
-    again = {cid: f for cid, f in {**files, **late}.items()
+    again = {cid: f for cid, f in files.items()
              if cid in readings and readings[cid]["cpu_cores"] is None}
     if again:
         sleep(max(0.0, max(first_read[c] for c in again) + cpu_window - time.monotonic()))
         _read_cgroups(s, again, names, readings, first_read)
     for cid, fut in pending.items():
         try:
-            readings[cid] = fut.result()
+            payload, reading = fut.result()
         except Exception as exc:
-            s.tally.failed(running[cid].name, "stats", exc)
+            if cid in running:
+                s.tally.failed(running[cid].name, "stats", exc)
+            continue
+        if cid in running:
+            # A restart seen by inspect: the previous reading belongs to the old process.
+            readings[cid] = parse_docker_stats(payload) if cid in restarted else reading
     for cid, info in running.items():
         if cid not in readings and cid not in pending:
             s.tally.vanished(info.name, "its cgroup went away while being read")
-    s.tally.cgroup_reads += len(files) + len(late)
+    s.tally.cgroup_reads += len(files)
     s.tally.api_reads += len(pending)
     rows = []
     for cid, rd in readings.items():

@@ -60,7 +60,7 @@ class Session:
                 out[i] = exc
         return out
 
-    def submit_stats(self, cid: str) -> Future[dict[str, Any]]:
+    def submit_stats(self, cid: str) -> Future[tuple[dict[str, Any], dict[str, Any]]]:
         if self.wide is None:
             self.wide = ThreadPoolExecutor(max_workers=self.workers,
                                            thread_name_prefix="qt-docker-stats")
@@ -86,7 +86,8 @@ class Session:
                 self.layouts = (layout, *self.layouts)  # a custom --cgroup-parent
         return found
 
-    def api_stats(self, cid: str) -> dict[str, Any]:
+    def api_stats(self, cid: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The raw stats payload and its reading (rated against the previous one, if any)."""
         # With a previous reading one tick is enough (one-shot); without, dockerd waits a
         # second tick and fills precpu_stats so the rate comes from this one call.
         if cid in self.prev and self.one_shot_ok:
@@ -99,4 +100,4 @@ class Session:
                 payload = self.api.stats(cid, stream=False)
         else:
             payload = self.api.stats(cid, stream=False)
-        return parse_docker_stats(payload, self.prev.get(cid))
+        return payload, parse_docker_stats(payload, self.prev.get(cid))
