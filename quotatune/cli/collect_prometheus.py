@@ -101,12 +101,15 @@ def command(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request.")] = 60.0,
     store: Annotated[Path | None, typer.Option(
         "--store", help="History store (default ./data, QUOTATUNE_STORE).")] = None,
+    now_text: Annotated[
+        str | None, typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for "
+                                 "tests and backfills.")
+    ] = None,
 ) -> None:
     """Read cAdvisor and kube-state-metrics history from Prometheus into the store."""
     import sys
-    from datetime import UTC, datetime
 
-    from quotatune.cli.common import open_store
+    from quotatune.cli.common import open_store, parse_now
     from quotatune.cli.output import err, progress_enabled
     from quotatune.collect.prometheus import collect_prometheus, parse_duration
 
@@ -123,7 +126,7 @@ def command(
             f"\rqueries sent: {client.requests_sent + 1}", end="", file=sys.stderr, flush=True)
     try:
         data = collect_prometheus(client, window=win, step=stp, namespace=namespace,
-                                  selector=selector, now=datetime.now(UTC))
+                                  selector=selector, now=parse_now(now_text))
     finally:
         client.close()
         if progress_enabled():

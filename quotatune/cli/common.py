@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,18 @@ def existing_store(flag: Path | None) -> Store:
             "'quotatune collect …' first, or pass --from FILE…"
         )
     return st
+
+
+def parse_now(text: str | None) -> datetime:
+    """The hidden ``--now`` clock override (RFC 3339) of commands that read "the last N days":
+    tests and backfills pin the clock with it; without it, the wall clock."""
+    if not text:
+        return datetime.now(UTC)
+    try:
+        t = pd.Timestamp(text)
+    except ValueError:
+        raise InputError(f"bad --now {text!r}: use RFC 3339, e.g. 2026-11-27T23:00:00Z") from None
+    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
 
 
 def _dedupe(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:

@@ -48,6 +48,10 @@ def command(
     ] = None,
     ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
     insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
+    now_text: Annotated[
+        str | None, typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for "
+                                 "tests and backfills.")
+    ] = None,
 ) -> None:
     """Recommend CPU (millicores) and memory (MiB) requests and limits per container."""
     from quotatune.cli.common import split_target_and_files
@@ -69,7 +73,8 @@ def command(
             prometheus, token_file=token_file, token_env=token_env, headers=header,
             ca_file=ca_file, insecure_skip_verify=insecure_skip_verify,
         )
-        recs, specs = _from_prometheus(client, target, window, step, strategy, errors)
+        recs, specs = _from_prometheus(client, target, window, step, strategy, errors,
+                                       now_text)
     elif files:
         recs, specs = _from_files(files, fmt, target, strategy, errors, notes)
     else:
@@ -120,12 +125,11 @@ def _from_store(
 
 def _from_prometheus(
     client: object, target: Target, window: str, step: str, strategy: str | None,
-    errors: list[str],
+    errors: list[str], now_text: str | None,
 ) -> tuple[list[Recommendation], pd.DataFrame]:
-    from datetime import UTC, datetime
-
     import pandas as pd
 
+    from quotatune.cli.common import parse_now
     from quotatune.collect.prom_aggregate import recommend_from_prometheus
     from quotatune.collect.prometheus import parse_duration
     from quotatune.errors import InputError, SourceError
@@ -134,7 +138,7 @@ def _from_prometheus(
         recs = recommend_from_prometheus(
             client,  # type: ignore[arg-type]
             window=parse_duration(window, "--window"), step=parse_duration(step, "--step"),
-            now=datetime.now(UTC), namespace=target.namespace, strategy=strategy,
+            now=parse_now(now_text), namespace=target.namespace, strategy=strategy,
             errors=errors,
         )
     except SourceError as exc:

@@ -70,16 +70,15 @@ def command(
 ) -> None:
     """Write an HTML report (summary, tables, charts, findings, capacity, method) into the
     reports directory and update its index.html."""
-    from datetime import UTC, datetime
-
     from quotatune import config
+    from quotatune.cli.common import parse_now
     from quotatune.cli.output import err
     from quotatune.errors import InputError
     from quotatune.model import severity_rank
     from quotatune.render import archive
 
     threshold = severity_rank(fail_on) if fail_on is not None else None
-    now = _parse_now(now_text) if now_text else datetime.now(UTC)
+    now = parse_now(now_text)
     out_dir = config.reports_dir(out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
@@ -107,18 +106,6 @@ def command(
         typer.echo(f"wrote {written.report}")
         for p in written.removed:
             typer.echo(f"removed {p}")
-
-
-def _parse_now(text: str) -> Any:
-    import pandas as pd
-
-    from quotatune.errors import InputError
-
-    try:
-        t = pd.Timestamp(text)
-    except ValueError:
-        raise InputError(f"bad --now {text!r}: use RFC 3339, e.g. 2026-11-27T23:00:00Z") from None
-    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
 
 
 def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
