@@ -18,11 +18,9 @@ import adds nothing, so nothing is duplicated.  Writers take an exclusive ``floc
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from quotatune import model
+from quotatune import filelock, model
 from quotatune.collect.base import Collected
 from quotatune.errors import InputError
 
@@ -73,27 +71,20 @@ class Store:
         """Exclusive writer lock; waits up to ``timeout`` seconds, then fails clearly."""
         timeout = self.lock_timeout if timeout is None else timeout
         self._ensure_root()
-        path = self.root / ".lock"
+        held = contextlib.ExitStack()
+        # Only taking the lock is translated here; errors of the locked work pass through.
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            held.enter_context(
+                filelock.exclusive(self.root / ".lock", timeout, holder=f"pid {os.getpid()}")
+            )
+        except filelock.LockTimeout:
+            raise StoreError(
+                f"{self.root}: store is locked by another run (waited {timeout:.0f}s)"
+            ) from None
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot open the store lock: {_why(exc)}") from None
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StoreError(
-                            f"{self.root}: store is locked by another run "
-                            f"(waited {timeout:.0f}s)"
-                        ) from None
-                    time.sleep(0.05)
+        with held:
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
 
     def _ensure_root(self) -> None:
         try:

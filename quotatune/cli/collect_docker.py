@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from quotatune.cli.options import StoreDir
 
 
 def parse_filters(items: list[str]) -> dict[str, list[str]]:
@@ -71,10 +72,7 @@ def command(
         typer.Option("--filter", help="Engine list filter key=value (label=…, name=…); "
                      "repeatable."),
     ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE)."),
-    ] = None,
+    store: StoreDir = None,
     exited: Annotated[
         bool, typer.Option("--exited/--no-exited", help="Inspect exited containers too.")
     ] = True,

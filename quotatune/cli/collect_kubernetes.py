@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from quotatune.cli.options import StoreDir
+
 
 def command(
     context: Annotated[
@@ -20,10 +22,7 @@ def command(
     namespace: Annotated[
         str | None, typer.Option("--namespace", "-n", help="Only this namespace.")
     ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE)."),
-    ] = None,
+    store: StoreDir = None,
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, help="Objects per list request.")
     ] = 500,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from quotatune.cli.options import NowText, StoreDir
+
 if TYPE_CHECKING:
     from quotatune.collect.prom_client import PrometheusClient
 
@@ -99,12 +101,8 @@ def command(
     ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
     insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request.")] = 60.0,
-    store: Annotated[Path | None, typer.Option(
-        "--store", help="History store (default ./data, QUOTATUNE_STORE).")] = None,
-    now_text: Annotated[
-        str | None, typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for "
-                                 "tests and backfills.")
-    ] = None,
+    store: StoreDir = None,
+    now_text: NowText = None,
 ) -> None:
     """Read cAdvisor and kube-state-metrics history from Prometheus into the store."""
     import sys

@@ -7,23 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
+from quotatune.cli.options import FileFormat, StoreDir, TargetArgs
+
 OUTPUTS = ("table", "json")
 
 
 def command(
-    args: Annotated[
-        list[str] | None,
-        typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
-    ] = None,
+    args: TargetArgs = None,
     from_files: Annotated[
         list[Path] | None,
         typer.Option("--from", help="Read these files (also hs_err_pid*.log) instead of the "
                      "history store."),
     ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
-    store: Annotated[
-        Path | None, typer.Option("--store", help="History store (default ./data).")
-    ] = None,
+    fmt: FileFormat = None,
+    store: StoreDir = None,
     docker_host: Annotated[
         str | None,
         typer.Option("--docker-host", help="Diagnose a Docker daemon now (running and exited "

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from quotatune.cli.options import StoreDir
+
 
 def command(
     files: Annotated[
@@ -16,10 +18,7 @@ def command(
         str | None,
         typer.Option("--format", help="Input format; detected per file when omitted."),
     ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE)."),
-    ] = None,
+    store: StoreDir = None,
     keep_days: Annotated[
         int | None, typer.Option("--keep-days", help="Afterwards drop days older than this.")
     ] = None,

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from quotatune.cli.options import FileFormat, StoreDir
+
 OUTPUTS = ("table", "json", "yaml", "html")
 _SHAPE_LIKE = re.compile(r"^[0-9.]+m?(?:cpus?)?/[0-9.]+[A-Za-z]+(?:/\d+(?:pods?)?)?$")
 
@@ -61,8 +63,8 @@ def command(
     from_files: Annotated[
         list[Path] | None, typer.Option("--from", help="Read these files instead of the store.")
     ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
-    store: Annotated[Path | None, typer.Option("--store", help="History store directory.")] = None,
+    fmt: FileFormat = None,
+    store: StoreDir = None,
     nodes_file: Annotated[
         Path | None, typer.Option("--nodes", help="Nodes from 'kubectl get nodes -o json'.")
     ] = None,

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from quotatune.cli.options import FileFormat, FromFiles, NowText, StoreDir, TargetArgs
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -15,16 +17,10 @@ if TYPE_CHECKING:
 
 
 def command(
-    args: Annotated[
-        list[str] | None,
-        typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
-    ] = None,
-    from_files: Annotated[
-        list[Path] | None,
-        typer.Option("--from", help="Read these files instead of the history store."),
-    ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
-    store: Annotated[Path | None, typer.Option("--store", help="History store directory.")] = None,
+    args: TargetArgs = None,
+    from_files: FromFiles = None,
+    fmt: FileFormat = None,
+    store: StoreDir = None,
     strategy: Annotated[
         str | None, typer.Option("--strategy", help="Strategy name (default: the default).")
     ] = None,
@@ -48,10 +44,7 @@ def command(
     ] = None,
     ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
     insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
-    now_text: Annotated[
-        str | None, typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for "
-                                 "tests and backfills.")
-    ] = None,
+    now_text: NowText = None,
 ) -> None:
     """Recommend CPU (millicores) and memory (MiB) requests and limits per container."""
     from quotatune.cli.common import split_target_and_files

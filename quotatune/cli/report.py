@@ -14,20 +14,16 @@ from typing import Annotated, Any
 
 import typer
 
+from quotatune.cli.options import FileFormat, FromFiles, NowText, StoreDir, TargetArgs
+
 EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL
 
 
 def command(
-    args: Annotated[
-        list[str] | None,
-        typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
-    ] = None,
-    from_files: Annotated[
-        list[Path] | None,
-        typer.Option("--from", help="Read these files instead of the history store."),
-    ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
-    store: Annotated[Path | None, typer.Option("--store", help="History store directory.")] = None,
+    args: TargetArgs = None,
+    from_files: FromFiles = None,
+    fmt: FileFormat = None,
+    store: StoreDir = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Reports directory (default ./reports, "
                                   "or QUOTATUNE_REPORTS).")
@@ -63,10 +59,7 @@ def command(
         list[str] | None, typer.Option("--node-shape", help="Candidate node shape for the "
                                        "capacity section, e.g. 4cpu/16Gi; repeatable.")
     ] = None,
-    now_text: Annotated[
-        str | None, typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for "
-                                 "tests and backfills.")
-    ] = None,
+    now_text: NowText = None,
 ) -> None:
     """Write an HTML report (summary, tables, charts, findings, capacity, method) into the
     reports directory and update its index.html."""

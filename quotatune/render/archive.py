@@ -14,18 +14,17 @@ This is the I/O half of ``quotatune report`` (the CLI calls it; rendering stays 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from quotatune import filelock
 from quotatune.render.index import IndexEntry, render_index
 
 PREFIX = "quotatune-report-"
@@ -69,28 +68,19 @@ def write_atomic(path: Path, text: str, mode: int = REPORT_MODE) -> None:
 def locked(out: Path, wait: float = 0.0, now: datetime | None = None) -> Iterator[None]:
     """Hold the reports directory's lock; wait up to ``wait`` seconds for another run."""
     path = out / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    held = contextlib.ExitStack()
     try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-                    raise LockHeld(
-                        f"another report run holds {path}"
-                        + (f" ({holder})" if holder else "")
-                        + (f"; waited {wait:g} s" if wait else "")
-                    ) from None
-                time.sleep(0.2)
-        stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
+        held.enter_context(filelock.exclusive(
+            path, wait, holder=f"pid {os.getpid()} since {stamp}", poll=0.2))
+    except filelock.LockTimeout as exc:
+        raise LockHeld(
+            f"another report run holds {path}"
+            + (f" ({exc.holder})" if exc.holder else "")
+            + (f"; waited {wait:g} s" if wait else "")
+        ) from None
+    with held:
         yield
-    finally:
-        os.close(fd)  # releases the flock
 
 
 def report_time(name: str) -> datetime | None:

@@ -1,0 +1,26 @@
+"""Options several commands share, declared once so their flags and help read the same."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+TargetArgs = Annotated[
+    list[str] | None,
+    typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
+]
+FromFiles = Annotated[
+    list[Path] | None,
+    typer.Option("--from", help="Read these files instead of the history store."),
+]
+FileFormat = Annotated[str | None, typer.Option("--format", help="Format of --from files.")]
+StoreDir = Annotated[
+    Path | None,
+    typer.Option("--store", help="History store (default ./data, QUOTATUNE_STORE)."),
+]
+NowText = Annotated[
+    str | None,
+    typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for tests and backfills."),
+]
