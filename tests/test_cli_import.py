@@ -95,6 +95,17 @@ def test_keep_days_drops_days_older_than_the_window(tmp_path: Path) -> None:
     assert len(Store(store).read_usage()) == 3
 
 
+def test_keep_days_counts_back_from_the_newest_stored_day_not_the_wall_clock(
+    tmp_path: Path,
+) -> None:
+    """A trace from 2013 imported with --keep-days 5 keeps its own last five days."""
+    store = tmp_path / "store"
+    run = run_cli("import", TWO_VMS[0], "--store", str(store), "--keep-days", "5")
+    assert run.code == 0, run
+    days = Store(store).days()
+    assert len(days) == 5 and days[-1].startswith("2013-08-")
+
+
 @pytest.mark.parametrize(
     ("args", "needles"),
     [
@@ -114,7 +125,8 @@ def test_keep_days_drops_days_older_than_the_window(tmp_path: Path) -> None:
         (["dirty-vm.csv"], ["dirty-vm.csv: column 'CPU usage [MHZ]', row 3:", "'-5.0'"]),
         (["sales.csv", "--format", "xml"], ["unknown format 'xml'; use one of"]),
         (["sales.csv", "--format", "bitbrains"], ["not a Bitbrains trace, missing column(s)"]),
-        (["sales.csv", "--keep-days", "0"], ["--keep-days must be at least 1"]),
+        (["sales.csv", "--keep-days", "0"], ["--keep-days must be from 1 to"]),
+        (["sales.csv", "--keep-days", "99999999999"], ["--keep-days must be from 1 to"]),
         (["sales.csv", "--keep-days", "soon"], ["--keep-days"]),
         ([], ["Missing argument"]),
         (["--frm", "x.csv"], ["No such option: --frm"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ def client_from_options(
     from quotatune.errors import InputError
 
     env = os.environ if env is None else env
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise InputError(f"--timeout must be a positive number of seconds, not {timeout}")
     if token_file is not None and token_env is not None:
         raise InputError("use one of --token-file and --token-env")
     token = None
@@ -100,7 +103,9 @@ def command(
         "--header", help="Extra HTTP header NAME:VALUE (repeatable).")] = None,
     ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
     insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per request.")] = 60.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1.0, help="Seconds per request.")
+    ] = 60.0,
     store: StoreDir = None,
     now_text: NowText = None,
 ) -> None:

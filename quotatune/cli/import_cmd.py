@@ -9,6 +9,8 @@ import typer
 
 from quotatune.cli.options import StoreDir
 
+MAX_KEEP_DAYS = 36_500
+
 
 def command(
     files: Annotated[
@@ -20,7 +22,9 @@ def command(
     ] = None,
     store: StoreDir = None,
     keep_days: Annotated[
-        int | None, typer.Option("--keep-days", help="Afterwards drop days older than this.")
+        int | None,
+        typer.Option("--keep-days", help="Afterwards keep only this many days, counted back "
+                     "from the newest stored day."),
     ] = None,
 ) -> None:
     """Import usage files into the history store; importing the same samples twice adds nothing."""
@@ -33,14 +37,19 @@ def command(
 
     # Check flags before touching the store: a bad --keep-days used to fail only after the
     # samples had been appended, half-doing a command that reported an error.
-    if keep_days is not None and keep_days < 1:
-        raise InputError(f"--keep-days must be at least 1, not {keep_days}")
+    if keep_days is not None and not 1 <= keep_days <= MAX_KEEP_DAYS:
+        raise InputError(f"--keep-days must be from 1 to {MAX_KEEP_DAYS}, not {keep_days}")
     data = import_files(files, fmt)
     st = open_store(store)
     rep = st.append(data)
     dropped = 0
     if keep_days is not None:
-        dropped = st.apply_retention(keep_days, pd.Timestamp.now(tz="UTC"))
+        # Counted back from the newest stored day (never from the future): importing last
+        # year's trace with --keep-days 7 keeps its last week instead of deleting all of it.
+        days = st.days()
+        now = pd.Timestamp.now(tz="UTC")
+        newest = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1) if days else now
+        dropped = st.apply_retention(keep_days, min(now, newest))
     containers = data.usage[["namespace", "workload", "container"]].drop_duplicates().shape[0] \
         if not data.usage.empty else 0
     msg = (

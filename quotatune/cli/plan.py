@@ -127,8 +127,12 @@ def command(
     elif context is not None:
         from quotatune.collect.k8s_api import connect
         from quotatune.collect.k8s_nodes import collect_nodes
+        from quotatune.errors import SourceError
 
-        nodes = collect_nodes(connect(str(kubeconfig) if kubeconfig else None, context))
+        try:
+            nodes = collect_nodes(connect(str(kubeconfig) if kubeconfig else None, context))
+        except SourceError as exc:
+            raise InputError(f"--context {context}: {exc}") from None
     target, files = split_target_and_files(args or [], from_files)
     data = load_inputs(files, fmt, store, target)
     recs = []

@@ -49,9 +49,13 @@ class PrometheusClient:
     ) -> None:
         import requests
 
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError:
+            raise InputError(f"not an http(s) URL: {_strip_userinfo(url)!r}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"--url: not an http(s) URL: {_strip_userinfo(url)!r}")
+            raise InputError(f"not an http(s) URL: {_strip_userinfo(url)!r}")
         if parts.username is not None and basic_auth is None:
             basic_auth = (unquote(parts.username), unquote(parts.password or ""))
         self.url = _strip_userinfo(url.strip()).rstrip("/")
@@ -173,8 +177,12 @@ def _strip_userinfo(url: str) -> str:
     if p.username is None and p.password is None:
         return url
     netloc = f"[{host}]" if ":" in host else host
-    if p.port:
-        netloc += f":{p.port}"
+    try:
+        port = p.port
+    except ValueError:
+        return "<unparseable URL>"
+    if port:
+        netloc += f":{port}"
     return urlunsplit((p.scheme, netloc, p.path, p.query, p.fragment))
 
 
