@@ -131,6 +131,9 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
         if bad.any():
             raise _fail(source, col, _row(bad, row_offset), "empty name")
         out[col] = s.astype(str)
+    for col in ("namespace", "workload", "pod", "container"):
+        if col in df.columns:
+            _no_control_chars(df[col], source, col, row_offset)
     if "pod" in df.columns:
         out["pod"] = df["pod"].astype("string").fillna("").astype(str)
     else:
@@ -166,6 +169,21 @@ def _row(mask: pd.Series, row_offset: int) -> int:
     return pos + row_offset
 
 
+MAX_VALUE = float(2**53)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> None:
+    """No platform allows a newline or escape in a name; one would break out of a line of
+    ``-o patch`` output or a terminal table."""
+    text = s.astype("string").fillna("")
+    bad = text.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _fail(source, col, pos + row_offset,
+                    f"control character in name {str(s.iloc[pos])[:40]!r}")
+
+
 def _numeric(
     s: pd.Series, source: str, col: str, row_offset: int, *, required: bool
 ) -> pd.Series:
@@ -185,9 +203,13 @@ def _numeric(
     arr = v.to_numpy()
     bad = ~np.isfinite(arr) & ~np.isnan(arr)
     bad |= arr < 0
+    # Past 2^53 a float no longer holds whole bytes and the integer outputs would overflow:
+    # 8 PiB of memory or 9e15 cores is a unit mistake, not a container.
+    bad |= arr > MAX_VALUE
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
-        raise _fail(source, col, pos + row_offset, f"negative or infinite value {float(arr[pos])}")
+        raise _fail(source, col, pos + row_offset,
+                    f"negative, infinite or implausibly large value {float(arr[pos])}")
     return v
 
 

@@ -87,7 +87,20 @@ def test_missing_required_value_gives_its_row() -> None:
 @pytest.mark.parametrize("bad", [-0.5, float("inf"), float("-inf")])
 def test_negative_and_infinite_values_are_refused_with_their_row(bad: float) -> None:
     message = error_of(usage(cpu_cores=[0.1, 0.2, bad]))
-    assert f"column 'cpu_cores', row 4: negative or infinite value {bad}" in message
+    assert f"column 'cpu_cores', row 4: negative, infinite or implausibly large value {bad}" \
+        in message
+
+
+def test_values_too_large_to_be_exact_are_refused() -> None:
+    message = error_of(usage(memory_limit_bytes=[1e9, 1e30, None]))
+    assert "column 'memory_limit_bytes', row 3: negative, infinite or implausibly large" in message
+    assert validate_usage(usage(memory_limit_bytes=[2.0**53, None, None]), "x") is not None
+
+
+@pytest.mark.parametrize("name", ["x\n# evil: true", "tab\there", "esc\x1b[31m"])
+def test_control_characters_in_names_are_refused(name: str) -> None:
+    message = error_of(usage(workload=["web", name, "web"]))
+    assert "column 'workload', row 3: control character in name" in message
 
 
 def test_optional_numeric_columns_are_checked_too() -> None:
