@@ -106,3 +106,14 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_reports_of_the_same_minute_keep_their_order_past_nine(tmp_path):
+    names = ["quotatune-report-20261127T0108Z.html"] + [
+        f"quotatune-report-20261127T0108Z-{i}.html" for i in range(2, 12)]
+    for n in reversed(names):
+        (tmp_path / n).write_text("<html></html>")
+    listed = [p.name for p, _ in archive.list_reports(tmp_path)]
+    assert listed == names
+    archive.prune(tmp_path, datetime(2026, 11, 27, 2, 0, tzinfo=UTC), keep=1)
+    assert [p.name for p, _ in archive.list_reports(tmp_path)] == [names[-1]]

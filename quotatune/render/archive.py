@@ -90,13 +90,19 @@ def report_time(name: str) -> datetime | None:
     return datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
 
 
+def _sequence(name: str) -> int:
+    """Reports of the same minute are numbered -2, -3 …; the first has no number."""
+    m = NAME.match(name)
+    return int(m.group(2)) if m and m.group(2) else 1
+
+
 def list_reports(out: Path) -> list[tuple[Path, datetime]]:
     found = []
     for p in out.iterdir() if out.is_dir() else []:
         when = report_time(p.name)
         if when is not None and p.is_file():
             found.append((p, when))
-    return sorted(found, key=lambda pw: (pw[1], pw[0].name))
+    return sorted(found, key=lambda pw: (pw[1], _sequence(pw[0].name)))
 
 
 def prune(out: Path, now: datetime, *, keep: int | None = None, keep_days: float | None = None,
