@@ -374,15 +374,13 @@ class Current:
     cpu_limit_millicores: int | None = None
 
     def to_dict(self) -> dict[str, int | None]:
-        # The contract lists these three; the CPU limit is only added when known.
-        d: dict[str, int | None] = {
+        # Exactly the contract's three keys, so every recommendation has the same shape; the
+        # CPU limit stays available to the report through the object.
+        return {
             "cpu_request_millicores": self.cpu_request_millicores,
             "memory_request_mib": self.memory_request_mib,
             "memory_limit_mib": self.memory_limit_mib,
         }
-        if self.cpu_limit_millicores is not None:
-            d["cpu_limit_millicores"] = self.cpu_limit_millicores
-        return d
 
 
 @dataclass(frozen=True)

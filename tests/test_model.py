@@ -372,6 +372,8 @@ def test_unknown_currents_are_nulls_and_numpy_numbers_become_plain_json() -> Non
     assert '"history_hours": 0.2' in text
 
 
-def test_a_known_cpu_limit_is_added_to_current() -> None:
-    d = recommendation(current=Current(1000, 2048, 2048, cpu_limit_millicores=2000)).to_dict()
-    assert d["current"]["cpu_limit_millicores"] == 2000
+def test_current_has_the_same_three_keys_even_with_a_known_cpu_limit() -> None:
+    cur = Current(1000, 2048, 2048, cpu_limit_millicores=2000)
+    d = recommendation(current=cur).to_dict()
+    assert d["current"] == {"cpu_request_millicores": 1000, "memory_request_mib": 2048,
+                            "memory_limit_mib": 2048}
