@@ -170,3 +170,8 @@ def test_samples_from_a_skewed_clock_are_left_out_and_counted(tmp_path: Path) ->
     r = run_cli("recommend", "--from", str(skewed), "-o", "json")
     assert json.loads(r.stdout) == plain
     assert "1 sample(s) stamped in the future" in r.stderr
+
+
+def test_window_without_prometheus_is_refused_not_ignored(store: Path) -> None:
+    r = run_cli("recommend", "--store", str(store), "--window", "3d")
+    assert r.code == 2 and "--window and --step go with --prometheus" in r.stderr

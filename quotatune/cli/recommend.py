@@ -31,8 +31,12 @@ def command(
         str | None,
         typer.Option("--prometheus", help="Compute inside this Prometheus; pull only summaries."),
     ] = None,
-    window: Annotated[str, typer.Option("--window", help="History for --prometheus.")] = "14d",
-    step: Annotated[str, typer.Option("--step", help="Resolution for --prometheus.")] = "1m",
+    window: Annotated[
+        str | None, typer.Option("--window", help="History for --prometheus (default 14d).")
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option("--step", help="Resolution for --prometheus (default 1m).")
+    ] = None,
     token_file: Annotated[
         Path | None, typer.Option("--token-file", help="Bearer token file for --prometheus.")
     ] = None,
@@ -57,6 +61,9 @@ def command(
     target, files = split_target_and_files(args or [], from_files)
     errors: list[str] = []
     notes: list[str] = []
+    if not prometheus and (window or step):
+        raise InputError("--window and --step go with --prometheus (a store or files are "
+                         "read whole; narrow them with TARGET)")
     if prometheus:
         if files:
             raise InputError("use one of --prometheus and --from")
@@ -66,8 +73,8 @@ def command(
             prometheus, token_file=token_file, token_env=token_env, headers=header,
             ca_file=ca_file, insecure_skip_verify=insecure_skip_verify,
         )
-        recs, specs = _from_prometheus(client, target, window, step, strategy, errors,
-                                       now_text)
+        recs, specs = _from_prometheus(client, target, window or "14d", step or "1m",
+                                       strategy, errors, now_text)
     elif files:
         recs, specs = _from_files(files, fmt, target, strategy, errors, notes)
     else:
