@@ -9,10 +9,10 @@ DEB_PACKAGES := docker.io busybox-static prometheus chromium
 
 .PHONY: demo test test-fast bench lint system-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)

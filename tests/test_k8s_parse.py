@@ -436,3 +436,15 @@ def test_any_file_given_to_a_kubernetes_importer_is_read_or_one_line_error(fmt, 
             import_files([path], fmt)
         except InputError as exc:
             assert "\n" not in str(exc) and str(path) in str(exc)
+
+
+def test_a_sample_time_beyond_what_a_timestamp_can_hold_is_dropped_not_raised() -> None:
+    """Found by fuzzing: a corrupted millisecond time (an extra digit) overflowed pandas."""
+    text = (
+        'container_cpu_usage_seconds_total{container="a",namespace="n",pod="p-0"} '
+        "176.7 17048157627400000\n"
+        'container_memory_working_set_bytes{container="a",namespace="n",pod="p-0"} '
+        "3.7e+07 17048157627400000\n"
+    )
+    usage = parse_prometheus_usage(text, pd.Timestamp("2026-01-01", tz="UTC"))
+    assert usage.empty

@@ -201,9 +201,10 @@ def parse_prometheus_usage(
                 cpu_total) or math.isnan(mem):
             lost += 1
             continue
-        ts_ms = r.get("ts_ms")
-        ts = (pd.Timestamp(ts_ms, unit="ms", tz="UTC") if isinstance(ts_ms, float)
-              and not math.isnan(ts_ms) else now)
+        ts = _ms_time(r.get("ts_ms"), now)
+        if ts is None:  # a corrupt sample time: the sample cannot be placed
+            lost += 1
+            continue
         rate = _rate(r, before.get((r["namespace"], r["pod"], r["container"])), ts,
                      previous_time)
         if rate is None:
@@ -219,13 +220,24 @@ def _rec(r: Mapping[Any, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in r.items()}
 
 
+# Timestamps pandas can hold: 1970 .. 2262 in milliseconds.
+_MAX_MS = 9.2e15
+
+
+def _ms_time(ms: Any, default: pd.Timestamp | None) -> pd.Timestamp | None:
+    """An exposition-format sample time (ms), ``default`` when absent, None when absurd."""
+    if not isinstance(ms, float) or math.isnan(ms):
+        return default
+    if not 0 <= ms < _MAX_MS:
+        return None
+    return pd.Timestamp(ms, unit="ms", tz="UTC")
+
+
 def _rate(cur: dict[str, Any], prev: dict[str, Any] | None, ts: pd.Timestamp,
           previous_time: pd.Timestamp | None) -> float | None:
     total = float(cur["container_cpu_usage_seconds_total"])
     if prev is not None and isinstance(prev.get("container_cpu_usage_seconds_total"), float):
-        pts = prev.get("ts_ms")
-        t0 = (pd.Timestamp(pts, unit="ms", tz="UTC") if isinstance(pts, float)
-              and not math.isnan(pts) else previous_time)
+        t0 = _ms_time(prev.get("ts_ms"), previous_time)
         delta = total - float(prev["container_cpu_usage_seconds_total"])
         if t0 is not None and (ts - t0).total_seconds() > 0 and delta >= 0:
             return delta / (ts - t0).total_seconds()
