@@ -37,8 +37,15 @@ test: system-deps $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not docker and not prometheus and not chromium"
 
+# TRACE: the trace the backtest benchmark replays (the full Bitbrains month for the
+# published comparison; the bundled sample by default).
+TRACE ?= data/sample
 bench: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/bench_*.py; do \
+	  echo "== $$b"; \
+	  case $$b in *bench_backtest.py) args="$(TRACE)";; *) args="";; esac; \
+	  $(BIN)/python $$b $$args || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check quotatune tests benchmarks
