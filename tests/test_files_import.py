@@ -216,8 +216,8 @@ def test_bitbrains_gzip_and_plain_read_the_same(tmp_path: Path) -> None:
     [
         ("NaN", "column 'cpu_cores', row 3: not a number: 'NaN'"),
         ("", "column 'cpu_cores', row 3: missing value"),
-        ("inf", "column 'cpu_cores', row 3: negative or infinite value inf"),
-        ("-0.5", "column 'cpu_cores', row 3: negative or infinite value -0.5"),
+        ("inf", "column 'cpu_cores', row 3: negative, infinite or implausibly large value inf"),
+        ("-0.5", "column 'cpu_cores', row 3: negative, infinite or implausibly large value -0.5"),
         ("0,5", "not a readable CSV"),  # a decimal comma shifts the columns
         ("half", "column 'cpu_cores', row 3: not a number: 'half'"),
     ],
