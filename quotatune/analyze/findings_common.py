@@ -156,10 +156,17 @@ class Context:
         u = self.usage
         if u.empty:
             return {}
-        u = u.sort_values("timestamp", kind="stable")
-        g = u.groupby(["namespace", "workload", "container"], sort=False)
-        peak = g["memory_working_set_bytes"].max()
-        limit = g["memory_limit_bytes"].last() if "memory_limit_bytes" in u.columns else None
+        keys = ["namespace", "workload", "container"]
+        peak = u.groupby(keys, sort=False)["memory_working_set_bytes"].max()
+        limit = None
+        if "memory_limit_bytes" in u.columns:
+            # The limit at each container's newest sample that has one; picking rows by
+            # idxmax avoids sorting the whole usage frame by time.
+            known = u[u["memory_limit_bytes"].notna()]
+            if not known.empty:
+                newest = known.groupby(keys, sort=False)["timestamp"].idxmax()
+                limit = pd.Series(known.loc[newest.to_numpy(), "memory_limit_bytes"].to_numpy(),
+                                  index=newest.index)
         out: dict[ContainerKey, tuple[float | None, float | None]] = {}
         for k, p in peak.items():
             lim = num(limit.get(k)) if limit is not None else None
