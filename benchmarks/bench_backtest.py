@@ -1,6 +1,7 @@
-"""Rightsizing quality (DESIGN.md §6): backtest every strategy on a Bitbrains month — train on
-each VM's first 14 days, recommend once, score the next 7 — side by side with the published
-anchors (VPA, KRR simple) computed in the same run, plus the VMs' own provisioning.
+"""Rightsizing quality (docs/architecture.md, "Benchmarks"): backtest every strategy on a
+Bitbrains month — train on each VM's first 14 days, recommend once, score the next 7 — side
+by side with the published anchors (VPA, KRR simple) computed in the same run, plus the
+VMs' own provisioning.
 
     python benchmarks/bench_backtest.py TRACE_DIR_OR_FILES... [--strategy NAME...]
 
@@ -14,7 +15,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-PUBLISHED = {  # DESIGN.md §6, August 2013: cores, cpu_over, GiB, OOM VMs
+# The published anchors (docs/architecture.md, "Benchmarks"), August 2013:
+# cores, cpu_over, GiB, OOM VMs
+PUBLISHED = {
     "vpa": (479, 0.034, 1859, 138),
     "krr": (452, 0.063, 2407, 61),
     "current": (1448, None, 4240, 6),
@@ -22,7 +25,7 @@ PUBLISHED = {  # DESIGN.md §6, August 2013: cores, cpu_over, GiB, OOM VMs
 
 
 def _read(path: str):  # type: ignore[no-untyped-def]
-    from quotatune.collect.files import read_bitbrains
+    from quotatune.sources.files.tables import read_bitbrains
 
     return read_bitbrains(Path(path)).usage
 
@@ -30,8 +33,8 @@ def _read(path: str):  # type: ignore[no-untyped-def]
 def main() -> None:
     import pandas as pd
 
-    from quotatune.analyze.backtest import backtest
-    from quotatune.analyze.recommend import DEFAULT_STRATEGY, STRATEGIES
+    from quotatune.analysis.backtest import backtest
+    from quotatune.analysis.recommend import DEFAULT_STRATEGY, STRATEGIES
 
     ap = argparse.ArgumentParser()
     ap.add_argument("paths", nargs="+", type=Path)

@@ -19,7 +19,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from quotatune.analyze.findings import diagnose  # noqa: E402
+from quotatune.analysis.findings.diagnose import diagnose  # noqa: E402
 
 MIB = 1 << 20
 N_CONTAINERS = 2000

@@ -1,6 +1,7 @@
-"""Collector speed (DESIGN.md §6): one Docker sampling round over 50 running containers must
-take <= 1.2 s and at most half the wall time of ``docker stats --no-stream`` on the same
-containers, both measured here in the same run against a real dockerd.
+"""Collector speed (docs/architecture.md, "Benchmarks"): one Docker sampling round over 50
+running containers must take <= 1.2 s and at most half the wall time of
+``docker stats --no-stream`` on the same containers, both measured here in the same run
+against a real dockerd.
 
 Starts a private dockerd (as the tests do), runs 50 busybox containers with a light CPU load,
 then times:
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from quotatune.collect.docker import collect_docker  # noqa: E402
+from quotatune.sources.docker.collector import collect_docker  # noqa: E402
 from tests.support.dockerd import (  # noqa: E402
     build_busybox_image,
     require_dockerd,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from quotatune.collect.k8s_api import Access, K8sReader  # noqa: E402
-from quotatune.collect.kubernetes import collect_kubernetes  # noqa: E402
+from quotatune.sources.kubernetes.api import Access, K8sReader  # noqa: E402
+from quotatune.sources.kubernetes.collector import collect_kubernetes  # noqa: E402
 from tests.support.k8s_standin import StandIn, client_for, scaled_cluster  # noqa: E402
 
 PODS, NODES, PAGE = 5000, 10, 500

@@ -24,10 +24,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from quotatune.analyze import packing  # noqa: E402
-from quotatune.analyze.capacity import parse_shape, plan_capacity  # noqa: E402
-from quotatune.analyze.capacity_nodes import expand, node_arrays, schedule  # noqa: E402
-from quotatune.analyze.capacity_pods import build_workloads  # noqa: E402
+from quotatune.analysis.capacity import packing
+from quotatune.analysis.capacity.nodes import expand, node_arrays, schedule  # noqa: E402
+from quotatune.analysis.capacity.plan import parse_shape, plan_capacity  # noqa: E402
+from quotatune.analysis.capacity.pods import build_workloads  # noqa: E402
 from quotatune.model import Current, Recommendation  # noqa: E402
 
 MIB, GIB = 1 << 20, 1 << 30

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 
-from quotatune.analyze.recommend import recommend, recommend_from_rollups  # noqa: E402
-from quotatune.collect.prom_aggregate import rollups_from_prometheus  # noqa: E402
-from quotatune.collect.prom_client import PrometheusClient  # noqa: E402
-from quotatune.collect.prometheus import collect_prometheus  # noqa: E402
+from quotatune.analysis.recommend import recommend, recommend_from_rollups  # noqa: E402
+from quotatune.sources.prometheus.aggregate import rollups_from_prometheus  # noqa: E402
+from quotatune.sources.prometheus.client import PrometheusClient  # noqa: E402
+from quotatune.sources.prometheus.collector import collect_prometheus  # noqa: E402
 from tests.support.prometheus import (  # noqa: E402
     SAMPLE,
     Container,

@@ -1,6 +1,6 @@
-"""Analyzer speed (DESIGN.md §6): ``recommend`` over a history store of 10,000 containers x
-7 days x 1-minute samples (~100 M samples), end to end from the store, against pandas
-``groupby().quantile()`` on the same samples, both measured in this run.
+"""Analyzer speed (docs/architecture.md, "Benchmarks"): ``recommend`` over a history store of
+10,000 containers x 7 days x 1-minute samples (~100 M samples), end to end from the store,
+against pandas ``groupby().quantile()`` on the same samples, both measured in this run.
 
 Targets: <= 10 s wall, <= 2 GiB peak RSS, >= 5x faster than the pandas baseline.  Each
 measurement runs in its own subprocess so that its peak RSS (``resource.getrusage``) is its
@@ -30,9 +30,9 @@ def build(root: Path, containers: int, days: int) -> None:
     import numpy as np
     import pandas as pd
 
-    from quotatune.analyze.sketch import ROLLUP_VERSION, daily_rollup
-    from quotatune.collect.base import Collected
-    from quotatune.store import Store
+    from quotatune.model.collected import Collected
+    from quotatune.rollup.sketch import ROLLUP_VERSION, daily_rollup
+    from quotatune.store.history import Store
 
     store = Store(root, rollup=daily_rollup, rollup_version=ROLLUP_VERSION)
     rng = np.random.default_rng(42)
@@ -63,9 +63,9 @@ def build(root: Path, containers: int, days: int) -> None:
 
 
 def run_recommend(root: str) -> dict[str, float]:
-    from quotatune.analyze.recommend import recommend_from_rollups, rollup_columns
-    from quotatune.analyze.sketch import ROLLUP_VERSION, daily_rollup
-    from quotatune.store import Store
+    from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
+    from quotatune.rollup.sketch import ROLLUP_VERSION, daily_rollup
+    from quotatune.store.history import Store
 
     t0 = time.perf_counter()
     store = Store(Path(root), rollup=daily_rollup, rollup_version=ROLLUP_VERSION)

@@ -2,7 +2,7 @@
 
 Times what ``quotatune report`` does after loading (recommend, diagnose, capacity, render,
 write), prints the file size, then loads the file in headless Chromium and checks it renders
-without JavaScript errors.  Targets (DESIGN.md §6): <= 15 MB, <= 15 s.
+without JavaScript errors.  Targets (docs/architecture.md, "Benchmarks"): <= 15 MB, <= 15 s.
 
 Baseline, measured in the same run: the same charted containers drawn the common way,
 ``plotly.graph_objects`` figures of the raw samples written with ``fig.to_html()`` (plotly.js
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from quotatune.collect.base import Collected  # noqa: E402
-from quotatune.render import archive  # noqa: E402
-from quotatune.render.pipeline import build_report  # noqa: E402
+from quotatune.model.collected import Collected  # noqa: E402
+from quotatune.pipelines import archive  # noqa: E402
+from quotatune.pipelines.report import build_report  # noqa: E402
 from tests.support.report_data import fleet  # noqa: E402
 
 SIZE_LIMIT_MB, TIME_LIMIT_S = 15.0, 15.0

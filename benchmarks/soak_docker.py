@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from quotatune.collect.docker import collect_docker  # noqa: E402
-from quotatune.store import Store  # noqa: E402
+from quotatune.sources.docker.collector import collect_docker  # noqa: E402
+from quotatune.store.history import Store  # noqa: E402
 from tests.support.dockerd import (  # noqa: E402
     build_busybox_image,
     require_dockerd,

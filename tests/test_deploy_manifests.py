@@ -3,13 +3,13 @@ schemas bundled with kubernetes-validate) and the role can only read."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import kubernetes_validate
 import pytest
 import yaml
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
 READ_VERBS = {"get", "list", "watch"}
 
 

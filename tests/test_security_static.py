@@ -6,9 +6,10 @@ Read from the source with ``ast`` so that a new module cannot slip past by being
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "quotatune"
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "quotatune"
 
 
 def _calls() -> list[tuple[str, int, ast.Call]]:

@@ -24,7 +24,7 @@ from quotatune.cli import (
     recommend,
     report,
 )
-from quotatune.errors import InputError
+from quotatune.model.errors import InputError
 
 app = typer.Typer(
     name="quotatune",

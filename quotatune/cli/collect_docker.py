@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -11,7 +11,7 @@ from quotatune.cli.options import StoreDir
 
 def parse_filters(items: list[str]) -> dict[str, list[str]]:
     """``--filter label=app=web --filter name=api`` as Engine list filters."""
-    from quotatune.errors import InputError
+    from quotatune.model.errors import InputError
 
     out: dict[str, list[str]] = {}
     for item in items:
@@ -20,41 +20,6 @@ def parse_filters(items: list[str]) -> dict[str, list[str]]:
             raise InputError(f"--filter expects key=value (e.g. label=app=web), got {item!r}")
         out.setdefault(key.strip(), []).append(value)
     return out
-
-
-def redact(text: str, url: str | None) -> str:
-    """``text`` with the password of ``url`` (ssh://user:secret@host) replaced by ***; the
-    SDK's own error messages repeat the URL verbatim."""
-    from urllib.parse import urlsplit
-
-    if not url:
-        return text
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return text.replace(url, "(unparseable URL)")
-    return text.replace(password, "***") if password else text
-
-
-def connect(host: str | None, timeout: float) -> Any:
-    """A docker SDK client for --host, else DOCKER_HOST (with its TLS settings), else the
-    default socket; an unreachable daemon is one clear InputError."""
-    import os
-
-    import docker
-
-    from quotatune.collect.docker_rows import describe
-    from quotatune.errors import InputError
-
-    where = host or "the default socket"
-    env = dict(os.environ)
-    if host:
-        env["DOCKER_HOST"] = host
-    try:
-        return docker.from_env(environment=env, timeout=int(max(1, timeout)), max_pool_size=64)
-    except Exception as exc:  # the SDK asks the daemon for its API version right away
-        raise InputError(redact(f"cannot reach the Docker daemon at {where}: {describe(exc)}",
-                                host)) from None
 
 
 def command(
@@ -84,15 +49,21 @@ def command(
     ] = 30.0,
 ) -> None:
     """Sample CPU and memory of running containers, their limits, and how exited ones died."""
-    from quotatune import config
-    from quotatune.cli.common import open_store
+    import os
+
+    from quotatune.cli import config
     from quotatune.cli.output import err
-    from quotatune.collect.docker import collect_docker
-    from quotatune.errors import InputError
+    from quotatune.model.errors import InputError
+    from quotatune.pipelines.collect import (
+        collect_docker,
+        docker_client,
+        hide_url_password,
+        into_store,
+    )
 
     flt = parse_filters(filters or [])
     url = config.docker_host(host)
-    client = connect(url, timeout)
+    client = docker_client(url, timeout, os.environ)
     try:
         data = collect_docker(client, rounds=rounds, interval=interval, include_exited=exited,
                               log_tail=log_tail, filters=flt)
@@ -100,10 +71,10 @@ def command(
         client.close()
     if data.usage.empty and data.specs.empty and data.errors:
         where = url or "the default socket"
-        raise InputError(redact(f"{data.errors[0]} (daemon at {where})", url))
-    rep = open_store(store).append(data)
+        raise InputError(hide_url_password(f"{data.errors[0]} (daemon at {where})", url))
+    rep = into_store(data, config.store_dir(store))
     for e in data.errors:
-        err(redact(f"warning: {e}", url))
+        err(hide_url_password(f"warning: {e}", url))
     containers = data.usage["pod"].nunique() if not data.usage.empty else 0
     exited_n = int((data.specs["phase"] != "running").sum()) if not data.specs.empty else 0
     typer.echo(

@@ -36,11 +36,11 @@ def command(
     """Read pods, owners, requests/limits, statuses, events and kubelet usage; append them."""
     import os
 
-    from quotatune.cli.common import open_store
+    from quotatune.cli import config
     from quotatune.cli.output import err
-    from quotatune.collect.k8s_api import connect
-    from quotatune.collect.kubernetes import collect_kubernetes
-    from quotatune.errors import InputError
+    from quotatune.model.errors import InputError
+    from quotatune.pipelines.collect import collect_kubernetes, into_store
+    from quotatune.pipelines.collect import kubernetes_api as connect
 
     in_cluster = (
         kubeconfig is None and not context and not os.environ.get("KUBECONFIG")
@@ -53,7 +53,7 @@ def command(
                               timeout=timeout)
     if data.specs.empty and data.usage.empty and data.errors:
         raise InputError(data.errors[0])
-    rep = open_store(store).append(data)
+    rep = into_store(data, config.store_dir(store))
     for e in data.errors:
         err(f"warning: {e}")
     for note in data.notes:

@@ -2,85 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from quotatune.cli.options import NowText, StoreDir
-
-if TYPE_CHECKING:
-    from quotatune.collect.prom_client import PrometheusClient
-
-
-def client_from_options(
-    url: str,
-    *,
-    token_file: Path | None = None,
-    token_env: str | None = None,
-    basic_auth_user: str | None = None,
-    basic_auth_password_env: str | None = None,
-    headers: list[str] | None = None,
-    ca_file: Path | None = None,
-    insecure_skip_verify: bool = False,
-    timeout: float = 60.0,
-    env: Mapping[str, str] | None = None,
-) -> PrometheusClient:
-    """Resolve the auth flags (files, environment) into a client.  Shared with
-    ``recommend --prometheus``.  Secrets are read here and handed to the client only."""
-    from quotatune.collect.prom_client import PrometheusClient
-    from quotatune.errors import InputError
-
-    env = os.environ if env is None else env
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise InputError(f"--timeout must be a positive number of seconds, not {timeout}")
-    if token_file is not None and token_env is not None:
-        raise InputError("use one of --token-file and --token-env")
-    token = None
-    if token_file is not None:
-        try:
-            token = token_file.read_text().strip()
-        except OSError as exc:
-            raise InputError(f"--token-file {token_file}: cannot read ({exc.strerror})") from None
-        if not token:
-            raise InputError(f"--token-file {token_file}: empty")
-    if token_env is not None:
-        token = env.get(token_env, "").strip()
-        if not token:
-            raise InputError(f"--token-env: variable {token_env} is not set or empty")
-    basic = None
-    if basic_auth_user is not None:
-        if basic_auth_password_env is None:
-            raise InputError("--basic-auth-user needs --basic-auth-password-env VAR")
-        password = env.get(basic_auth_password_env)
-        if password is None:
-            raise InputError(f"--basic-auth-password-env: variable {basic_auth_password_env} "
-                             "is not set")
-        basic = (basic_auth_user, password)
-    elif basic_auth_password_env is not None:
-        raise InputError("--basic-auth-password-env needs --basic-auth-user")
-    extra: dict[str, str] = {}
-    for h in headers or []:
-        name, sep, value = h.partition(":")
-        if not sep or not name.strip() or any(c in name for c in " \r\n") or "\n" in value:
-            # Never echo the value: headers often carry credentials.
-            raise InputError(f"--header: expected NAME:VALUE, got a header named {name[:40]!r}")
-        extra[name.strip()] = value.strip()
-    if ca_file is not None and not ca_file.is_file():
-        raise InputError(f"--ca-file {ca_file}: no such file")
-    if insecure_skip_verify:
-        import warnings
-
-        from urllib3.exceptions import InsecureRequestWarning
-
-        # Said once by the command instead of once per request by urllib3.
-        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-    return PrometheusClient(url, token=token, basic_auth=basic, headers=extra,
-                            ca_file=str(ca_file) if ca_file else None,
-                            verify=not insecure_skip_verify, timeout=timeout)
 
 
 def command(
@@ -112,14 +40,17 @@ def command(
     """Read cAdvisor and kube-state-metrics history from Prometheus into the store."""
     import sys
 
-    from quotatune.cli.common import open_store, parse_now
+    from quotatune.cli import config
+    from quotatune.cli.common import parse_now
     from quotatune.cli.output import err, progress_enabled
-    from quotatune.collect.prometheus import collect_prometheus, parse_duration
+    from quotatune.model.durations import parse_duration
+    from quotatune.pipelines.collect import collect_prometheus, open_store, prometheus_client
 
     win = parse_duration(window, "--window")
     stp = parse_duration(step, "--step")
-    client = client_from_options(
-        url, token_file=token_file, token_env=token_env, basic_auth_user=basic_auth_user,
+    client = prometheus_client(
+        url, env=os.environ, token_file=token_file, token_env=token_env,
+        basic_auth_user=basic_auth_user,
         basic_auth_password_env=basic_auth_password_env, headers=header, ca_file=ca_file,
         insecure_skip_verify=insecure_skip_verify, timeout=timeout)
     if insecure_skip_verify:
@@ -138,7 +69,7 @@ def command(
         for e in data.errors:
             err(f"quotatune: error: {e}")
         raise typer.Exit(2)
-    st = open_store(store)
+    st = open_store(config.store_dir(store))
     rep = st.append(data)
     n = data.usage[["namespace", "pod", "container"]].drop_duplicates().shape[0] \
         if not data.usage.empty else 0

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from quotatune.collect.base import Collected
-from quotatune.errors import InputError
 from quotatune.model import Target
+from quotatune.model.errors import InputError
 
 if TYPE_CHECKING:
-    from quotatune.store import Store
+    pass
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
@@ -39,59 +38,6 @@ def split_target_and_files(
     return Target.parse(rest[0] if rest else None), files
 
 
-def load_inputs(
-    from_files: list[Path] | None, fmt: str | None, store: Path | None, target: Target
-) -> Collected:
-    """Frames for ``target`` from ``--from`` files, else from the history store."""
-    if from_files:
-        from quotatune.collect.registry import import_files
-
-        data = import_files(from_files, fmt)
-        origin = "the given files"
-        data.usage = _dedupe(data.usage, data.notes)
-    else:
-
-        st = existing_store(store)
-        data = st.read()
-        origin = f"store {st.root}"
-    if data.usage.empty and data.specs.empty and data.events.empty:
-        raise InputError(f"no data in {origin}")
-    data.usage = _drop_future(data.usage, data.notes)
-    if not target.is_all:
-        known = _names(data)
-        # The target must match something: usage if there is any, else the specs.
-        if not data.usage.empty:
-            data.usage = target.select(data.usage, known)
-            if not data.specs.empty:
-                data.specs = data.specs[target.mask(data.specs)]
-        elif not data.specs.empty:
-            data.specs = target.select(data.specs, known)
-        if not data.events.empty:
-            data.events = data.events[target.mask(data.events)]
-    return data
-
-
-def open_store(flag: Path | None) -> Store:
-    """The history store at --store / QUOTATUNE_STORE / ./data, writing per-day rollups so
-    that ``recommend`` reads summaries instead of every sample."""
-    from quotatune import config
-    from quotatune.analyze.sketch import ROLLUP_VERSION, daily_rollup
-    from quotatune.store import Store
-
-    return Store(config.store_dir(flag), rollup=daily_rollup, rollup_version=ROLLUP_VERSION)
-
-
-def existing_store(flag: Path | None) -> Store:
-    """Like :func:`open_store`, for readers: a missing store is an input error."""
-    st = open_store(flag)
-    if not (st.root / "usage").is_dir() and not (st.root / "specs.parquet").exists():
-        raise InputError(
-            f"no history store at {st.root}: run 'quotatune import FILE…' or "
-            "'quotatune collect …' first, or pass --from FILE…"
-        )
-    return st
-
-
 def parse_now(text: str | None) -> datetime:
     """The hidden ``--now`` clock override (RFC 3339) of commands that read "the last N days":
     tests and backfills pin the clock with it; without it, the wall clock."""
@@ -102,41 +48,3 @@ def parse_now(text: str | None) -> datetime:
     except ValueError:
         raise InputError(f"bad --now {text!r}: use RFC 3339, e.g. 2026-11-27T23:00:00Z") from None
     return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
-
-
-def _dedupe(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Overlapping files (two exports of the same week) must not count a sample twice."""
-    if usage.empty:
-        return usage
-    key = [c for c in ("namespace", "workload", "pod", "container", "timestamp")
-           if c in usage.columns]
-    dup = usage.duplicated(key)
-    if dup.any():
-        notes.append(f"ignored {int(dup.sum())} duplicated sample(s) across the input files")
-        usage = usage[~dup].reset_index(drop=True)
-    return usage
-
-
-def _drop_future(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Samples stamped in the future come from a skewed clock; they would stretch the
-    history and shift decayed weights, so they are left out and counted."""
-    if usage.empty:
-        return usage
-    limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
-    future = usage["timestamp"] > limit
-    if future.any():
-        notes.append(f"ignored {int(future.sum())} sample(s) stamped in the future "
-                     f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
-        usage = usage[~future].reset_index(drop=True)
-    return usage
-
-
-def _names(data: Collected) -> set[str]:
-    names: set[str] = set()
-    for df in (data.usage, data.specs):
-        if not df.empty:
-            for n, w, c in df[["namespace", "workload", "container"]].drop_duplicates().itertuples(
-                index=False
-            ):
-                names.add(f"{n}/{w}/{c}")
-    return names

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -54,13 +54,18 @@ def command(
 ) -> None:
     """Find OOM kills, SIGKILLs, JVM and runtime memory failures, heaps that cannot fit their
     limit, crash loops, memory growth, CPU throttling, unschedulable pods and non-ASCII env."""
+    import os
+
     import pandas as pd
 
-    from quotatune.analyze.findings import DiagnosePolicy, diagnose
+    from quotatune.cli import config
     from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import err
-    from quotatune.errors import InputError
     from quotatune.model import severity_rank
+    from quotatune.model.durations import parse_duration
+    from quotatune.model.errors import InputError
+    from quotatune.pipelines.diagnose import diagnose, from_docker, from_kubernetes, select
+    from quotatune.pipelines.inputs import load_inputs
     from quotatune.render.data import findings_to_json
     from quotatune.render.findings_table import render_findings_table
 
@@ -73,22 +78,16 @@ def command(
     if len(sources) > 1:
         raise InputError(f"use one source at a time, not {' and '.join(sources)}")
     now = pd.Timestamp.now(tz="UTC")
-    policy = DiagnosePolicy()
-    if since is not None:
-        from quotatune.collect.prom_queries import parse_duration
-
-        policy = DiagnosePolicy(since=now - pd.Timedelta(parse_duration(since, "--since")))
+    window = None if since is None else parse_duration(since, "--since")
     if docker_host:
-        data = _from_docker(docker_host, timeout)
+        data = from_docker(docker_host, timeout, os.environ)
     elif context:
-        data = _from_kubernetes(context, kubeconfig, namespace, timeout, now)
+        data = from_kubernetes(context, kubeconfig, namespace, timeout, now)
     else:
-        from quotatune.cli.common import load_inputs
-
-        data = load_inputs(files, fmt, store, target)
+        data = load_inputs(files, fmt, config.store_dir(store), target)
     if docker_host or context:
-        data = _select(data, target)
-    findings = diagnose(data.usage, data.specs, data.events, now=now, policy=policy)
+        data = select(data, target)
+    findings = diagnose(data, now=now, since=window)
     for e in data.errors:
         err(f"warning: {e}")
     if output == "json":
@@ -97,46 +96,3 @@ def command(
         typer.echo(render_findings_table(findings), nl=False)
     if threshold is not None and any(severity_rank(f.severity) >= threshold for f in findings):
         raise typer.Exit(1)
-
-
-def _from_docker(url: str, timeout: float) -> Any:
-    from quotatune.cli.collect_docker import connect
-    from quotatune.collect.docker import collect_docker
-    from quotatune.errors import InputError
-
-    client = connect(url, timeout)
-    try:
-        data = collect_docker(client, rounds=1, include_exited=True)
-    finally:
-        client.close()
-    if data.specs.empty and data.events.empty and data.errors:
-        raise InputError(f"{data.errors[0]} (daemon at {url})")
-    return data
-
-
-def _from_kubernetes(context: str, kubeconfig: Path | None, namespace: str | None,
-                     timeout: float, now: Any) -> Any:
-    from quotatune.collect.k8s_api import connect
-    from quotatune.collect.kubernetes import collect_kubernetes
-    from quotatune.errors import InputError
-
-    api = connect(str(kubeconfig) if kubeconfig else None, context, timeout=timeout)
-    data = collect_kubernetes(api, namespace=namespace, timeout=timeout, now=now)
-    if data.specs.empty and data.events.empty and data.errors:
-        raise InputError(data.errors[0])
-    return data
-
-
-def _select(data: Any, target: Any) -> Any:
-    """Keep the target's rows of live data; an unknown target names the nearest ones."""
-    if target.is_all:
-        return data
-    if not data.specs.empty:
-        data.specs = target.select(data.specs)
-    elif not data.usage.empty:
-        data.usage = target.select(data.usage)
-    if not data.usage.empty:
-        data.usage = data.usage[target.mask(data.usage)]
-    if not data.events.empty:
-        data.events = data.events[target.mask(data.events)]
-    return data

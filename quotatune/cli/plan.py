@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -17,7 +17,7 @@ _SHAPE_LIKE = re.compile(r"^[0-9.]+m?(?:cpus?)?/[0-9.]+[A-Za-z]+(?:/\d+(?:pods?)
 
 def parse_max_surge(text: str) -> float | int:
     """"25%" -> 0.25 (a share of replicas, rounded up per workload); "2" -> 2 pods."""
-    from quotatune.errors import InputError
+    from quotatune.model.errors import InputError
 
     t = text.strip()
     try:
@@ -30,28 +30,6 @@ def parse_max_surge(text: str) -> float | int:
     except ValueError:
         pass
     raise InputError(f"bad --max-surge {text!r}: use a percentage like 25% or a pod count like 2")
-
-
-def read_docker_info(path: Path) -> Any:
-    """``docker info --format '{{json .}}'`` (or the Engine's /info JSON) -> HostCapacity."""
-    import json
-
-    from quotatune.analyze.capacity import HostCapacity
-    from quotatune.collect.files import open_text
-    from quotatune.errors import InputError
-
-    try:
-        info = json.loads(open_text(path))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:  # a byte-order mark followed by broken UTF-16
-        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
-    if not isinstance(info, dict):
-        raise InputError(f"{path}: expected the JSON object of 'docker info'")
-    ncpu, mem = info.get("NCPU"), info.get("MemTotal")
-    if not isinstance(ncpu, int) or not isinstance(mem, int) or ncpu <= 0 or mem <= 0:
-        raise InputError(f"{path}: needs positive integers NCPU and MemTotal (docker info)")
-    return HostCapacity(ncpu, mem)
 
 
 def command(
@@ -100,10 +78,19 @@ def command(
     ),
 ) -> None:
     """Pack current and recommended requests onto nodes; quotas, savings, node counts."""
-    from quotatune.analyze.capacity import Prices, parse_shape, plan_capacity
-    from quotatune.cli.common import load_inputs, split_target_and_files
+    from quotatune.cli import config
+    from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import err
-    from quotatune.errors import InputError
+    from quotatune.model.capacity import Prices
+    from quotatune.model.errors import InputError
+    from quotatune.pipelines.inputs import load_inputs
+    from quotatune.pipelines.plan import (
+        load_nodes,
+        parse_shape,
+        plan_capacity,
+        read_docker_info,
+        recommend_for_plan,
+    )
 
     if output not in OUTPUTS:
         raise InputError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
@@ -119,46 +106,29 @@ def command(
     prices = None
     if price_core_hour is not None or price_gib_hour is not None:
         prices = Prices(price_core_hour or 0.0, price_gib_hour or 0.0)
-    nodes = None
-    if nodes_file is not None:
-        from quotatune.collect.k8s_nodes import read_nodes_file
-
-        nodes = read_nodes_file(nodes_file)
-    elif context is not None:
-        from quotatune.collect.k8s_api import connect
-        from quotatune.collect.k8s_nodes import collect_nodes
-        from quotatune.errors import SourceError
-
-        try:
-            nodes = collect_nodes(connect(str(kubeconfig) if kubeconfig else None, context))
-        except SourceError as exc:
-            raise InputError(f"--context {context}: {exc}") from None
+    nodes = load_nodes(nodes_file, context, kubeconfig)
     target, files = split_target_and_files(args or [], from_files)
-    data = load_inputs(files, fmt, store, target)
-    recs = []
-    if not data.usage.empty:
-        from quotatune.analyze.recommend import recommend
-
-        recs = recommend(data.usage, data.specs, data.events)
-    else:
+    data = load_inputs(files, fmt, config.store_dir(store), target)
+    recs = recommend_for_plan(data)
+    if data.usage.empty:
         err("note: no usage samples: the recommended requests equal the current ones")
     plan = plan_capacity(recs, data.specs, nodes, node_shapes, max_surge=surge, prices=prices,
                          docker_host=host, events=data.events, time_limit=time_limit,
                          usage=data.usage)
     if output == "json":
-        from quotatune.render.plan_data import render_plan_json
+        from quotatune.render.plan.data import render_plan_json
 
         sys.stdout.write(render_plan_json(plan))
     elif output == "yaml":
-        from quotatune.render.plan_data import render_plan_yaml
+        from quotatune.render.plan.data import render_plan_yaml
 
         sys.stdout.write(render_plan_yaml(plan))
     elif output == "html":
-        from quotatune.render.plan_html import render_plan_html
+        from quotatune.render.plan.html import render_plan_html
 
         sys.stdout.write(render_plan_html(plan))
     else:
-        from quotatune.render.plan_table import render_plan_table
+        from quotatune.render.plan.table import render_plan_table
 
         sys.stdout.write(render_plan_table(plan))
     if output in ("yaml", "html"):  # table and json carry the notes themselves

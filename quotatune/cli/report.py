@@ -63,12 +63,12 @@ def command(
 ) -> None:
     """Write an HTML report (summary, tables, charts, findings, capacity, method) into the
     reports directory and update its index.html."""
-    from quotatune import config
+    from quotatune.cli import config
     from quotatune.cli.common import parse_now
     from quotatune.cli.output import err
-    from quotatune.errors import InputError
     from quotatune.model import severity_rank
-    from quotatune.render import archive
+    from quotatune.model.errors import InputError
+    from quotatune.pipelines import archive
 
     threshold = severity_rank(fail_on) if fail_on is not None else None
     now = parse_now(now_text)
@@ -105,20 +105,19 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
          store: Path | None, out_dir: Path, strategy: str | None, top: int,
          keep: int | None, keep_days: float | None, nodes_file: Path | None,
          shapes: list[str] | None, now: Any) -> tuple[Any, Any, list[str]]:
-    from quotatune.analyze.recommend import get_strategy
-    from quotatune.cli.common import load_inputs, split_target_and_files
-    from quotatune.errors import InputError
-    from quotatune.render import archive
-    from quotatune.render.pipeline import build_report
+    from quotatune.cli import config
+    from quotatune.cli.common import split_target_and_files
+    from quotatune.model.errors import InputError
+    from quotatune.pipelines import archive
+    from quotatune.pipelines.inputs import load_inputs
+    from quotatune.pipelines.plan import load_nodes
+    from quotatune.pipelines.recommend import check_strategy
+    from quotatune.pipelines.report import build_report
 
-    get_strategy(strategy)  # a bad name fails before any loading
+    check_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)
-    nodes = None
-    if nodes_file is not None:
-        from quotatune.collect.k8s_nodes import read_nodes_file
-
-        nodes = read_nodes_file(nodes_file)
-    data = load_inputs(files, fmt, store, target)
+    nodes = load_nodes(nodes_file, None, None)
+    data = load_inputs(files, fmt, config.store_dir(store), target)
     if data.usage.empty:
         raise InputError(f"no usage samples for {target}: nothing to report")
     outcome = build_report(data, target=str(target), now=now, strategy=strategy, top=top,

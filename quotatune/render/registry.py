@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from quotatune.model import Recommendation
-from quotatune.render import data, patch, table
+from quotatune.render import data, table
+from quotatune.render.patch import commands as patch
 
 Renderer = Callable[[list[Recommendation], "pd.DataFrame | None"], str]
 

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from quotatune.model import Recommendation
-from quotatune.units import format_cpu, format_memory_mib
+from quotatune.model.units import format_cpu, format_memory_mib
 
 
 def _cpu(v: int | None) -> str:

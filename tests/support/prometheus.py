@@ -105,7 +105,7 @@ def require_prometheus() -> str | None:
 def build_truth(days: int, end: datetime, containers: list[Container],
                 vms: list[str] | None = None) -> pd.DataFrame:
     """The sample VMs' last ``days`` days, shifted to end at ``end``, held to 1 minute."""
-    from quotatune.collect.files import read_bitbrains
+    from quotatune.sources.files.tables import read_bitbrains
 
     frames = []
     for i, c in enumerate(containers):

@@ -1,0 +1,1 @@
+"""Capacity planning: placement, Pending pods, node counts, quotas and savings."""

@@ -1,0 +1,279 @@
+"""The canonical frames (docs/architecture.md, "Data contracts").
+
+Frames are plain pandas DataFrames with the columns below; ``validate_*`` checks them where
+data enters (importers, collectors) and raises :class:`InputError` naming the source, column
+and row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from quotatune.model.errors import InputError
+from quotatune.model.names import workload_from_pod
+
+# ---------------------------------------------------------------------------------------------
+# Frame schemas
+
+KEY_COLUMNS = ["namespace", "workload", "container"]
+USAGE_REQUIRED = ["timestamp", "namespace", "container", "cpu_cores", "memory_working_set_bytes"]
+USAGE_COLUMNS = [
+    "timestamp",
+    "namespace",
+    "workload",
+    "pod",
+    "container",
+    "cpu_cores",
+    "memory_working_set_bytes",
+]
+USAGE_OPTIONAL_FLOAT = [
+    "cpu_request_cores",
+    "cpu_limit_cores",
+    "memory_request_bytes",
+    "memory_limit_bytes",
+    "restarts",
+    "cpu_throttled_ratio",
+]
+# ``platform`` is "docker" or "kubernetes" when the source knows it (selects the patch format).
+USAGE_OPTIONAL_STR = ["workload_kind", "node", "platform"]
+
+# One row per container (per pod when pods differ).  ``env_names`` is a list of names only;
+# ``jvm_options`` carries the JVM flags found in the command, args and the JAVA_* variables
+# (needed by the JVM finding; never rendered in full); ``non_ascii_env`` lists the *names* of
+# variables whose values are not ASCII.  Environment values themselves are never kept.
+SPEC_COLUMNS = [
+    "namespace",
+    "workload",
+    "workload_kind",
+    "pod",
+    "container",
+    "node",
+    "image",
+    "command",
+    "args",
+    "env_names",
+    "jvm_options",
+    "non_ascii_env",
+    "cpu_request_cores",
+    "cpu_limit_cores",
+    "memory_request_bytes",
+    "memory_limit_bytes",
+    "replicas",
+    "restarts",
+    "init_container",
+    "phase",
+    "waiting_reason",
+    "source",
+]
+
+# One row per event: terminations, scheduling failures, matched log lines, API events.
+# kind: "termination" | "waiting" | "scheduling" | "log" | "event" | "oom-event"
+# The nodes frame, one row per node:
+#   node                    node name
+#   cpu_capacity_cores      status.capacity.cpu, in cores (float, exact for millicores)
+#   cpu_allocatable_cores   status.allocatable.cpu: what pods may request in total
+#   memory_capacity_bytes   status.capacity.memory, bytes
+#   memory_allocatable_bytes status.allocatable.memory, bytes
+#   pods_allocatable        status.allocatable.pods (max pods)
+#   instance_type           node.kubernetes.io/instance-type (or the beta label), "" if none
+#   zone                    topology.kubernetes.io/zone (or the beta label), "" if none
+#   arch                    kubernetes.io/arch
+#   unschedulable           spec.unschedulable (cordoned)
+#   ready                   the Ready condition is True
+NODE_COLUMNS = [
+    "node",
+    "cpu_capacity_cores",
+    "cpu_allocatable_cores",
+    "memory_capacity_bytes",
+    "memory_allocatable_bytes",
+    "pods_allocatable",
+    "instance_type",
+    "zone",
+    "arch",
+    "unschedulable",
+    "ready",
+]
+
+# Reason of the log events that carry an hs_err file's JVM/cgroup facts (evidence, not failures).
+HS_ERR_INFO = "hs_err-info"
+
+EVENT_COLUMNS = [
+    "timestamp",
+    "namespace",
+    "workload",
+    "pod",
+    "container",
+    "kind",
+    "reason",
+    "exit_code",
+    "oom_killed",
+    "message",
+    "source",
+]
+
+def _fail(source: str, column: str, row: int | None, what: str) -> InputError:
+    where = f"{source}: column {column!r}"
+    if row is not None:
+        where += f", row {row}"
+    return InputError(f"{where}: {what}")
+
+
+def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.DataFrame:
+    """Check and normalise a usage frame; return it with canonical dtypes.
+
+    ``row_offset`` maps frame positions to the row numbers a user sees (2 for a CSV with a
+    header line).  Rows are reported by that number.
+    """
+    missing = [c for c in USAGE_REQUIRED if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{source}: missing column(s) {', '.join(missing)}; "
+            f"expected at least {', '.join(USAGE_REQUIRED)}"
+        )
+    if df.empty:
+        raise InputError(f"{source}: no samples")
+    out = pd.DataFrame(index=df.index)
+    out["timestamp"] = _parse_timestamps(df["timestamp"], source, row_offset)
+    for col in ("namespace", "container"):
+        s = df[col]
+        bad = s.isna() | (s.astype(str).str.strip() == "")
+        if bad.any():
+            raise _fail(source, col, _row(bad, row_offset), "empty name")
+        out[col] = s.astype(str)
+    for col in ("namespace", "workload", "pod", "container"):
+        if col in df.columns:
+            _no_control_chars(df[col], source, col, row_offset)
+    if "pod" in df.columns:
+        out["pod"] = df["pod"].astype("string").fillna("").astype(str)
+    else:
+        out["pod"] = ""
+    if "workload" in df.columns:
+        w = df["workload"].astype("string").fillna("").astype(str)
+    else:
+        w = pd.Series("", index=df.index)
+    empty_w = w == ""
+    if empty_w.any():
+        derived = out["pod"].where(out["pod"] != "", out["container"]).map(workload_from_pod)
+        w = w.where(~empty_w, derived)
+    out["workload"] = w
+    for col in ("cpu_cores", "memory_working_set_bytes"):
+        out[col] = _numeric(df[col], source, col, row_offset, required=True)
+    for col in USAGE_OPTIONAL_FLOAT:
+        if col in df.columns:
+            out[col] = _numeric(df[col], source, col, row_offset, required=False)
+    for col in USAGE_OPTIONAL_STR:
+        if col in df.columns:
+            out[col] = df[col].astype("string").fillna("").astype(str)
+    return out.reset_index(drop=True)[_ordered(out.columns)]
+
+
+def _ordered(cols: Iterable[str]) -> list[str]:
+    cols = list(cols)
+    head = [c for c in USAGE_COLUMNS if c in cols]
+    return head + [c for c in cols if c not in head]
+
+
+def _row(mask: pd.Series, row_offset: int) -> int:
+    pos = int(np.flatnonzero(mask.to_numpy())[0])
+    return pos + row_offset
+
+
+MAX_VALUE = float(2**53)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> None:
+    """No platform allows a newline or escape in a name; one would break out of a line of
+    ``-o patch`` output or a terminal table."""
+    text = s.astype("string").fillna("")
+    bad = text.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _fail(source, col, pos + row_offset,
+                    f"control character in name {str(s.iloc[pos])[:40]!r}")
+
+
+def _numeric(
+    s: pd.Series, source: str, col: str, row_offset: int, *, required: bool
+) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        raise _fail(source, col, row_offset, "not a number: a true/false column")
+    v = pd.to_numeric(s, errors="coerce").astype("float64")
+    # Only values that did not convert need a look as text: converting a whole numeric column
+    # to strings made validation the slowest step of an import.
+    bad_text = v.isna() & s.notna()
+    if bad_text.any():
+        bad_text &= s.astype(str).str.strip() != ""
+    if bad_text.any():
+        pos = int(np.flatnonzero(bad_text.to_numpy())[0])
+        raise _fail(source, col, pos + row_offset, f"not a number: {str(s.iloc[pos])[:40]!r}")
+    if required and v.isna().any():
+        raise _fail(source, col, _row(v.isna(), row_offset), "missing value")
+    arr = v.to_numpy()
+    bad = ~np.isfinite(arr) & ~np.isnan(arr)
+    bad |= arr < 0
+    # Past 2^53 a float no longer holds whole bytes and the integer outputs would overflow:
+    # 8 PiB of memory or 9e15 cores is a unit mistake, not a container.
+    bad |= arr > MAX_VALUE
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise _fail(source, col, pos + row_offset,
+                    f"negative, infinite or implausibly large value {float(arr[pos])}")
+    return v
+
+
+# Nanosecond timestamps span 1677-09-22 .. 2262-04-11; outside that pandas raises instead of
+# returning NaT, so out-of-range values are turned into NaT first and reported by row.
+_TS_LO = pd.Timestamp("1677-09-22", tz="UTC")
+_TS_HI = pd.Timestamp("2262-04-11", tz="UTC")
+_EPOCH_LIMIT = 9.2e9  # seconds either side of 1970 that fit in that span
+_RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        ts = pd.to_datetime(s, utc=True)  # may be in s/ms/us units, so range-check it too
+        ts = ts.where((ts >= _TS_LO) & (ts <= _TS_HI))
+    else:
+        # Per value: a number is epoch seconds, text must be an RFC 3339 / ISO 8601 date-time.
+        # (format="mixed" let dateutil read "now", "2a" or "T4" as times: silently wrong.)
+        num = pd.to_numeric(s, errors="coerce").astype("float64")
+        num = num.where(num.abs() < _EPOCH_LIMIT)
+        ts = pd.to_datetime(num, unit="s", utc=True)
+        text = s[num.isna() & s.notna()]
+        if not text.empty:
+            text = text.astype(str)
+            text = text[text.str.match(_RFC3339_START)]
+            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            parsed = parsed.where((parsed >= _TS_LO) & (parsed <= _TS_HI))
+            ts = ts.astype("datetime64[ns, UTC]")
+            ts.loc[parsed.index] = parsed.astype("datetime64[ns, UTC]")
+    if ts.isna().any():
+        pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise _fail(
+            source, "timestamp", pos + row_offset,
+            f"not an RFC 3339 time or epoch seconds in 1677..2262: {str(s.iloc[pos])[:40]!r}",
+        )
+    return ts.astype("datetime64[ns, UTC]")
+
+
+def empty_usage() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in USAGE_COLUMNS})
+    df["timestamp"] = pd.Series(dtype="datetime64[ns, UTC]")
+    df["cpu_cores"] = pd.Series(dtype="float64")
+    df["memory_working_set_bytes"] = pd.Series(dtype="float64")
+    return df
+
+
+def empty_specs() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in SPEC_COLUMNS})
+
+
+def empty_events() -> pd.DataFrame:
+    df = pd.DataFrame({c: pd.Series(dtype="object") for c in EVENT_COLUMNS})
+    df["timestamp"] = pd.Series(dtype="datetime64[ns, UTC]")
+    return df

@@ -1,0 +1,128 @@
+"""Collection flows: a live source into the history store.
+
+Clients are built here from resolved settings (the CLI resolves flags and environment), so
+the sources themselves take ready clients and stay testable against real daemons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError
+from quotatune.pipelines.inputs import open_store
+from quotatune.sources.docker.collector import collect_docker
+from quotatune.sources.kubernetes.api import connect as kubernetes_api
+from quotatune.sources.kubernetes.collector import collect_kubernetes
+from quotatune.sources.prometheus.client import PrometheusClient
+from quotatune.sources.prometheus.collector import collect_prometheus
+from quotatune.store import AppendReport
+
+# The collectors are the flows' first step; the CLI reaches them only through this module.
+__all__ = ["collect_docker", "collect_kubernetes", "collect_prometheus", "docker_client",
+           "hide_url_password", "into_store", "kubernetes_api", "open_store", "prometheus_client"]
+
+
+def hide_url_password(text: str, url: str | None) -> str:
+    """``text`` with the password of ``url`` (ssh://user:secret@host) replaced by ***; the
+    SDK's own error messages repeat the URL verbatim."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return text
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text.replace(url, "(unparseable URL)")
+    return text.replace(password, "***") if password else text
+
+
+def docker_client(host: str | None, timeout: float, env: Mapping[str, str]) -> Any:
+    """A docker SDK client for --host, else DOCKER_HOST (with its TLS settings), else the
+    default socket; an unreachable daemon is one clear InputError."""
+    import docker
+
+    from quotatune.sources.docker.rows import describe
+
+    where = host or "the default socket"
+    env = dict(env)
+    if host:
+        env["DOCKER_HOST"] = host
+    try:
+        return docker.from_env(environment=env, timeout=int(max(1, timeout)), max_pool_size=64)
+    except Exception as exc:  # the SDK asks the daemon for its API version right away
+        raise InputError(hide_url_password(
+            f"cannot reach the Docker daemon at {where}: {describe(exc)}", host)) from None
+
+
+def prometheus_client(
+    url: str,
+    *,
+    token_file: Path | None = None,
+    token_env: str | None = None,
+    basic_auth_user: str | None = None,
+    basic_auth_password_env: str | None = None,
+    headers: list[str] | None = None,
+    ca_file: Path | None = None,
+    insecure_skip_verify: bool = False,
+    timeout: float = 60.0,
+    env: Mapping[str, str],
+) -> PrometheusClient:
+    """Resolve the auth flags (files, variables of ``env``) into a client.  Shared with
+    ``recommend --prometheus``.  Secrets are read here and handed to the client only."""
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise InputError(f"--timeout must be a positive number of seconds, not {timeout}")
+    if token_file is not None and token_env is not None:
+        raise InputError("use one of --token-file and --token-env")
+    token = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise InputError(f"--token-file {token_file}: cannot read ({exc.strerror})") from None
+        if not token:
+            raise InputError(f"--token-file {token_file}: empty")
+    if token_env is not None:
+        token = env.get(token_env, "").strip()
+        if not token:
+            raise InputError(f"--token-env: variable {token_env} is not set or empty")
+    basic = None
+    if basic_auth_user is not None:
+        if basic_auth_password_env is None:
+            raise InputError("--basic-auth-user needs --basic-auth-password-env VAR")
+        password = env.get(basic_auth_password_env)
+        if password is None:
+            raise InputError(f"--basic-auth-password-env: variable {basic_auth_password_env} "
+                             "is not set")
+        basic = (basic_auth_user, password)
+    elif basic_auth_password_env is not None:
+        raise InputError("--basic-auth-password-env needs --basic-auth-user")
+    extra: dict[str, str] = {}
+    for h in headers or []:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \r\n") or "\n" in value:
+            # Never echo the value: headers often carry credentials.
+            raise InputError(f"--header: expected NAME:VALUE, got a header named {name[:40]!r}")
+        extra[name.strip()] = value.strip()
+    if ca_file is not None and not ca_file.is_file():
+        raise InputError(f"--ca-file {ca_file}: no such file")
+    if insecure_skip_verify:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # Said once by the command instead of once per request by urllib3.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    return PrometheusClient(url, token=token, basic_auth=basic, headers=extra,
+                            ca_file=str(ca_file) if ca_file else None,
+                            verify=not insecure_skip_verify, timeout=timeout)
+
+
+
+
+def into_store(data: Collected, store: Path) -> AppendReport:
+    """Append what a source collected to the store at ``store``."""
+    return open_store(store).append(data)

@@ -1,0 +1,66 @@
+"""The diagnose flow: frames from files, the store, a Docker daemon or a cluster, then findings
+of what happened within ``since``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from quotatune.analysis.findings.diagnose import DiagnosePolicy
+from quotatune.analysis.findings.diagnose import diagnose as find
+from quotatune.model import Finding, Target
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError
+from quotatune.pipelines.collect import (
+    collect_docker,
+    collect_kubernetes,
+    docker_client,
+    kubernetes_api,
+)
+
+
+def diagnose(data: Collected, *, now: pd.Timestamp, since: timedelta | None = None
+             ) -> list[Finding]:
+    """Findings of ``data``; what happened before ``now - since`` is history."""
+    policy = DiagnosePolicy() if since is None else DiagnosePolicy(since=now - pd.Timedelta(since))
+    return find(data.usage, data.specs, data.events, now=now, policy=policy)
+
+
+def from_docker(url: str, timeout: float, env: Mapping[str, str]) -> Collected:
+    """Exited and running containers of a Docker daemon, read live."""
+    client = docker_client(url, timeout, env)
+    try:
+        data = collect_docker(client, rounds=1, include_exited=True)
+    finally:
+        client.close()
+    if data.specs.empty and data.events.empty and data.errors:
+        raise InputError(f"{data.errors[0]} (daemon at {url})")
+    return data
+
+
+def from_kubernetes(context: str, kubeconfig: Path | None, namespace: str | None,
+                    timeout: float, now: pd.Timestamp) -> Collected:
+    """Pod statuses and events of a cluster, read live."""
+    api = kubernetes_api(str(kubeconfig) if kubeconfig else None, context, timeout=timeout)
+    data = collect_kubernetes(api, namespace=namespace, timeout=timeout, now=now)
+    if data.specs.empty and data.events.empty and data.errors:
+        raise InputError(data.errors[0])
+    return data
+
+
+def select(data: Collected, target: Target) -> Collected:
+    """Keep the target's rows of live data; an unknown target names the nearest ones."""
+    if target.is_all:
+        return data
+    if not data.specs.empty:
+        data.specs = target.select(data.specs)
+    elif not data.usage.empty:
+        data.usage = target.select(data.usage)
+    if not data.usage.empty:
+        data.usage = data.usage[target.mask(data.usage)]
+    if not data.events.empty:
+        data.events = data.events[target.mask(data.events)]
+    return data

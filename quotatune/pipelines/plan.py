@@ -1,0 +1,59 @@
+"""The plan flow: nodes from a file or a cluster, recommendations, then the capacity plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from quotatune.analysis.capacity.plan import parse_shape, plan_capacity
+from quotatune.analysis.recommend import recommend
+from quotatune.model import Recommendation
+from quotatune.model.capacity import HostCapacity
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError, SourceError
+from quotatune.sources.kubernetes.api import connect
+from quotatune.sources.kubernetes.nodes import collect_nodes, read_nodes_file
+from quotatune.sources.text import open_text
+
+__all__ = ["load_nodes", "parse_shape", "plan_capacity", "read_docker_info",
+           "recommend_for_plan"]
+
+
+def load_nodes(nodes_file: Path | None, context: str | None, kubeconfig: Path | None
+               ) -> pd.DataFrame | None:
+    """Nodes from ``kubectl get nodes -o json`` or live from a context; None if neither."""
+    if nodes_file is not None:
+        return read_nodes_file(nodes_file)
+    if context is not None:
+        try:
+            return collect_nodes(connect(str(kubeconfig) if kubeconfig else None, context))
+        except SourceError as exc:
+            raise InputError(f"--context {context}: {exc}") from None
+    return None
+
+
+def recommend_for_plan(data: Collected) -> list[Recommendation]:
+    """Without usage there is nothing to recommend: the plan packs the current requests."""
+    if data.usage.empty:
+        return []
+    return recommend(data.usage, data.specs, data.events)
+
+
+def read_docker_info(path: Path) -> HostCapacity:
+    """``docker info --format '{{json .}}'`` (or the Engine's /info JSON) -> HostCapacity."""
+    try:
+        info = json.loads(open_text(path))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:  # a byte-order mark followed by broken UTF-16
+        raise InputError(f"{path}: not UTF-8 or UTF-16 text") from None
+    if not isinstance(info, dict):
+        raise InputError(f"{path}: expected the JSON object of 'docker info'")
+    ncpu, mem = info.get("NCPU"), info.get("MemTotal")
+    if not isinstance(ncpu, int) or not isinstance(mem, int) or ncpu <= 0 or mem <= 0:
+        raise InputError(f"{path}: needs positive integers NCPU and MemTotal (docker info)")
+    return HostCapacity(ncpu, mem)
+
+

@@ -1,0 +1,102 @@
+"""The recommend flow: from files, from the store's rollups, or from rollups computed inside
+Prometheus — one set of strategies for all three."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from quotatune.analysis.policy import Policy
+from quotatune.analysis.recommend import (
+    STRATEGIES,
+    get_strategy,
+    recommend,
+    recommend_from_rollups,
+    rollup_columns,
+)
+from quotatune.model import Recommendation, Target
+from quotatune.model.errors import InputError, SourceError
+from quotatune.pipelines.inputs import existing_store, load_inputs
+from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
+from quotatune.sources.prometheus.client import PrometheusClient
+
+
+def check_strategy(name: str | None) -> None:
+    """Fail on an unknown strategy name before anything is read."""
+    get_strategy(name)
+
+
+def strategy_names() -> list[str]:
+    return list(STRATEGIES)
+
+
+def from_files(
+    files: list[Path], fmt: str | None, target: Target, strategy: str | None,
+    errors: list[str], notes: list[str],
+) -> tuple[list[Recommendation], pd.DataFrame]:
+    get_strategy(strategy)  # a bad name fails before any file is read
+    data = load_inputs(files, fmt, None, target)
+    if data.usage.empty:
+        raise InputError(f"no usage samples for {target}")
+    errors += data.errors
+    notes += data.notes
+    return recommend(data.usage, data.specs, data.events, strategy=strategy), data.specs
+
+
+def from_store(
+    store: Path, target: Target, strategy: str | None
+) -> tuple[list[Recommendation], pd.DataFrame]:
+    """From the store's per-day rollups: a fleet's week of samples never has to be loaded."""
+    st = existing_store(store)
+    rollups = st.read_rollups(columns=rollup_columns(strategy))
+    if rollups is None or rollups.empty:
+        raise InputError(f"no usage samples in store {st.root}")
+    rollups = target.select(rollups)
+    specs, events = st.read_specs(), st.read_events()
+    if not target.is_all:
+        specs = specs[target.mask(specs)] if not specs.empty else specs
+        events = events[target.mask(events)] if not events.empty else events
+    return recommend_from_rollups(rollups, specs, events, strategy=strategy), specs
+
+
+def from_prometheus(
+    client: PrometheusClient, target: Target, window: timedelta, step: timedelta,
+    strategy: str | None, errors: list[str], now: datetime,
+) -> tuple[list[Recommendation], pd.DataFrame]:
+    """``recommend --prometheus``: rollups computed inside Prometheus, sized here."""
+    try:
+        recs = recommend_from_prometheus(
+            client, window=window, step=step, now=now, namespace=target.namespace,
+            strategy=strategy, errors=errors,
+        )
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
+    # Prometheus was asked for the namespace only; the rest of the target applies here.
+    recs = [r for r in recs if (target.workload in (None, r.workload))
+            and (target.container in (None, r.container))]
+    if not recs:
+        raise InputError(f"no containers for {target} in Prometheus")
+    return recs, pd.DataFrame()
+
+
+def recommend_from_prometheus(
+    client: PrometheusClient, *, window: timedelta, step: timedelta, now: datetime,
+    namespace: str | None = None, strategy: str | None = None, selector: str | None = None,
+    policy: Policy | None = None, errors: list[str] | None = None,
+) -> list[Recommendation]:
+    """``recommend --prometheus``: size containers from Prometheus-side rollups.
+
+    What could not be read is appended to ``errors`` (the recommendations cover the rest);
+    nothing readable at all raises :class:`SourceError` with the first failure.
+    """
+    get_strategy(strategy)  # a bad name fails before any query
+    rollups, extra = rollups_from_prometheus(client, window=window, step=step, now=now,
+                                             namespace=namespace, selector=selector)
+    if errors is not None:
+        errors.extend(extra.errors)
+    if rollups.empty and extra.errors:
+        raise SourceError(extra.errors[0])
+    return recommend_from_rollups(rollups, extra.specs, extra.events, strategy=strategy,
+                                  policy=policy)

@@ -1,0 +1,1 @@
+"""``-o patch``: apply-ready changes for Docker and Kubernetes."""

@@ -1,0 +1,1 @@
+"""Renderers of a capacity plan: table, JSON/YAML and HTML."""

@@ -1,0 +1,1 @@
+"""File sources: canonical CSV/Parquet, Bitbrains traces and JVM hs_err logs."""

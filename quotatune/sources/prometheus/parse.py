@@ -1,0 +1,237 @@
+"""Pure parsers for Prometheus HTTP API responses (``/api/v1/query`` and ``query_range``).
+
+The transport lives in :mod:`.collector`; everything here takes the decoded
+JSON body and returns frames, so it is tested on real payload shapes without a server.
+
+A body with ``"status": "error"`` raises :class:`PrometheusError` (a :class:`SourceError`: the
+server answered, and said no); a body of the wrong shape raises :class:`InputError`.  Nothing
+else escapes, whatever the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quotatune import model
+from quotatune.model.errors import InputError, SourceError
+
+KEY = ["namespace", "pod", "container"]
+# The sandbox ("pause") container of every pod.  cAdvisor labels it "POD" under dockershim
+# and leaves ``container`` empty for pod- and node-level cgroups.
+_NOT_CONTAINERS = {"", "POD"}
+# Timestamps pandas can represent (ns since 1970 in int64), in seconds.
+_TS_MIN, _TS_MAX = -9.2e9, 9.2e9
+
+
+class PrometheusError(SourceError):
+    """Prometheus answered with ``status: error`` (bad query, timeout, execution failure)."""
+
+    def __init__(self, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def response_data(resp: Any, what: str = "response") -> Mapping[str, Any]:
+    """Check the envelope and return ``data``; error bodies become one clear message."""
+    if not isinstance(resp, Mapping):
+        raise InputError(f"{what}: not a Prometheus API response (a JSON object was expected)")
+    status = resp.get("status")
+    if status == "error":
+        etype = resp.get("errorType")
+        msg = resp.get("error")
+        etype_s = str(etype)[:60] if etype is not None else "unknown"
+        msg_s = " ".join(str(msg).split())[:300] if msg is not None else "no message"
+        raise PrometheusError(f"{what}: Prometheus error ({etype_s}): {msg_s}", etype_s)
+    if status != "success":
+        raise InputError(f"{what}: not a Prometheus API response (status {str(status)[:40]!r})")
+    data = resp.get("data")
+    if not isinstance(data, Mapping):
+        raise InputError(f"{what}: Prometheus response has no 'data' object")
+    return data
+
+
+def warnings_of(resp: Any) -> list[str]:
+    """The ``warnings`` a server attaches (e.g. partial data from a Thanos store)."""
+    if not isinstance(resp, Mapping):
+        return []
+    w = resp.get("warnings")
+    if not isinstance(w, list):
+        return []
+    return [" ".join(str(x).split())[:300] for x in w]
+
+
+def _result(resp: Any, expected: str, what: str) -> list[Any]:
+    data = response_data(resp, what)
+    rtype = data.get("resultType")
+    if rtype != expected:
+        raise InputError(f"{what}: expected a {expected} result, got {str(rtype)[:40]!r}")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise InputError(f"{what}: 'result' is not a list")
+    return result
+
+
+def _labels(series: Any, i: int, what: str) -> dict[str, str]:
+    if not isinstance(series, Mapping):
+        raise InputError(f"{what}: series {i} is not an object")
+    metric = series.get("metric", {})
+    if not isinstance(metric, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metric.items()
+    ):
+        raise InputError(f"{what}: series {i} has malformed labels")
+    return dict(metric)
+
+
+def _points(values: Any, i: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``[[ts, "value"], …]`` -> (seconds, values) arrays, or InputError."""
+    if not isinstance(values, list):
+        raise InputError(f"{what}: series {i} has no 'values' list")
+    if not values:
+        return np.empty(0), np.empty(0)
+    try:
+        # One numpy conversion instead of a Python loop per point: ragged or nested points
+        # fail in np.array, non-numbers in astype.  Values are strings in the API ("1.5",
+        # "NaN", "+Inf"); numbers are accepted too.
+        arr = np.array(values, dtype=object)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError("point is not a [timestamp, value] pair")
+        ts = arr[:, 0].astype("float64")
+        vals = arr[:, 1].astype("float64")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{what}: series {i} has a malformed sample ({str(exc)[:80]})") from None
+    if not np.isfinite(ts).all() or (ts < _TS_MIN).any() or (ts > _TS_MAX).any():
+        raise InputError(f"{what}: series {i} has an impossible timestamp")
+    return ts, vals
+
+
+def _frame(rows: list[tuple[dict[str, str], np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    names = sorted({k for labels, _, _ in rows for k in labels})
+    if not rows:
+        out = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                            "value": pd.Series(dtype="float64")})
+        return out
+    lengths = np.array([len(ts) for _, ts, _ in rows])
+    cols: dict[str, Any] = {}
+    for name in names:
+        # One label value per series, repeated per point: cheap as a categorical.
+        per_series = [labels.get(name, "") for labels, _, _ in rows]
+        cols[name] = pd.Categorical(np.repeat(np.array(per_series, dtype=object), lengths))
+    ts = np.concatenate([t for _, t, _ in rows]) if len(rows) else np.empty(0)
+    # Millisecond precision is what Prometheus stores; rounding avoids float noise.
+    cols["timestamp"] = pd.to_datetime(np.round(ts * 1000).astype("int64"), unit="ms", utc=True)
+    cols["value"] = np.concatenate([v for _, _, v in rows])
+    out = pd.DataFrame(cols)
+    for name in names:
+        out[name] = out[name].astype(str)
+    return out
+
+
+def parse_prom_matrix(resp: Any, what: str = "query_range") -> pd.DataFrame:
+    """A ``matrix`` response -> long frame: one column per label, ``timestamp``, ``value``."""
+    result = _result(resp, "matrix", what)
+    rows = []
+    for i, series in enumerate(result):
+        labels = _labels(series, i, what)
+        ts, vals = _points(series.get("values"), i, what)
+        if len(ts):
+            rows.append((labels, ts, vals))
+    return _frame(rows)
+
+
+def parse_prom_vector(resp: Any, what: str = "query") -> pd.DataFrame:
+    """A ``vector`` response (instant query) -> one row per series, same columns."""
+    result = _result(resp, "vector", what)
+    rows = []
+    for i, series in enumerate(result):
+        labels = _labels(series, i, what)
+        ts, vals = _points([series.get("value")], i, what)
+        rows.append((labels, ts, vals))
+    return _frame(rows)
+
+
+def container_rows(df: pd.DataFrame, value_name: str,
+                   keep: list[str] | None = None) -> tuple[pd.DataFrame, int]:
+    """Keep real containers (drop pause and pod/node cgroups), finite non-negative values.
+
+    Returns ``(frame with namespace, pod, container, timestamp, <value_name>)`` and the number
+    of samples dropped for being NaN, infinite or negative (counted, never silently used).
+    """
+    for col in KEY:
+        if col not in df.columns:
+            df = df.assign(**{col: ""})
+    real = ~df["container"].isin(_NOT_CONTAINERS) & (df["namespace"] != "")
+    df = df.loc[real, [*KEY, *(keep or []), "timestamp", "value"]]
+    v = df["value"].to_numpy(dtype="float64")
+    good = np.isfinite(v) & (v >= 0)
+    bad = int((~good).sum())
+    out = df.loc[good].rename(columns={"value": value_name}).reset_index(drop=True)
+    return out, bad
+
+
+def owner_map(pod_owner: pd.DataFrame, rs_owner: pd.DataFrame) -> pd.DataFrame:
+    """``kube_pod_owner`` (+ ``kube_replicaset_owner``) -> namespace, pod, workload, kind.
+
+    A pod owned by a ReplicaSet belongs to the ReplicaSet's owner (a Deployment); a ReplicaSet
+    without an owner is the workload itself.  Pods owned by a Node (static pods) or by nothing
+    fall back to the pod name (see :func:`apply_workloads`).
+    """
+    cols = ["namespace", "pod", "workload", "workload_kind"]
+    need = {"namespace", "pod", "owner_kind", "owner_name"}
+    if pod_owner.empty or not need <= set(pod_owner.columns):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    po = pod_owner[list(need)].drop_duplicates(["namespace", "pod"], keep="last")
+    po = po[(po["owner_name"] != "") & (po["owner_kind"] != "Node")]
+    rs_need = {"namespace", "replicaset", "owner_kind", "owner_name"}
+    if not rs_owner.empty and rs_need <= set(rs_owner.columns):
+        rs = rs_owner[list(rs_need)]
+        rs = rs[rs["owner_name"] != ""].drop_duplicates(["namespace", "replicaset"], keep="last")
+        rs = rs.rename(columns={"replicaset": "owner_name", "owner_kind": "rs_kind",
+                                "owner_name": "rs_owner"})
+        po = po.merge(rs, on=["namespace", "owner_name"], how="left")
+    else:
+        po = po.assign(rs_kind=np.nan, rs_owner=np.nan)
+    via_rs = (po["owner_kind"] == "ReplicaSet") & po["rs_owner"].notna()
+    workload = po["owner_name"].where(~via_rs, po["rs_owner"])
+    kind = po["owner_kind"].where(~via_rs, po["rs_kind"])
+    # A ReplicaSet whose owner is unknown (no kube_replicaset_owner): strip its hash.
+    bare_rs = (po["owner_kind"] == "ReplicaSet") & ~via_rs
+    workload = workload.where(~bare_rs, po["owner_name"].map(_strip_rs_hash))
+    out = pd.DataFrame({"namespace": po["namespace"], "pod": po["pod"],
+                        "workload": workload.astype(str), "workload_kind": kind.astype(str)})
+    return out.reset_index(drop=True)
+
+
+def _strip_rs_hash(name: str) -> str:
+    head, sep, tail = name.rpartition("-")
+    return head if sep and head and tail.isalnum() and len(tail) >= 6 else name
+
+
+def apply_workloads(df: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
+    """Add ``workload``/``workload_kind``: from owner metrics, else from the pod name."""
+    if owners.empty:
+        none = pd.Series(None, index=df.index, dtype=object)
+        merged = df.assign(workload=none, workload_kind=none)
+    else:
+        merged = df.merge(owners, on=["namespace", "pod"], how="left")
+    pods = merged["pod"].astype(str)
+    fallback = pods.where(pods != "", merged["container"].astype(str)).map(
+        model.workload_from_pod
+    )
+    merged["workload"] = merged["workload"].where(merged["workload"].notna(), fallback)
+    merged["workload_kind"] = merged["workload_kind"].astype(object).fillna("")
+    return merged
+
+
+def parse_label_values(resp: Any, what: str = "label values") -> list[str]:
+    """``/api/v1/label/<name>/values`` -> the values (strings)."""
+    if isinstance(resp, Mapping) and resp.get("status") == "success":
+        data = resp.get("data")
+        if isinstance(data, list) and all(isinstance(x, str) for x in data):
+            return list(data)
+        raise InputError(f"{what}: 'data' is not a list of strings")
+    response_data(resp, what)  # raises the error body's message, or a shape error
+    raise InputError(f"{what}: 'data' is not a list of strings")

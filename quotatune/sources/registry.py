@@ -1,0 +1,76 @@
+"""The explicit registry of file formats for ``quotatune import`` and every ``--from``.
+
+Each format maps to a reader ``Path -> Collected``; sniffers pick a format from the first
+4 KiB of a file when ``--format`` is not given.  New formats are added here, by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError
+from quotatune.sources.files import tables as files
+from quotatune.sources.files.hs_err_parse import looks_like_hs_err
+from quotatune.sources.kubernetes import files as k8s_files
+from quotatune.sources.text import open_text
+
+Importer = Callable[[Path], Collected]
+
+
+def _canonical(path: Path) -> Collected:
+    if path.suffix == ".parquet":
+        return files.read_canonical_parquet(path)
+    return files.read_canonical_csv(path)
+
+
+def _hs_err(path: Path) -> Collected:
+    from quotatune.sources.files.hs_err import read_hs_err
+
+    return read_hs_err(path)
+
+
+IMPORTERS: dict[str, Importer] = {
+    "canonical": _canonical,
+    "bitbrains": files.read_bitbrains,
+    "kubectl": k8s_files.read_kubectl_dump,
+    "stats-summary": k8s_files.read_stats_summary_file,
+    "kubelet-metrics": k8s_files.read_kubelet_metrics,
+    "ksm": k8s_files.read_ksm,
+    "hs-err": _hs_err,
+}
+
+# (format, predicate on the first 4 KiB of text), in order; the first match wins.
+SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
+    ("hs-err", looks_like_hs_err),
+    ("bitbrains", lambda head: "CPU capacity provisioned [MHZ]" in head),
+    ("canonical", lambda head: bool(re.search(r"\bcpu_cores\b", head))),
+    ("stats-summary", k8s_files.sniff_stats_summary),
+    ("kubectl", k8s_files.sniff_kubectl),
+    ("ksm", k8s_files.sniff_ksm),
+    ("kubelet-metrics", k8s_files.sniff_kubelet_metrics),
+]
+
+
+def detect_format(path: Path) -> str:
+    if path.suffix == ".parquet":
+        return "canonical"
+    head = open_text(path)[:4096]
+    for fmt, pred in SNIFFERS:
+        if pred(head):
+            return fmt
+    raise InputError(f"{path}: unknown format; pass --format ({', '.join(sorted(IMPORTERS))})")
+
+
+def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
+    """Read every file with the named reader, or the detected one per file."""
+    if fmt is not None and fmt not in IMPORTERS:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(sorted(IMPORTERS))}")
+    if not paths:
+        raise InputError("no input files given")
+    out = Collected()
+    for path in paths:
+        out.extend(IMPORTERS[fmt or detect_format(path)](path))
+    return out

@@ -1,0 +1,396 @@
+"""The history store: a Parquet dataset under ``data/`` that never loses or duplicates samples.
+
+Layout::
+
+    ROOT/usage/day=2026-11-27/manifest.json      {"data": "data-<token>.parquet", "rollup": …}
+    ROOT/usage/day=2026-11-27/data-<token>.parquet
+    ROOT/usage/day=2026-11-27/rollup-<token>.parquet   (optional per-day summaries)
+    ROOT/specs.parquet  ROOT/events.parquet  ROOT/.lock
+
+Why this shape: a day is rewritten whole (existing rows + new rows, deduplicated on
+namespace/workload/pod/container/timestamp), into a new file; the manifest is then replaced by
+``rename``, which is the commit point.  A run killed at any moment leaves either the old or the
+new manifest, both pointing at complete files, so nothing is half-written; re-running the same
+import adds nothing, so nothing is duplicated.  Writers take an exclusive ``flock`` on
+``ROOT/.lock``; readers take no lock and retry a day whose file was swapped under them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from quotatune import model
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError
+from quotatune.store import lock as filelock
+
+USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
+SPEC_KEY = ["namespace", "workload", "pod", "container"]
+Rollup = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+class StoreError(InputError):
+    """The store cannot be written or read (locked, read-only, full, corrupt)."""
+
+
+@dataclass
+class AppendReport:
+    samples_added: int = 0
+    samples_duplicate: int = 0
+    days_written: list[str] = field(default_factory=list)
+    specs_rows: int = 0
+    events_added: int = 0
+
+
+class Store:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        rollup: Rollup | None = None,
+        rollup_version: str = "",
+        lock_timeout: float = 120.0,
+    ) -> None:
+        self.root = Path(root)
+        self.rollup = rollup
+        self.rollup_version = rollup_version
+        self.lock_timeout = lock_timeout
+
+    # ----------------------------------------------------------------------------- locking
+    @contextlib.contextmanager
+    def lock(self, timeout: float | None = None) -> Iterator[None]:
+        """Exclusive writer lock; waits up to ``timeout`` seconds, then fails clearly."""
+        timeout = self.lock_timeout if timeout is None else timeout
+        self._ensure_root()
+        held = contextlib.ExitStack()
+        # Only taking the lock is translated here; errors of the locked work pass through.
+        try:
+            held.enter_context(
+                filelock.exclusive(self.root / ".lock", timeout, holder=f"pid {os.getpid()}")
+            )
+        except filelock.LockTimeout:
+            raise StoreError(
+                f"{self.root}: store is locked by another run (waited {timeout:.0f}s)"
+            ) from None
+        except OSError as exc:
+            raise StoreError(f"{self.root}: cannot open the store lock: {_why(exc)}") from None
+        with held:
+            yield
+
+    def _ensure_root(self) -> None:
+        try:
+            (self.root / "usage").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.root}: cannot create the store: {_why(exc)}") from None
+
+    # ----------------------------------------------------------------------------- writing
+    def append(self, collected: Collected) -> AppendReport:
+        report = AppendReport()
+        with self.lock():
+            if not collected.usage.empty:
+                self._append_usage(collected.usage, report)
+            if not collected.specs.empty:
+                report.specs_rows = self._merge_table(
+                    "specs.parquet", collected.specs, SPEC_KEY, keep="last"
+                )
+            if not collected.events.empty:
+                report.events_added = self._merge_table(
+                    "events.parquet", collected.events, None, keep="first"
+                )
+        return report
+
+    def _append_usage(self, usage: pd.DataFrame, report: AppendReport) -> None:
+        usage = usage.copy()
+        # Group by the day start and format once per day: strftime on every row costs
+        # seconds per million samples.
+        days = usage["timestamp"].dt.floor("D")
+        for day_start, new in usage.groupby(days, sort=True):
+            day = pd.Timestamp(day_start).strftime("%Y-%m-%d")
+            new = new.drop(columns=[], errors="ignore")
+            old = self._read_day(str(day))
+            merged = new if old is None else pd.concat([old, new], ignore_index=True)
+            before = len(merged)
+            # Existing rows come first, so a re-import keeps what is already stored.
+            merged = merged.drop_duplicates(USAGE_KEY, keep="first")
+            dup = before - len(merged)
+            added = len(merged) - (0 if old is None else len(old))
+            report.samples_duplicate += dup
+            if added == 0:
+                continue
+            merged = merged.sort_values(["namespace", "workload", "container", "pod", "timestamp"])
+            self._write_day(str(day), merged.reset_index(drop=True))
+            report.samples_added += added
+            report.days_written.append(str(day))
+
+    def _day_dir(self, day: str) -> Path:
+        return self.root / "usage" / f"day={day}"
+
+    def _write_day(self, day: str, df: pd.DataFrame) -> None:
+        d = self._day_dir(day)
+        token = secrets.token_hex(6)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            manifest: dict[str, Any] = {"data": f"data-{token}.parquet", "rows": len(df)}
+            _write_parquet(df, d / manifest["data"])
+            if self.rollup is not None:
+                manifest["rollup"] = f"rollup-{token}.parquet"
+                manifest["rollup_version"] = self.rollup_version
+                _write_parquet(self.rollup(df), d / manifest["rollup"])
+            _atomic_write_text(d / "manifest.json", json.dumps(manifest))
+        except OSError as exc:
+            _remove_unreferenced(d)
+            raise StoreError(f"{d}: cannot write: {_why(exc)}") from None
+        _remove_unreferenced(d)
+
+    def _merge_table(
+        self, name: str, new: pd.DataFrame, key: list[str] | None,
+        *, keep: Literal["first", "last"],
+    ) -> int:
+        path = self.root / name
+        old = _read_parquet(path) if path.exists() else None
+        merged = new if old is None else pd.concat([old, new], ignore_index=True)
+        cols = [c for c in (key or list(merged.columns)) if c in merged.columns]
+        before = 0 if old is None else len(old)
+        merged = merged.drop_duplicates(cols, keep=keep).reset_index(drop=True)
+        try:
+            _write_parquet(merged, path)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot write: {_why(exc)}") from None
+        return len(merged) - before if keep == "first" else len(new)
+
+    def apply_retention(self, keep_days: int, now: pd.Timestamp) -> int:
+        """Drop days older than ``keep_days`` before ``now``; returns how many were dropped."""
+        if keep_days < 1:
+            raise InputError(f"--keep-days must be at least 1, not {keep_days}")
+        cutoff = (now.tz_convert("UTC") - pd.Timedelta(days=keep_days)).strftime("%Y-%m-%d")
+        dropped = 0
+        with self.lock():
+            for day in self.days():
+                if day < cutoff:
+                    d = self._day_dir(day)
+                    # Remove the manifest first: a day without one is simply absent.
+                    (d / "manifest.json").unlink(missing_ok=True)
+                    _remove_unreferenced(d)
+                    with contextlib.suppress(OSError):
+                        d.rmdir()
+                    dropped += 1
+            ev = self.root / "events.parquet"
+            if ev.exists():
+                events = _read_parquet(ev)
+                keep = events["timestamp"].isna() | (
+                    events["timestamp"] >= now - pd.Timedelta(days=keep_days)
+                )
+                _write_parquet(events[keep].reset_index(drop=True), ev)
+        return dropped
+
+    # ----------------------------------------------------------------------------- reading
+    def days(self) -> list[str]:
+        base = self.root / "usage"
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.name.removeprefix("day=")
+            for p in base.iterdir()
+            if p.name.startswith("day=") and (p / "manifest.json").exists()
+        )
+
+    def _manifest(self, day: str) -> dict[str, Any] | None:
+        try:
+            return json.loads((self._day_dir(day) / "manifest.json").read_text())  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{self._day_dir(day)}: unreadable manifest: {exc}") from None
+
+    def _read_day(
+        self, day: str, what: str = "data", columns: list[str] | None = None
+    ) -> pd.DataFrame | None:
+        for _ in range(5):
+            m = self._manifest(day)
+            if m is None or not m.get(what):
+                return None
+            try:
+                # Rollups keep their list columns as arrays (per-row tuples of Python
+                # scalars would cost minutes on a fleet-sized day).
+                return _read_parquet(self._day_dir(day) / m[what], tuples=what != "rollup",
+                                     columns=columns)
+            except FileNotFoundError:
+                continue  # a writer swapped the day under us: read the new manifest
+        raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
+
+    def _selected_days(self, since: pd.Timestamp | None, until: pd.Timestamp | None) -> list[str]:
+        lo = since.tz_convert("UTC").strftime("%Y-%m-%d") if since is not None else None
+        hi = until.tz_convert("UTC").strftime("%Y-%m-%d") if until is not None else None
+        return [d for d in self.days() if (lo is None or d >= lo) and (hi is None or d <= hi)]
+
+    def iter_usage_days(
+        self,
+        target: model.Target | None = None,
+        since: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None,
+    ) -> Iterator[tuple[date, pd.DataFrame]]:
+        for day in self._selected_days(since, until):
+            df = self._read_day(day)
+            if df is None:
+                continue
+            if target is not None and not target.is_all:
+                df = df[target.mask(df)]
+            if since is not None:
+                df = df[df["timestamp"] >= since]
+            if until is not None:
+                df = df[df["timestamp"] <= until]
+            if not df.empty:
+                yield date.fromisoformat(day), df.reset_index(drop=True)
+
+    def read_usage(
+        self,
+        target: model.Target | None = None,
+        since: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        parts = [df for _, df in self.iter_usage_days(target, since, until)]
+        if not parts:
+            return model.empty_usage()
+        return pd.concat(parts, ignore_index=True)
+
+    def read_rollups(
+        self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
+        columns: list[str] | None = None,
+    ) -> pd.DataFrame | None:
+        """Per-day summaries, recomputed for days written without (or with an older) rollup.
+        ``columns``: read only these (a strategy needs a few of the histograms)."""
+        if self.rollup is None:
+            return None
+        parts = []
+        for day in self._selected_days(since, until):
+            m = self._manifest(day)
+            if m is None:
+                continue
+            if m.get("rollup") and m.get("rollup_version") == self.rollup_version:
+                r = self._read_day(day, "rollup", columns)
+            else:
+                data = self._read_day(day)
+                r = None if data is None else self.rollup(data)
+                r = r[columns] if r is not None and columns is not None else r
+            if r is not None and not r.empty:
+                parts.append(r)
+        return pd.concat(parts, ignore_index=True) if parts else None
+
+    def read_specs(self) -> pd.DataFrame:
+        path = self.root / "specs.parquet"
+        return _read_parquet(path) if path.exists() else model.empty_specs()
+
+    def read_events(self) -> pd.DataFrame:
+        path = self.root / "events.parquet"
+        return _read_parquet(path) if path.exists() else model.empty_events()
+
+    def read(self, target: model.Target | None = None) -> Collected:
+        return Collected(
+            usage=self.read_usage(target), specs=self.read_specs(), events=self.read_events()
+        )
+
+
+# --------------------------------------------------------------------------------- file helpers
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _fsync_dir(d: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    def write(p: Path) -> None:
+        p.write_text(text)
+
+    _atomic_write_bytes(path, write)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(_parquet_safe(df), preserve_index=False)
+    _atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd"))
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns Parquet cannot type: tuples become lists (stored as list<string>),
+    dicts become JSON text, and mixed scalars become text."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            kinds = {type(v) for v in out[col].dropna()}
+            if kinds & {list, tuple}:
+                out[col] = out[col].map(
+                    lambda v: [str(x) for x in v] if isinstance(v, list | tuple) else []
+                )
+            elif dict in kinds:
+                out[col] = out[col].map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
+            elif len(kinds) > 1:
+                out[col] = out[col].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def _read_parquet(
+    path: Path, *, tuples: bool = True, columns: list[str] | None = None
+) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=columns)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise StoreError(f"{path}: unreadable store file: {exc}") from None
+    df = table.to_pandas()
+    for fld in table.schema:
+        if tuples and pa.types.is_list(fld.type):
+            df[fld.name] = df[fld.name].map(lambda v: () if v is None else tuple(v))
+    return df
+
+
+def _remove_unreferenced(d: Path) -> None:
+    """Delete data/rollup/tmp files the current manifest does not point to."""
+    try:
+        m = json.loads((d / "manifest.json").read_text())
+        keep = {m.get("data"), m.get("rollup"), "manifest.json"}
+    except (OSError, ValueError):
+        keep = {"manifest.json"}
+    with contextlib.suppress(OSError):
+        for p in d.iterdir():
+            if p.name not in keep:
+                p.unlink(missing_ok=True)

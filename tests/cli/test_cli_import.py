@@ -1,0 +1,167 @@
+"""``quotatune import`` through the real entry point, in a scratch directory."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from quotatune.store.history import Store
+from tests.conftest import ROOT, CliRun, run_cli
+
+SAMPLE = ROOT / "data" / "sample"
+TWO_VMS = [str(SAMPLE / "1.csv.gz"), str(SAMPLE / "126.csv.gz")]
+# Rows of the two files minus the 2149 rows of VM 126 that report 0 cores.
+TWO_VMS_SAMPLES = (6040 - 1) + (6041 - 1 - 2149)
+
+
+def assert_one_line_error(run: CliRun, *needles: str) -> str:
+    assert run.code == 2, run
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("quotatune: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_importing_the_sample_twice_adds_nothing_the_second_time(tmp_path: Path) -> None:
+    first = run_cli("import", *TWO_VMS, cwd=tmp_path)
+    assert first.code == 0, first
+    assert f"{TWO_VMS_SAMPLES} new sample(s), 0 already stored, 2 container(s)" in first.stdout
+    # The dropped rows are reported, as a note on stderr.
+    assert "126.csv.gz: dropped 2149 row(s) with 0 cores" in first.stderr
+
+    second = run_cli("import", *TWO_VMS, cwd=tmp_path)
+    assert second.code == 0, second
+    assert f"0 new sample(s), {TWO_VMS_SAMPLES} already stored" in second.stdout
+
+    # The default store is ./data of the working directory, and it holds each sample once.
+    usage = Store(tmp_path / "data").read_usage()
+    assert len(usage) == TWO_VMS_SAMPLES
+    assert not usage.duplicated(["workload", "timestamp"]).any()
+    assert sorted(usage["workload"].unique()) == ["vm-1", "vm-126"]
+
+
+def test_an_overlapping_import_adds_only_the_new_samples(tmp_path: Path) -> None:
+    assert run_cli("import", TWO_VMS[0], cwd=tmp_path).code == 0
+    both = run_cli("import", *TWO_VMS, cwd=tmp_path)
+    assert both.code == 0, both
+    assert f"{TWO_VMS_SAMPLES - 6039} new sample(s), 6039 already stored" in both.stdout
+
+
+def test_store_flag_and_environment_variable_are_honoured(tmp_path: Path) -> None:
+    env_store = tmp_path / "from-env"
+    flag_store = tmp_path / "from-flag"
+    by_env = run_cli("import", TWO_VMS[0], env={"QUOTATUNE_STORE": str(env_store)}, cwd=tmp_path)
+    assert by_env.code == 0, by_env
+    assert f"into {env_store}" in by_env.stdout
+    # --store wins over QUOTATUNE_STORE.
+    by_flag = run_cli(
+        "import", TWO_VMS[0], "--store", str(flag_store),
+        env={"QUOTATUNE_STORE": str(env_store)}, cwd=tmp_path,
+    )
+    assert by_flag.code == 0, by_flag
+    assert f"into {flag_store}" in by_flag.stdout
+    assert "6039 new sample(s)" in by_flag.stdout
+    assert len(Store(env_store).read_usage()) == 6039
+    assert len(Store(flag_store).read_usage()) == 6039
+    assert not (tmp_path / "data").exists()
+
+
+def test_keep_days_drops_days_older_than_the_window(tmp_path: Path) -> None:
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    stamps = [now - pd.Timedelta(days=d) for d in (40, 20, 2, 1, 0)]
+    rows = "".join(
+        f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')},shop,web,,app,0.5,{1 << 27}\n" for t in stamps
+    )
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "timestamp,namespace,workload,pod,container,cpu_cores,memory_working_set_bytes\n" + rows
+    )
+    store = tmp_path / "store"
+    run = run_cli("import", str(path), "--store", str(store), "--keep-days", "7", cwd=tmp_path)
+    assert run.code == 0, run
+    assert "dropped 2 day(s) past retention" in run.stdout
+    kept = Store(store).read_usage()
+    assert sorted(kept["timestamp"]) == stamps[2:]
+
+    # The 2013 sample is all older than a week: importing it with retention keeps none of it.
+    old = run_cli("import", TWO_VMS[0], "--store", str(store), "--keep-days", "7", cwd=tmp_path)
+    assert old.code == 0, old
+    assert len(Store(store).read_usage()) == 3
+
+
+def test_keep_days_counts_back_from_the_newest_stored_day_not_the_wall_clock(
+    tmp_path: Path,
+) -> None:
+    """A trace from 2013 imported with --keep-days 5 keeps its own last five days."""
+    store = tmp_path / "store"
+    run = run_cli("import", TWO_VMS[0], "--store", str(store), "--keep-days", "5")
+    assert run.code == 0, run
+    days = Store(store).days()
+    assert len(days) == 5 and days[-1].startswith("2013-08-")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["nope.csv"], ["nope.csv: no such file"]),
+        (["."], ["is a directory"]),
+        (["empty.csv"], ["empty.csv: unknown format; pass --format ("]),
+        (["empty.csv", "--format", "canonical"], ["empty.csv: empty file"]),
+        (["sales.csv"], ["sales.csv: unknown format"]),
+        (["garbage.bin"], ["garbage.bin: not UTF-8 or UTF-16 text"]),
+        (["broken.csv.gz"], ["broken.csv.gz: corrupt gzip data"]),
+        (["fake.parquet"], ["fake.parquet: not a readable Parquet file"]),
+        (["nocpu.csv", "--format", "canonical"], ["nocpu.csv: missing column(s) cpu_cores"]),
+        (["nan.csv"], ["nan.csv: column 'cpu_cores', row 3: not a number: 'NaN'"]),
+        (["negative.csv"], ["negative.csv: column 'memory_working_set_bytes', row 2:",
+                            "negative"]),
+        (["when.csv"], ["when.csv: column 'timestamp', row 2:", "'yesterday'"]),
+        (["dirty-vm.csv"], ["dirty-vm.csv: column 'CPU usage [MHZ]', row 3:", "'-5.0'"]),
+        (["sales.csv", "--format", "xml"], ["unknown format 'xml'; use one of"]),
+        (["sales.csv", "--format", "bitbrains"], ["not a Bitbrains trace, missing column(s)"]),
+        (["sales.csv", "--keep-days", "0"], ["--keep-days must be from 1 to"]),
+        (["sales.csv", "--keep-days", "99999999999"], ["--keep-days must be from 1 to"]),
+        (["sales.csv", "--keep-days", "soon"], ["--keep-days"]),
+        ([], ["Missing argument"]),
+        (["--frm", "x.csv"], ["No such option: --frm"]),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_2(
+    tmp_path: Path, args: list[str], needles: list[str]
+) -> None:
+    header = "timestamp,namespace,container,cpu_cores,memory_working_set_bytes\n"
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "sales.csv").write_text("region,revenue\neu,12\n")
+    (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "broken.csv.gz").write_bytes(gzip.compress(header.encode() * 50)[:40])
+    (tmp_path / "fake.parquet").write_bytes(b"PAR1 not really PAR1")
+    (tmp_path / "nocpu.csv").write_text("timestamp,namespace,container\n1,a,b\n")
+    (tmp_path / "nan.csv").write_text(header + "1700000000,a,b,0.1,1\n1700000060,a,b,NaN,1\n")
+    (tmp_path / "negative.csv").write_text(header + "1700000000,a,b,0.1,-1\n")
+    (tmp_path / "when.csv").write_text(header + "yesterday,a,b,0.1,1\n")
+    vm = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:4]
+    fields = vm[2].split(";\t")
+    fields[3] = "-5.0"
+    vm[2] = ";\t".join(fields)
+    (tmp_path / "dirty-vm.csv").write_text("\n".join(vm) + "\n")
+
+    run = run_cli("import", *args, cwd=tmp_path)
+    assert_one_line_error(run, *needles)
+    # Nothing was half-imported.
+    assert not (tmp_path / "data" / "usage").exists() or not any(
+        (tmp_path / "data" / "usage").iterdir()
+    )
+
+
+def test_one_bad_file_among_good_ones_imports_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,namespace,container,cpu_cores,memory_working_set_bytes\nx,a,b,1,1\n")
+    run = run_cli("import", TWO_VMS[0], str(bad), cwd=tmp_path)
+    assert_one_line_error(run, "bad.csv: column 'timestamp', row 2")
+    assert Store(tmp_path / "data").days() == []
