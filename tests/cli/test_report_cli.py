@@ -114,7 +114,7 @@ def test_target_limits_the_report_to_a_namespace(usage_csv, tmp_path):
 def test_an_overlapping_run_exits_75_with_one_line_and_writes_nothing(usage_csv, tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from quotatune.render import archive\n"
+         "import sys, time; from pathlib import Path; from quotatune.pipelines import archive\n"
          "with archive.locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
          str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -171,7 +171,7 @@ def test_two_cron_runs_started_together_never_write_side_by_side(usage_csv, tmp_
 def test_lock_wait_lets_a_run_wait_for_the_one_before_it(usage_csv, tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from quotatune.render import archive\n"
+         "import sys, time; from pathlib import Path; from quotatune.pipelines import archive\n"
          "with archive.locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(3)",
          str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:

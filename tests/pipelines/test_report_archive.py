@@ -90,7 +90,7 @@ def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path):
 def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from quotatune.render import archive\n"
+         "import sys, time; from pathlib import Path; from quotatune.pipelines import archive\n"
          "with archive.locked(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
          str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:

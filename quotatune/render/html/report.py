@@ -51,7 +51,7 @@ def plotly_js() -> Markup:
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("quotatune.render.html.report", "templates"),
+        loader=jinja2.PackageLoader("quotatune.render.html", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )

@@ -19,6 +19,7 @@ from quotatune.sources.docker.parse import (
     parse_time,
 )
 from tests.conftest import FIXTURES
+from tests.support.contracts import assert_well_formed
 
 FIX = FIXTURES / "docker"
 
@@ -262,9 +263,11 @@ def test_fuzzed_inspect_parse_or_raise_input_error(name, data):
 def test_arbitrary_json_is_never_a_crash(value):
     for fn in (parse_docker_stats, parse_inspect):
         try:
-            fn(value)
-        except InputError:
-            pass
+            result = fn(value)
+        except InputError as exc:
+            assert str(exc) and "\n" not in str(exc)
+        else:
+            assert_well_formed(result)
 
 
 @settings(max_examples=300, deadline=None)

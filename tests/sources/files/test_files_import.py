@@ -20,6 +20,7 @@ from quotatune.sources.files import tables as files
 from quotatune.sources.registry import IMPORTERS, detect_format, import_files
 from quotatune.sources.text import open_text
 from tests.conftest import ROOT
+from tests.support.contracts import assert_well_formed
 
 SAMPLE = ROOT / "data" / "sample"
 BB_HEADER = (
@@ -349,9 +350,11 @@ def survives_every_reader(data: bytes, suffix: str) -> None:
     path.write_bytes(data)
     for read in [*IMPORTERS.values(), lambda p: import_files([p])]:
         try:
-            read(path)
+            result = read(path)
         except InputError as exc:
             assert str(exc) and "\n" not in str(exc)
+        else:
+            assert_well_formed(result)
 
 
 numberish = st.text(alphabet=list("0123456789.;\t\n-eE+naifNIT:Z ,\""), max_size=300)

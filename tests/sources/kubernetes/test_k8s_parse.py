@@ -26,6 +26,7 @@ from quotatune.sources.kubernetes.usage import (
     parse_stats_summary,
 )
 from tests.conftest import FIXTURES
+from tests.support.contracts import assert_well_formed
 
 FIX = FIXTURES / "kubernetes"
 
@@ -356,9 +357,11 @@ _LOADED = {name: load(name) for names in REAL.values() for name in names}
 
 def _ok_or_input_error(fn: Any, payload: Any) -> None:
     try:
-        fn(payload)
+        result = fn(payload)
     except InputError as exc:
         assert "\n" not in str(exc)
+    else:
+        assert_well_formed(result)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

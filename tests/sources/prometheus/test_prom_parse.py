@@ -17,6 +17,7 @@ from quotatune.sources.prometheus import events as pe
 from quotatune.sources.prometheus import parse as pp
 from quotatune.sources.prometheus.queries import check_selector, time_chunks
 from tests.conftest import FIXTURES
+from tests.support.contracts import assert_well_formed
 
 PROM = FIXTURES / "prometheus"
 
@@ -187,9 +188,11 @@ json_values = st.recursive(
 def _parse_all(resp: object) -> None:
     for fn in (pp.parse_prom_matrix, pp.parse_prom_vector, pp.parse_label_values):
         try:
-            fn(resp)
+            result = fn(resp)
         except (InputError, SourceError) as exc:
             assert str(exc) and "\n" not in str(exc)
+        else:
+            assert_well_formed(result)
 
 
 @settings(max_examples=400)
