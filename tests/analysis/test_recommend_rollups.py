@@ -44,6 +44,28 @@ def test_rollups_written_day_by_day_give_the_raw_result(strategy):
     assert [r.to_dict() for r in raw] == [r.to_dict() for r in merged]
 
 
+def test_rollup_recommendations_match_numpy_on_the_raw_samples():
+    """Independent of quotatune's own raw path: ``krr`` and ``percentile`` from day-by-day
+    rollups against numpy on the raw samples — maxima exactly, percentiles within one fine
+    bucket of the sketch (0.5 %) — and every value rounded up to whole millicores / MiB."""
+    u = fleet(days=3, containers=4, seed=3)
+    rollups = pd.concat([daily_rollup(g) for _, g in u.groupby(u["timestamp"].dt.floor("D"))],
+                        ignore_index=True)
+    krr = {r.workload: r for r in recommend_from_rollups(rollups, strategy="krr")}
+    pct = {r.workload: r for r in recommend_from_rollups(rollups, strategy="percentile")}
+    for workload, g in u.groupby("workload"):
+        cpu, mem = g["cpu_cores"].to_numpy(), g["memory_working_set_bytes"].to_numpy()
+        mem_limit = max(mem.max() * 1.15, 100 * MIB)
+        assert krr[workload].memory_limit_mib == int(np.ceil(mem_limit / MIB))
+        assert krr[workload].memory_request_mib == krr[workload].memory_limit_mib
+        assert pct[workload].memory_limit_mib == int(np.ceil(mem.max() * 1.15 / MIB))
+        for rec in (krr[workload], pct[workload]):
+            exact_p95_m = max(np.quantile(cpu, 0.95), 0.010 if rec is krr[workload] else 0) * 1000
+            assert exact_p95_m * 0.995 - 1 <= rec.cpu_request_millicores <= exact_p95_m * 1.005 + 1
+        exact_p99 = np.quantile(mem, 0.99) * 1.15 / MIB
+        assert exact_p99 * 0.995 - 1 <= pct[workload].memory_request_mib <= exact_p99 * 1.005 + 1
+
+
 def test_recommendation_contract():
     u = fleet(days=3, containers=2)
     specs = pd.DataFrame({"namespace": ["shop"], "workload": ["w1"], "container": ["app"],
