@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from quotatune.model.names import workload_from_pod
 from quotatune.sources.kubernetes.fields import as_dict, as_str, as_time
-from quotatune.sources.kubernetes.owners import Owner, guess_workload
+from quotatune.sources.kubernetes.owners import Owner
 from quotatune.sources.kubernetes.parse import MAX_MESSAGE, SOURCE, events_frame, items_of
 
 # Event reasons worth keeping: the rest (Pulled, Scheduled, Created…) say nothing about sizing.
@@ -45,7 +46,7 @@ def parse_events(
         pod = name if obj.get("kind") == "Pod" else ""
         m = _CONTAINER_PATH.search(as_str(obj.get("fieldPath")))
         owner = (owners or {}).get((ns, pod)) if pod else None
-        workload = owner.name if owner else (guess_workload(name) if pod else name)
+        workload = owner.name if owner else (workload_from_pod(name) if pod else name)
         ts = next((t for t in (as_time(ev.get(k)) for k in (
             "lastTimestamp", "eventTime", "deprecatedLastTimestamp", "firstTimestamp")
         ) if not pd.isna(t)), as_time(as_dict(ev.get("metadata")).get("creationTimestamp")))

@@ -9,14 +9,13 @@ since the epoch of the scheduled time>``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from quotatune import model
+from quotatune.model.names import cronjob_of_job, strip_replicaset_hash, workload_from_pod
 
 
 class Owner(NamedTuple):
@@ -41,11 +40,6 @@ class OwnerIndex:
             target[key] = _controller(meta)
 
 
-# The pod-template hash is 1-10 characters from the "bcdfghjklmnpqrstvwxz2456789" alphabet
-# (older clusters: plain digits).
-_RS_HASH = re.compile(r"^(?P<base>.+)-[bcdfghjklmnpqrstvwxz2456789]{6,10}$|^(?P<num>.+)-\d{6,10}$")
-# CronJob jobs are suffixed with the scheduled time in minutes since the epoch (8+ digits).
-_CRON_SUFFIX = re.compile(r"^(?P<base>.+)-\d{8,}$")
 
 
 def _controller(meta: Mapping[str, Any]) -> Owner | None:
@@ -55,14 +49,6 @@ def _controller(meta: Mapping[str, Any]) -> Owner | None:
     refs = [r for r in refs if isinstance(r, Mapping) and r.get("kind") and r.get("name")]
     chosen = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
     return Owner(str(chosen["kind"]), str(chosen["name"])) if chosen else None
-
-
-def _strip_rs_hash(rs: str, labels: Mapping[str, Any]) -> str:
-    h = labels.get("pod-template-hash")
-    if isinstance(h, str) and h and rs.endswith("-" + h):
-        return rs[: -len(h) - 1]
-    m = _RS_HASH.match(rs)
-    return (m.group("base") or m.group("num")) if m else rs
 
 
 def resolve_owner(meta: Mapping[str, Any], index: OwnerIndex | None = None) -> Owner:
@@ -77,14 +63,15 @@ def resolve_owner(meta: Mapping[str, Any], index: OwnerIndex | None = None) -> O
         if index is not None and (ns, ref.name) in index.replicasets:
             up = index.replicasets[(ns, ref.name)]
             return up if up is not None else ref  # a ReplicaSet made by hand
-        base = _strip_rs_hash(ref.name, labels or {})
+        h = (labels or {}).get("pod-template-hash")
+        base = strip_replicaset_hash(ref.name, h if isinstance(h, str) else None)
         return Owner("Deployment", base) if base != ref.name else ref
     if ref.kind == "Job":
         if index is not None and (ns, ref.name) in index.jobs:
             up = index.jobs[(ns, ref.name)]
             return up if up is not None else ref
-        m = _CRON_SUFFIX.match(ref.name)
-        return Owner("CronJob", m.group("base")) if m else ref
+        cronjob = cronjob_of_job(ref.name)
+        return Owner("CronJob", cronjob) if cronjob else ref
     return ref
 
 
@@ -96,21 +83,7 @@ def pod_owners(specs: pd.DataFrame) -> dict[tuple[str, str], Owner]:
     return {(ns, pod): Owner(kind, wl) for ns, pod, kind, wl in cols.itertuples(index=False)}
 
 
-# Generated suffixes use Kubernetes' rand alphabet, which has no vowels: that tells
-# "web-7d4b9c8f6d-x2k9p" (Deployment) and "agent-kb65b" (DaemonSet, Job) apart from a name
-# whose last word merely has 5-10 letters ("e2e-daemonset-kb65b" is not of workload "e2e").
-_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
-_GUESS = re.compile(rf"^(?P<base>.+?)(?:-(?:{_SAFE}{{6,10}}|\d{{6,10}})-{_SAFE}{{5}}|-{_SAFE}{{5}}"
-                    r"|-\d+)$")
-
-
-def guess_workload(pod: str) -> str:
-    """The workload of a pod known only by name: ReplicaSet/pod hashes and ordinals stripped."""
-    m = _GUESS.match(pod)
-    return m.group("base") if m else model.workload_from_pod(pod)
-
-
 def workload_of(pod: str, owners: Mapping[tuple[str, str], Owner], ns: str) -> Owner:
     """The owner recorded for a pod, else one guessed from its name (for usage rows)."""
     hit = owners.get((ns, pod))
-    return hit if hit is not None else Owner("", guess_workload(pod))
+    return hit if hit is not None else Owner("", workload_from_pod(pod))

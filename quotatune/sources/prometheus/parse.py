@@ -18,6 +18,7 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.errors import InputError, SourceError
+from quotatune.model.names import strip_replicaset_hash
 
 KEY = ["namespace", "pod", "container"]
 # The sandbox ("pause") container of every pod.  cAdvisor labels it "POD" under dockershim
@@ -199,15 +200,10 @@ def owner_map(pod_owner: pd.DataFrame, rs_owner: pd.DataFrame) -> pd.DataFrame:
     kind = po["owner_kind"].where(~via_rs, po["rs_kind"])
     # A ReplicaSet whose owner is unknown (no kube_replicaset_owner): strip its hash.
     bare_rs = (po["owner_kind"] == "ReplicaSet") & ~via_rs
-    workload = workload.where(~bare_rs, po["owner_name"].map(_strip_rs_hash))
+    workload = workload.where(~bare_rs, po["owner_name"].map(strip_replicaset_hash))
     out = pd.DataFrame({"namespace": po["namespace"], "pod": po["pod"],
                         "workload": workload.astype(str), "workload_kind": kind.astype(str)})
     return out.reset_index(drop=True)
-
-
-def _strip_rs_hash(name: str) -> str:
-    head, sep, tail = name.rpartition("-")
-    return head if sep and head and tail.isalnum() and len(tail) >= 6 else name
 
 
 def apply_workloads(df: pd.DataFrame, owners: pd.DataFrame) -> pd.DataFrame:
