@@ -58,4 +58,4 @@ def test_yaml_is_only_read_safely() -> None:
 def test_the_scan_sees_the_whole_package() -> None:
     # Guards the tests above against silently scanning nothing.
     assert len(_calls()) > 100
-    assert any(p.endswith("store.py") for p, _, _ in _calls())
+    assert any(p.endswith("store/history.py") for p, _, _ in _calls())
