@@ -245,3 +245,32 @@ def test_backfilled_hourly_series_are_the_peaks_of_the_5m_series(backfilled, pro
     for at, val in zip(*got[("shop", "db-0", "postgres")], strict=True):
         inside = t5[window(t5, at, 3600)]
         assert val == mem[(secs >= inside[0] - 300) & (secs <= inside[-1])].max()
+
+
+# How a reader tells that the rules are there for its window: the 5-minute series are
+# visible at any instant (Prometheus looks back 5 minutes), so an instant query at the
+# window's first and last step answers for both ends; the hourly series only with a range.
+PROBE_5M = ('count by (__name__) ({__name__=~"namespace_pod_container:container_'
+            '(cpu_usage_seconds:rate5m|memory_working_set_bytes:max5m)"})')
+
+
+def probe(server: PromServer, expr: str, at: float) -> dict[str, float]:
+    q = urllib.parse.urlencode({"query": expr, "time": repr(at)})
+    with urllib.request.urlopen(f"{server.url}/api/v1/query?{q}", timeout=60) as r:
+        body = json.load(r)
+    return {s["metric"].get("__name__", ""): float(s["value"][1])
+            for s in body["data"]["result"]}
+
+
+def test_a_count_by_name_probe_tells_whether_the_rules_cover_a_window(backfilled, prometheus,
+                                                                      prom_data):
+    with_5m, hourly_only, start, end = backfilled
+    n = len(prom_data.containers)
+    for at in (start + 300, end):
+        assert probe(with_5m, PROBE_5M, at) == {CPU_5M: n, MEM_5M: n}
+        assert probe(prometheus, PROBE_5M, at) == {}  # raw series only: fall back
+    assert probe(with_5m, PROBE_5M, start - 3600) == {}  # before the rules' history
+    # one name per query: a range function drops the name, so two would collide
+    for name in (CPU_1H, MEM_1H):
+        assert probe(hourly_only, f"count(last_over_time({name}[1h]))", end) == {"": n}
+        assert probe(hourly_only, f"count(last_over_time({name}[1h]))", start - 3600) == {}
