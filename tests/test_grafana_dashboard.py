@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / \
-    "quotatune-dashboard.json"
-PROMTOOL = Path("/usr/bin/promtool")
+from tests.conftest import ROOT
+from tests.support.prometheus import PROMTOOL
+
+DASHBOARD = ROOT / "deploy" / "grafana" / "quotatune-dashboard.json"
 
 # What `quotatune serve` exports (DESIGN §3).  The exporter's test compares this list with the
 # names in a real /metrics response, so that the dashboard cannot name a metric that is not

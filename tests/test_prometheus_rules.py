@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.conftest import ROOT
 from tests.support import prometheus as support
 from tests.support.prometheus import PROMTOOL, PromData, PromServer, start_prometheus
 
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.prometheus,
                                  reason=f"{PROMTOOL} is not installed (Debian package "
                                         "'prometheus')")]
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
+RULES_DIR = ROOT / "deploy" / "prometheus"
 RULE_FILES = [RULES_DIR / "quotatune-rules.yaml", RULES_DIR / "quotatune-alerts.yaml"]
 CPU_5M = "namespace_pod_container:container_cpu_usage_seconds:rate5m"
 MEM_5M = "namespace_pod_container:container_memory_working_set_bytes:max5m"
