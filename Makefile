@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Prometheus (+ promtool) and headless Chromium.
 DEB_PACKAGES := docker.io busybox-static prometheus chromium
 
-.PHONY: demo test test-fast bench lint system-deps clean
+.PHONY: demo test test-fast bench lint audit system-deps clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +47,25 @@ bench: $(STAMP)
 	  $(BIN)/python $$b $$args || exit 1; \
 	done
 
-lint: $(STAMP)
+lint: $(STAMP) audit
 	$(BIN)/ruff check quotatune tests benchmarks
 	$(BIN)/mypy quotatune
+
+# The pinned versions against PyPI's advisory data (pip-audit; the pins are exact, so nothing is
+# installed).  Known vulnerabilities fail; where the data cannot be reached (offline, or an index
+# without PyPI's per-release JSON) it says so in one line and passes.
+AUDIT_OUT := $(VENV)/audit.txt
+audit: $(STAMP)
+	@$(BIN)/pip-audit --disable-pip --no-deps -r constraints.txt --progress-spinner off \
+	    >$(AUDIT_OUT) 2>&1; rc=$$?; \
+	pins=$$(grep -c '==' constraints.txt); \
+	unchecked=$$(grep -c 'could not be audited' $(AUDIT_OUT)); \
+	if grep -q '^Found [0-9]* known vulnerabilit' $(AUDIT_OUT); then cat $(AUDIT_OUT); exit 1; \
+	elif [ $$rc -ne 0 ]; then \
+	  echo "audit: not run, the advisory data could not be reached ($$(tail -n 1 $(AUDIT_OUT) | cut -c 1-100))"; \
+	elif [ $$unchecked -gt 0 ]; then \
+	  echo "audit: $$unchecked of $$pins pinned packages not checked, PyPI's advisory data for them could not be reached"; \
+	else echo "audit: no known vulnerabilities in the $$pins pinned packages"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache reports/*.html
