@@ -19,6 +19,7 @@ target is reported, not an error; a command that fails exits non-zero.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -82,7 +83,12 @@ def main() -> None:
         Row("pandas.read_csv", read_csv),
         Row("quotatune import CSV", imp, read_csv, 2.0),
     ]))
-    print(f"(peak RSS of each child includes this parent's {parent_rss_mib():.0f} MiB)")
+    print(f"(a child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
+    recs = json.loads(rec.stdout)
+    print(f"answers: {len(recs):,} recommendation(s); import said: {imp.stdout.strip()}")
+    if len(recs) != pq_fleet.containers:
+        sys.exit(f"recommend --from: {len(recs)} recommendations for {pq_fleet.containers} "
+                 "containers")
 
 
 if __name__ == "__main__":
