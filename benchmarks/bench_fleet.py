@@ -29,14 +29,12 @@ from runner import (  # noqa: E402
     GIB,
     Row,
     load_average,
+    pandas_baseline,
     parent_rss_mib,
-    python_script,
     quotatune,
     run_checked,
     table,
 )
-
-BASELINE = Path(__file__).resolve().parent / "pandas_baseline.py"
 
 
 def main() -> None:
@@ -65,7 +63,7 @@ def main() -> None:
     st = ["--store", str(store)]
     try:
         base = run_checked("pandas read_parquet + groupby",
-                           python_script(BASELINE, "groupby", str(parquet)))
+                           pandas_baseline("groupby", parquet))
         imp = run_checked("import", quotatune("import", str(parquet), "--format", "canonical",
                                               *st))
         rep = run_checked("report", quotatune("report", *st, "--out", str(reports)))

@@ -31,14 +31,12 @@ from runner import (  # noqa: E402
     GIB,
     Row,
     load_average,
+    pandas_baseline,
     parent_rss_mib,
-    python_script,
     quotatune,
     run_checked,
     table,
 )
-
-BASELINE = Path(__file__).resolve().parent / "pandas_baseline.py"
 
 
 def main() -> None:
@@ -63,11 +61,10 @@ def main() -> None:
           f"CSV import: {csv_fleet.rows:,} rows ({csv.stat().st_size / 2**20:,.0f} MiB)")
     print(f"load average before: {load_average()}", flush=True)
 
-    base = run_checked("pandas read_parquet + groupby", python_script(BASELINE, "groupby",
-                                                                      str(parquet)))
+    base = run_checked("pandas read_parquet + groupby", pandas_baseline("groupby", parquet))
     rec = run_checked("recommend --from", quotatune("recommend", "--from", str(parquet),
                                                     "-o", "json"))
-    read_csv = run_checked("pandas.read_csv", python_script(BASELINE, "read_csv", str(csv)))
+    read_csv = run_checked("pandas.read_csv", pandas_baseline("read_csv", csv))
     store = OUT / "store-bench-from"
     shutil.rmtree(store, ignore_errors=True)
     try:

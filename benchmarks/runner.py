@@ -64,8 +64,9 @@ def quotatune(*args: str) -> list[str]:
     return [sys.executable, "-m", "quotatune", *args]
 
 
-def python_script(path: Path, *args: str) -> list[str]:
-    return [sys.executable, str(path), *args]
+def pandas_baseline(mode: str, path: Path) -> list[str]:
+    """The plain-pandas script ``mode`` (see pandas_baseline.py) on ``path``."""
+    return [sys.executable, str(Path(__file__).with_name("pandas_baseline.py")), mode, str(path)]
 
 
 def parent_rss_mib() -> float:
