@@ -40,10 +40,14 @@ test-fast: $(STAMP)
 # TRACE: the trace the backtest benchmark replays (the full Bitbrains month for the
 # published comparison; the bundled sample by default).
 TRACE ?= data/sample
+# FLEET: extra flags for the fleet-scale benchmarks (bench_from, bench_fleet), e.g.
+# `make bench FLEET=--quick`; empty runs them at full scale (50 M and 20 M samples).
+FLEET ?=
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do \
 	  echo "== $$b"; \
-	  case $$b in *bench_backtest.py) args="$(TRACE)";; *) args="";; esac; \
+	  case $$b in *bench_backtest.py) args="$(TRACE)";; \
+	    *bench_from.py|*bench_fleet.py) args="$(FLEET)";; *) args="";; esac; \
 	  $(BIN)/python $$b $$args || exit 1; \
 	done
 

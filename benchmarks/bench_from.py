@@ -1,0 +1,92 @@
+"""Every path at fleet scale, from files (DESIGN.md §6, issue 13):
+
+1. ``quotatune recommend --from FILE -o json`` on a canonical Parquet file of 5,000 containers
+   x 7 days x 1-minute samples (50.4 M samples), against a plain pandas script on the same
+   file (``read_parquet`` + per-container ``groupby().quantile(0.95)`` of CPU, ``.max()`` of
+   memory).  Targets: >= 5x faster than the baseline (<= 0.2x its wall time), <= 2 GiB peak RSS.
+2. ``quotatune import`` of a canonical CSV of ~2 M rows (1,000 containers x 7 days x 5 minutes)
+   into a fresh store, against ``pandas.read_csv`` of the same file.  Target: <= 2x.
+
+Every measurement is a whole process (wall, CPU = user + sys, peak RSS from ``wait4``), so
+the figures are what a user sees and survive any re-layout of the package.  The data is
+synthetic and deterministic (``fleet_data.py``), cached under ``benchmarks/out/``.  A missed
+target is reported, not an error; a command that fails exits non-zero.
+
+    python benchmarks/bench_from.py [--containers 5000] [--days 7] [--step 60]
+                                    [--csv-containers 1000] [--csv-step 300] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet_data import OUT, Fleet, ensure  # noqa: E402
+from runner import (  # noqa: E402
+    GIB,
+    Row,
+    load_average,
+    pandas_baseline,
+    parent_rss_mib,
+    quotatune,
+    run_checked,
+    table,
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--containers", type=int, default=5000)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--step", type=int, default=60, help="seconds between samples")
+    ap.add_argument("--csv-containers", type=int, default=1000)
+    ap.add_argument("--csv-step", type=int, default=300)
+    ap.add_argument("--quick", action="store_true",
+                    help="a small scale (300 containers, 100 in the CSV) that runs in a minute")
+    a = ap.parse_args()
+    if a.quick:
+        a.containers, a.csv_containers = 300, 100
+    pq_fleet = Fleet(a.containers, a.days, a.step)
+    csv_fleet = Fleet(a.csv_containers, a.days, a.csv_step)
+    parquet = ensure(pq_fleet, "parquet")
+    csv = ensure(csv_fleet, "csv")
+
+    print(f"recommend --from: {pq_fleet.containers:,} containers x {a.days} d x {a.step} s = "
+          f"{pq_fleet.rows:,} samples ({parquet.stat().st_size / 2**20:,.0f} MiB Parquet); "
+          f"CSV import: {csv_fleet.rows:,} rows ({csv.stat().st_size / 2**20:,.0f} MiB)")
+    print(f"load average before: {load_average()}", flush=True)
+
+    base = run_checked("pandas read_parquet + groupby", pandas_baseline("groupby", parquet))
+    rec = run_checked("recommend --from", quotatune("recommend", "--from", str(parquet),
+                                                    "-o", "json"))
+    read_csv = run_checked("pandas.read_csv", pandas_baseline("read_csv", csv))
+    store = OUT / "store-bench-from"
+    shutil.rmtree(store, ignore_errors=True)
+    try:
+        imp = run_checked("import CSV", quotatune("import", str(csv), "--format", "canonical",
+                                                  "--store", str(store)))
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+    print(f"load average after: {load_average()}; baseline: {base.stdout.strip()}")
+    print(table([
+        Row("pandas read_parquet + groupby p95/max", base),
+        Row("quotatune recommend --from PARQUET -o json", rec, base, 0.2, 2 * GIB),
+        Row("pandas.read_csv", read_csv),
+        Row("quotatune import CSV", imp, read_csv, 2.0),
+    ]))
+    print(f"(a child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
+    recs = json.loads(rec.stdout)
+    print(f"answers: {len(recs):,} recommendation(s); import said: {imp.stdout.strip()}")
+    if len(recs) != pq_fleet.containers:
+        sys.exit(f"recommend --from: {len(recs)} recommendations for {pq_fleet.containers} "
+                 "containers")
+
+
+if __name__ == "__main__":
+    main()
