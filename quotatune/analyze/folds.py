@@ -32,7 +32,7 @@ from quotatune.analyze.policy import Policy
 from quotatune.analyze.recommend import get_strategy, recommend_from_rollups
 from quotatune.analyze.sketch import DAY_NS, daily_rollup
 from quotatune.errors import InputError
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, Recommendation
 
 SHAPES: tuple[tuple[int, int], ...] = ((14, 7), (7, 7))
 METRICS = ("cores", "cpu_slack", "cpu_over", "mem_gib", "mem_slack", "mem_oom_vms")
@@ -128,7 +128,7 @@ def rolling_folds(
         scores = {name: _score(name, recommend_from_rollups(
             train, specs, ev, strategy=name, policy=policy), trace, test)
             for name in strategies}
-        for name, s in scores.items():
+        for s in scores.values():
             row = {"shape": f.shape, "origin": f.origin, **s.to_dict()}
             for col, metric, ref in RATIOS:
                 if ref in scores:
@@ -161,7 +161,7 @@ def _before(events: pd.DataFrame | None, until: pd.Timestamp) -> pd.DataFrame | 
     return events[pd.to_datetime(events["timestamp"], utc=True) < until]
 
 
-def _score(name: str, recs: list, trace: _Trace, test: slice) -> Score:
+def _score(name: str, recs: list[Recommendation], trace: _Trace, test: slice) -> Score:
     sizes, left = sized(recs, use_current=False)
     cpu_req = np.full(trace.size, np.nan)
     mem_lim = np.full(trace.size, np.nan)
