@@ -61,6 +61,8 @@ def test_every_fold_scores_what_a_backtest_of_the_same_days_scores():
             for field in ("containers", "cores", "cpu_slack", "cpu_over", "mem_gib",
                           "mem_slack", "mem_oom_vms", "left_out"):
                 assert got[field] == pytest.approx(getattr(want, field)), (origin, name, field)
+    latest = rolling_folds(usage, ["krr"], shapes=[(5, 3)], folds=2)
+    assert [pd.Timestamp(o).day for o in latest["origin"]] == [10, 11]
     krr = table[table.strategy == "krr"]
     assert (krr["oom_vs_krr"] == np.where(krr["mem_oom_vms"] > 0, 1.0, 0.0)).all()
     assert (krr["cores_vs_krr"] == 1.0).all() and "cores_vs_vpa" not in table.columns
@@ -104,5 +106,7 @@ def test_bad_fold_lengths_and_short_data_are_input_errors():
         rolling_folds(usage, ["krr"], shapes=[(1.5, 1)])
     with pytest.raises(InputError, match="too short"):
         rolling_folds(usage, ["krr"], shapes=[(14, 7)])
+    with pytest.raises(InputError, match="number of folds"):
+        rolling_folds(usage, ["krr"], shapes=[(1, 1)], folds=0)
     with pytest.raises(InputError, match="unknown strategy"):
         rolling_folds(usage, ["nope"], shapes=[(1, 1)])

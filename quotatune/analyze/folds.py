@@ -97,30 +97,34 @@ def rolling_folds(
     *,
     shapes: Iterable[tuple[int, int]] = SHAPES,
     step_days: int = 1,
+    folds: int | None = None,
     specs: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
     policy: Policy | None = None,
 ) -> pd.DataFrame:
     """One row per fold and strategy: ``shape``, ``origin``, ``strategy``, the
     :class:`~quotatune.analyze.backtest.Score` fields, and the :data:`RATIOS` to the
-    reference strategies scored on the same fold."""
+    reference strategies scored on the same fold.  ``folds``: at most that many per shape,
+    the latest origins (None: every origin)."""
     for name in strategies:
         get_strategy(name)
+    if folds is not None and folds <= 0:
+        raise InputError("the number of folds must be positive")
     shapes = [(_whole(tr, "train"), _whole(te, "test")) for tr, te in shapes]
     if usage.empty:
         raise InputError("no usage samples to fold")
     trace = _Trace(usage)
-    folds = [Fold(tr, te, o) for tr, te in shapes for o in fold_origins(
+    plan = [Fold(tr, te, o) for tr, te in shapes for o in fold_origins(
         pd.Timestamp(trace.ts[0], tz="UTC"), pd.Timestamp(trace.ts[-1], tz="UTC"), tr, te,
-        step_days)]
-    if not folds:
+        step_days)[-(folds or 0):]]
+    if not plan:
         span = (trace.ts[-1] - trace.ts[0]) / DAY_NS
         raise InputError(f"the data spans {span:.1f} days: too short for a "
                          f"{' or '.join(f'{a}+{b}' for a, b in shapes)} day fold")
     rollups = daily_rollup(usage)
     day = pd.to_datetime(rollups["day"], utc=True).to_numpy("datetime64[ns]").astype("int64")
     rows = []
-    for f in folds:
+    for f in plan:
         o = f.origin.value
         train = rollups[(day >= o - f.train_days * DAY_NS) & (day < o)]
         test = trace.window(o, o + f.test_days * DAY_NS)
