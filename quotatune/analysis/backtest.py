@@ -106,7 +106,7 @@ def _before(events: pd.DataFrame | None, until: pd.Timestamp) -> pd.DataFrame | 
     return events[pd.to_datetime(events["timestamp"], utc=True) <= until]
 
 
-def _sizes(recs: list[Recommendation], use_current: bool) -> tuple[pd.DataFrame, int]:
+def sized(recs: list[Recommendation], use_current: bool) -> tuple[pd.DataFrame, int]:
     rows, left = [], 0
     for r in recs:
         cur = r.current
@@ -123,23 +123,32 @@ def _sizes(recs: list[Recommendation], use_current: bool) -> tuple[pd.DataFrame,
 
 def score(name: str, recs: list[Recommendation], test: pd.DataFrame, *,
           use_current: bool = False) -> Score:
-    sizes, left = _sizes(recs, use_current)
+    sizes, left = sized(recs, use_current)
     t = test.merge(sizes, on=KEY_COLUMNS, how="inner")
-    use = t["cpu_cores"].to_numpy("float64")
-    req = t["cpu_req"].to_numpy("float64")
-    mem = t["memory_working_set_bytes"].to_numpy("float64")
-    lim = t["mem_lim"].to_numpy("float64")
-    over_mem = t.loc[mem > lim, KEY_COLUMNS].drop_duplicates()
+    over_mem = t.loc[t["memory_working_set_bytes"] > t["mem_lim"], KEY_COLUMNS]
+    return totals(name, sizes["cpu_req"].to_numpy("float64"),
+                  sizes["mem_lim"].to_numpy("float64"),
+                  t["cpu_cores"].to_numpy("float64"), t["cpu_req"].to_numpy("float64"),
+                  t["memory_working_set_bytes"].to_numpy("float64"),
+                  t["mem_lim"].to_numpy("float64"),
+                  oom_vms=len(over_mem.drop_duplicates()), left_out=left)
+
+
+def totals(name: str, cpu_req: np.ndarray, mem_lim: np.ndarray, use: np.ndarray,
+           req: np.ndarray, mem: np.ndarray, lim: np.ndarray, *, oom_vms: int,
+           left_out: int) -> Score:
+    """The fleet totals from per-container sizes (cores, bytes) and per-test-sample arrays
+    (each sample beside its container's request and limit)."""
     return Score(
         strategy=name,
-        containers=len(sizes),
-        cores=float(sizes["cpu_req"].sum()),
+        containers=len(cpu_req),
+        cores=float(cpu_req.sum()),
         cpu_slack=_ratio(np.maximum(req - use, 0).sum(), req.sum()),
         cpu_over=_ratio(float((use > req).sum()), float(len(use))),
-        mem_gib=float(sizes["mem_lim"].sum() / GIB),
+        mem_gib=float(mem_lim.sum() / GIB),
         mem_slack=_ratio(np.maximum(lim - mem, 0).sum(), lim.sum()),
-        mem_oom_vms=len(over_mem),
-        left_out=left,
+        mem_oom_vms=oom_vms,
+        left_out=left_out,
     )
 
 

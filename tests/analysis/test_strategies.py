@@ -176,3 +176,56 @@ def test_tail_limit_covers_the_jvm_need_from_its_flags():
     assert plain.memory_limit_mib < 1024  # usage alone says ~556 MiB
     assert rec.memory_limit_mib > 2048  # -Xmx2g plus non-heap
     assert any("JVM" in r and "heap" in r for r in rec.reasons)
+
+
+def daily(levels_mib: list[float], cpu: float = 0.05) -> pd.DataFrame:
+    """One day of 5-minute samples per level, memory constant within the day."""
+    mem = np.repeat(np.asarray(levels_mib, dtype=float) * MIB, 288)
+    return usage(np.full(len(mem), cpu), mem, step_s=300)
+
+
+def test_tail_gives_a_flat_sidecar_a_small_margin():
+    # 30 MiB every day: no spread, so no step; +6 % or +16 MiB is 46 MiB, raised to the
+    # 64 MiB minimum (the former rule, +256 MiB, asked for 286 MiB).
+    [rec] = recommend(daily([30] * 7, cpu=0.002), strategy="tail")
+    assert rec.memory_limit_mib == 64 and rec.memory_request_mib == 64
+    # A flat 1 GiB container: the proportional margin, 1024 x 1.06 = 1085.44 -> 1086 MiB.
+    [big] = recommend(daily([1024] * 7), strategy="tail")
+    assert big.memory_limit_mib == 1086
+    # A flat 200 MiB one: the absolute floor, 200 + 16 = 216 MiB, is the larger.
+    [mid] = recommend(daily([200] * 7), strategy="tail")
+    assert mid.memory_limit_mib == 216
+    assert any("spread" in r for r in mid.reasons)
+
+
+def test_tail_margin_grows_with_the_spread_of_daily_peaks():
+    # Peaks 1000 and 1050 MiB on alternate days: median 1025, spread 1050/1025 - 1 = 2.44 %,
+    # an eighth of the 20 % that earns the whole 672 MiB step: 672 x 0.0244/0.2 = 81.95 MiB
+    # (more than +6 %, 63 MiB) -> limit 1131.95 -> 1132 MiB.
+    [calm] = recommend(daily([1000, 1050] * 7), strategy="tail")
+    assert calm.memory_limit_mib == 1132
+    # One day at 1 GiB among days at 600 MiB: spread 71 % -> the whole step, 1024 + 672.
+    [spiky] = recommend(daily([600] * 5 + [1024] + [600] * 8), strategy="tail")
+    assert spiky.memory_limit_mib == 1696
+    # A small container's step is capped at 1.1 x its peak: 40 MiB peaks, 100 % spread,
+    # 40 + 44 = 84 MiB; so a 30 MiB sidecar stays under 64 MiB however its peaks wander.
+    [small] = recommend(daily([20] * 6 + [40] + [20] * 6), strategy="tail")
+    assert small.memory_limit_mib == 84
+    [sidecar] = recommend(daily([29, 30, 28, 30, 29, 27, 30], cpu=0.002), strategy="tail")
+    assert sidecar.memory_limit_mib <= 64
+
+
+def test_tail_cpu_percentile_follows_the_price_of_each_point_of_overrun():
+    rng = np.random.default_rng(5)
+    n = 7 * 288
+    flat = rng.uniform(0.200, 0.202, n)
+    bursty = np.where(rng.uniform(0, 1, n) < 0.12, 1.0, 0.1)
+    [f] = recommend(usage(flat, np.full(n, 300 * MIB), step_s=300), strategy="tail")
+    [b] = recommend(usage(bursty, np.full(n, 300 * MIB), step_s=300), strategy="tail")
+    # Flat: every point above p80 costs almost nothing, so it gets p99.5.  Bursty: the 12 %
+    # of samples at 1 core would cost 0.9 core to cover, more than the 12 points x 50m they
+    # save, so it stays below them, at about 0.1 core.
+    assert any(r.startswith("CPU: p99.5 ") for r in f.reasons)
+    assert 200 <= f.cpu_request_millicores <= 203
+    assert b.cpu_request_millicores <= 102  # 0.1 core, within one histogram bucket (1.5m)
+    assert any(r.startswith("CPU: p8") for r in b.reasons)
