@@ -96,7 +96,7 @@ def rolling_folds(
     usage: pd.DataFrame,
     strategies: Sequence[str],
     *,
-    shapes: Iterable[tuple[int, int]] = SHAPES,
+    shapes: Iterable[tuple[float, float]] = SHAPES,
     step_days: int = 1,
     folds: int | None = None,
     specs: pd.DataFrame | None = None,
@@ -111,17 +111,17 @@ def rolling_folds(
         get_strategy(name)
     if folds is not None and folds <= 0:
         raise InputError("the number of folds must be positive")
-    shapes = [(_whole(tr, "train"), _whole(te, "test")) for tr, te in shapes]
+    whole = [(_whole(tr, "train"), _whole(te, "test")) for tr, te in shapes]
     if usage.empty:
         raise InputError("no usage samples to fold")
     trace = _Trace(usage)
-    plan = [Fold(tr, te, o) for tr, te in shapes for o in fold_origins(
+    plan = [Fold(tr, te, o) for tr, te in whole for o in fold_origins(
         pd.Timestamp(trace.ts[0], tz="UTC"), pd.Timestamp(trace.ts[-1], tz="UTC"), tr, te,
         step_days)[-(folds or 0):]]
     if not plan:
         span = (trace.ts[-1] - trace.ts[0]) / DAY_NS
         raise InputError(f"the data spans {span:.1f} days: too short for a "
-                         f"{' or '.join(f'{a}+{b}' for a, b in shapes)} day fold")
+                         f"{' or '.join(f'{a}+{b}' for a, b in whole)} day fold")
     rollups = daily_rollup(usage)
     day = pd.to_datetime(rollups["day"], utc=True).to_numpy("datetime64[ns]").astype("int64")
     rows = []

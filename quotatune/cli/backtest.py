@@ -20,8 +20,18 @@ def command(
         list[Path] | None, typer.Option("--from", help="Usage files to replay.")
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
-    train_days: Annotated[float, typer.Option("--train-days", help="Days to train on.")] = 14.0,
-    test_days: Annotated[float, typer.Option("--test-days", help="Days to score.")] = 7.0,
+    train_days: Annotated[
+        float | None, typer.Option("--train-days", help="Days to train on (default 14).")
+    ] = None,
+    test_days: Annotated[
+        float | None, typer.Option("--test-days", help="Days to score (default 7).")
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", min=1, help="Rolling-origin folds: the latest N origins per "
+                     "train+test shape (14+7 and 7+7 days, or the one --train-days/--test-days "
+                     "give), sliding by a day; prints every fold and the worst / median / best."),
+    ] = None,
     strategy: Annotated[
         list[str] | None,
         typer.Option("--strategy", help="Strategy name(s); default: every strategy."),
@@ -33,9 +43,13 @@ def command(
 ) -> None:
     """Train on the first days of every container, recommend once, score the next days."""
     from quotatune.model.errors import InputError
-    from quotatune.pipelines.backtest import replay
+    from quotatune.pipelines.backtest import replay, replay_folds
     from quotatune.pipelines.recommend import strategy_names
-    from quotatune.render.backtest import render_backtest_html, render_backtest_table
+    from quotatune.render.backtest import (
+        render_backtest_html,
+        render_backtest_table,
+        render_folds_table,
+    )
 
     STRATEGIES = strategy_names()
 
@@ -53,6 +67,20 @@ def command(
                              f"strategy after --strategy ({', '.join(STRATEGIES)})")
     if not files:
         raise InputError("backtest needs --from FILE… with the usage history to replay")
+    if folds is not None:
+        if output == "html":
+            raise InputError("-o html shows one split; use table or json with --folds")
+        shape = None
+        if train_days is not None or test_days is not None:
+            shape = (train_days or 14.0, test_days or 7.0)
+        table, summary = replay_folds(files, fmt, names or STRATEGIES, folds=folds, shape=shape)
+        if output == "json":
+            sys.stdout.write(json.dumps({"folds": table, "summary": summary}, indent=2) + "\n")
+        else:
+            sys.stdout.write(render_folds_table(table, summary))
+        return
+    train_days = 14.0 if train_days is None else train_days
+    test_days = 7.0 if test_days is None else test_days
     rows = replay(files, fmt, names or STRATEGIES, train_days=train_days, test_days=test_days)
     if output == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")

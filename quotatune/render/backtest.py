@@ -26,6 +26,28 @@ def render_backtest_table(rows: list[dict[str, Any]], train: float, test: float)
     return "\n".join(lines + notes) + "\n"
 
 
+def _columns(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.rjust(w) if k else c.ljust(w)
+                      for k, (c, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
+
+
+def render_folds_table(rows: list[dict[str, Any]], summary: list[dict[str, Any]]) -> str:
+    """Every fold, then the worst / median / best fold per strategy and metric: parameters are
+    judged by the worst one."""
+    head = ["shape", "origin", *_HEAD]
+    body = [head] + [[str(r["shape"]), str(r["origin"]), *_cells(r)] for r in rows]
+    lines = ["backtest: rolling-origin folds (train before the origin, score the days after it)",
+             *_columns(body), "", "worst / median / best fold"]
+    pct = {"cpu_slack", "cpu_over", "mem_slack"}
+    table = [["shape", "strategy", "metric", "worst", "median", "best", "folds"]]
+    for s in summary:
+        fmt = (lambda v: f"{v * 100:.2f} %") if s["metric"] in pct else (lambda v: f"{v:,.3f}")
+        table.append([str(s["shape"]), str(s["strategy"]), str(s["metric"]), fmt(s["worst"]),
+                      fmt(s["median"]), fmt(s["best"]), str(s["folds"])])
+    return "\n".join(lines + _columns(table)) + "\n"
+
+
 def render_backtest_html(rows: list[dict[str, Any]], train: float, test: float) -> str:
     """Self-contained page: the table and the frontier (allocation vs. overrun) per resource."""
     import html
