@@ -46,7 +46,7 @@ FLEET ?=
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do \
 	  echo "== $$b"; \
-	  case $$b in *bench_backtest.py) args="$(TRACE)";; \
+	  case $$b in *bench_backtest.py|*bench_folds.py) args="$(TRACE)";; \
 	    *bench_from.py|*bench_fleet.py) args="$(FLEET)";; *) args="";; esac; \
 	  $(BIN)/python $$b $$args || exit 1; \
 	done
