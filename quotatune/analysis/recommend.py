@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quotatune.analysis.known import unsized_rows
+from quotatune.analysis.oom import limits_at_ooms, oom_events, oom_limits
 from quotatune.analysis.policy import DEFAULT_POLICY, Policy
 from quotatune.analysis.strategies import DEFAULT_STRATEGY, STRATEGIES
 from quotatune.analysis.strategies.base import Evidence, Sizing, Strategy
@@ -48,6 +50,7 @@ def recommend(
 ) -> list[Recommendation]:
     """One Recommendation per (namespace, workload, container) in ``usage``."""
     get_strategy(strategy)  # fail on a bad name before any work
+    events = limits_at_ooms(usage, events)
     return recommend_from_rollups(daily_rollup(usage), specs, events, strategy=strategy,
                                   policy=policy)
 
@@ -60,15 +63,18 @@ def recommend_from_rollups(
     strategy: str | None = None,
     policy: Policy | None = None,
 ) -> list[Recommendation]:
+    """One Recommendation per container in ``rollups``, then one per container known only
+    from ``specs`` (status ``no-usage``: current values, and what evidence alone gives)."""
     strat = get_strategy(strategy)
     policy = policy or DEFAULT_POLICY
-    if rollups.empty:
-        return []
-    rollups = _window(rollups, strat, policy)
-    h = History(rollups)
-    ev = evidence(h, specs, events)
-    sizing = strat.fn(h, ev, policy)
-    return _build(h, ev, sizing, strat, policy)
+    out: list[Recommendation] = []
+    if not rollups.empty:
+        windowed = _window(rollups, strat, policy)
+        h = History(windowed)
+        ev = evidence(h, specs, events, rollups)
+        out = _build(h, ev, strat.fn(h, ev, policy), strat, policy)
+    sized = {(r.namespace, r.workload, r.container) for r in out}
+    return out + unsized_rows(specs, events, sized, strat.name)
 
 
 def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFrame:
@@ -86,8 +92,10 @@ def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFr
     return rollups[pd.to_datetime(rollups["day"], utc=True) >= since]
 
 
-def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None) -> Evidence:
-    """Currents (usage columns, else the spec frame), OOM kills from the events, JVM needs."""
+def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None,
+             rollups: pd.DataFrame | None = None) -> Evidence:
+    """Currents (usage columns, else the spec frame), OOM kills from the events with the
+    limit each was hitting (:mod:`quotatune.analysis.oom`), JVM needs."""
     cur = {c: h.current(c) for c in ("cpu_request_cores", "cpu_limit_cores",
                                      "memory_request_bytes", "memory_limit_bytes")}
     if specs is not None and not specs.empty:
@@ -96,9 +104,19 @@ def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None
             if c in sp:
                 cur[c] = np.where(np.isnan(cur[c]), sp[c], cur[c])
     count, last = _ooms(h, events)
+    at_oom = np.full(h.size, np.nan)
+    oom_rows = oom_events(events)
+    if not oom_rows.empty:
+        pos = _index(h, oom_rows)
+        limits = oom_limits(oom_rows, specs, rollups)
+        ok = (pos >= 0) & np.isfinite(limits)
+        np.fmax.at(at_oom, pos[ok], limits[ok])
+    # The floor comes from the limit the container was killed at, never from a limit raised
+    # since: otherwise every applied recommendation would raise the next one (a ratchet).
+    at_oom = np.where(np.isnan(at_oom), cur["memory_limit_bytes"], at_oom)
     jvm_need, jvm_reason = _jvm(h, specs, cur["memory_limit_bytes"])
     return Evidence(
-        oom_count=count, oom_last_ns=last,
+        oom_count=count, oom_last_ns=last, oom_limit=at_oom,
         mem_request=cur["memory_request_bytes"], mem_limit=cur["memory_limit_bytes"],
         cpu_request=cur["cpu_request_cores"], cpu_limit=cur["cpu_limit_cores"],
         jvm_need=jvm_need, jvm_reason=jvm_reason,
@@ -154,14 +172,7 @@ def _per_container(h: History, specs: pd.DataFrame) -> dict[str, np.ndarray]:
 def _ooms(h: History, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     count = np.zeros(h.size, "int64")
     last = np.full(h.size, np.nan)
-    if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns):
-        return count, last
-    oom = pd.Series(False, index=events.index)
-    if "oom_killed" in events.columns:
-        oom |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true")
-    if "reason" in events.columns:
-        oom |= events["reason"].astype(str) == "OOMKilled"
-    ev = events[oom]
+    ev = oom_events(events)
     if ev.empty:
         return count, last
     pos = _index(h, ev)

@@ -35,9 +35,8 @@ def load_nodes(nodes_file: Path | None, context: str | None, kubeconfig: Path | 
 
 
 def recommend_for_plan(data: Collected) -> list[Recommendation]:
-    """Without usage there is nothing to recommend: the plan packs the current requests."""
-    if data.usage.empty:
-        return []
+    """A row per known container; those without usage (status ``no-usage``) recommend
+    nothing, so the plan packs their current requests."""
     return recommend(data.usage, data.specs, data.events)
 
 

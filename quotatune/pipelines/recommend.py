@@ -38,8 +38,9 @@ def from_files(
 ) -> tuple[list[Recommendation], pd.DataFrame]:
     get_strategy(strategy)  # a bad name fails before any file is read
     data = load_inputs(files, fmt, None, target)
-    if data.usage.empty:
-        raise InputError(f"no usage samples for {target}")
+    if data.usage.empty and data.specs.empty:
+        raise InputError(f"no containers for {target} in the given files (no usage samples "
+                         "and no pod or container specs)")
     errors += data.errors
     notes += data.notes
     return recommend(data.usage, data.specs, data.events, strategy=strategy), data.specs
@@ -51,14 +52,27 @@ def from_store(
     """From the store's per-day rollups: a fleet's week of samples never has to be loaded."""
     st = existing_store(store)
     rollups = st.read_rollups(columns=rollup_columns(strategy))
-    if rollups is None or rollups.empty:
-        raise InputError(f"no usage samples in store {st.root}")
-    rollups = target.select(rollups)
+    if rollups is None:
+        rollups = pd.DataFrame(columns=rollup_columns(strategy))
     specs, events = st.read_specs(), st.read_events()
+    if rollups.empty and specs.empty:
+        raise InputError(f"no usage samples and no container specs in store {st.root}")
     if not target.is_all:
-        specs = specs[target.mask(specs)] if not specs.empty else specs
+        rollups, specs = _select_known(target, rollups, specs)
         events = events[target.mask(events)] if not events.empty else events
     return recommend_from_rollups(rollups, specs, events, strategy=strategy), specs
+
+
+def _select_known(target: Target, rollups: pd.DataFrame, specs: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The target's rows of both; a target that matches neither names the nearest known."""
+    r = rollups[target.mask(rollups)] if not rollups.empty else rollups
+    s = specs[target.mask(specs)] if not specs.empty else specs
+    if r.empty and s.empty:
+        known = pd.concat([f[["namespace", "workload", "container"]].astype(str)
+                           for f in (rollups, specs) if not f.empty], ignore_index=True)
+        target.select(known)  # raises, naming the nearest matches
+    return r, s
 
 
 def from_prometheus(

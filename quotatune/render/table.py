@@ -21,6 +21,8 @@ def _mem(v: int | None) -> str:
 
 
 def _change(cur: str, new: str) -> str:
+    if new == "-":  # nothing recommended (no usage yet): what runs now
+        return cur
     return new if cur in ("-", new) else f"{cur} → {new}"
 
 

@@ -24,7 +24,8 @@ from quotatune.model import ContainerKey, Finding
 class DiagnosePolicy:
     """Thresholds of the findings; the defaults are what ``quotatune diagnose`` uses."""
 
-    since: pd.Timestamp | None = None  # ignore events and samples before this time
+    # Failures before this time are history (info); samples before it are not read.
+    since: pd.Timestamp | None = None
     oom_headroom: float = 1.25  # after an OOM kill: limit × 1.25 (as KRR does)
     peak_headroom: float = 1.2  # … and at least the peak working set × 1.2
     crash_loop_restarts: int = 3  # restarts within crash_loop_window that make a loop
@@ -118,12 +119,14 @@ class Context:
         self.specs = _keyed(specs) if specs is not None and not specs.empty else _keyed(
             model.empty_specs())
         self.events = normalise_events(events)
+        self.since: pd.Timestamp | None = None
         if policy.since is not None:
             since = pd.Timestamp(policy.since)
-            since = since.tz_localize("UTC") if since.tzinfo is None else since
-            self.events = self.events[~(self.events["timestamp"] < since)]
+            self.since = since.tz_localize("UTC") if since.tzinfo is None else since
+            # Old failures stay (they become history, see .aging); old samples say nothing
+            # about the memory trend or throttling of today.
             if not self.usage.empty:
-                self.usage = self.usage[self.usage["timestamp"] >= since]
+                self.usage = self.usage[self.usage["timestamp"] >= self.since]
         self._spec_rows: dict[ContainerKey, dict[Any, Any]] = {}
         for row in self.specs.to_dict("records"):
             # The latest row per container wins (specs are appended in time order).

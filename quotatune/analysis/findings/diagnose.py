@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quotatune.analysis.findings import env as findings_env
+from quotatune.analysis.findings import evictions, trends
 from quotatune.analysis.findings import jvm as findings_jvm
-from quotatune.analysis.findings import trends
+from quotatune.analysis.findings.aging import age
 from quotatune.analysis.findings.common import (
     SEVERITY_ORDER,
     Context,
     DiagnosePolicy,
-    as_names,
     exit_text,
     finding,
     key_of,
@@ -46,6 +47,7 @@ def diagnose(usage: pd.DataFrame | None, specs: pd.DataFrame | None,
     out: list[Finding] = []
     for rule in RULES:
         out.extend(rule(ctx))
+    out = age(out, ctx.since)
     return sorted(out, key=lambda f: (-SEVERITY_ORDER[f.severity], f.namespace, f.workload,
                                       f.container, f.kind))
 
@@ -364,28 +366,6 @@ def _cpu(cores: float) -> str:
     return units.format_cpu(units.cores_to_millicores_ceil(cores))
 
 
-# ------------------------------------------------------------------ non-ASCII environment
-def non_ascii_env(ctx: Context) -> list[Finding]:
-    out = []
-    for key in ctx.spec_keys():
-        names = as_names((ctx.spec(key) or {}).get("non_ascii_env"))
-        if not names:
-            continue
-        last = ctx.last_termination(key)
-        crashed = last is not None and last["exit"] is not None and np.isfinite(
-            last["exit"]) and last["exit"] != 0
-        evidence = [f"environment variable {n} has a non-ASCII value" for n in names]
-        if crashed and last is not None:
-            evidence.append("last " + exit_text(last["exit"]))
-        out.append(finding(
-            key, "non-ascii-env", "warning" if crashed else "info", None, evidence,
-            "A process that reads its environment in an ASCII locale (LANG unset or C/POSIX, "
-            "an old JVM, Python without UTF-8 mode) can fail or garble this value: set "
-            "LANG=C.UTF-8 (and -Dfile.encoding=UTF-8 / PYTHONUTF8=1), or keep the value ASCII "
-            "(percent- or base64-encode it)."))
-    return out
-
-
 RULES: tuple[Rule, ...] = (
     oom_killed,
     exit_137,
@@ -395,5 +375,6 @@ RULES: tuple[Rule, ...] = (
     trends.memory_growth,
     cpu_throttled,
     pending_insufficient,
-    non_ascii_env,
+    findings_env.non_ascii_env,
+    evictions.evicted,
 )

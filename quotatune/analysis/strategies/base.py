@@ -44,6 +44,9 @@ class Evidence:
     # Per container: bytes a JVM needs by its flags (NaN: not a JVM, or unknown), and why.
     jvm_need: np.ndarray
     jvm_reason: list[str | None]
+    # Per container: the memory limit in force at its OOM kills (the highest of them; the
+    # current limit when unknown). OOM floors grow from this, never from a limit raised since.
+    oom_limit: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 StrategyFn = Callable[[History, Evidence, Policy], Sizing]

@@ -51,8 +51,8 @@ def krr(h: History, ev: Evidence, policy: Policy) -> Sizing:
     p95 = percentile_value(h, "cpu", 0.95)
     cpu = apply_floor(p95, KRR_MIN_CPU, "CPU", fmt_cpu, reasons)
     mem = h.mem_max * 1.15
-    oom = (ev.oom_count > 0) & (ev.mem_limit > 0)
-    mem = np.where(oom, np.maximum(mem, np.nan_to_num(ev.mem_limit) * 1.25), mem)
+    oom = (ev.oom_count > 0) & (ev.oom_limit > 0)
+    mem = np.where(oom, np.maximum(mem, np.nan_to_num(ev.oom_limit) * 1.25), mem)
     mem = apply_floor(mem, KRR_MIN_MEM, "memory", fmt_mem, reasons)
     for i in range(h.size):
         reasons[i][:0] = [
@@ -64,6 +64,6 @@ def krr(h: History, ev: Evidence, policy: Policy) -> Sizing:
         if oom[i]:
             reasons[i].append(
                 f"{ev.oom_count[i]} OOM kill(s): at least the limit in force "
-                f"{fmt_mem(ev.mem_limit[i])} x1.25"
+                f"{fmt_mem(ev.oom_limit[i])} x1.25"
             )
     return Sizing(cpu, nan(h.size), mem, mem.copy(), reasons)

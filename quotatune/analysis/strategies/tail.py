@@ -154,7 +154,7 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
     step = np.minimum(step, MEM_STEP_CAP * base)  # as applied to the limit, for the reasons
     oom_floor = np.where(
         ev.oom_count > 0,
-        np.maximum(ev.mem_limit + MIN_MEM_STEP, ev.mem_limit * 1.2), 0.0)
+        np.maximum(ev.oom_limit + MIN_MEM_STEP, ev.oom_limit * 1.2), 0.0)
     oom_floor = np.nan_to_num(oom_floor)
     jvm = np.nan_to_num(ev.jvm_need)
     limit = np.maximum.reduce([limit, oom_floor, jvm, np.full(n, MIN_MEM)])
@@ -177,7 +177,7 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
                      f"{fmt_mem(steady_peak[i])}: request sized for the steady state, limit "
                      "covers the start-up")
         if oom_floor[i] > 0:
-            r.append(f"{ev.oom_count[i]} OOM kill(s) at limit {fmt_mem(ev.mem_limit[i])}: limit "
+            r.append(f"{ev.oom_count[i]} OOM kill(s) at limit {fmt_mem(ev.oom_limit[i])}: limit "
                      f"at least {fmt_mem(oom_floor[i])} (this floor does not decay)")
         if jvm[i] > 0:
             r.append(f"limit at least {fmt_mem(jvm[i])}, the smallest limit the JVM's flags "

@@ -1,0 +1,114 @@
+"""OOM kills in the event frame, and the memory limit each one was hitting.
+
+An OOM floor ("after a kill, the limit is at least the limit it was killed at × 1.2") must grow
+from the limit in force *at the kill*. Taking the newest limit instead turns every applied
+recommendation into a higher floor on the next run, with no new kill (a ratchet). The limit at
+a kill comes from, in order:
+
+1. the usage samples: the container's last ``memory_limit_bytes`` at or before the kill
+   (:func:`limits_at_ooms`, on the raw path, stored as the ``limit_at_oom`` column);
+2. the per-day rollups: the lower of the limits known at the end of the kill's day and of
+   the day before (a raise after the kill, on the same day, does not count);
+3. the spec row of the pod that was killed (a pod's limits are those of its spec).
+
+Pure: frames in, arrays out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from quotatune.model import KEY_COLUMNS
+
+LIMIT_AT_OOM = "limit_at_oom"
+DAY = pd.Timedelta(days=1)
+
+
+def oom_events(events: pd.DataFrame | None) -> pd.DataFrame:
+    """The OOM kills among ``events`` (OOMKilled terminations and kernel OOM events)."""
+    if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns):
+        return pd.DataFrame(columns=[*KEY_COLUMNS, "timestamp"])
+    oom = pd.Series(False, index=events.index)
+    if "oom_killed" in events.columns:
+        oom |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true")
+    if "reason" in events.columns:
+        oom |= events["reason"].astype(str) == "OOMKilled"
+    return events[oom]
+
+
+def limits_at_ooms(usage: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``events`` with ``limit_at_oom``: the container's memory limit in its last sample at or
+    before each OOM kill (NaN where no sample says). Other events pass unchanged."""
+    oom = oom_events(events)
+    if events is None or oom.empty or usage.empty or "memory_limit_bytes" not in usage.columns \
+            or "timestamp" not in oom.columns:
+        return events
+    u = usage[[*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]].dropna()
+    e = oom[[*KEY_COLUMNS, "timestamp"]].copy()
+    e["timestamp"] = pd.to_datetime(e["timestamp"], utc=True, errors="coerce")
+    e = e.dropna(subset=["timestamp"])
+    if u.empty or e.empty:
+        return events
+    u = u.astype({c: str for c in KEY_COLUMNS})
+    u["timestamp"] = pd.to_datetime(u["timestamp"], utc=True)
+    e = e.astype({c: str for c in KEY_COLUMNS})
+    e["_row"] = e.index
+    got = pd.merge_asof(e.sort_values("timestamp"), u.sort_values("timestamp"),
+                        on="timestamp", by=KEY_COLUMNS, direction="backward")
+    out = events.copy()
+    out[LIMIT_AT_OOM] = np.nan
+    out.loc[got["_row"].to_numpy(), LIMIT_AT_OOM] = got["memory_limit_bytes"].to_numpy("float64")
+    return out
+
+
+def oom_limits(ooms: pd.DataFrame, specs: pd.DataFrame | None,
+               rollups: pd.DataFrame | None) -> np.ndarray:
+    """Per row of ``ooms`` (from :func:`oom_events`): the memory limit in force at that kill,
+    in bytes (NaN: unknown)."""
+    n = len(ooms)
+    out = np.full(n, np.nan)
+    if LIMIT_AT_OOM in ooms.columns:
+        out = pd.to_numeric(ooms[LIMIT_AT_OOM], errors="coerce").to_numpy("float64").copy()
+    missing = np.isnan(out)
+    if missing.any() and rollups is not None and not rollups.empty \
+            and "memory_limit_bytes" in rollups.columns and "timestamp" in ooms.columns:
+        out[missing] = _from_rollups(ooms[missing], rollups)
+        missing = np.isnan(out)
+    if missing.any() and specs is not None and not specs.empty and "pod" in ooms.columns \
+            and {"pod", "memory_limit_bytes", *KEY_COLUMNS} <= set(specs.columns):
+        out[missing] = _from_pod_specs(ooms[missing], specs)
+    return out
+
+
+def _from_rollups(ooms: pd.DataFrame, rollups: pd.DataFrame) -> np.ndarray:
+    r = rollups[[*KEY_COLUMNS, "day", "memory_limit_bytes"]].dropna()
+    known: dict[tuple[str, str, str, pd.Timestamp], float] = {}
+    for ns, wl, ct, day, lim in r.itertuples(index=False, name=None):
+        known[(str(ns), str(wl), str(ct), _day(day))] = float(lim)
+    out = np.full(len(ooms), np.nan)
+    times = pd.to_datetime(ooms["timestamp"], utc=True, errors="coerce")
+    for i, (key, t) in enumerate(zip(ooms[KEY_COLUMNS].astype(str).itertuples(
+            index=False, name=None), times, strict=True)):
+        if pd.isna(t):
+            continue
+        d = t.floor("D")
+        seen = [v for v in (known.get((*key, d)), known.get((*key, d - DAY))) if v is not None]
+        if seen:
+            out[i] = min(seen)
+    return out
+
+
+def _day(v: object) -> pd.Timestamp:
+    t = pd.Timestamp(v)  # type: ignore[arg-type]
+    return (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).floor("D")
+
+
+def _from_pod_specs(ooms: pd.DataFrame, specs: pd.DataFrame) -> np.ndarray:
+    cols = [*KEY_COLUMNS, "pod"]
+    lim = pd.to_numeric(specs["memory_limit_bytes"], errors="coerce")
+    rows = specs[cols].astype(str).assign(limit=lim.to_numpy()).dropna(subset=["limit"])
+    by_pod = {k: float(v) for k, v in zip(rows[cols].itertuples(index=False, name=None),
+                                            rows["limit"], strict=True) if k[3]}
+    keys = ooms[cols].astype(str).itertuples(index=False, name=None)
+    return np.array([by_pod.get(k, np.nan) for k in keys], dtype="float64")

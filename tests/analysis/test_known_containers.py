@@ -1,0 +1,110 @@
+"""Every known container gets a row, and OOM floors grow from the limit in force at the kill."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from quotatune.analysis.jvm import jvm_memory_need_bytes
+from quotatune.analysis.recommend import recommend
+from quotatune.model.units import MIB, bytes_to_mib_ceil
+from quotatune.sources.envscan import scan
+from tests.support.frames import NOW, events, specs, usage
+
+
+def _spec_only(**extra):
+    return specs({"container": "sidecar", "pod": "api-1", "cpu_request_cores": 0.05,
+                  "memory_request_bytes": 32 * MIB, "memory_limit_bytes": 64 * MIB, **extra})
+
+
+def test_a_sidecar_without_usage_is_listed_with_its_current_values():
+    u = usage(np.full(3000, 200 * MIB), minutes=5)
+    recs = {r.container: r for r in recommend(u, _spec_only(), None)}
+    assert set(recs) == {"api", "sidecar"}
+    side = recs["sidecar"]
+    assert side.status == "no-usage" and side.samples == 0 and side.confidence == "none"
+    assert (side.current.cpu_request_millicores, side.current.memory_request_mib,
+            side.current.memory_limit_mib) == (50, 32, 64)
+    assert side.memory_request_mib is None and side.cpu_request_millicores is None
+    assert "no usage samples" in side.reasons[0]
+    assert recs["api"].status == "ok"
+
+
+def test_spec_only_containers_need_no_usage_at_all():
+    recs = recommend(pd.DataFrame(), _spec_only(), None)
+    assert [(r.container, r.status) for r in recs] == [("sidecar", "no-usage")]
+    assert recs[0].to_dict()["current"] == {"cpu_request_millicores": 50,
+                                            "memory_request_mib": 32, "memory_limit_mib": 64}
+
+
+def test_init_containers_that_finish_get_no_row():
+    recs = recommend(pd.DataFrame(), _spec_only(init_container=True), None)
+    assert recs == []
+
+
+def test_a_jvm_without_usage_is_sized_from_its_flags_with_the_reason():
+    flags = scan(["java", "-Xmx768m", "-jar", "app.jar"], [], {}).jvm_options
+    recs = recommend(pd.DataFrame(), _spec_only(jvm_options=list(flags)), None)
+    need = jvm_memory_need_bytes(list(flags), 64 * MIB)
+    assert need is not None and need.min_limit_bytes
+    [r] = recs
+    assert r.status == "no-usage"
+    assert r.memory_limit_mib == r.memory_request_mib == bytes_to_mib_ceil(need.min_limit_bytes)
+    assert r.memory_limit_mib > 768  # heap + non-heap
+    assert any("JVM's flags" in reason for reason in r.reasons)
+
+
+def _oom_history(limit_after: float):
+    """OOM at a 256 MiB limit on day 3, the limit raised to ``limit_after`` right after it,
+    and a peak of 300 MiB since."""
+    n = 7 * 288
+    mem = np.full(n, 180 * MIB)
+    mem[-500] = 300 * MIB
+    u = usage(mem, minutes=5)
+    oom_at = u["timestamp"].iloc[3 * 288]
+    u["memory_limit_bytes"] = np.where(u["timestamp"] <= oom_at, 256 * MIB, limit_after)
+    ev = events({"kind": "termination", "reason": "OOMKilled", "exit_code": 137,
+                 "oom_killed": True, "timestamp": oom_at})
+    return u, ev, oom_at
+
+
+def test_the_oom_floor_comes_from_the_limit_at_the_kill_not_the_newest():
+    u, ev, _ = _oom_history(512 * MIB)
+    [r] = recommend(u, specs({"memory_limit_bytes": 512 * MIB}), ev)
+    reason = next(x for x in r.reasons if "OOM" in x)
+    assert "at limit 256 MiB" in reason
+    # 512 MiB × 1.2 would be 615 MiB: the floor is not the newest limit's.
+    assert r.memory_limit_mib < bytes_to_mib_ceil(512 * MIB * 1.2)
+    assert r.current.memory_limit_mib == 512
+
+
+def test_applying_the_recommendation_never_raises_the_floor_by_itself():
+    u, ev, _ = _oom_history(512 * MIB)
+    [first] = recommend(u, None, ev)
+    applied, ev2, _ = _oom_history(first.memory_limit_mib * MIB)
+    [again] = recommend(applied, None, ev2)
+    assert again.memory_limit_mib == first.memory_limit_mib
+    [twice] = recommend(_oom_history(again.memory_limit_mib * MIB)[0], None, ev2)
+    assert twice.memory_limit_mib == first.memory_limit_mib
+
+
+def test_the_rollup_path_reads_the_limit_of_the_kills_day():
+    from quotatune.analysis.recommend import recommend_from_rollups
+    from quotatune.rollup.sketch import daily_rollup
+
+    u, ev, _ = _oom_history(512 * MIB)
+    raw = recommend(u, None, ev)
+    # Without the samples' exact limit: only the per-day rollups and the event.
+    from_rollups = recommend_from_rollups(daily_rollup(u), None, ev)
+    assert from_rollups[0].memory_limit_mib == raw[0].memory_limit_mib
+
+
+def test_an_oom_of_a_pod_without_usage_gives_a_limit_from_its_own_spec():
+    sp = specs({"pod": "api-old", "memory_limit_bytes": 256 * MIB},
+               {"pod": "api-new", "memory_limit_bytes": 512 * MIB})
+    ev = events({"kind": "termination", "reason": "OOMKilled", "exit_code": 137,
+                 "oom_killed": True, "pod": "api-old", "timestamp": NOW})
+    [r] = recommend(pd.DataFrame(), sp, ev)
+    assert r.status == "no-usage" and r.current.memory_limit_mib == 512
+    assert r.memory_limit_mib == bytes_to_mib_ceil(256 * MIB + 100 * MIB)
+    assert r.memory_request_mib is None
