@@ -73,7 +73,13 @@ def command(
         shape = None
         if train_days is not None or test_days is not None:
             shape = (train_days or 14.0, test_days or 7.0)
-        table, summary = replay_folds(files, fmt, names or STRATEGIES, folds=folds, shape=shape)
+        skipped: list[str] = []
+        table, summary = replay_folds(files, fmt, names or STRATEGIES, folds=folds, shape=shape,
+                                      warnings=skipped)
+        from quotatune.cli.output import err
+
+        for w in skipped:
+            err(f"warning: {w}")
         if output == "json":
             sys.stdout.write(json.dumps({"folds": table, "summary": summary}, indent=2) + "\n")
         else:
@@ -81,7 +87,13 @@ def command(
         return
     train_days = 14.0 if train_days is None else train_days
     test_days = 7.0 if test_days is None else test_days
-    rows = replay(files, fmt, names or STRATEGIES, train_days=train_days, test_days=test_days)
+    warnings: list[str] = []
+    rows = replay(files, fmt, names or STRATEGIES, train_days=train_days, test_days=test_days,
+                  warnings=warnings)
+    from quotatune.cli.output import err
+
+    for w in warnings:
+        err(f"warning: {w}")
     if output == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return

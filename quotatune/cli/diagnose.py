@@ -45,8 +45,8 @@ def command(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only events and samples of this recent past, e.g. 24h, "
-                     "7d (default: all)."),
+        typer.Option("--since", help="Failures older than this are history (info), e.g. 24h, "
+                     "7d; 'all' keeps every failure at its severity (default: 14d)."),
     ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds per API request (live).")
@@ -62,9 +62,14 @@ def command(
     from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import err
     from quotatune.model import severity_rank
-    from quotatune.model.durations import parse_duration
     from quotatune.model.errors import InputError
-    from quotatune.pipelines.diagnose import diagnose, from_docker, from_kubernetes, select
+    from quotatune.pipelines.diagnose import (
+        diagnose,
+        from_docker,
+        from_kubernetes,
+        parse_since,
+        select,
+    )
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.render.data import findings_to_json
     from quotatune.render.findings_table import render_findings_table
@@ -78,7 +83,7 @@ def command(
     if len(sources) > 1:
         raise InputError(f"use one source at a time, not {' and '.join(sources)}")
     now = pd.Timestamp.now(tz="UTC")
-    window = None if since is None else parse_duration(since, "--since")
+    window = parse_since(since)
     if docker_host:
         data = from_docker(docker_host, timeout, os.environ)
     elif context:

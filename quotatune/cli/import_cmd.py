@@ -41,8 +41,9 @@ def command(
     data, rep, dropped = import_into_store(files, fmt, root, keep_days)
     containers = data.usage[["namespace", "workload", "container"]].drop_duplicates().shape[0] \
         if not data.usage.empty else 0
+    read = len(files) - sum(e.startswith("skipped ") for e in data.errors)
     msg = (
-        f"imported {len(files)} file(s) into {root}: {rep.samples_added} new sample(s), "
+        f"imported {read} file(s) into {root}: {rep.samples_added} new sample(s), "
         f"{rep.samples_duplicate} already stored, {containers} container(s)"
     )
     if data.specs.shape[0]:
@@ -52,5 +53,7 @@ def command(
     if dropped:
         msg += f"; dropped {dropped} day(s) past retention"
     typer.echo(msg)
+    for e in data.errors:
+        err(f"warning: {e}")
     for note in data.notes:
         err(f"note: {note}")

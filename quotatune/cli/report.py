@@ -59,6 +59,12 @@ def command(
         list[str] | None, typer.Option("--node-shape", help="Candidate node shape for the "
                                        "capacity section, e.g. 4cpu/16Gi; repeatable.")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Failures older than this are history (info, never "
+                     "critical), e.g. 7d; 'all' keeps every failure at its severity "
+                     "(default: 14d)."),
+    ] = None,
     now_text: NowText = None,
 ) -> None:
     """Write an HTML report (summary, tables, charts, findings, capacity, method) into the
@@ -69,8 +75,10 @@ def command(
     from quotatune.model import severity_rank
     from quotatune.model.errors import InputError
     from quotatune.pipelines import archive
+    from quotatune.pipelines.diagnose import parse_since
 
     threshold = severity_rank(fail_on) if fail_on is not None else None
+    window = parse_since(since)
     now = parse_now(now_text)
     out_dir = config.reports_dir(out)
     try:
@@ -81,7 +89,8 @@ def command(
     try:
         with archive.locked(out_dir, lock_wait, now):
             written, findings, errors = _run(args, from_files, fmt, store, out_dir, strategy,
-                                             top, keep, keep_days, nodes_file, shapes, now)
+                                             top, keep, keep_days, nodes_file, shapes, now,
+                                             window)
     except archive.LockHeld as exc:
         err(f"quotatune: report: {exc}; not writing a report beside it")
         raise typer.Exit(EXIT_LOCKED) from None
@@ -104,10 +113,9 @@ def command(
 def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
          store: Path | None, out_dir: Path, strategy: str | None, top: int,
          keep: int | None, keep_days: float | None, nodes_file: Path | None,
-         shapes: list[str] | None, now: Any) -> tuple[Any, Any, list[str]]:
+         shapes: list[str] | None, now: Any, since: Any) -> tuple[Any, Any, list[str]]:
     from quotatune.cli import config
     from quotatune.cli.common import split_target_and_files
-    from quotatune.model.errors import InputError
     from quotatune.pipelines import archive
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
@@ -117,10 +125,10 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     check_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)
     nodes = load_nodes(nodes_file, None, None)
+    # Known containers without usage (all exited, or never scraped) still get their rows
+    # and their findings.
     data = load_inputs(files, fmt, config.store_dir(store), target)
-    if data.usage.empty:
-        raise InputError(f"no usage samples for {target}: nothing to report")
     outcome = build_report(data, target=str(target), now=now, strategy=strategy, top=top,
-                           nodes=nodes, shapes=shapes)
+                           nodes=nodes, shapes=shapes, since=since)
     written = archive.publish(out_dir, outcome.html, now, keep=keep, keep_days=keep_days)
     return written, outcome.findings, list(data.errors)

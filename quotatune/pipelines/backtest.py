@@ -15,9 +15,12 @@ from quotatune.sources.registry import import_files
 
 
 def replay(files: list[Path], fmt: str | None, strategies: list[str], *, train_days: float,
-           test_days: float) -> list[dict[str, Any]]:
-    """One score row per strategy (the JSON of ``backtest -o json``)."""
+           test_days: float, warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """One score row per strategy (the JSON of ``backtest -o json``); the files that could
+    not be read are appended to ``warnings``."""
     data = import_files(files, fmt)
+    if warnings is not None:
+        warnings.extend(data.errors)
     if data.usage.empty:
         raise InputError("no usage samples in the given files")
     scores = backtest(data.usage, strategies, specs=data.specs, events=data.events,
@@ -26,11 +29,13 @@ def replay(files: list[Path], fmt: str | None, strategies: list[str], *, train_d
 
 
 def replay_folds(files: list[Path], fmt: str | None, strategies: list[str], *, folds: int,
-                 shape: tuple[float, float] | None = None
+                 shape: tuple[float, float] | None = None, warnings: list[str] | None = None
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rolling-origin folds (the latest ``folds`` per shape; 14+7 and 7+7 days unless a shape
     is given): one row per fold and strategy, and the worst / median / best per metric."""
     data = import_files(files, fmt)
+    if warnings is not None:
+        warnings.extend(data.errors)
     if data.usage.empty:
         raise InputError("no usage samples in the given files")
     table = rolling_folds(data.usage, strategies, shapes=[shape] if shape else SHAPES,

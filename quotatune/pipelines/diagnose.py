@@ -21,12 +21,28 @@ from quotatune.pipelines.collect import (
     kubernetes_api,
 )
 
+# ``--since`` of diagnose and report: failures older than this are history (info).
+DEFAULT_SINCE = "14d"
+
+
+def parse_since(text: str | None) -> timedelta | None:
+    """``--since``: a duration ("14d", "24h"), or "all" (None: nothing is history)."""
+    from quotatune.model.durations import parse_duration
+
+    text = DEFAULT_SINCE if text is None else text
+    if text.strip().lower() == "all":
+        return None
+    return parse_duration(text, "--since")
+
+
+def policy_for(now: pd.Timestamp, since: timedelta | None) -> DiagnosePolicy:
+    return DiagnosePolicy() if since is None else DiagnosePolicy(since=now - pd.Timedelta(since))
+
 
 def diagnose(data: Collected, *, now: pd.Timestamp, since: timedelta | None = None
              ) -> list[Finding]:
     """Findings of ``data``; what happened before ``now - since`` is history."""
-    policy = DiagnosePolicy() if since is None else DiagnosePolicy(since=now - pd.Timedelta(since))
-    return find(data.usage, data.specs, data.events, now=now, policy=policy)
+    return find(data.usage, data.specs, data.events, now=now, policy=policy_for(now, since))
 
 
 def from_docker(url: str, timeout: float, env: Mapping[str, str]) -> Collected:

@@ -7,7 +7,7 @@ benchmark times exactly this function.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -26,12 +26,15 @@ class ReportOutcome:
 
 def build_report(data: Collected, *, target: str, now: datetime, strategy: str | None = None,
                  top: int = 20, nodes: pd.DataFrame | None = None,
-                 shapes: list[str] | None = None, clock: Any = None) -> ReportOutcome:
-    """``clock`` (e.g. ``time.perf_counter``) only times the steps; it never changes output."""
+                 shapes: list[str] | None = None, clock: Any = None,
+                 since: timedelta | None = None) -> ReportOutcome:
+    """``clock`` (e.g. ``time.perf_counter``) only times the steps; it never changes output.
+    Failures before ``now - since`` are history (info); ``since`` None keeps them all."""
     from quotatune.analysis.capacity.plan import parse_shape, plan_capacity
     from quotatune.analysis.findings.diagnose import diagnose
     from quotatune.analysis.recommend import get_strategy, recommend
     from quotatune.model.errors import InputError
+    from quotatune.pipelines.diagnose import policy_for
     from quotatune.render.html.report import render_report
     from quotatune.render.html.view import ReportInputs
 
@@ -49,7 +52,8 @@ def build_report(data: Collected, *, target: str, now: datetime, strategy: str |
     node_shapes = [parse_shape(s) for s in shapes or []]
     recs = recommend(data.usage, data.specs, data.events, strategy=strat.name)
     lap("recommend")
-    findings = diagnose(data.usage, data.specs, data.events, now=pd.Timestamp(now))
+    findings = diagnose(data.usage, data.specs, data.events, now=pd.Timestamp(now),
+                        policy=policy_for(pd.Timestamp(now), since))
     lap("diagnose")
     notes = list(data.notes)
     try:

@@ -49,6 +49,7 @@ SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
     ("canonical", lambda head: bool(re.search(r"\bcpu_cores\b", head))),
     ("stats-summary", k8s_files.sniff_stats_summary),
     ("kubectl", k8s_files.sniff_kubectl),
+    ("kubectl", k8s_files.sniff_kubectl_yaml),
     ("ksm", k8s_files.sniff_ksm),
     ("kubelet-metrics", k8s_files.sniff_kubelet_metrics),
 ]
@@ -65,12 +66,28 @@ def detect_format(path: Path) -> str:
 
 
 def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
-    """Read every file with the named reader, or the detected one per file."""
+    """Read every file with the named reader, or the detected one per file.
+
+    A batch is tolerant: a file that cannot be read (missing, unknown format, corrupt) is one
+    line in ``errors`` naming it, and the other files are still read. Only when no file at
+    all could be read is it an :class:`InputError` (exit 2)."""
     if fmt is not None and fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(sorted(IMPORTERS))}")
     if not paths:
         raise InputError("no input files given")
     out = Collected()
+    failed: list[str] = []
     for path in paths:
-        out.extend(IMPORTERS[fmt or detect_format(path)](path))
+        try:
+            got = IMPORTERS[fmt or detect_format(path)](path)
+        except InputError as exc:
+            failed.append(str(exc))
+            continue
+        out.extend(got)
+    if len(failed) == len(paths):
+        if len(paths) == 1:
+            raise InputError(failed[0])
+        raise InputError(f"none of the {len(paths)} files could be read; the first: "
+                         f"{failed[0]}")
+    out.errors.extend(f"skipped {msg}" for msg in failed)
     return out

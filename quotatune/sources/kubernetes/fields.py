@@ -26,6 +26,9 @@ def as_str(v: Any) -> str:
 
 def as_time(v: Any) -> Any:
     """A UTC Timestamp, or NaT for a missing or unreadable time."""
+    if isinstance(v, datetime):  # YAML gives unquoted RFC 3339 times as datetimes
+        t = pd.Timestamp(v)
+        return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
     if not isinstance(v, str) or not v:
         return pd.NaT
     try:

@@ -1,8 +1,10 @@
 """File mode for clusters the tool cannot reach: importers for ``quotatune import``/``--from``.
 
 - ``kubectl``: ``kubectl get pods,nodes,events -A -o json`` (a ``List``), or any PodList,
-  EventList, single Pod, or metrics.k8s.io PodMetricsList dump.  Nodes in the dump are not
-  part of ``Collected``; :func:`quotatune.sources.kubernetes.nodes.read_nodes_file` reads them.
+  EventList, single Pod, or metrics.k8s.io PodMetricsList dump; the same as ``-o yaml``, and
+  multi-document YAML (``---``-separated objects or lists), read with ``yaml.safe_load_all``.
+  Nodes in the dump are not part of ``Collected``;
+  :func:`quotatune.sources.kubernetes.nodes.read_nodes_file` reads them.
 - ``stats-summary``: ``kubectl get --raw /api/v1/nodes/NODE/proxy/stats/summary`` output.
 - ``ksm``: kube-state-metrics text: requests/limits, owners, restarts, terminations, nodes.
 - ``kubelet-metrics``: ``/metrics/resource`` or ``/metrics/cadvisor`` text; the scrape time of
@@ -34,12 +36,42 @@ SOURCE = "kubectl"
 
 
 def _json(path: Path) -> Any:
+    return _parse_json(open_text(path), path)
+
+
+def _parse_json(text: str, path: Path) -> Any:
     try:
-        return json.loads(open_text(path))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deeply") from None
+
+
+def _objects(path: Path) -> Any:
+    """The JSON payload, or the YAML documents as one payload: a single document as it is,
+    several as a ``List`` of their objects (a document that is itself a list gives its items)."""
+    text = open_text(path)
+    if text.lstrip()[:1] in ("{", "["):
+        return _parse_json(text, path)
+    import yaml
+
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}: not JSON or YAML ({getattr(exc, 'problem', None) or exc}"
+                         f"{where})") from None
+    except RecursionError:
+        raise InputError(f"{path}: YAML nested too deeply") from None
+    if len(docs) == 1:
+        return docs[0]
+    items: list[Any] = []
+    for d in docs:
+        inner = d.get("items") if isinstance(d, dict) else None
+        items.extend(inner if isinstance(inner, list) else [d])
+    return {"kind": "List", "items": items}
 
 
 def _kind(item: dict[str, Any]) -> str:
@@ -55,7 +87,7 @@ def _kind(item: dict[str, Any]) -> str:
 
 
 def read_kubectl_dump(path: Path) -> Collected:
-    payload = _json(path)
+    payload = _objects(path)
     try:
         items = items_of(payload, str(path), ("Pod", "Event", "Node", "PodMetrics"))
         list_kind = payload.get("kind") if isinstance(payload, dict) else None
@@ -133,6 +165,13 @@ def sniff_stats_summary(head: str) -> bool:
 def sniff_kubectl(head: str) -> bool:
     return head.lstrip().startswith("{") and bool(
         re.search(r'"(?:apiVersion|items|metadata|kind)"\s*:', head))
+
+
+def sniff_kubectl_yaml(head: str) -> bool:
+    """``kubectl get … -o yaml``: top-level ``apiVersion:`` and ``kind:`` (or ``items:``)
+    lines, possibly after ``---`` and comments."""
+    return bool(re.search(r"^apiVersion:\s*\S", head, re.M)) and bool(
+        re.search(r"^(?:kind:\s*\w|items:)", head, re.M))
 
 
 def sniff_kubelet_metrics(head: str) -> bool:

@@ -135,6 +135,8 @@ def parse_pods(
             specs.append(_spec_row(c, st, base, owner, where, is_init, phase, as_str(
                 spec.get("nodeName")), source, scans))
             events.extend(_container_events(st, {**base, "container": cname}, fallback, source))
+        if as_str(status.get("reason")) == "Evicted":
+            events.extend(_evictions(pod, base, source))
         for cond in as_list(status.get("conditions")):
             cond = as_dict(cond)
             if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
@@ -220,6 +222,29 @@ def _container_events(
             "message": as_str(waiting.get("message"))[:MAX_MESSAGE], "source": source,
         })
     return out
+
+
+def _evictions(pod: dict[str, Any], base: dict[str, Any], source: str
+               ) -> list[dict[str, Any]]:
+    """A pod the kubelet evicted (phase Failed, reason Evicted): one event per container,
+    with the kubelet's message (the resource, and who was over its request).
+
+    The status carries no eviction time: the DisruptionTarget condition's transition (1.26+),
+    else the Ready condition's, else the containers' end, else the pod's start."""
+    spec, status = as_dict(pod.get("spec")), as_dict(pod.get("status"))
+    conds = {as_str(as_dict(c).get("type")): as_time(as_dict(c).get("lastTransitionTime"))
+             for c in as_list(status.get("conditions"))}
+    ends = [as_time(as_dict(as_dict(as_dict(s).get("state")).get("terminated")).get(
+        "finishedAt")) for s in as_list(status.get("containerStatuses"))]
+    ends = [t for t in ends if not pd.isna(t)]
+    t = next((v for v in (conds.get("DisruptionTarget"), conds.get("Ready"),
+                          max(ends) if ends else pd.NaT, as_time(status.get("startTime")))
+              if v is not None and not pd.isna(v)), pd.NaT)
+    message = as_str(status.get("message"))[:MAX_MESSAGE]
+    return [{**base, "container": as_str(as_dict(c).get("name")), "kind": "eviction",
+             "timestamp": t, "reason": "Evicted", "exit_code": None, "oom_killed": False,
+             "message": message, "source": source}
+            for c in as_list(spec.get("containers"))]
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
