@@ -72,6 +72,7 @@ SPEC_COLUMNS = [
 
 # One row per event: terminations, scheduling failures, matched log lines, API events.
 # kind: "termination" | "waiting" | "scheduling" | "log" | "event" | "oom-event" | "eviction"
+#       | "start" (the start of a container's current run)
 # The nodes frame, one row per node:
 #   node                    node name
 #   cpu_capacity_cores      status.capacity.cpu, in cores (float, exact for millicores)

@@ -169,6 +169,15 @@ class Context:
             out[ContainerKey(*(str(x) for x in k))] = (num(p), lim)  # type: ignore[attr-defined]
         return out
 
+    def starts(self) -> dict[ContainerKey, pd.Timestamp]:
+        """The newest known start of each container's current run ("start" events)."""
+        ev = self.events[(self.events["kind"] == "start") & self.events["timestamp"].notna()]
+        if ev.empty:
+            return {}
+        newest = ev.groupby(["namespace", "workload", "container"], sort=False)["timestamp"].max()
+        return {ContainerKey(*(str(x) for x in k)): t  # type: ignore[attr-defined]
+                for k, t in newest.items()}
+
     def jvm_need(self, key: ContainerKey) -> JvmNeed | None:
         spec = self.spec(key)
         if spec is None:

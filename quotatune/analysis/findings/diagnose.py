@@ -47,7 +47,7 @@ def diagnose(usage: pd.DataFrame | None, specs: pd.DataFrame | None,
     out: list[Finding] = []
     for rule in RULES:
         out.extend(rule(ctx))
-    out = age(out, ctx.since)
+    out = age(out, ctx.since, ctx.starts())
     return sorted(out, key=lambda f: (-SEVERITY_ORDER[f.severity], f.namespace, f.workload,
                                       f.container, f.kind))
 

@@ -61,8 +61,8 @@ def _objects(path: Path) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}: not JSON or YAML ({getattr(exc, 'problem', None) or exc}"
-                         f"{where})") from None
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
+        raise InputError(f"{path}: not JSON or YAML ({what}{where})") from None
     except RecursionError:
         raise InputError(f"{path}: YAML nested too deeply") from None
     if len(docs) == 1:

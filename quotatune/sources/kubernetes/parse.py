@@ -210,6 +210,11 @@ def _container_events(
                 "oom_killed": reason == "OOMKilled",
                 "message": as_str(term.get("message"))[:MAX_MESSAGE], "source": source,
             })
+    started = as_time(as_dict(as_dict(st.get("state")).get("running")).get("startedAt"))
+    if not pd.isna(started):
+        # The current run's start: a failure before it, and none since, is behind it.
+        out.append({**key, "kind": "start", "timestamp": started, "reason": "Started",
+                    "exit_code": None, "oom_killed": False, "message": "", "source": source})
     waiting = as_dict(as_dict(st.get("state")).get("waiting"))
     if waiting.get("reason") and waiting.get("reason") not in ("ContainerCreating",
                                                                 "PodInitializing"):
