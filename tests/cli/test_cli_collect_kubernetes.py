@@ -138,7 +138,8 @@ def test_a_gzipped_dump_imports_too(tmp_path):
     path.write_bytes(gzip.compress(src.read_bytes()))
     r = run_cli("import", str(path), "--store", str(tmp_path / "st"))
     assert r.code == 0, r.stderr
-    (oom,) = Store(tmp_path / "st").read_events().itertuples()
+    stored = Store(tmp_path / "st").read_events()
+    (oom,) = stored[stored["kind"] == "termination"].itertuples()
     assert (oom.reason, oom.exit_code) == ("OOMKilled", 137)
     shutil.rmtree(tmp_path / "st")
     assert json.loads(src.read_text())["metadata"]["name"] == oom.pod

@@ -159,9 +159,14 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(
     )
 
 
-def test_one_bad_file_among_good_ones_imports_nothing(tmp_path: Path) -> None:
+def test_one_bad_file_among_good_ones_is_skipped_with_a_warning(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,namespace,container,cpu_cores,memory_working_set_bytes\nx,a,b,1,1\n")
     run = run_cli("import", TWO_VMS[0], str(bad), cwd=tmp_path)
-    assert_one_line_error(run, "bad.csv: column 'timestamp', row 2")
-    assert Store(tmp_path / "data").days() == []
+    assert run.code == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        next(line for line in run.stderr.splitlines() if line.startswith("warning: skipped"))]
+    assert "bad.csv: column 'timestamp', row 2" in run.stderr
+    assert Store(tmp_path / "data").days() != []
+    only_bad = run_cli("import", str(bad), cwd=tmp_path / "data")
+    assert_one_line_error(only_bad, "bad.csv: column 'timestamp', row 2")

@@ -26,7 +26,7 @@ def healthy_csv(tmp_path):
 
 
 def test_hs_err_files_as_json_with_evidence_and_no_environment_values():
-    r = run_cli("diagnose", "--from", str(MMAP), str(GC_THREAD), "-o", "json")
+    r = run_cli("diagnose", "--from", str(MMAP), str(GC_THREAD), "-o", "json", "--since", "all")
     assert r.code == 0, r.stderr
     findings = json.loads(r.stdout)
     assert [f["kind"] for f in findings] == ["jvm-startup-memory-failure"] * 2
@@ -39,8 +39,10 @@ def test_hs_err_files_as_json_with_evidence_and_no_environment_values():
 
 
 def test_fail_on_sets_the_exit_code():
-    assert run_cli("diagnose", "--from", str(MMAP), "--fail-on", "critical").code == 1
-    assert run_cli("diagnose", "--from", str(MMAP), "--fail-on", "warning").code == 1
+    every = ("--since", "all")  # the crash log is from 2017: by default it is history
+    assert run_cli("diagnose", "--from", str(MMAP), "--fail-on", "critical", *every).code == 1
+    assert run_cli("diagnose", "--from", str(MMAP), "--fail-on", "warning", *every).code == 1
+    assert run_cli("diagnose", "--from", str(MMAP), "--fail-on", "critical").code == 0
 
 
 def test_healthy_usage_gives_no_findings_and_exit_0(tmp_path):
@@ -91,9 +93,10 @@ def test_table_shows_log_lines_as_text_not_as_markup_or_terminal_codes(tmp_path)
     assert "\x1b]0;owned\x07" in line  # JSON carries the raw text; JSON escapes it
 
 
-def test_since_leaves_out_old_failures():
-    # The hs_err file is from 2017: a week's window does not reach it.
+def test_since_turns_old_failures_into_history():
+    # The hs_err file is from 2017: a week's window does not reach it, so it is history.
     r = run_cli("diagnose", "--from", str(MMAP), "--since", "7d", "-o", "json")
-    assert (r.code, json.loads(r.stdout)) == (0, [])
+    assert r.code == 0, r.stderr
+    assert {f["severity"] for f in json.loads(r.stdout)} == {"info"}
     r = run_cli("diagnose", "--from", str(MMAP), "--since", "soon")
     assert r.code == 2 and "--since: not a duration" in r.stderr

@@ -51,7 +51,8 @@ def test_live_cluster_findings_through_a_context(api, tmp_path):
 def test_a_namespace_and_a_target(api, tmp_path):
     kc = kubeconfig(tmp_path / "kc", api.url)
     r = run_cli("diagnose", "mysql/phpmyadmin", "--context", "standin", "--kubeconfig", str(kc),
-                "-n", "mysql", "-o", "json", "--fail-on", "critical", env=env_for(tmp_path))
+                "-n", "mysql", "-o", "json", "--fail-on", "critical", "--since", "all",
+                env=env_for(tmp_path))
     assert r.code == 1, r.stderr  # the crash loop is critical
     assert {f["kind"] for f in json.loads(r.stdout)} == {"exit-137", "crash-loop"}
     r = run_cli("diagnose", "mysql/phpmyadmn", "--context", "standin", "--kubeconfig", str(kc),
@@ -68,7 +69,7 @@ def test_unknown_context_is_one_line_and_exit_2(api, tmp_path):
 def test_kubectl_dumps_of_real_pods():
     r = run_cli("diagnose", "--from", str(DIR / "kubeshark_worker_pod_lastState_OOMKilled.json"),
                 str(DIR / "newrelic_minikube_1_34_pod_CrashLoopBackOff.json"),
-                str(DIR / "honeycomb_pods.json"), "-o", "json")
+                str(DIR / "honeycomb_pods.json"), "-o", "json", "--since", "all")
     assert r.code == 0, r.stderr
     got = sorted((f["workload"], f["kind"], f["severity"]) for f in json.loads(r.stdout))
     assert got == [
