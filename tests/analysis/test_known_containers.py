@@ -73,9 +73,11 @@ def test_the_oom_floor_comes_from_the_limit_at_the_kill_not_the_newest():
     [r] = recommend(u, specs({"memory_limit_bytes": 512 * MIB}), ev)
     reason = next(x for x in r.reasons if "OOM" in x)
     assert "at limit 256 MiB" in reason
-    # 512 MiB × 1.2 would be 615 MiB: the floor is not the newest limit's.
-    assert r.memory_limit_mib < bytes_to_mib_ceil(512 * MIB * 1.2)
     assert r.current.memory_limit_mib == 512
+    # The limit raised since has no say in the floor: raised to 1 GiB, the same answer.
+    u2, ev2, _ = _oom_history(1024 * MIB)
+    [r2] = recommend(u2, specs({"memory_limit_bytes": 1024 * MIB}), ev2)
+    assert r2.memory_limit_mib == r.memory_limit_mib
 
 
 def test_applying_the_recommendation_never_raises_the_floor_by_itself():
