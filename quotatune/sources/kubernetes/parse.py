@@ -59,11 +59,15 @@ def _resource(resources: dict[str, Any], key: str, name: str, where: str) -> flo
         return None
     try:
         if isinstance(q, str):
-            return _quantity(q, name == "memory")
-        return float(units.memory_quantity_to_bytes(q) if name == "memory"
-                     else units.parse_quantity(q))
+            value = _quantity(q, name == "memory")
+        else:
+            value = float(units.memory_quantity_to_bytes(q) if name == "memory"
+                          else units.parse_quantity(q))
     except InputError as exc:
         raise InputError(f"{where}: resources.{key}.{name}: {exc}") from None
+    if value < 0:  # the API server refuses these; a dump that has one was edited by hand
+        raise InputError(f"{where}: resources.{key}.{name}: negative quantity {q!r}")
+    return value
 
 
 def _env(container: dict[str, Any]) -> dict[str, str]:

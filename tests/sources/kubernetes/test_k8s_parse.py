@@ -454,3 +454,12 @@ def test_a_sample_time_beyond_what_a_timestamp_can_hold_is_dropped_not_raised() 
     )
     usage = parse_prometheus_usage(text, pd.Timestamp("2026-01-01", tz="UTC"))
     assert usage.empty
+
+
+@pytest.mark.parametrize("value", [-1, "-1", "-250m", "-1Gi"])
+def test_a_negative_request_or_limit_is_one_input_error(value) -> None:
+    pod = json.loads((FIX / "newrelic_minikube_1_34_pod_CrashLoopBackOff.json").read_text())
+    pod["spec"]["containers"][0].setdefault("resources", {}).setdefault("limits", {})
+    pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] = value
+    with pytest.raises(InputError, match="negative quantity|resources.limits.cpu"):
+        parse_pods(pod)
