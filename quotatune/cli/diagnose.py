@@ -67,6 +67,7 @@ def command(
         diagnose,
         from_docker,
         from_kubernetes,
+        from_store,
         parse_since,
         select,
     )
@@ -84,16 +85,22 @@ def command(
         raise InputError(f"use one source at a time, not {' and '.join(sources)}")
     now = pd.Timestamp.now(tz="UTC")
     window = parse_since(since)
-    if docker_host:
-        data = from_docker(docker_host, timeout, os.environ)
-    elif context:
-        data = from_kubernetes(context, kubeconfig, namespace, timeout, now)
+    errors: list[str] = []
+    if not (docker_host or context or files):
+        # The store: read day by day, never every sample at once.
+        findings = from_store(config.store_dir(store), target, now=now, since=window)
     else:
-        data = load_inputs(files, fmt, config.store_dir(store), target)
-    if docker_host or context:
-        data = select(data, target)
-    findings = diagnose(data, now=now, since=window)
-    for e in data.errors:
+        if docker_host:
+            data = from_docker(docker_host, timeout, os.environ)
+        elif context:
+            data = from_kubernetes(context, kubeconfig, namespace, timeout, now)
+        else:
+            data = load_inputs(files, fmt, None, target)
+        if docker_host or context:
+            data = select(data, target)
+        findings = diagnose(data, now=now, since=window)
+        errors = list(data.errors)
+    for e in errors:
         err(f"warning: {e}")
     if output == "json":
         typer.echo(findings_to_json(findings), nl=False)

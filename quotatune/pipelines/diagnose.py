@@ -45,6 +45,15 @@ def diagnose(data: Collected, *, now: pd.Timestamp, since: timedelta | None = No
     return find(data.usage, data.specs, data.events, now=now, policy=policy_for(now, since))
 
 
+def from_store(root: Path, target: Target, *, now: pd.Timestamp,
+               since: timedelta | None = None) -> list[Finding]:
+    """The same findings from a history store, read day by day and filtered by ``target``:
+    never every sample at once (see :mod:`quotatune.pipelines.stored`)."""
+    from quotatune.pipelines.stored import diagnose_stored, open_stored
+
+    return diagnose_stored(open_stored(root, target), now=now, policy=policy_for(now, since))
+
+
 def from_docker(url: str, timeout: float, env: Mapping[str, str]) -> Collected:
     """Exited and running containers of a Docker daemon, read live."""
     client = docker_client(url, timeout, env)

@@ -33,6 +33,7 @@ from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.store import lock as filelock
+from quotatune.store import reads
 
 USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
 SPEC_KEY = ["namespace", "workload", "pod", "container"]
@@ -141,7 +142,7 @@ class Store:
         try:
             d.mkdir(parents=True, exist_ok=True)
             manifest: dict[str, Any] = {"data": f"data-{token}.parquet", "rows": len(df)}
-            _write_parquet(df, d / manifest["data"])
+            _write_parquet(df, d / manifest["data"], row_group_size=reads.ROW_GROUP_ROWS)
             if self.rollup is not None:
                 manifest["rollup"] = f"rollup-{token}.parquet"
                 manifest["rollup_version"] = self.rollup_version
@@ -213,7 +214,8 @@ class Store:
             raise StoreError(f"{self._day_dir(day)}: unreadable manifest: {exc}") from None
 
     def _read_day(
-        self, day: str, what: str = "data", columns: list[str] | None = None
+        self, day: str, what: str = "data", columns: list[str] | None = None,
+        filters: Any = None,
     ) -> pd.DataFrame | None:
         for _ in range(5):
             m = self._manifest(day)
@@ -223,7 +225,7 @@ class Store:
                 # Rollups keep their list columns as arrays (per-row tuples of Python
                 # scalars would cost minutes on a fleet-sized day).
                 return _read_parquet(self._day_dir(day) / m[what], tuples=what != "rollup",
-                                     columns=columns)
+                                     columns=columns, filters=filters)
             except FileNotFoundError:
                 continue  # a writer swapped the day under us: read the new manifest
         raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
@@ -234,57 +236,54 @@ class Store:
         return [d for d in self.days() if (lo is None or d >= lo) and (hi is None or d <= hi)]
 
     def iter_usage_days(
-        self,
-        target: model.Target | None = None,
-        since: pd.Timestamp | None = None,
+        self, target: model.Target | None = None, since: pd.Timestamp | None = None,
         until: pd.Timestamp | None = None,
     ) -> Iterator[tuple[date, pd.DataFrame]]:
-        for day in self._selected_days(since, until):
-            df = self._read_day(day)
-            if df is None:
-                continue
-            if target is not None and not target.is_all:
-                df = df[target.mask(df)]
-            if since is not None:
-                df = df[df["timestamp"] >= since]
-            if until is not None:
-                df = df[df["timestamp"] <= until]
-            if not df.empty:
-                yield date.fromisoformat(day), df.reset_index(drop=True)
+        for day, df in self.scan_usage(target=target, since=since, until=until):
+            yield date.fromisoformat(day), reads.plain_names(df)
 
     def read_usage(
-        self,
-        target: model.Target | None = None,
-        since: pd.Timestamp | None = None,
+        self, target: model.Target | None = None, since: pd.Timestamp | None = None,
         until: pd.Timestamp | None = None,
     ) -> pd.DataFrame:
         parts = [df for _, df in self.iter_usage_days(target, since, until)]
-        if not parts:
-            return model.empty_usage()
-        return pd.concat(parts, ignore_index=True)
+        return pd.concat(parts, ignore_index=True) if parts else model.empty_usage()
 
     def read_rollups(
         self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
-        columns: list[str] | None = None,
+        columns: list[str] | None = None, target: model.Target | None = None,
     ) -> pd.DataFrame | None:
         """Per-day summaries, recomputed for days written without (or with an older) rollup.
-        ``columns``: read only these (a strategy needs a few of the histograms)."""
+        ``columns``: read only these (a strategy needs a few of the histograms); ``target``:
+        only its containers, filtered inside Parquet."""
         if self.rollup is None:
             return None
+        where = reads.target_filter(target)
         parts = []
         for day in self._selected_days(since, until):
             m = self._manifest(day)
             if m is None:
                 continue
             if m.get("rollup") and m.get("rollup_version") == self.rollup_version:
-                r = self._read_day(day, "rollup", columns)
+                r = self._read_day(day, "rollup", columns, where)
             else:
-                data = self._read_day(day)
-                r = None if data is None else self.rollup(data)
+                # Rollups are per container: rolling up the target's samples is exact.
+                data = self._read_day(day, filters=where)
+                r = None if data is None or data.empty else self.rollup(data)
                 r = r[columns] if r is not None and columns is not None else r
             if r is not None and not r.empty:
                 parts.append(r)
-        return pd.concat(parts, ignore_index=True) if parts else None
+        return reads.concat_rollups(parts)
+
+    def scan_usage(
+        self, columns: list[str] | None = None, *, target: model.Target | None = None,
+        keys: list[model.ContainerKey] | None = None, since: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None, days: list[str] | None = None,
+    ) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Day by day, oldest first: see :func:`quotatune.store.reads.scan`."""
+        yield from reads.scan(self._read_day, self._selected_days(since, until)
+                              if days is None else days, columns, target=target, keys=keys,
+                              since=since, until=until)
 
     def read_specs(self) -> pd.DataFrame:
         path = self.root / "specs.parquet"
@@ -338,12 +337,13 @@ def _atomic_write_text(path: Path, text: str) -> None:
     _atomic_write_bytes(path, write)
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+def _write_parquet(df: pd.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(_parquet_safe(df), preserve_index=False)
-    _atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd"))
+    _atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd",
+                                                       row_group_size=row_group_size))
 
 
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
@@ -365,13 +365,16 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_parquet(
-    path: Path, *, tuples: bool = True, columns: list[str] | None = None
+    path: Path, *, tuples: bool = True, columns: list[str] | None = None, filters: Any = None,
 ) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, columns=columns)
+        if columns is None and filters is None:
+            table = pq.read_table(path)
+        else:  # a projected or filtered read: only the stored columns asked for
+            table = reads.read_table(path, columns, filters)
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as exc:

@@ -108,7 +108,11 @@ class Context:
     """Normalised frames plus lookups by container key."""
 
     def __init__(self, usage: pd.DataFrame | None, specs: pd.DataFrame | None,
-                 events: pd.DataFrame | None, now: Any, policy: DiagnosePolicy) -> None:
+                 events: pd.DataFrame | None, now: Any, policy: DiagnosePolicy,
+                 digest: Any = None) -> None:
+        # digest (a findings.digest.UsageDigest): per-container stats and the peak envelope
+        # accumulated day by day; ``usage`` then holds only the containers it names.
+        self.digest = digest
         self.now = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else (
             pd.Timestamp(now).tz_localize("UTC"))
         self.policy = policy
@@ -149,6 +153,8 @@ class Context:
     @cached_property
     def _usage_stats(self) -> dict[ContainerKey, tuple[float | None, float | None]]:
         """(peak working set, last memory limit) per container, in one pass over usage."""
+        if self.digest is not None:
+            return dict(self.digest.stats)
         u = self.usage
         if u.empty:
             return {}

@@ -41,9 +41,9 @@ Rule = Callable[[Context], list[Finding]]
 
 def diagnose(usage: pd.DataFrame | None, specs: pd.DataFrame | None,
              events: pd.DataFrame | None, *, now: Any,
-             policy: DiagnosePolicy | None = None) -> list[Finding]:
+             policy: DiagnosePolicy | None = None, digest: Any = None) -> list[Finding]:
     """Every finding for the containers in the frames, worst first, then by name."""
-    ctx = Context(usage, specs, events, now, policy or DiagnosePolicy())
+    ctx = Context(usage, specs, events, now, policy or DiagnosePolicy(), digest)
     out: list[Finding] = []
     for rule in RULES:
         out.extend(rule(ctx))

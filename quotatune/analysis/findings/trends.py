@@ -104,11 +104,13 @@ def fit_peaks(h: np.ndarray, v: np.ndarray, span: float,
 
 
 def memory_growth(ctx: Context) -> list[Finding]:
-    u = ctx.usage
-    if u.empty:
+    u, p = ctx.usage, ctx.policy
+    if ctx.digest is not None:  # accumulated from the store day by day
+        peaks = ctx.digest.envelope
+    elif u.empty:
         return []
-    p = ctx.policy
-    peaks = peak_envelope(u, min_points=p.growth_min_points, min_span=p.growth_min_span)
+    else:
+        peaks = peak_envelope(u, min_points=p.growth_min_points, min_span=p.growth_min_span)
     if peaks.empty:
         return []
     # Cheap screen before any fit: the recent peaks must rise by a material amount.

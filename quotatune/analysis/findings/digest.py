@@ -1,0 +1,218 @@
+"""What the usage-based findings need, accumulated day by day instead of from every sample.
+
+``diagnose`` over a store reads its days one at a time (docs/architecture.md, "The store") and
+feeds them twice to a :class:`DigestBuilder`:
+
+1. :meth:`DigestBuilder.add_spans` — per container instance (namespace, workload, container,
+   pod): its restart counter's maximum and the first/last time and count of the samples kept
+   since the last restart; per container the peak working set and the newest memory limit;
+   the screens of the rules that read raw samples (throttling: mean ratio and count; restart
+   bursts: each pod's counter range).
+2. :meth:`DigestBuilder.add_peaks` — with each instance's span known, the maximum of each of its
+   peak-envelope buckets (see :mod:`.trends`).
+
+:meth:`DigestBuilder.digest` then gives a :class:`UsageDigest`: the same per-container peak and
+limit, the same peak envelope and the containers whose raw samples the throttling and
+restart-burst rules must see.  Memory follows the number of container instances; every number
+equals what the rules compute from the whole frame (tests/analysis/findings/test_digest.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from quotatune.analysis.findings.common import DiagnosePolicy
+from quotatune.analysis.findings.trends import BUCKETS
+from quotatune.model import ContainerKey
+
+GROUP = ["namespace", "workload", "container", "pod"]
+KEYS = GROUP[:3]
+SPAN_COLUMNS = [*GROUP, "timestamp", "memory_working_set_bytes", "memory_limit_bytes",
+                "restarts", "cpu_throttled_ratio"]
+PEAK_COLUMNS = [*GROUP, "timestamp", "memory_working_set_bytes", "restarts"]
+
+
+@dataclass
+class UsageDigest:
+    stats: dict[ContainerKey, tuple[float | None, float | None]]  # (peak, newest limit)
+    envelope: pd.DataFrame  # as trends.peak_envelope returns it
+    raw_keys: set[ContainerKey] = field(default_factory=set)
+
+
+def _prepared(day: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Rows the envelope may use, their instance code, and the code -> names table."""
+    d = day[day["timestamp"].notna() & np.isfinite(day["memory_working_set_bytes"])]
+    g = d.groupby(GROUP, sort=False, observed=True)
+    code = g.ngroup().to_numpy()
+    names = g.size().reset_index()[GROUP].astype(str)
+    return d, code, names
+
+
+def _restarts(d: pd.DataFrame) -> np.ndarray:
+    return d["restarts"].to_numpy("float64") if "restarts" in d.columns else \
+        np.full(len(d), np.nan)
+
+
+def _ns(d: pd.DataFrame) -> np.ndarray:
+    return d["timestamp"].dt.as_unit("ns").astype("int64").to_numpy()
+
+
+class DigestBuilder:
+    def __init__(self, policy: DiagnosePolicy | None = None) -> None:
+        self.policy = policy or DiagnosePolicy()
+        self._spans: list[pd.DataFrame] = []
+        self._stats: list[pd.DataFrame] = []
+        self._screens: list[pd.DataFrame] = []
+        self._peaks: list[pd.DataFrame] = []
+        self._inst: pd.DataFrame | None = None
+
+    # -- pass 1 ------------------------------------------------------------------------------
+    def add_spans(self, day: pd.DataFrame) -> None:
+        self._container_stats(day)
+        d, code, names = _prepared(day)
+        if d.empty:
+            return
+        r, ns = _restarts(d), _ns(d)
+        f = pd.DataFrame({"code": code, "r": r, "ns": ns})
+        rmax = f.groupby("code")["r"].max()
+        at_max = f[f["r"].to_numpy() == rmax.reindex(code).to_numpy()]
+        nan_r = f[np.isnan(r)]
+        out = names.assign(rmax=rmax.reindex(range(len(names))).to_numpy(), day=len(self._spans))
+        for tag, part in (("m", at_max), ("u", nan_r)):
+            a = part.groupby("code")["ns"].agg(["min", "max", "size"]).reindex(range(len(names)))
+            out[f"t0{tag}"], out[f"t1{tag}"], out[f"n{tag}"] = (
+                a["min"].to_numpy(), a["max"].to_numpy(), a["size"].fillna(0).to_numpy())
+        self._spans.append(out)
+
+    def _container_stats(self, day: pd.DataFrame) -> None:
+        g = day.groupby(KEYS, sort=False, observed=True)
+        st = g["memory_working_set_bytes"].max().rename("peak").to_frame()
+        if "memory_limit_bytes" in day.columns:
+            known = day[day["memory_limit_bytes"].notna()]
+            if not known.empty:
+                newest = known.groupby(KEYS, sort=False, observed=True)["timestamp"].idxmax()
+                st["limit"] = pd.Series(known.loc[newest.to_numpy(), "memory_limit_bytes"]
+                                        .to_numpy(), index=newest.index)
+        self._stats.append(st.reset_index().astype({k: str for k in KEYS}))
+        screens = []
+        if "cpu_throttled_ratio" in day.columns:
+            ratio = day["cpu_throttled_ratio"].astype("float64").clip(0, 1)
+            t = day[KEYS].assign(s=ratio, c=ratio.notna()).groupby(
+                KEYS, sort=False, observed=True)[["s", "c"]].sum()
+            screens.append(t.reset_index())
+        if "restarts" in day.columns:
+            data = day[[*GROUP, "timestamp", "restarts"]].dropna()
+            if not data.empty:
+                r = data.groupby(GROUP, sort=False, observed=True)["restarts"].agg(["min", "max"])
+                screens.append(r.reset_index())
+        for s in screens:
+            self._screens.append(s.astype({k: str for k in KEYS}))
+
+    def _instances(self) -> pd.DataFrame:
+        """Per instance: the kept rows' restart maximum, t0, span and bucket count."""
+        if not self._spans:
+            return pd.DataFrame(columns=[*GROUP, "gid", "R", "t0", "span", "nb", "ok"])
+        s = pd.concat(self._spans, ignore_index=True)
+        s["R"] = s.groupby(GROUP, sort=False)["rmax"].transform("max")
+        m = s[s["rmax"] == s["R"]]  # days whose samples reached the final maximum
+        agg = {"t0": ("t0m", "min"), "t1": ("t1m", "max"), "n": ("nm", "sum")}
+        first = s.groupby(GROUP, sort=False)[["R", "day"]].min()
+        at = m.groupby(GROUP, sort=False).agg(**agg).reindex(first.index)
+        un = s.groupby(GROUP, sort=False).agg(t0=("t0u", "min"), t1=("t1u", "max"),
+                                              n=("nu", "sum"))
+        inst = first.copy()
+        inst["t0"] = np.fmin(at["t0"].to_numpy(), un["t0"].to_numpy())
+        inst["t1"] = np.fmax(at["t1"].to_numpy(), un["t1"].to_numpy())
+        inst["n"] = (at["n"].fillna(0).to_numpy() + un["n"].to_numpy()).astype("int64")
+        inst = inst[inst["n"] > 0].copy()
+        inst["t0"] = inst["t0"].astype("int64")
+        inst["span"] = (inst["t1"].astype("int64") - inst["t0"]).astype("float64")
+        p = self.policy
+        inst["ok"] = (inst["n"] >= p.growth_min_points) & (inst["span"] >= p.growth_min_span.value)
+        inst["nb"] = np.clip(inst["n"] // 2, 2, BUCKETS).astype("int64")
+        inst["gid"] = np.arange(len(inst))
+        return inst.reset_index()
+
+    # -- pass 2 ------------------------------------------------------------------------------
+    def add_peaks(self, day: pd.DataFrame) -> None:
+        if self._inst is None:
+            self._inst = self._instances().set_index(GROUP)
+        d, code, names = _prepared(day)
+        if d.empty:
+            return
+        inst = self._inst.reindex(pd.MultiIndex.from_frame(names))
+        pick = lambda col: inst[col].to_numpy()[code]  # noqa: E731
+        has = ~np.isnan(inst["gid"].to_numpy(dtype="float64"))[code]
+        r, big_r = _restarts(d), pick("R").astype("float64")
+        keep = has & (np.isnan(r) | np.isnan(big_r) | (r >= big_r))
+        keep &= np.where(has, pick("ok"), False).astype(bool)
+        if not keep.any():
+            return
+        ns = _ns(d)[keep]
+        t0 = pick("t0")[keep].astype("int64")
+        span, nb = pick("span")[keep].astype("float64"), pick("nb")[keep].astype("int64")
+        b = np.minimum(((ns - t0) / span * nb).astype("int64"), nb - 1)
+        f = pd.DataFrame({"gid": pick("gid")[keep].astype("int64"), "b": b, "ns": ns,
+                          "v": d["memory_working_set_bytes"].to_numpy("float64")[keep]})
+        idx = f.groupby(["gid", "b"])["v"].idxmax()
+        self._peaks.append(f.loc[idx.to_numpy()].assign(day=len(self._peaks)))
+
+    # -- result ------------------------------------------------------------------------------
+    def digest(self) -> UsageDigest:
+        return UsageDigest(self._stats_result(), self._envelope(), self._raw_keys())
+
+    def _stats_result(self) -> dict[ContainerKey, tuple[float | None, float | None]]:
+        if not self._stats:
+            return {}
+        st = pd.concat(self._stats, ignore_index=True)  # days in order: the last limit wins
+        peak = st.groupby(KEYS, sort=False)["peak"].max()
+        limit = st.dropna(subset=["limit"]).groupby(KEYS, sort=False)["limit"].last() \
+            if "limit" in st.columns else pd.Series(dtype="float64")
+        out: dict[ContainerKey, tuple[float | None, float | None]] = {}
+        for k, p in peak.items():
+            lim = limit.get(k)
+            out[ContainerKey(*k)] = (_num(p), _num(lim))  # type: ignore[misc]
+        return out
+
+    def _envelope(self) -> pd.DataFrame:
+        cols = [*GROUP, "gid", "h", "span", "timestamp", "v"]
+        if not self._peaks or self._inst is None:
+            return pd.DataFrame(columns=cols)
+        f = pd.concat(self._peaks, ignore_index=True)
+        # The first maximum in time wins, as idxmax over the whole frame picks it.
+        f = f.sort_values(["gid", "b", "v", "day"], ascending=[True, True, False, True],
+                          kind="stable").drop_duplicates(["gid", "b"])
+        inst = self._inst.reset_index().set_index("gid")
+        t0 = inst["t0"].reindex(f["gid"]).to_numpy()
+        out = inst.loc[f["gid"], GROUP].reset_index()
+        out["h"] = (f["ns"].to_numpy() - t0) / 3.6e12
+        out["span"] = inst["span"].reindex(f["gid"]).to_numpy() / 3.6e12
+        out["timestamp"] = pd.to_datetime(f["ns"].to_numpy(), utc=True)
+        out["v"] = f["v"].to_numpy()
+        return out[cols].sort_values(["gid", "h"]).reset_index(drop=True)
+
+    def _raw_keys(self) -> set[ContainerKey]:
+        p = self.policy
+        keys: set[ContainerKey] = set()
+        for s in self._screens:
+            if "s" in s.columns:
+                t = s.groupby(KEYS)[["s", "c"]].sum()
+                hit = t[(t["c"] >= p.throttle_min_samples) & (t["c"] > 0)
+                        & (t["s"] / t["c"].where(t["c"] > 0) >= p.throttle_ratio)]
+            else:
+                r = s.groupby(GROUP).agg(lo=("min", "min"), hi=("max", "max"))
+                hit = r[r["hi"] - r["lo"] >= p.crash_loop_restarts].reset_index() \
+                    .set_index(KEYS)
+            keys.update(ContainerKey(*(str(x) for x in k)) for k in hit.index)
+        return keys
+
+
+def _num(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None

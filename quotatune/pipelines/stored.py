@@ -1,0 +1,143 @@
+"""Reading a history store for diagnose, report and plan without loading every sample
+(docs/architecture.md, "The store").
+
+Recommendations come from the per-day rollups; the findings from two day-by-day passes over
+a few columns (:mod:`quotatune.analysis.findings.digest`); raw samples only for the containers
+that need them (a throttled or crash-looping container, the charted ones of a report).  Every
+read is filtered by the target inside Parquet, so ``diagnose ns/app/c`` reads that container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from quotatune.analysis.findings.common import DiagnosePolicy
+from quotatune.analysis.findings.diagnose import diagnose as find
+from quotatune.analysis.findings.digest import PEAK_COLUMNS, SPAN_COLUMNS, DigestBuilder
+from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
+from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
+from quotatune.model.errors import InputError
+from quotatune.pipelines.inputs import existing_store
+from quotatune.store import Store
+
+DayHook = Callable[[pd.DataFrame], None]
+
+
+@dataclass
+class Stored:
+    """A store opened for one target: its specs and events (small, read whole, filtered),
+    and the names of the containers it holds samples of."""
+
+    store: Store
+    target: Target
+    specs: pd.DataFrame
+    events: pd.DataFrame
+    keys: pd.DataFrame  # namespace, workload, container of every container with samples
+    last: pd.Timestamp | None = None  # the target's newest sample
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_usage(self) -> bool:
+        return not self.keys.empty
+
+
+def open_stored(root: Path, target: Target) -> Stored:
+    """The store at ``root`` for ``target``; an unknown target names the nearest ones."""
+    st = existing_store(root)
+    known_keys = st.read_rollups(columns=[*KEY_COLUMNS, "t_last"])
+    keys = pd.DataFrame(columns=[*KEY_COLUMNS, "t_last"]) if known_keys is None else \
+        known_keys
+    specs, events = st.read_specs(), st.read_events()
+    if keys.empty and specs.empty and events.empty:
+        raise InputError(f"no data in store {st.root}")
+    if not target.is_all:
+        known = {f"{n}/{w}/{c}" for df in (keys, specs) if not df.empty
+                 for n, w, c in df[KEY_COLUMNS].drop_duplicates().itertuples(index=False)}
+        if not keys.empty:  # the target must match something: usage if any, else specs
+            keys = target.select(keys, known)
+            specs = specs[target.mask(specs)] if not specs.empty else specs
+        elif not specs.empty:
+            specs = target.select(specs, known)
+        if not events.empty:
+            events = events[target.mask(events)]
+    last = pd.Timestamp(keys["t_last"].max()) if not keys.empty else None
+    keys = keys[KEY_COLUMNS].drop_duplicates().reset_index(drop=True)
+    return Stored(st, target, specs, events, keys, last)
+
+
+def recommendations(s: Stored, strategy: str | None = None) -> list[Recommendation]:
+    """From the rollups of the target's containers only."""
+    if not s.has_usage:
+        return []
+    rollups = s.store.read_rollups(columns=rollup_columns(strategy), target=s.target)
+    if rollups is None or rollups.empty:
+        return []
+    return recommend_from_rollups(rollups, s.specs, s.events, strategy=strategy)
+
+
+def two_passes(s: Stored, columns: Iterable[str], first: list[DayHook],
+               second: list[DayHook], since: pd.Timestamp | None = None) -> None:
+    """Feed every day of the target to each of ``first``, then again to each of ``second``;
+    one day of ``columns`` is in memory at a time."""
+    cols = list(dict.fromkeys(columns))
+    for hooks in (first, second):
+        if hooks:
+            for _, day in s.store.scan_usage(cols, target=s.target, since=since):
+                for hook in hooks:
+                    hook(day)
+
+
+def raw_usage(s: Stored, keys: Iterable[ContainerKey],
+              since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Every stored sample of ``keys`` (names as text), in store order."""
+    from quotatune.model import empty_usage
+
+    wanted = sorted(set(keys))
+    parts = [day for _, day in s.store.scan_usage(None, target=s.target, keys=wanted,
+                                                  since=since)]
+    if not parts:
+        return empty_usage()
+    out = pd.concat(parts, ignore_index=True)
+    for col in ("namespace", "workload", "pod", "container"):
+        if col in out.columns:
+            out[col] = out[col].astype(str)
+    return out
+
+
+def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | None = None,
+                    hooks: tuple[list[DayHook], list[DayHook], list[str]] | None = None
+                    ) -> list[Finding]:
+    """The findings of the target, as :func:`find` gives them on the whole frame.  ``hooks``
+    (first-pass hooks, second-pass hooks, their columns) ride along the same two passes."""
+    policy = policy or DiagnosePolicy()
+    builder = DigestBuilder(policy)
+    first, second, extra = hooks or ([], [], [])
+    since = None if policy.since is None else pd.Timestamp(policy.since)
+    if s.has_usage:
+        two_passes(s, [*SPAN_COLUMNS, *PEAK_COLUMNS, *extra], [builder.add_spans, *first],
+                   [builder.add_peaks, *second], since)
+    digest = builder.digest()
+    usage = raw_usage(s, digest.raw_keys, since) if digest.raw_keys else None
+    return find(usage, s.specs, s.events, now=now, policy=policy, digest=digest)
+
+
+def latest_usage(s: Stored, columns: list[str]) -> pd.DataFrame:
+    """The target's samples of the day before its newest one (what ``running_pods`` looks
+    at), read from the last two day partitions it has."""
+    if s.last is None:
+        return pd.DataFrame(columns=columns)
+    lo = (s.last - pd.Timedelta("1D")).strftime("%Y-%m-%d")
+    hi = s.last.strftime("%Y-%m-%d")
+    days = [d for d in s.store.days() if lo <= d <= hi]
+    parts = [d for _, d in s.store.scan_usage(columns, target=s.target, days=days)]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    for col in ("namespace", "workload", "pod"):
+        if col in out.columns:
+            out[col] = out[col].astype(str)
+    return out

@@ -1,0 +1,126 @@
+"""Filtered reads of the store's Parquet files: only the columns and rows a command needs
+(docs/architecture.md, "The store").
+
+A day's samples are written sorted by namespace, workload, container, pod and time, in row
+groups of :data:`ROW_GROUP_ROWS` rows, so a filter on the names is pushed down to Parquet and
+skips every row group whose min/max statistics rule it out: ``recommend ns/app`` decodes a few
+row groups per day, not the fleet.  Stores written with larger row groups (older versions) are
+read the same way, only with less to skip.  Name columns are read dictionary-encoded and come
+back categorical, so grouping millions of rows by them is a grouping of integer codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quotatune.model import ContainerKey, Target
+
+ROW_GROUP_ROWS = 65_536
+NAME_COLUMNS = ("namespace", "workload", "pod", "container")
+
+
+def target_filter(target: Target | None) -> Any:
+    """The Parquet filter of ``target`` (None: every row)."""
+    import pyarrow.dataset as ds
+
+    if target is None or target.is_all:
+        return None
+    parts = [ds.field(col) == want for col, want in (
+        ("namespace", target.namespace), ("workload", target.workload),
+        ("container", target.container)) if want is not None]
+    return reduce(lambda a, b: a & b, parts)
+
+
+def keys_filter(keys: Iterable[ContainerKey]) -> Any:
+    """A Parquet filter that keeps at least the rows of ``keys`` (a superset: each name column
+    is tested on its own); :func:`keep_keys` then keeps exactly those containers."""
+    import pyarrow.dataset as ds
+
+    keys = list(keys)
+    return ((ds.field("namespace").isin(sorted({k.namespace for k in keys}))
+             & ds.field("workload").isin(sorted({k.workload for k in keys})))
+            & ds.field("container").isin(sorted({k.container for k in keys})))
+
+
+def keep_keys(df: pd.DataFrame, keys: Iterable[ContainerKey]) -> pd.DataFrame:
+    """The rows of ``df`` whose container is one of ``keys``."""
+    wanted = pd.MultiIndex.from_tuples([tuple(k) for k in keys])
+    have = pd.MultiIndex.from_arrays([df["namespace"].astype(str), df["workload"].astype(str),
+                                      df["container"].astype(str)])
+    return df[have.isin(wanted)]
+
+
+def time_filter(since: pd.Timestamp | None, until: pd.Timestamp | None) -> Any:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    parts = []
+    if since is not None:
+        parts.append(ds.field("timestamp") >= pa.scalar(since.to_pydatetime(),
+                                                        pa.timestamp("ns", tz="UTC")))
+    if until is not None:
+        parts.append(ds.field("timestamp") <= pa.scalar(until.to_pydatetime(),
+                                                        pa.timestamp("ns", tz="UTC")))
+    return reduce(lambda a, b: a & b, parts) if parts else None
+
+
+def both(a: Any, b: Any) -> Any:
+    """``a & b`` where either may be None (no filter)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a & b
+
+
+def read_table(path: Path, columns: list[str] | None, filters: Any) -> Any:
+    """An Arrow table of ``path``: only ``columns`` (those the file has), only the rows
+    ``filters`` keeps, names dictionary-encoded.  Raises FileNotFoundError as is."""
+    import pyarrow.parquet as pq
+
+    have = set(pq.read_schema(path).names)
+    cols = None if columns is None else [c for c in columns if c in have]
+    return pq.read_table(path, columns=cols, filters=filters,
+                         read_dictionary=[c for c in NAME_COLUMNS if c in have
+                                          and (cols is None or c in cols)])
+
+
+def scan(
+    read_day: Callable[..., pd.DataFrame | None], days: list[str], columns: list[str] | None,
+    *, target: Target | None, keys: list[ContainerKey] | None, since: pd.Timestamp | None,
+    until: pd.Timestamp | None,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Day by day, oldest first: the samples of ``target`` (and, if given, of ``keys`` only)
+    within ``since``..``until``, only ``columns`` (those stored), filtered inside Parquet.
+    Names come back categorical.  Memory: one day of the selected columns."""
+    where = both(target_filter(target), time_filter(since, until))
+    if keys is not None:
+        if not keys:
+            return
+        where = both(where, keys_filter(keys))
+    for day in days:
+        df = read_day(day, columns=columns, filters=where)
+        if df is None or df.empty:
+            continue
+        if keys is not None:
+            df = keep_keys(df, keys)
+        if not df.empty:
+            yield day, df.reset_index(drop=True)
+
+
+def concat_rollups(parts: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The days' rollups as one frame, names as text (as every rollup consumer expects)."""
+    if not parts:
+        return None
+    return plain_names(pd.concat(parts, ignore_index=True))
+
+
+def plain_names(df: pd.DataFrame) -> pd.DataFrame:
+    """Categorical name columns (of a filtered read) back to text."""
+    for col in NAME_COLUMNS:
+        if col in df.columns and isinstance(df[col].dtype, pd.CategoricalDtype):
+            df[col] = df[col].astype(str)
+    return df
