@@ -42,12 +42,26 @@ class UsageDigest:
     raw_keys: set[ContainerKey] = field(default_factory=set)
 
 
+def codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """A dense code per distinct ``cols`` tuple (in order of first appearance) and the
+    code -> names table: integer codes instead of grouping by four text columns."""
+    combined = np.zeros(len(day), dtype=np.int64)
+    for col in cols:
+        s = day[col]
+        c, uniq = (s.cat.codes.to_numpy(), s.cat.categories) if isinstance(
+            s.dtype, pd.CategoricalDtype) else pd.factorize(s)
+        combined = combined * (len(uniq) + 1) + c.astype(np.int64) + 1
+    code, uniq = pd.factorize(combined)
+    first = np.zeros(len(uniq), dtype=np.int64)
+    first[code[::-1]] = np.arange(len(day))[::-1]
+    names = day[cols].iloc[first].astype(str).reset_index(drop=True)
+    return code.astype(np.int64), names
+
+
 def _prepared(day: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Rows the envelope may use, their instance code, and the code -> names table."""
     d = day[day["timestamp"].notna() & np.isfinite(day["memory_working_set_bytes"])]
-    g = d.groupby(GROUP, sort=False, observed=True)
-    code = g.ngroup().to_numpy()
-    names = g.size().reset_index()[GROUP].astype(str)
+    code, names = codes(d, GROUP)
     return d, code, names
 
 
@@ -88,28 +102,28 @@ class DigestBuilder:
         self._spans.append(out)
 
     def _container_stats(self, day: pd.DataFrame) -> None:
-        g = day.groupby(KEYS, sort=False, observed=True)
-        st = g["memory_working_set_bytes"].max().rename("peak").to_frame()
+        code, names = codes(day, KEYS)
+        mem = pd.Series(day["memory_working_set_bytes"].to_numpy("float64"))
+        st = names.assign(peak=mem.groupby(code).max().to_numpy(), limit=np.nan)
         if "memory_limit_bytes" in day.columns:
-            known = day[day["memory_limit_bytes"].notna()]
-            if not known.empty:
-                newest = known.groupby(KEYS, sort=False, observed=True)["timestamp"].idxmax()
-                st["limit"] = pd.Series(known.loc[newest.to_numpy(), "memory_limit_bytes"]
-                                        .to_numpy(), index=newest.index)
-        self._stats.append(st.reset_index().astype({k: str for k in KEYS}))
-        screens = []
+            lim = day["memory_limit_bytes"].to_numpy("float64")
+            known = ~np.isnan(lim)
+            if known.any():
+                ts = pd.Series(_ns(day)[known], index=np.flatnonzero(known))
+                newest = ts.groupby(code[known]).idxmax()
+                st.loc[newest.index, "limit"] = lim[newest.to_numpy()]
+        self._stats.append(st)
         if "cpu_throttled_ratio" in day.columns:
-            ratio = day["cpu_throttled_ratio"].astype("float64").clip(0, 1)
-            t = day[KEYS].assign(s=ratio, c=ratio.notna()).groupby(
-                KEYS, sort=False, observed=True)[["s", "c"]].sum()
-            screens.append(t.reset_index())
+            ratio = pd.Series(day["cpu_throttled_ratio"].to_numpy("float64")).clip(0, 1)
+            t = pd.DataFrame({"s": ratio, "c": ratio.notna()}).groupby(code).sum()
+            self._screens.append(names.assign(s=t["s"].to_numpy(), c=t["c"].to_numpy()))
         if "restarts" in day.columns:
             data = day[[*GROUP, "timestamp", "restarts"]].dropna()
             if not data.empty:
-                r = data.groupby(GROUP, sort=False, observed=True)["restarts"].agg(["min", "max"])
-                screens.append(r.reset_index())
-        for s in screens:
-            self._screens.append(s.astype({k: str for k in KEYS}))
+                pcode, pnames = codes(data, GROUP)
+                r = pd.Series(data["restarts"].to_numpy("float64")).groupby(pcode)
+                self._screens.append(pnames.assign(min=r.min().to_numpy(),
+                                                   max=r.max().to_numpy()))
 
     def _instances(self) -> pd.DataFrame:
         """Per instance: the kept rows' restart maximum, t0, span and bucket count."""
@@ -201,7 +215,8 @@ class DigestBuilder:
             if "s" in s.columns:
                 t = s.groupby(KEYS)[["s", "c"]].sum()
                 hit = t[(t["c"] >= p.throttle_min_samples) & (t["c"] > 0)
-                        & (t["s"] / t["c"].where(t["c"] > 0) >= p.throttle_ratio)]
+                        # a hair below the threshold: the rule itself decides on the samples
+                        & (t["s"] / t["c"].where(t["c"] > 0) >= p.throttle_ratio - 1e-9)]
             else:
                 r = s.groupby(GROUP).agg(lo=("min", "min"), hi=("max", "max"))
                 hit = r[r["hi"] - r["lo"] >= p.crash_loop_restarts].reset_index() \

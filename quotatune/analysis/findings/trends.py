@@ -91,9 +91,11 @@ def fit_peaks(h: np.ndarray, v: np.ndarray, span: float,
     x, y = h[recent], v[recent]
     if np.ptp(y) == 0:
         return None
+    tail = h >= span * 0.75
+    if not _may_rise(x, y, h[tail], v[tail]):
+        return None
     slope, intercept, low, high = stats.theilslopes(y, x, alpha=0.90)
     tau = stats.kendalltau(x, y).statistic
-    tail = h >= span * 0.75
     tail_slope = stats.theilslopes(v[tail], h[tail])[0] if tail.sum() >= 3 else 0.0
     if not (low > 0 and tau >= MIN_TAU and tail_slope > 0):
         return None
@@ -101,6 +103,39 @@ def fit_peaks(h: np.ndarray, v: np.ndarray, span: float,
                   level_bytes=float(intercept + slope * span),
                   first_bytes=float(intercept + slope * x.min()),
                   hours=float(span - x.min()), last_time=last_time)
+
+
+_Z = float(stats.norm.ppf(0.05))  # theilslopes' z for alpha=0.90
+
+
+def _may_rise(x: np.ndarray, y: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> bool:
+    """False when the fit cannot pass: the tail's Theil–Sen slope is not positive or the low
+    end of the slope's 90 % interval is not above zero, computed as ``stats.theilslopes``
+    does (same pairwise slopes, same order statistics) without its per-call overhead; a fleet
+    has thousands of candidates and most stop here."""
+    if len(tx) >= 3 and not np.median(_slopes(tx, ty)) > 0:
+        return False
+    s = _slopes(x, y)
+    n = len(y)
+    sigsq = 1 / 18. * (n * (n - 1) * (2 * n + 5) - _ties(x) - _ties(y))
+    with np.errstate(invalid="ignore"):
+        sigma = np.sqrt(sigsq)
+    if not np.isfinite(sigma) or not len(s):
+        return True  # theilslopes decides
+    low = s[max(int(np.round((len(s) + _Z * sigma) / 2.)) - 1, 0)]
+    return bool(low > 0)
+
+
+def _slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    dx, dy = x[:, np.newaxis] - x, y[:, np.newaxis] - y
+    return np.sort(dy[dx > 0] / dx[dx > 0])
+
+
+def _ties(a: np.ndarray) -> int:
+    _, k = np.unique(np.asarray(a, dtype=float), return_counts=True)
+    k = k[k > 1]
+    return int(sum(int(c) * (int(c) - 1) * (2 * int(c) + 5) for c in k))
 
 
 def memory_growth(ctx: Context) -> list[Finding]:
@@ -123,10 +158,18 @@ def memory_growth(ctx: Context) -> list[Finding]:
     later = late > early.reindex(late.index)
     candidates = set(rising[rising].index) & set(later[later].index)
     best: dict[ContainerKey, Growth] = {}
-    for _, one in peaks[peaks["gid"].isin(candidates)].groupby("gid"):
-        growth = fit_peaks(one["h"].to_numpy(), one["v"].to_numpy(), float(one["span"].iloc[0]),
-                           pd.Timestamp(one["timestamp"].max()))
-        key = ContainerKey(*(str(one[c].iloc[0]) for c in _GROUP[:3]))
+    # Plain arrays per candidate: pandas indexing per group costs more than the fits.
+    cand = peaks[peaks["gid"].isin(candidates)].sort_values(["gid", "h"], kind="stable")
+    gid = cand["gid"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]]) if len(gid) else gid
+    ends = np.r_[starts[1:], len(gid)] if len(gid) else gid
+    h, v, span = (cand[c].to_numpy("float64") for c in ("h", "v", "span"))
+    ns = pd.to_datetime(cand["timestamp"], utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+    names = [cand[c].astype(str).to_numpy() for c in _GROUP[:3]]
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        growth = fit_peaks(h[a:b], v[a:b], float(span[a]),
+                           pd.Timestamp(int(ns[a:b].max()), tz="UTC"))
+        key = ContainerKey(*(str(n[a]) for n in names))
         if growth is not None and (key not in best or growth.slope_bytes_per_hour
                                    > best[key].slope_bytes_per_hour):
             best[key] = growth
