@@ -83,13 +83,12 @@ def command(
     from quotatune.cli.output import err
     from quotatune.model.capacity import Prices
     from quotatune.model.errors import InputError
-    from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import (
         load_nodes,
         parse_shape,
         plan_capacity,
+        plan_inputs,
         read_docker_info,
-        recommend_for_plan,
     )
 
     if output not in OUTPUTS:
@@ -108,8 +107,7 @@ def command(
         prices = Prices(price_core_hour or 0.0, price_gib_hour or 0.0)
     nodes = load_nodes(nodes_file, context, kubeconfig)
     target, files = split_target_and_files(args or [], from_files)
-    data = load_inputs(files, fmt, config.store_dir(store), target)
-    recs = recommend_for_plan(data)
+    recs, data = plan_inputs(files, fmt, config.store_dir(store), target)
     if data.usage.empty:
         err("note: no usage samples: the recommended requests equal the current ones")
     plan = plan_capacity(recs, data.specs, nodes, node_shapes, max_surge=surge, prices=prices,

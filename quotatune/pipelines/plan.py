@@ -9,15 +9,16 @@ import pandas as pd
 
 from quotatune.analysis.capacity.plan import parse_shape, plan_capacity
 from quotatune.analysis.recommend import recommend
-from quotatune.model import Recommendation
+from quotatune.model import Recommendation, Target
 from quotatune.model.capacity import HostCapacity
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
+from quotatune.pipelines.inputs import load_inputs
 from quotatune.sources.kubernetes.api import connect
 from quotatune.sources.kubernetes.nodes import collect_nodes, read_nodes_file
 from quotatune.sources.text import open_text
 
-__all__ = ["load_nodes", "parse_shape", "plan_capacity", "read_docker_info",
+__all__ = ["load_nodes", "parse_shape", "plan_capacity", "plan_inputs", "read_docker_info",
            "recommend_for_plan"]
 
 
@@ -38,6 +39,21 @@ def recommend_for_plan(data: Collected) -> list[Recommendation]:
     """A row per known container; those without usage (status ``no-usage``) recommend
     nothing, so the plan packs their current requests."""
     return recommend(data.usage, data.specs, data.events)
+
+
+def plan_inputs(files: list[Path] | None, fmt: str | None, store: Path, target: Target
+                ) -> tuple[list[Recommendation], Collected]:
+    """Recommendations and the frames the plan reads.  From a store: recommendations from
+    the target's rollups, and as usage only the samples of its last day (what tells how
+    many pods run now), never every sample."""
+    if files:
+        data = load_inputs(files, fmt, None, target)
+        return recommend_for_plan(data), data
+    from quotatune.pipelines.stored import latest_usage, open_stored, recommendations
+
+    s = open_stored(store, target)
+    usage = latest_usage(s, ["timestamp", "namespace", "workload", "pod"])
+    return recommendations(s), Collected(usage=usage, specs=s.specs, events=s.events)
 
 
 def read_docker_info(path: Path) -> HostCapacity:
