@@ -120,15 +120,23 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
     from quotatune.pipelines.recommend import check_strategy
-    from quotatune.pipelines.report import build_report
+    from quotatune.pipelines.report import build_report, build_stored_report
+    from quotatune.pipelines.stored import open_stored
 
     check_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)
     nodes = load_nodes(nodes_file, None, None)
-    # Known containers without usage (all exited, or never scraped) still get their rows
-    # and their findings.
-    data = load_inputs(files, fmt, config.store_dir(store), target)
-    outcome = build_report(data, target=str(target), now=now, strategy=strategy, top=top,
-                           nodes=nodes, shapes=shapes, since=since)
+    stored = None if files else open_stored(config.store_dir(store), target)
+    if stored is None or not stored.has_usage:
+        # Known containers without usage (all exited, or never scraped) still get their rows
+        # and their findings.
+        data = load_inputs(files, fmt, config.store_dir(store), target)
+        outcome = build_report(data, target=str(target), now=now, strategy=strategy, top=top,
+                               nodes=nodes, shapes=shapes, since=since)
+        errors = list(data.errors)
+    else:  # the store: rollups and day-by-day reads, never every sample at once
+        outcome = build_stored_report(stored, now=now, strategy=strategy, top=top,
+                                      nodes=nodes, shapes=shapes, since=since)
+        errors = []
     written = archive.publish(out_dir, outcome.html, now, keep=keep, keep_days=keep_days)
-    return written, outcome.findings, list(data.errors)
+    return written, outcome.findings, errors

@@ -16,7 +16,7 @@ from quotatune.analysis.recommend import (
     recommend_from_rollups,
     rollup_columns,
 )
-from quotatune.model import Recommendation, Target
+from quotatune.model import KEY_COLUMNS, Recommendation, Target
 from quotatune.model.errors import InputError, SourceError
 from quotatune.pipelines.inputs import existing_store, load_inputs
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
@@ -51,7 +51,10 @@ def from_store(
 ) -> tuple[list[Recommendation], pd.DataFrame]:
     """From the store's per-day rollups: a fleet's week of samples never has to be loaded."""
     st = existing_store(store)
-    rollups = st.read_rollups(columns=rollup_columns(strategy))
+    # Only the target's rows are decoded; if it has none, read all (to suggest names).
+    rollups = st.read_rollups(columns=rollup_columns(strategy), target=target)
+    if rollups is None or rollups.empty:
+        rollups = st.read_rollups(columns=rollup_columns(strategy))
     if rollups is None:
         rollups = pd.DataFrame(columns=rollup_columns(strategy))
     specs, events = st.read_specs(), st.read_events()

@@ -55,13 +55,13 @@ def open_stored(root: Path, target: Target) -> Stored:
     if keys.empty and specs.empty and events.empty:
         raise InputError(f"no data in store {st.root}")
     if not target.is_all:
-        known = {f"{n}/{w}/{c}" for df in (keys, specs) if not df.empty
-                 for n, w, c in df[KEY_COLUMNS].drop_duplicates().itertuples(index=False)}
-        if not keys.empty:  # the target must match something: usage if any, else specs
-            keys = target.select(keys, known)
-            specs = specs[target.mask(specs)] if not specs.empty else specs
-        elif not specs.empty:
-            specs = target.select(specs, known)
+        # Usage or specs must hold the target; a target in neither names the nearest ones.
+        k = keys[target.mask(keys)] if not keys.empty else keys
+        sp = specs[target.mask(specs)] if not specs.empty else specs
+        if k.empty and sp.empty:
+            target.select(pd.concat([f[KEY_COLUMNS].astype(str) for f in (keys, specs)
+                                     if not f.empty], ignore_index=True))
+        keys, specs = k, sp
         if not events.empty:
             events = events[target.mask(events)]
     last = pd.Timestamp(keys["t_last"].max()) if not keys.empty else None

@@ -27,6 +27,7 @@ import pandas as pd
 from quotatune.analysis.findings.common import DiagnosePolicy
 from quotatune.analysis.findings.trends import BUCKETS
 from quotatune.model import ContainerKey
+from quotatune.rollup.keys import codes
 
 GROUP = ["namespace", "workload", "container", "pod"]
 KEYS = GROUP[:3]
@@ -40,22 +41,6 @@ class UsageDigest:
     stats: dict[ContainerKey, tuple[float | None, float | None]]  # (peak, newest limit)
     envelope: pd.DataFrame  # as trends.peak_envelope returns it
     raw_keys: set[ContainerKey] = field(default_factory=set)
-
-
-def codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """A dense code per distinct ``cols`` tuple (in order of first appearance) and the
-    code -> names table: integer codes instead of grouping by four text columns."""
-    combined = np.zeros(len(day), dtype=np.int64)
-    for col in cols:
-        s = day[col]
-        c, uniq = (s.cat.codes.to_numpy(), s.cat.categories) if isinstance(
-            s.dtype, pd.CategoricalDtype) else pd.factorize(s)
-        combined = combined * (len(uniq) + 1) + c.astype(np.int64) + 1
-    code, uniq = pd.factorize(combined)
-    first = np.zeros(len(uniq), dtype=np.int64)
-    first[code[::-1]] = np.arange(len(day))[::-1]
-    names = day[cols].iloc[first].astype(str).reset_index(drop=True)
-    return code.astype(np.int64), names
 
 
 def _prepared(day: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:

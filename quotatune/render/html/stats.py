@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, ContainerKey
+from quotatune.rollup.keys import codes
 
 
 class KeyIndex:
@@ -104,3 +105,123 @@ def container_stats(usage: pd.DataFrame, index: KeyIndex | None = None) -> pd.Da
         "cpu_p95": _run_quantile(cpu[order], gstart, 0.95),
         "step_s": step, "complete": complete,
     }, index=pd.MultiIndex.from_tuples(ix.keys, names=KEY_COLUMNS))
+
+
+class StatsBuilder:
+    """:func:`container_stats` accumulated day by day, for a store too large to load: feed
+    every day to :meth:`add_first` (counts, spans, steps, maxima per container and pod), then
+    every day again to :meth:`add_second` (the values above each container's 95th-percentile
+    rank, all that the interpolated p95 needs), then take :meth:`stats`.  Memory: per pod and
+    per distinct sampling step, plus the top 5 % of CPU values."""
+
+    COLUMNS = [*KEY_COLUMNS, "pod", "timestamp", "cpu_cores", "memory_working_set_bytes"]
+
+    def __init__(self) -> None:
+        self._runs: list[pd.DataFrame] = []
+        self._steps: list[pd.DataFrame] = []
+        self._last: dict[tuple[str, ...], int] = {}  # newest sample per pod so far
+        self._top: list[pd.DataFrame] = []
+        self._m: pd.Series | None = None
+
+    def add_first(self, day: pd.DataFrame) -> None:
+        code, names = codes(day, [*KEY_COLUMNS, "pod"])
+        ts = day["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        order = np.lexsort((ts, code))
+        c, t = code[order], ts[order]
+        start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        end = np.r_[start[1:], len(c)]
+        runs = names.iloc[c[start]].reset_index(drop=True)
+        cpu = day["cpu_cores"].to_numpy("float64")[order]
+        mem = day["memory_working_set_bytes"].to_numpy("float64")[order]
+        runs = runs.assign(n=end - start, tmin=t[start], tmax=t[end - 1],
+                           cpu_max=np.maximum.reduceat(cpu, start),
+                           mem_max=np.maximum.reduceat(mem, start))
+        self._runs.append(runs)
+        # Steps within the day, and from each pod's last sample of an earlier day.
+        dt = np.diff(t)
+        ok = (c[1:] == c[:-1]) & (dt > 0)
+        step_run = np.searchsorted(start, np.flatnonzero(ok) + 1, side="right") - 1
+        keys = [tuple(k) for k in runs[[*KEY_COLUMNS, "pod"]].itertuples(index=False)]
+        prev = np.array([self._last.get(k, -1) for k in keys], dtype=np.int64)
+        gap = t[start] - prev
+        cross = (prev >= 0) & (gap > 0)
+        self._last.update(zip(keys, t[end - 1].tolist(), strict=True))
+        steps = pd.DataFrame({"run": np.r_[step_run, np.flatnonzero(cross)],
+                              "dt": np.r_[dt[ok], gap[cross]]})
+        steps = steps.assign(**{k: runs[k].to_numpy()[steps["run"].to_numpy()]
+                                for k in KEY_COLUMNS})
+        self._steps.append(steps.groupby([*KEY_COLUMNS, "dt"]).size().rename("count")
+                           .reset_index())
+
+    def _totals(self) -> pd.DataFrame:
+        runs = pd.concat(self._runs, ignore_index=True)
+        per_pod = runs.groupby([*KEY_COLUMNS, "pod"], sort=False).agg(
+            n=("n", "sum"), tmin=("tmin", "min"), tmax=("tmax", "max"))
+        per_pod["span_s"] = (per_pod["tmax"] - per_pod["tmin"]) / 1e9
+        g = per_pod.groupby(level=list(range(len(KEY_COLUMNS))), sort=False)
+        out = g.agg(samples=("n", "sum"), pods=("n", "size"), first=("tmin", "min"),
+                    last=("tmax", "max"), span_s=("span_s", "sum"))
+        mx = runs.groupby(KEY_COLUMNS, sort=False)[["cpu_max", "mem_max"]].max(skipna=False)
+        return out.join(mx)
+
+    def add_second(self, day: pd.DataFrame) -> None:
+        if self._m is None:
+            t = self._totals()
+            # One rank more than floor(0.95 (n - 1)) needs: numpy computes that index in
+            # floating point its own way.
+            self._m = np.minimum(t["samples"] - np.floor(0.95 * (t["samples"] - 1))
+                                 .astype(np.int64) + 1, t["samples"])
+        code, names = codes(day, KEY_COLUMNS)
+        m = self._m.reindex(pd.MultiIndex.from_frame(names)).fillna(0).to_numpy(np.int64)
+        cpu = day["cpu_cores"].to_numpy("float64")
+        order = np.lexsort((-cpu, code))
+        c = code[order]
+        start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        rank = np.arange(len(c)) - np.repeat(start, np.diff(np.r_[start, len(c)]))
+        keep = order[rank < m[c]]
+        self._top.append(names.iloc[code[keep]].reset_index(drop=True).assign(v=cpu[keep]))
+
+    def stats(self) -> pd.DataFrame:
+        """The frame :func:`container_stats` gives for all the days fed."""
+        if not self._runs:
+            return pd.DataFrame()
+        t = self._totals()
+        steps = pd.concat(self._steps, ignore_index=True).groupby(
+            [*KEY_COLUMNS, "dt"])["count"].sum()
+        t["step_s"] = pd.Series({k: _weighted_median(g.index.get_level_values("dt").to_numpy(),
+                                                     g.to_numpy())
+                                 for k, g in steps.groupby(level=KEY_COLUMNS)}, dtype="float64")
+        expected = t["span_s"] / t["step_s"] + t["pods"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t["complete"] = np.minimum(t["samples"] / expected, 1.0)
+        t["cpu_p95"] = self._p95(t)
+        t["first"] = pd.to_datetime(t["first"].to_numpy(), utc=True)
+        t["last"] = pd.to_datetime(t["last"].to_numpy(), utc=True)
+        return t[["samples", "pods", "first", "last", "cpu_max", "mem_max", "cpu_p95",
+                  "step_s", "complete"]]
+
+    def _p95(self, t: pd.DataFrame) -> np.ndarray:
+        top = pd.concat(self._top, ignore_index=True) if self._top else None
+        out = np.full(len(t), np.nan)
+        if top is None or top.empty:
+            return out
+        pos = {k: i for i, k in enumerate(t.index)}
+        for k, g in top.groupby(KEY_COLUMNS, sort=False):
+            i = pos[k]
+            n, m = int(t["samples"].iloc[i]), int(self._m.iloc[i])  # type: ignore[union-attr]
+            if np.isnan(t["cpu_max"].iloc[i]):
+                continue
+            v = np.sort(g["v"].to_numpy())[-m:]
+            # Only ranks >= floor(0.95 (n - 1)) matter; the rest is padding below them.
+            out[i] = np.quantile(np.r_[np.full(n - len(v), v[0]), v], 0.95)
+        return out
+
+
+def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
+    """``np.median`` of ``values`` repeated ``counts`` times, without repeating them."""
+    order = np.argsort(values, kind="stable")
+    v, cum = values[order] / 1e9, np.cumsum(counts[order])
+    total = int(cum[-1])
+    lo = v[np.searchsorted(cum, (total - 1) // 2, side="right")]
+    hi = v[np.searchsorted(cum, total // 2, side="right")]
+    return float(np.median(np.array([lo, hi])))

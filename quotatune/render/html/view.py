@@ -37,6 +37,9 @@ class ReportInputs:
     top: int = 20
     capacity: Any = None  # the capacity plan, when capacity planning ran
     diagnosis_note: str | None = None
+    # Per-container statistics accumulated from a store (stats.StatsBuilder); ``usage`` then
+    # holds only the charted containers' samples.
+    stats: pd.DataFrame | None = None
 
 
 @dataclass
@@ -182,7 +185,7 @@ def _ceil(x: float, scale: float) -> int | None:
 
 def build_view(inp: ReportInputs) -> ReportView:
     index = KeyIndex(inp.usage) if not inp.usage.empty else None
-    stats = container_stats(inp.usage, index)
+    stats = container_stats(inp.usage, index) if inp.stats is None else inp.stats
     by_key = {ContainerKey(*k): row for k, row in zip(
         stats.index, stats.to_dict("records"), strict=True)} if not stats.empty else {}
     recs = {r.key: r for r in inp.recommendations}

@@ -1,0 +1,29 @@
+"""Integer codes for the name columns of a day of samples, shared by everything that
+accumulates per container (or per pod) day by day: grouping millions of rows by an int64 is
+several times faster than by three or four text columns, categorical or not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """A dense code per distinct ``cols`` tuple (in order of first appearance) and the
+    code -> names table (text)."""
+    combined = np.zeros(len(day), dtype=np.int64)
+    bound = 1
+    for col in cols:
+        s = day[col]
+        c, uniq = (s.cat.codes.to_numpy(), s.cat.categories) if isinstance(
+            s.dtype, pd.CategoricalDtype) else pd.factorize(s)
+        if bound * (len(uniq) + 1) >= 1 << 62:  # re-densify before the product overflows
+            combined, seen = pd.factorize(combined)
+            bound = len(seen)
+        combined = combined * (len(uniq) + 1) + c.astype(np.int64) + 1
+        bound *= len(uniq) + 1
+    code, uniq = pd.factorize(combined)
+    first = np.zeros(len(uniq), dtype=np.int64)
+    first[code[::-1]] = np.arange(len(day))[::-1]
+    names = day[cols].iloc[first].astype(str).reset_index(drop=True)
+    return code.astype(np.int64), names
