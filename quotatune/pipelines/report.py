@@ -71,15 +71,23 @@ def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None
     only for the charted containers."""
     from quotatune.analysis.recommend import get_strategy
     from quotatune.pipelines.diagnose import policy_for
-    from quotatune.pipelines.stored import diagnose_stored, raw_usage, recommendations
+    from quotatune.pipelines.stored import (
+        diagnose_stored,
+        p95_buckets,
+        raw_usage,
+        read_rollups,
+        recommendations,
+    )
     from quotatune.render.html.stats import StatsBuilder
     from quotatune.render.html.view import build_view
 
     lap = _Laps(clock)
     strat = get_strategy(strategy)
-    recs = recommendations(s, strat.name)
+    rollups = read_rollups(s, strat.name, ["cpu_b", "cpu_c"])
+    recs = recommendations(s, strat.name, rollups)
+    stats = StatsBuilder(p95_buckets(rollups))
+    del rollups
     lap("recommend")
-    stats = StatsBuilder()
     findings = diagnose_stored(s, now=pd.Timestamp(now),
                                policy=policy_for(pd.Timestamp(now), since), hooks=(
         [stats.add_first], [stats.add_second], StatsBuilder.COLUMNS))

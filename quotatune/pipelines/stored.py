@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from quotatune.analysis.findings.common import DiagnosePolicy
@@ -69,14 +70,44 @@ def open_stored(root: Path, target: Target) -> Stored:
     return Stored(st, target, specs, events, keys, last)
 
 
-def recommendations(s: Stored, strategy: str | None = None) -> list[Recommendation]:
-    """From the rollups of the target's containers only."""
+def read_rollups(s: Stored, strategy: str | None = None, extra: Iterable[str] = ()
+                 ) -> pd.DataFrame | None:
+    """The rollups of the target's containers: the columns ``strategy`` reads and ``extra``."""
     if not s.has_usage:
-        return []
-    rollups = s.store.read_rollups(columns=rollup_columns(strategy), target=s.target)
-    if rollups is None or rollups.empty:
+        return None
+    cols = list(dict.fromkeys([*rollup_columns(strategy), *extra]))
+    rollups = s.store.read_rollups(columns=cols, target=s.target)
+    return None if rollups is None or rollups.empty else rollups
+
+
+def recommendations(s: Stored, strategy: str | None = None,
+                    rollups: pd.DataFrame | None = None) -> list[Recommendation]:
+    """From the rollups of the target's containers only."""
+    rollups = read_rollups(s, strategy) if rollups is None else rollups
+    if rollups is None:
         return []
     return recommend_from_rollups(rollups, s.specs, s.events, strategy=strategy)
+
+
+def p95_buckets(rollups: pd.DataFrame | None, q: float = 0.95) -> dict[ContainerKey, int]:
+    """Per container, the highest fine CPU bucket that still holds the samples at and above
+    rank ``floor(q (n - 1))`` (and one below, for numpy's own rounding): only those samples
+    decide an interpolated quantile.  From the rollups' exact counts."""
+    from quotatune.analysis.summary import History
+
+    if rollups is None:
+        return {}
+    h = History(rollups)
+    hist = h.histogram("cpu", decayed=False)
+    n = h.samples
+    need = np.minimum(n - np.floor(q * (n - 1)).astype(np.int64) + 1, n)
+    out = np.zeros(h.size, dtype=np.int64)
+    for lo in range(0, h.size, 1000):  # bounded temporaries: 1,000 dense rows at a time
+        part = hist[lo:lo + 1000]
+        above = np.cumsum(part[:, ::-1], axis=1)[:, ::-1]  # samples in this bucket or higher
+        out[lo:lo + 1000] = np.maximum((above >= need[lo:lo + 1000, None]).sum(axis=1) - 1, 0)
+    return {ContainerKey(*k): int(b) for k, b in zip(h.keys.itertuples(index=False),
+                                                       out.tolist(), strict=True)}
 
 
 def two_passes(s: Stored, columns: Iterable[str], first: list[DayHook],

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, ContainerKey
+from quotatune.rollup import sketch
 from quotatune.rollup.keys import codes
 
 
@@ -109,116 +110,149 @@ def container_stats(usage: pd.DataFrame, index: KeyIndex | None = None) -> pd.Da
 
 class StatsBuilder:
     """:func:`container_stats` accumulated day by day, for a store too large to load: feed
-    every day to :meth:`add_first` (counts, spans, steps, maxima per container and pod), then
-    every day again to :meth:`add_second` (the values above each container's 95th-percentile
-    rank, all that the interpolated p95 needs), then take :meth:`stats`.  Memory: per pod and
-    per distinct sampling step, plus the top 5 % of CPU values."""
+    every day to :meth:`add_first` (counts, spans, steps, maxima per pod), then every day
+    again to :meth:`add_second` (the CPU values at or above each container's p95 bucket, all
+    that the interpolated p95 needs), then take :meth:`stats`.  ``p95_bucket``: per container,
+    a fine CPU bucket (:mod:`quotatune.rollup.sketch`) at or below the rank the p95 needs,
+    from its rollups.  Memory: per pod and per distinct sampling step, plus those values."""
 
     COLUMNS = [*KEY_COLUMNS, "pod", "timestamp", "cpu_cores", "memory_working_set_bytes"]
 
-    def __init__(self) -> None:
-        self._runs: list[pd.DataFrame] = []
-        self._steps: list[pd.DataFrame] = []
-        self._last: dict[tuple[str, ...], int] = {}  # newest sample per pod so far
-        self._top: list[pd.DataFrame] = []
-        self._m: pd.Series | None = None
+    def __init__(self, p95_bucket: dict[ContainerKey, int]) -> None:
+        self._floor = p95_bucket
+        self._ids: dict[tuple[str, ...], int] = {}  # container -> id
+        self._pods: dict[tuple[str, ...], int] = {}  # container and pod -> id
+        self._pod_owner: list[int] = []
+        self._last: list[int] = []  # newest sample per pod so far
+        self._runs: list[np.ndarray] = []
+        self._steps: list[np.ndarray] = []
+        self._top: list[np.ndarray] = []
+
+    def _id(self, table: dict[tuple[str, ...], int], names: pd.DataFrame) -> np.ndarray:
+        return np.array([table.setdefault(tuple(k), len(table))
+                         for k in names.itertuples(index=False)], dtype=np.int64)
 
     def add_first(self, day: pd.DataFrame) -> None:
         code, names = codes(day, [*KEY_COLUMNS, "pod"])
+        pod_ids = self._id(self._pods, names)
+        grow = len(self._pods) - len(self._pod_owner)
+        self._pod_owner += [0] * grow
+        self._last += [-1] * grow
+        owners = np.asarray(self._pod_owner)
+        owners[pod_ids] = self._id(self._ids, names[KEY_COLUMNS])
+        self._pod_owner = owners.tolist()
+        pod = pod_ids[code]
         ts = day["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        order = np.lexsort((ts, code))
-        c, t = code[order], ts[order]
-        start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        end = np.r_[start[1:], len(c)]
-        runs = names.iloc[c[start]].reset_index(drop=True)
+        order = np.lexsort((ts, pod))
+        p, t = pod[order], ts[order]
+        start = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+        end = np.r_[start[1:], len(p)]
         cpu = day["cpu_cores"].to_numpy("float64")[order]
         mem = day["memory_working_set_bytes"].to_numpy("float64")[order]
-        runs = runs.assign(n=end - start, tmin=t[start], tmax=t[end - 1],
-                           cpu_max=np.maximum.reduceat(cpu, start),
-                           mem_max=np.maximum.reduceat(mem, start))
-        self._runs.append(runs)
+        self._runs.append(np.c_[p[start], end - start, t[start], t[end - 1],
+                                np.maximum.reduceat(cpu, start).view(np.int64),
+                                np.maximum.reduceat(mem, start).view(np.int64)])
         # Steps within the day, and from each pod's last sample of an earlier day.
         dt = np.diff(t)
-        ok = (c[1:] == c[:-1]) & (dt > 0)
-        step_run = np.searchsorted(start, np.flatnonzero(ok) + 1, side="right") - 1
-        keys = [tuple(k) for k in runs[[*KEY_COLUMNS, "pod"]].itertuples(index=False)]
-        prev = np.array([self._last.get(k, -1) for k in keys], dtype=np.int64)
+        ok = (p[1:] == p[:-1]) & (dt > 0)
+        last = np.asarray(self._last)
+        prev = last[p[start]]
         gap = t[start] - prev
         cross = (prev >= 0) & (gap > 0)
-        self._last.update(zip(keys, t[end - 1].tolist(), strict=True))
-        steps = pd.DataFrame({"run": np.r_[step_run, np.flatnonzero(cross)],
-                              "dt": np.r_[dt[ok], gap[cross]]})
-        steps = steps.assign(**{k: runs[k].to_numpy()[steps["run"].to_numpy()]
-                                for k in KEY_COLUMNS})
-        self._steps.append(steps.groupby([*KEY_COLUMNS, "dt"]).size().rename("count")
-                           .reset_index())
-
-    def _totals(self) -> pd.DataFrame:
-        runs = pd.concat(self._runs, ignore_index=True)
-        per_pod = runs.groupby([*KEY_COLUMNS, "pod"], sort=False).agg(
-            n=("n", "sum"), tmin=("tmin", "min"), tmax=("tmax", "max"))
-        per_pod["span_s"] = (per_pod["tmax"] - per_pod["tmin"]) / 1e9
-        g = per_pod.groupby(level=list(range(len(KEY_COLUMNS))), sort=False)
-        out = g.agg(samples=("n", "sum"), pods=("n", "size"), first=("tmin", "min"),
-                    last=("tmax", "max"), span_s=("span_s", "sum"))
-        mx = runs.groupby(KEY_COLUMNS, sort=False)[["cpu_max", "mem_max"]].max(skipna=False)
-        return out.join(mx)
+        last[p[start]] = t[end - 1]
+        self._last = last.tolist()
+        steps = pd.DataFrame({"c": np.r_[owners[p[1:][ok]], owners[p[start][cross]]],
+                              "dt": np.r_[dt[ok], gap[cross]]}).value_counts()
+        self._steps.append(steps.reset_index().to_numpy(np.int64))
 
     def add_second(self, day: pd.DataFrame) -> None:
-        if self._m is None:
-            t = self._totals()
-            # One rank more than floor(0.95 (n - 1)) needs: numpy computes that index in
-            # floating point its own way.
-            self._m = np.minimum(t["samples"] - np.floor(0.95 * (t["samples"] - 1))
-                                 .astype(np.int64) + 1, t["samples"])
         code, names = codes(day, KEY_COLUMNS)
-        m = self._m.reindex(pd.MultiIndex.from_frame(names)).fillna(0).to_numpy(np.int64)
+        ids = self._id(self._ids, names)
+        floor = np.array([self._floor.get(ContainerKey(*k), 0)
+                          for k in names.itertuples(index=False)], dtype=np.int64)
         cpu = day["cpu_cores"].to_numpy("float64")
-        order = np.lexsort((-cpu, code))
-        c = code[order]
-        start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        rank = np.arange(len(c)) - np.repeat(start, np.diff(np.r_[start, len(c)]))
-        keep = order[rank < m[c]]
-        self._top.append(names.iloc[code[keep]].reset_index(drop=True).assign(v=cpu[keep]))
+        keep = sketch.bucket_index(cpu, sketch.CPU_FIRST) >= floor[code]
+        self._top.append(np.c_[ids[code[keep]], cpu[keep].view(np.int64)])
 
     def stats(self) -> pd.DataFrame:
         """The frame :func:`container_stats` gives for all the days fed."""
         if not self._runs:
             return pd.DataFrame()
-        t = self._totals()
-        steps = pd.concat(self._steps, ignore_index=True).groupby(
-            [*KEY_COLUMNS, "dt"])["count"].sum()
-        t["step_s"] = pd.Series({k: _weighted_median(g.index.get_level_values("dt").to_numpy(),
-                                                     g.to_numpy())
-                                 for k, g in steps.groupby(level=KEY_COLUMNS)}, dtype="float64")
-        expected = t["span_s"] / t["step_s"] + t["pods"]
+        n_c = len(self._ids)
+        runs = np.concatenate(self._runs)
+        pid = runs[:, 0]
+        n_p = len(self._pods)
+        owner = np.asarray(self._pod_owner)
+        samples_p = np.bincount(pid, weights=runs[:, 1], minlength=n_p)
+        tmin = np.full(n_p, np.iinfo(np.int64).max)
+        np.minimum.at(tmin, pid, runs[:, 2])
+        tmax = np.full(n_p, np.iinfo(np.int64).min)
+        np.maximum.at(tmax, pid, runs[:, 3])
+        seen = samples_p > 0
+        span_s = np.where(seen, (tmax - tmin) / 1e9, 0.0)
+        samples = np.bincount(owner, weights=samples_p, minlength=n_c).astype(np.int64)
+        pods = np.bincount(owner[seen], minlength=n_c)
+        first = np.full(n_c, np.iinfo(np.int64).max)
+        np.minimum.at(first, owner[seen], tmin[seen])
+        last = np.full(n_c, np.iinfo(np.int64).min)
+        np.maximum.at(last, owner[seen], tmax[seen])
+        cid = owner[pid]
+        cpu_max, mem_max = (_max_nan(cid, runs[:, k].view(np.float64), n_c) for k in (4, 5))
+        step = _steps_median(np.concatenate(self._steps), n_c)
+        expected = np.bincount(owner, weights=span_s, minlength=n_c) / step + pods
         with np.errstate(invalid="ignore", divide="ignore"):
-            t["complete"] = np.minimum(t["samples"] / expected, 1.0)
-        t["cpu_p95"] = self._p95(t)
-        t["first"] = pd.to_datetime(t["first"].to_numpy(), utc=True)
-        t["last"] = pd.to_datetime(t["last"].to_numpy(), utc=True)
-        return t[["samples", "pods", "first", "last", "cpu_max", "mem_max", "cpu_p95",
-                  "step_s", "complete"]]
+            complete = np.minimum(samples / expected, 1.0)
+        keys = [ContainerKey(*k) for k in self._ids]
+        out = pd.DataFrame({
+            "samples": samples, "pods": pods,
+            "first": pd.to_datetime(first, utc=True), "last": pd.to_datetime(last, utc=True),
+            "cpu_max": cpu_max, "mem_max": mem_max,
+            "cpu_p95": self._p95(samples, cpu_max, n_c), "step_s": step, "complete": complete,
+        }, index=pd.MultiIndex.from_tuples(keys, names=KEY_COLUMNS))
+        return out[samples > 0]
 
-    def _p95(self, t: pd.DataFrame) -> np.ndarray:
-        top = pd.concat(self._top, ignore_index=True) if self._top else None
-        out = np.full(len(t), np.nan)
-        if top is None or top.empty:
+    def _p95(self, samples: np.ndarray, cpu_max: np.ndarray, n_c: int) -> np.ndarray:
+        out = np.full(n_c, np.nan)
+        if not self._top:
             return out
-        pos = {k: i for i, k in enumerate(t.index)}
-        for k, g in top.groupby(KEY_COLUMNS, sort=False):
-            i = pos[k]
-            n, m = int(t["samples"].iloc[i]), int(self._m.iloc[i])  # type: ignore[union-attr]
-            if np.isnan(t["cpu_max"].iloc[i]):
-                continue
-            v = np.sort(g["v"].to_numpy())[-m:]
-            # Only ranks >= floor(0.95 (n - 1)) matter; the rest is padding below them.
-            out[i] = np.quantile(np.r_[np.full(n - len(v), v[0]), v], 0.95)
+        top = np.concatenate(self._top)
+        cid, v = top[:, 0], top[:, 1].view(np.float64)
+        order = np.lexsort((v, cid))
+        cid, v = cid[order], v[order]
+        bounds = np.searchsorted(cid, np.arange(n_c + 1))
+        for i in np.flatnonzero((samples > 0) & ~np.isnan(cpu_max)).tolist():
+            kept = v[bounds[i]:bounds[i + 1]]
+            if len(kept):
+                # Every rank the interpolation reads is among the kept values; the padding
+                # below them only gives the array its full length.
+                full = np.r_[np.full(int(samples[i]) - len(kept), kept[0]), kept]
+                out[i] = np.quantile(full, 0.95)
         return out
 
 
+def _max_nan(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per group maximum; NaN if any value is NaN (as ``np.maximum.reduceat``)."""
+    out = np.full(n, -np.inf)
+    np.maximum.at(out, group, values)
+    return out
+
+
+def _steps_median(steps: np.ndarray, n: int) -> np.ndarray:
+    """Per container, ``np.nanmedian`` of its sampling steps, from (container, step in ns,
+    count) rows."""
+    out = np.full(n, np.nan)
+    if not len(steps):
+        return out
+    steps = steps[np.lexsort((steps[:, 1], steps[:, 0]))]
+    bounds = np.searchsorted(steps[:, 0], np.arange(n + 1))
+    for i in np.flatnonzero(np.diff(bounds)).tolist():
+        a, b = bounds[i], bounds[i + 1]
+        out[i] = _weighted_median(steps[a:b, 1], steps[a:b, 2])
+    return out
+
+
 def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
-    """``np.median`` of ``values`` repeated ``counts`` times, without repeating them."""
+    """``np.median`` of ``values`` (ns) repeated ``counts`` times, in seconds."""
     order = np.argsort(values, kind="stable")
     v, cum = values[order] / 1e9, np.cumsum(counts[order])
     total = int(cum[-1])
