@@ -18,12 +18,12 @@ def codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]
         c, uniq = (s.cat.codes.to_numpy(), s.cat.categories) if isinstance(
             s.dtype, pd.CategoricalDtype) else pd.factorize(s)
         if bound * (len(uniq) + 1) >= 1 << 62:  # re-densify before the product overflows
-            combined, seen = pd.factorize(combined)
-            bound = len(seen)
+            dense, seen = pd.factorize(combined)
+            combined, bound = dense.astype(np.int64), len(seen)
         combined = combined * (len(uniq) + 1) + c.astype(np.int64) + 1
         bound *= len(uniq) + 1
-    code, uniq = pd.factorize(combined)
-    first = np.zeros(len(uniq), dtype=np.int64)
+    code, distinct = pd.factorize(combined)
+    first = np.zeros(len(distinct), dtype=np.int64)
     first[code[::-1]] = np.arange(len(day))[::-1]
     names = day[cols].iloc[first].astype(str).reset_index(drop=True)
     return code.astype(np.int64), names
