@@ -88,7 +88,11 @@ def command(
     errors: list[str] = []
     if not (docker_host or context or files):
         # The store: read day by day, never every sample at once.
-        findings = from_store(config.store_dir(store), target, now=now, since=window)
+        from quotatune.cli.output import DayProgress
+
+        with DayProgress("reading the store", output == "table") as on_day:
+            findings = from_store(config.store_dir(store), target, now=now, since=window,
+                                  on_day=on_day)
     else:
         if docker_host:
             data = from_docker(docker_host, timeout, os.environ)

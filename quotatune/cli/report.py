@@ -90,7 +90,7 @@ def command(
         with archive.locked(out_dir, lock_wait, now):
             written, findings, errors = _run(args, from_files, fmt, store, out_dir, strategy,
                                              top, keep, keep_days, nodes_file, shapes, now,
-                                             window)
+                                             window, progress=not cron)
     except archive.LockHeld as exc:
         err(f"quotatune: report: {exc}; not writing a report beside it")
         raise typer.Exit(EXIT_LOCKED) from None
@@ -113,9 +113,11 @@ def command(
 def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
          store: Path | None, out_dir: Path, strategy: str | None, top: int,
          keep: int | None, keep_days: float | None, nodes_file: Path | None,
-         shapes: list[str] | None, now: Any, since: Any) -> tuple[Any, Any, list[str]]:
+         shapes: list[str] | None, now: Any, since: Any, progress: bool
+         ) -> tuple[Any, Any, list[str]]:
     from quotatune.cli import config
     from quotatune.cli.common import split_target_and_files
+    from quotatune.cli.output import DayProgress
     from quotatune.pipelines import archive
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
@@ -135,8 +137,10 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
                                nodes=nodes, shapes=shapes, since=since)
         errors = list(data.errors)
     else:  # the store: rollups and day-by-day reads, never every sample at once
-        outcome = build_stored_report(stored, now=now, strategy=strategy, top=top,
-                                      nodes=nodes, shapes=shapes, since=since)
+        with DayProgress("reading the store", progress) as on_day:
+            outcome = build_stored_report(stored, now=now, strategy=strategy, top=top,
+                                          nodes=nodes, shapes=shapes, since=since,
+                                          on_day=on_day)
         errors = []
     written = archive.publish(out_dir, outcome.html, now, keep=keep, keep_days=keep_days)
     return written, outcome.findings, errors

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -46,12 +47,13 @@ def diagnose(data: Collected, *, now: pd.Timestamp, since: timedelta | None = No
 
 
 def from_store(root: Path, target: Target, *, now: pd.Timestamp,
-               since: timedelta | None = None) -> list[Finding]:
+               since: timedelta | None = None, on_day: Any = None) -> list[Finding]:
     """The same findings from a history store, read day by day and filtered by ``target``:
     never every sample at once (see :mod:`quotatune.pipelines.stored`)."""
     from quotatune.pipelines.stored import diagnose_stored, open_stored
 
-    return diagnose_stored(open_stored(root, target), now=now, policy=policy_for(now, since))
+    return diagnose_stored(open_stored(root, target), now=now, policy=policy_for(now, since),
+                           on_day=on_day)
 
 
 def from_docker(url: str, timeout: float, env: Mapping[str, str]) -> Collected:

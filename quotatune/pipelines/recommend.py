@@ -16,7 +16,7 @@ from quotatune.analysis.recommend import (
     recommend_from_rollups,
     rollup_columns,
 )
-from quotatune.model import KEY_COLUMNS, Recommendation, Target
+from quotatune.model import Recommendation, Target
 from quotatune.model.errors import InputError, SourceError
 from quotatune.pipelines.inputs import existing_store, load_inputs
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus

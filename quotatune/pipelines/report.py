@@ -65,7 +65,7 @@ def build_report(data: Collected, *, target: str, now: datetime, strategy: str |
 def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None,
                         top: int = 20, nodes: pd.DataFrame | None = None,
                         shapes: list[str] | None = None, clock: Any = None,
-                        since: timedelta | None = None) -> ReportOutcome:
+                        since: timedelta | None = None, on_day: Any = None) -> ReportOutcome:
     """The same report from a store without loading every sample: recommendations from the
     rollups, findings and per-container statistics from two day-by-day passes, raw samples
     only for the charted containers."""
@@ -90,7 +90,7 @@ def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None
     lap("recommend")
     findings = diagnose_stored(s, now=pd.Timestamp(now),
                                policy=policy_for(pd.Timestamp(now), since), hooks=(
-        [stats.add_first], [stats.add_second], StatsBuilder.COLUMNS))
+        [stats.add_first], [stats.add_second], StatsBuilder.COLUMNS), on_day=on_day)
     lap("diagnose")
     data = Collected(specs=s.specs, events=s.events, notes=list(s.notes))
     inputs = replace(_inputs(data, recs, findings, strategy, str(s.target), now, top, nodes,

@@ -26,6 +26,7 @@ from quotatune.pipelines.inputs import existing_store
 from quotatune.store import Store
 
 DayHook = Callable[[pd.DataFrame], None]
+OnDay = Callable[[int, int], None]  # (days read, days to read): progress, for the CLI
 
 
 @dataclass
@@ -111,15 +112,22 @@ def p95_buckets(rollups: pd.DataFrame | None, q: float = 0.95) -> dict[Container
 
 
 def two_passes(s: Stored, columns: Iterable[str], first: list[DayHook],
-               second: list[DayHook], since: pd.Timestamp | None = None) -> None:
+               second: list[DayHook], since: pd.Timestamp | None = None,
+               on_day: OnDay | None = None) -> None:
     """Feed every day of the target to each of ``first``, then again to each of ``second``;
     one day of ``columns`` is in memory at a time."""
     cols = list(dict.fromkeys(columns))
+    lo = None if since is None else since.tz_convert("UTC").strftime("%Y-%m-%d")
+    days = [d for d in s.store.days() if lo is None or d >= lo]
+    done, total = 0, len(days) * sum(1 for hooks in (first, second) if hooks)
     for hooks in (first, second):
         if hooks:
-            for _, day in s.store.scan_usage(cols, target=s.target, since=since):
+            for _, day in s.store.scan_usage(cols, target=s.target, since=since, days=days):
                 for hook in hooks:
                     hook(day)
+                done += 1
+                if on_day is not None:
+                    on_day(done, total)
 
 
 def raw_usage(s: Stored, keys: Iterable[ContainerKey],
@@ -140,8 +148,8 @@ def raw_usage(s: Stored, keys: Iterable[ContainerKey],
 
 
 def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | None = None,
-                    hooks: tuple[list[DayHook], list[DayHook], list[str]] | None = None
-                    ) -> list[Finding]:
+                    hooks: tuple[list[DayHook], list[DayHook], list[str]] | None = None,
+                    on_day: OnDay | None = None) -> list[Finding]:
     """The findings of the target, as :func:`find` gives them on the whole frame.  ``hooks``
     (first-pass hooks, second-pass hooks, their columns) ride along the same two passes."""
     policy = policy or DiagnosePolicy()
@@ -150,7 +158,7 @@ def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | No
     since = None if policy.since is None else pd.Timestamp(policy.since)
     if s.has_usage:
         two_passes(s, [*SPAN_COLUMNS, *PEAK_COLUMNS, *extra], [builder.add_spans, *first],
-                   [builder.add_peaks, *second], since)
+                   [builder.add_peaks, *second], since, on_day)
     digest = builder.digest()
     usage = raw_usage(s, digest.raw_keys, since) if digest.raw_keys else None
     return find(usage, s.specs, s.events, now=now, policy=policy, digest=digest)
