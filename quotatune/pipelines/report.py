@@ -90,7 +90,8 @@ def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None
     lap("recommend")
     findings = diagnose_stored(s, now=pd.Timestamp(now),
                                policy=policy_for(pd.Timestamp(now), since), hooks=(
-        [stats.add_first], [stats.add_second], StatsBuilder.COLUMNS), on_day=on_day)
+        [stats.add_first], [stats.add_second], StatsBuilder.COLUMNS,
+        StatsBuilder.SECOND_COLUMNS), on_day=on_day)
     lap("diagnose")
     data = Collected(specs=s.specs, events=s.events, notes=list(s.notes))
     inputs = replace(_inputs(data, recs, findings, strategy, str(s.target), now, top, nodes,

@@ -111,18 +111,18 @@ def p95_buckets(rollups: pd.DataFrame | None, q: float = 0.95) -> dict[Container
                                                        out.tolist(), strict=True)}
 
 
-def two_passes(s: Stored, columns: Iterable[str], first: list[DayHook],
+def two_passes(s: Stored, columns: tuple[Iterable[str], Iterable[str]], first: list[DayHook],
                second: list[DayHook], since: pd.Timestamp | None = None,
                on_day: OnDay | None = None) -> None:
-    """Feed every day of the target to each of ``first``, then again to each of ``second``;
-    one day of ``columns`` is in memory at a time."""
-    cols = list(dict.fromkeys(columns))
+    """Feed every day of the target (``columns[0]``) to each of ``first``, then again
+    (``columns[1]``) to each of ``second``; one day is in memory at a time."""
     lo = None if since is None else since.tz_convert("UTC").strftime("%Y-%m-%d")
     days = [d for d in s.store.days() if lo is None or d >= lo]
     done, total = 0, len(days) * sum(1 for hooks in (first, second) if hooks)
-    for hooks in (first, second):
+    for hooks, cols in ((first, columns[0]), (second, columns[1])):
         if hooks:
-            for _, day in s.store.scan_usage(cols, target=s.target, since=since, days=days):
+            for _, day in s.store.scan_usage(list(dict.fromkeys(cols)), target=s.target,
+                                             since=since, days=days):
                 for hook in hooks:
                     hook(day)
                 done += 1
@@ -148,16 +148,18 @@ def raw_usage(s: Stored, keys: Iterable[ContainerKey],
 
 
 def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | None = None,
-                    hooks: tuple[list[DayHook], list[DayHook], list[str]] | None = None,
+                    hooks: tuple[list[DayHook], list[DayHook], list[str], list[str]] | None
+                    = None,
                     on_day: OnDay | None = None) -> list[Finding]:
     """The findings of the target, as :func:`find` gives them on the whole frame.  ``hooks``
-    (first-pass hooks, second-pass hooks, their columns) ride along the same two passes."""
+    (first-pass hooks, second-pass hooks, the columns of each) ride along the same passes."""
     policy = policy or DiagnosePolicy()
     builder = DigestBuilder(policy)
-    first, second, extra = hooks or ([], [], [])
+    first, second, cols1, cols2 = hooks or ([], [], [], [])
     since = None if policy.since is None else pd.Timestamp(policy.since)
     if s.has_usage:
-        two_passes(s, [*SPAN_COLUMNS, *PEAK_COLUMNS, *extra], [builder.add_spans, *first],
+        two_passes(s, ([*SPAN_COLUMNS, *cols1], [*PEAK_COLUMNS, *cols2]),
+                   [builder.add_spans, *first],
                    [builder.add_peaks, *second], since, on_day)
     digest = builder.digest()
     usage = raw_usage(s, digest.raw_keys, since) if digest.raw_keys else None

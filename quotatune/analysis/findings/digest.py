@@ -45,9 +45,11 @@ class UsageDigest:
 
 def _prepared(day: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
     """Rows the envelope may use, their instance code, and the code -> names table."""
-    d = day[day["timestamp"].notna() & np.isfinite(day["memory_working_set_bytes"])]
-    code, names = codes(d, GROUP)
-    return d, code, names
+    code, names = codes(day, GROUP)  # of the whole day: shared with the other accumulators
+    keep = (day["timestamp"].notna() & np.isfinite(day["memory_working_set_bytes"])).to_numpy()
+    if keep.all():
+        return day, code, names
+    return day[keep], code[keep], names
 
 
 def _restarts(d: pd.DataFrame) -> np.ndarray:

@@ -117,6 +117,7 @@ class StatsBuilder:
     from its rollups.  Memory: per pod and per distinct sampling step, plus those values."""
 
     COLUMNS = [*KEY_COLUMNS, "pod", "timestamp", "cpu_cores", "memory_working_set_bytes"]
+    SECOND_COLUMNS = [*KEY_COLUMNS, "pod", "cpu_cores"]  # pod: the same codes as the digest
 
     def __init__(self, p95_bucket: dict[ContainerKey, int]) -> None:
         self._floor = p95_bucket
