@@ -51,7 +51,8 @@ def limits_at_ooms(usage: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataF
     if u.empty or e.empty:
         return events
     u = u.astype({c: str for c in KEY_COLUMNS})
-    u["timestamp"] = pd.to_datetime(u["timestamp"], utc=True)
+    u["timestamp"] = pd.to_datetime(u["timestamp"], utc=True).dt.as_unit("ns")
+    e["timestamp"] = e["timestamp"].dt.as_unit("ns")  # merge_asof needs one unit on both sides
     e = e.astype({c: str for c in KEY_COLUMNS})
     e["_row"] = e.index
     got = pd.merge_asof(e.sort_values("timestamp"), u.sort_values("timestamp"),
