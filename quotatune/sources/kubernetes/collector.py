@@ -19,6 +19,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
+from quotatune.model.redact import redact
 from quotatune.sources.kubernetes.api import Access, K8sReader
 from quotatune.sources.kubernetes.events import parse_events
 from quotatune.sources.kubernetes.fields import as_dict, as_str
@@ -82,6 +83,7 @@ def collect_kubernetes(
         out.usage = _usage(reader, pods, by_pod, ns, now, node_workers, out)
     out.notes.append(f"kubernetes: {len(pods)} pods, {len(out.specs)} containers, "
                      f"{len(out.usage)} usage rows, {reader.requests} API requests")
+    out.errors = [redact(e) for e in out.errors]  # API error bodies can quote a request
     return out
 
 
