@@ -57,9 +57,11 @@ collect_app.command("prometheus")(collect_prometheus.command)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: InputError becomes one line on stderr and exit code 2."""
     from quotatune.cli import config
+    from quotatune.cli.output import one_line_tls_warning
     from quotatune.pipelines.maintenance import configure_modes
 
     configure_modes(group_readable=config.group_readable())
+    one_line_tls_warning()
     try:
         # Not standalone, so that usage errors (a missing argument, "--keep-days abc") come
         # here and print one line like every other input error, not a framed help block.
