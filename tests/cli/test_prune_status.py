@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,19 @@ def long_store(root: Path) -> Store:
     ev["exit_code"] = ev["exit_code"].astype("Int64")
     st.append(Collected(usage=pd.concat([old, new], ignore_index=True), specs=specs, events=ev))
     return st
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template") / "store"
+    long_store(root)
+    return root
+
+
+def copy_of(template: Path, tmp_path: Path) -> tuple[Path, Store]:
+    store = tmp_path / "store"
+    shutil.copytree(template, store)
+    return store, Store(store)
 
 
 def prune_process(store: Path, keep_days: int) -> subprocess.Popen[str]:
@@ -108,10 +122,9 @@ POINTS = {"lock-taken": lambda s, p: lock_taken(s, p),
 
 
 @pytest.mark.parametrize("point", list(POINTS))
-def test_sigkill_during_prune_leaves_whole_days_and_a_rerun_finishes(tmp_path: Path,
-                                                                      point: str) -> None:
-    store = tmp_path / "store"
-    st = long_store(store)
+def test_sigkill_during_prune_leaves_whole_days_and_a_rerun_finishes(
+        template: Path, tmp_path: Path, point: str) -> None:
+    store, st = copy_of(template, tmp_path)
     kept_before = st.read_usage(since=pd.Timestamp("2026-11-23T00:00:00Z"))
     p = prune_process(store, 7)
     reached = wait_for(POINTS[point](store, p.pid), p)
@@ -135,9 +148,8 @@ def test_sigkill_during_prune_leaves_whole_days_and_a_rerun_finishes(tmp_path: P
 
 
 def test_prune_beside_an_import_loses_and_duplicates_nothing_outside_the_range(
-        tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    st = long_store(store)
+        template: Path, tmp_path: Path) -> None:
+    store, st = copy_of(template, tmp_path)
     csv = tmp_path / "more.csv"
     more = pd.concat([hourly(20, "2026-11-10T00:00:00Z", f"w{i}") for i in range(40)])
     more.assign(timestamp=more["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
