@@ -250,7 +250,7 @@ def _evictions(pod: dict[str, Any], base: dict[str, Any], source: str
     t = next((v for v in (conds.get("DisruptionTarget"), conds.get("Ready"),
                           max(ends) if ends else pd.NaT, as_time(status.get("startTime")))
               if v is not None and not pd.isna(v)), pd.NaT)
-    message = as_str(status.get("message"))[:MAX_MESSAGE]
+    message = redact(as_str(status.get("message")))[:MAX_MESSAGE]
     return [{**base, "container": as_str(as_dict(c).get("name")), "kind": "eviction",
              "timestamp": t, "reason": "Evicted", "exit_code": None, "oom_killed": False,
              "message": message, "source": source}
