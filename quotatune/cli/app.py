@@ -23,8 +23,10 @@ from quotatune.cli import (
     plan,
     recommend,
     report,
+    upkeep,
 )
 from quotatune.model.errors import InputError
+from quotatune.model.redact import redact
 
 app = typer.Typer(
     name="quotatune",
@@ -45,6 +47,8 @@ app.command("diagnose")(diagnose.command)
 app.command("plan")(plan.command)
 app.command("report")(report.command)
 app.command("backtest")(backtest.command)
+app.command("prune")(upkeep.prune)
+app.command("status")(upkeep.status)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)
@@ -52,6 +56,12 @@ collect_app.command("prometheus")(collect_prometheus.command)
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: InputError becomes one line on stderr and exit code 2."""
+    from quotatune.cli import config
+    from quotatune.cli.output import one_line_tls_warning
+    from quotatune.pipelines.maintenance import configure_modes
+
+    configure_modes(group_readable=config.group_readable())
+    one_line_tls_warning()
     try:
         # Not standalone, so that usage errors (a missing argument, "--keep-days abc") come
         # here and print one line like every other input error, not a framed help block.
@@ -70,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         print("quotatune: aborted", file=sys.stderr)
         raise SystemExit(1) from None
     except InputError as exc:
-        print(f"quotatune: error: {exc}", file=sys.stderr)
+        print(redact(f"quotatune: error: {exc}"), file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("quotatune: interrupted", file=sys.stderr)
@@ -78,16 +88,14 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         # Files and sockets the user pointed us at: their fault or their machine's, not ours.
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"quotatune: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(redact(f"quotatune: error: {where}{exc.strerror or exc}"), file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:  # a bug: still one line, with the traceback on request
         if os.environ.get("QUOTATUNE_DEBUG"):
             raise
-        print(
+        print(redact(
             f"quotatune: internal error: {type(exc).__name__}: {exc} "
-            "(set QUOTATUNE_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
+            "(set QUOTATUNE_DEBUG=1 for the traceback)"), file=sys.stderr)
         raise SystemExit(3) from None
     # typer.Exit(n) inside a command returns n here (commands themselves return nothing).
     if isinstance(code, int) and not isinstance(code, bool) and code:

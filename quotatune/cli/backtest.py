@@ -100,8 +100,9 @@ def command(
     sys.stdout.write(render_backtest_table(rows, train_days, test_days))
     if output == "html":
         from quotatune.cli import config
+        from quotatune.pipelines import archive
 
         path = out or config.reports_dir(None) / "backtest.html"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_backtest_html(rows, train_days, test_days), encoding="utf-8")
+        archive.make_dir(path.parent)
+        archive.write_atomic(path, render_backtest_html(rows, train_days, test_days))
         sys.stdout.write(f"wrote {path}\n")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import StoreDir
+from quotatune.cli.options import KeepDays, NoLogs, StoreDir
 
 
 def parse_filters(items: list[str]) -> dict[str, list[str]]:
@@ -47,6 +47,8 @@ def command(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds per API request.")
     ] = 30.0,
+    keep_days: KeepDays = None,
+    no_logs: NoLogs = False,
 ) -> None:
     """Sample CPU and memory of running containers, their limits, and how exited ones died."""
     import os
@@ -60,19 +62,22 @@ def command(
         hide_url_password,
         into_store,
     )
+    from quotatune.pipelines.maintenance import after_write, retention_line, without_logs
 
     flt = parse_filters(filters or [])
     url = config.docker_host(host)
     client = docker_client(url, timeout, os.environ)
     try:
         data = collect_docker(client, rounds=rounds, interval=interval, include_exited=exited,
-                              log_tail=log_tail, filters=flt)
+                              log_tail=0 if no_logs else log_tail, filters=flt)
     finally:
         client.close()
     if data.usage.empty and data.specs.empty and data.errors:
         where = url or "the default socket"
         raise InputError(hide_url_password(f"{data.errors[0]} (daemon at {where})", url))
+    data = without_logs(data) if no_logs else data
     rep = into_store(data, config.store_dir(store))
+    pruned = retention_line(after_write(config.store_dir(store), "docker", rep, keep_days))
     for e in data.errors:
         err(hide_url_password(f"warning: {e}", url))
     containers = data.usage["pod"].nunique() if not data.usage.empty else 0
@@ -83,3 +88,5 @@ def command(
         f"{rep.events_added} new event(s) into {config.store_dir(store)}"
         + (f"; {len(data.errors)} problem(s), see above" if data.errors else "")
     )
+    if pruned:
+        typer.echo(pruned)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import StoreDir
+from quotatune.cli.options import KeepDays, NoLogs, StoreDir
 
 
 def command(
@@ -32,6 +32,8 @@ def command(
     retries: Annotated[
         int, typer.Option("--retries", min=0, help="Further tries on timeouts and 5xx.")
     ] = 3,
+    keep_days: KeepDays = None,
+    no_logs: NoLogs = False,
 ) -> None:
     """Read pods, owners, requests/limits, statuses, events and kubelet usage; append them."""
     import os
@@ -41,6 +43,7 @@ def command(
     from quotatune.model.errors import InputError
     from quotatune.pipelines.collect import collect_kubernetes, into_store
     from quotatune.pipelines.collect import kubernetes_api as connect
+    from quotatune.pipelines.maintenance import after_write, retention_line, without_logs
 
     in_cluster = (
         kubeconfig is None and not context and not os.environ.get("KUBECONFIG")
@@ -53,7 +56,9 @@ def command(
                               timeout=timeout)
     if data.specs.empty and data.usage.empty and data.errors:
         raise InputError(data.errors[0])
+    data = without_logs(data) if no_logs else data
     rep = into_store(data, config.store_dir(store))
+    pruned = retention_line(after_write(config.store_dir(store), "kubernetes", rep, keep_days))
     for e in data.errors:
         err(f"warning: {e}")
     for note in data.notes:
@@ -65,3 +70,5 @@ def command(
         f"{rep.events_added} new event(s)"
         + (f"; {len(data.errors)} part(s) failed" if data.errors else "")
     )
+    if pruned:
+        typer.echo(pruned)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import NowText, StoreDir
+from quotatune.cli.options import KeepDays, NowText, StoreDir
 
 
 def command(
@@ -36,15 +36,19 @@ def command(
     ] = 60.0,
     store: StoreDir = None,
     now_text: NowText = None,
+    keep_days: KeepDays = None,
 ) -> None:
     """Read cAdvisor and kube-state-metrics history from Prometheus into the store."""
     import sys
+
+    import pandas as pd
 
     from quotatune.cli import config
     from quotatune.cli.common import parse_now
     from quotatune.cli.output import err, progress_enabled
     from quotatune.model.durations import parse_duration
     from quotatune.pipelines.collect import collect_prometheus, open_store, prometheus_client
+    from quotatune.pipelines.maintenance import after_write, retention_line
 
     win = parse_duration(window, "--window")
     stp = parse_duration(step, "--step")
@@ -76,6 +80,10 @@ def command(
     typer.echo(f"collected {len(data.usage)} sample(s) of {n} container(s) from {client.url} "
                f"in {client.requests_sent} request(s) into {st.root}: {rep.samples_added} new, "
                f"{rep.samples_duplicate} already stored, {rep.events_added} new event(s)")
+    pruned = retention_line(after_write(st.root, "prometheus", rep, keep_days,
+                                        pd.Timestamp(parse_now(now_text))))
+    if pruned:
+        typer.echo(pruned)
     for note in data.notes:
         err(f"note: {note}")
     for e in data.errors:

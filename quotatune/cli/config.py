@@ -24,3 +24,9 @@ def docker_host(flag: str | None, env: Mapping[str, str] | None = None) -> str |
     """--host, else DOCKER_HOST, else None (the SDK's default socket), like the docker CLI."""
     env = os.environ if env is None else env
     return flag or env.get("DOCKER_HOST") or None
+
+
+def group_readable(env: Mapping[str, str] | None = None) -> bool:
+    """QUOTATUNE_GROUP_READABLE=1: files 0640 and directories 0750 instead of 0600/0700."""
+    env = os.environ if env is None else env
+    return env.get("QUOTATUNE_GROUP_READABLE", "").strip().lower() in {"1", "true", "yes"}

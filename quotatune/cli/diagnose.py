@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import FileFormat, StoreDir, TargetArgs
+from quotatune.cli.options import FileFormat, NoLogs, StoreDir, TargetArgs
 
 OUTPUTS = ("table", "json")
 
@@ -51,6 +51,7 @@ def command(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds per API request (live).")
     ] = 30.0,
+    no_logs: NoLogs = False,
 ) -> None:
     """Find OOM kills, SIGKILLs, JVM and runtime memory failures, heaps that cannot fit their
     limit, crash loops, memory growth, CPU throttling, unschedulable pods and non-ASCII env."""
@@ -72,6 +73,7 @@ def command(
         select,
     )
     from quotatune.pipelines.inputs import load_inputs
+    from quotatune.pipelines.maintenance import without_logs
     from quotatune.render.data import findings_to_json
     from quotatune.render.findings_table import render_findings_table
 
@@ -102,6 +104,7 @@ def command(
             data = load_inputs(files, fmt, None, target)
         if docker_host or context:
             data = select(data, target)
+            data = without_logs(data) if no_logs else data
         findings = diagnose(data, now=now, since=window)
         errors = list(data.errors)
     for e in errors:

@@ -32,6 +32,7 @@ def command(
     from quotatune.cli.output import err
     from quotatune.model.errors import InputError
     from quotatune.pipelines.importing import import_into_store
+    from quotatune.pipelines.maintenance import after_write
 
     # Check flags before touching the store: a bad --keep-days used to fail only after the
     # samples had been appended, half-doing a command that reported an error.
@@ -39,6 +40,7 @@ def command(
         raise InputError(f"--keep-days must be from 1 to {MAX_KEEP_DAYS}, not {keep_days}")
     root = config.store_dir(store)
     data, rep, dropped = import_into_store(files, fmt, root, keep_days)
+    after_write(root, "import", rep, None)  # for `quotatune status`; retention was applied
     containers = data.usage[["namespace", "workload", "container"]].drop_duplicates().shape[0] \
         if not data.usage.empty else 0
     read = len(files) - sum(e.startswith("skipped ") for e in data.errors)

@@ -24,3 +24,12 @@ NowText = Annotated[
     str | None,
     typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for tests and backfills."),
 ]
+KeepDays = Annotated[
+    int | None,
+    typer.Option("--keep-days", min=1, max=36_500,
+                 help="Afterwards drop stored days, events and specs older than this many days."),
+]
+NoLogs = Annotated[
+    bool,
+    typer.Option("--no-logs", help="Keep no log lines at all (exit codes and reasons only)."),
+]

@@ -82,7 +82,7 @@ def command(
     now = parse_now(now_text)
     out_dir = config.reports_dir(out)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        archive.make_dir(out_dir)
     except OSError as exc:
         raise InputError(f"cannot create reports directory {out_dir}: "
                          f"{exc.strerror or exc}") from None

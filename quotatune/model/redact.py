@@ -261,7 +261,8 @@ def _walk(tokens: list[str]) -> list[str]:
     out = list(tokens)
     program = ""
     for i, tok in enumerate(tokens):
-        bare = tok.strip(_QUOTES).rsplit("/", 1)[-1]
+        # After the last "=" too: -XX:OnOutOfMemoryError="curl -u user:pw …" runs curl.
+        bare = tok.rsplit("=", 1)[-1].strip(_QUOTES).rsplit("/", 1)[-1]
         if bare in _PROGRAM_OPTIONS:
             program = bare
             continue

@@ -3,8 +3,9 @@
 This is the I/O half of ``quotatune report`` (the CLI calls it; rendering stays pure).
 - Names: ``quotatune-report-YYYYMMDDTHHMMZ.html`` (UTC, from the caller's clock); a second
   report in the same minute gets ``-2``, ``-3``….
-- Writes: a temporary file in the same directory, fsync, chmod 0644, rename — a reader (or
-  the web server publishing ``reports/``) sees the old file or the new one, never half.
+- Writes: a temporary file in the same directory, fsync, rename — a reader sees the old file
+  or the new one, never half.  Files are owner-only (0600, the directory 0700; group-readable
+  with QUOTATUNE_GROUP_READABLE=1, see :mod:`quotatune.store.modes`): reports quote log lines.
 - Lock: ``.quotatune-report.lock`` with ``flock``; an overlapping run waits up to its
   ``wait`` seconds and then gives up with :class:`LockHeld` naming the holder.  The kernel
   drops the lock when a process dies, so a killed run never blocks the next one.
@@ -26,12 +27,12 @@ from typing import Any
 
 from quotatune.render.html.index import IndexEntry, render_index
 from quotatune.store import lock as filelock
+from quotatune.store import modes
 
 PREFIX = "quotatune-report-"
 NAME = re.compile(r"^quotatune-report-(\d{8}T\d{4})Z(?:-(\d+))?\.html$")
 LOCK_NAME = ".quotatune-report.lock"
 INDEX_NAME = "index.html"
-REPORT_MODE = 0o644
 _META = re.compile(r'<script type="application/json" id="quotatune-meta">(.*?)</script>', re.S)
 
 
@@ -49,14 +50,19 @@ def report_path(out: Path, now: datetime) -> Path:
     return path
 
 
-def write_atomic(path: Path, text: str, mode: int = REPORT_MODE) -> None:
+def make_dir(out: Path) -> None:
+    """The reports directory (or a backtest page's), created owner-only."""
+    modes.make_dir(out)
+
+
+def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        modes.fix_fd(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes 0600; reports are meant to be read
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -80,7 +86,15 @@ def locked(out: Path, wait: float = 0.0, now: datetime | None = None) -> Iterato
             + (f"; waited {wait:g} s" if wait else "")
         ) from None
     with held:
+        _tighten(out)  # reports written 0644 by an older version
         yield
+
+
+def _tighten(out: Path) -> None:
+    for p in [p for p, _ in list_reports(out)] + [out / INDEX_NAME]:
+        with contextlib.suppress(OSError):
+            if p.exists() and p.stat().st_mode & 0o777 != modes.file_mode():
+                modes.fix_path(p)
 
 
 def report_time(name: str) -> datetime | None:

@@ -12,6 +12,8 @@ import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from quotatune.model.redact import redact_args
+
 # Where the JVM reads options from.  ``scan`` lists flags in the order the JVM applies them, so
 # that the last occurrence of a flag is the one in force: JAVA_TOOL_OPTIONS, then
 # JDK_JAVA_OPTIONS, then the command line (start scripts splice JAVA_OPTS into it), then
@@ -71,7 +73,8 @@ def scan(
     non_ascii = tuple(sorted(name for name, value in env.items() if not value.isascii()))
     return EnvScan(
         env_names=tuple(sorted(env)),
-        jvm_options=tuple(opts),
+        # -XX:OnOutOfMemoryError="curl -u user:pw …" carries a secret into the frame.
+        jvm_options=redact_args(opts),
         jvm_option_sources=tuple(sources),
         non_ascii_env=non_ascii,
     )

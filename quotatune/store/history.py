@@ -33,7 +33,7 @@ from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.store import lock as filelock
-from quotatune.store import reads
+from quotatune.store import modes, reads
 
 USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
 SPEC_KEY = ["namespace", "workload", "pod", "container"]
@@ -86,11 +86,12 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot open the store lock: {_why(exc)}") from None
         with held:
+            modes.tighten_tree(self.root)  # a store written 0644 by an older version
             yield
 
     def _ensure_root(self) -> None:
         try:
-            (self.root / "usage").mkdir(parents=True, exist_ok=True)
+            modes.make_dir(self.root / "usage")
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot create the store: {_why(exc)}") from None
 
@@ -140,7 +141,7 @@ class Store:
         d = self._day_dir(day)
         token = secrets.token_hex(6)
         try:
-            d.mkdir(parents=True, exist_ok=True)
+            modes.make_dir(d)
             manifest: dict[str, Any] = {"data": f"data-{token}.parquet", "rows": len(df)}
             _write_parquet(df, d / manifest["data"], row_group_size=reads.ROW_GROUP_ROWS)
             if self.rollup is not None:
@@ -170,29 +171,22 @@ class Store:
         return len(merged) - before if keep == "first" else len(new)
 
     def apply_retention(self, keep_days: int, now: pd.Timestamp) -> int:
-        """Drop days older than ``keep_days`` before ``now``; returns how many were dropped."""
-        if keep_days < 1:
-            raise InputError(f"--keep-days must be at least 1, not {keep_days}")
-        cutoff = (now.tz_convert("UTC") - pd.Timedelta(days=keep_days)).strftime("%Y-%m-%d")
-        dropped = 0
-        with self.lock():
-            for day in self.days():
-                if day < cutoff:
-                    d = self._day_dir(day)
-                    # Remove the manifest first: a day without one is simply absent.
-                    (d / "manifest.json").unlink(missing_ok=True)
-                    _remove_unreferenced(d)
-                    with contextlib.suppress(OSError):
-                        d.rmdir()
-                    dropped += 1
-            ev = self.root / "events.parquet"
-            if ev.exists():
-                events = _read_parquet(ev)
-                keep = events["timestamp"].isna() | (
-                    events["timestamp"] >= now - pd.Timedelta(days=keep_days)
-                )
-                _write_parquet(events[keep].reset_index(drop=True), ev)
-        return dropped
+        """Drop days, events and specs older than ``keep_days`` before ``now``; returns how
+        many days were dropped.  See :mod:`quotatune.store.retention`."""
+        from quotatune.store import retention
+
+        return retention.prune(self, keep_days, now).days
+
+    def write_table(self, name: str, df: pd.DataFrame) -> None:
+        """Replace ``ROOT/name`` (specs or events) atomically; the caller holds the lock."""
+        path = self.root / name
+        try:
+            _write_parquet(df, path)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot write: {_why(exc)}") from None
+
+    def write_text(self, name: str, text: str) -> None:
+        _atomic_write_text(self.root / name, text)
 
     # ----------------------------------------------------------------------------- reading
     def days(self) -> list[str]:
@@ -322,7 +316,7 @@ def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(tmp, 0o644)
+        modes.fix_path(tmp)  # owner-only whatever the umask
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from quotatune.store import modes
+
 
 class LockTimeout(Exception):
     """Another process held the lock for the whole wait; ``holder`` is what it wrote."""
@@ -27,7 +29,7 @@ class LockTimeout(Exception):
 def exclusive(path: Path, wait: float, *, holder: str = "", poll: float = 0.05) -> Iterator[None]:
     """Hold ``path`` exclusively; wait up to ``wait`` seconds, then raise :class:`LockTimeout`.
     Opening the file can raise :class:`OSError` (read-only or missing directory)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = modes.open_private(path, os.O_RDWR | os.O_CREAT)
     try:
         deadline = time.monotonic() + wait
         while True:

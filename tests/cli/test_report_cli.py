@@ -51,13 +51,13 @@ def reports_in(out: Path) -> list[Path]:
     return sorted(out.glob("quotatune-report-*.html"))
 
 
-def test_report_from_files_writes_a_dated_readable_report_and_the_index(usage_csv, tmp_path):
+def test_report_from_files_writes_a_dated_owner_only_report_and_the_index(usage_csv, tmp_path):
     r = run_cli("report", "--from", str(usage_csv), "--out", str(tmp_path),
                 "--now", "2026-11-27T23:00:00Z")
     assert r.code == 0, r.stderr
     report = tmp_path / "quotatune-report-20261127T2300Z.html"
     assert r.stdout.strip() == f"wrote {report}"
-    assert stat.S_IMODE(report.stat().st_mode) == 0o644
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600  # it quotes log lines
     page = report.read_text()
     assert page.count('<tr data-key="') == 9
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page

@@ -38,8 +38,8 @@ def test_names_are_dated_in_utc_and_a_second_report_in_the_same_minute_gets_a_su
     assert archive.report_time(first.name) == NOW
 
 
-def test_writes_are_atomic_and_world_readable_whatever_the_umask(tmp_path):
-    old = os.umask(0o077)
+def test_writes_are_atomic_and_owner_only_whatever_the_umask(tmp_path):
+    old = os.umask(0o000)
     try:
         path = tmp_path / "r.html"
         archive.write_atomic(path, "<p>one</p>")
@@ -47,7 +47,7 @@ def test_writes_are_atomic_and_world_readable_whatever_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.read_text() == "<p>two</p>"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temporary files left
 
 

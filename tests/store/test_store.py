@@ -221,7 +221,7 @@ def test_a_read_only_store_is_a_clear_error_and_keeps_its_data(small_fs: Path) -
     assert len(st.read_usage()) == 600
 
 
-def test_store_files_are_never_group_or_world_writable(tmp_path: Path) -> None:
+def test_store_files_are_never_group_or_world_writable_or_readable(tmp_path: Path) -> None:
     old = os.umask(0)
     try:
         st = Store(tmp_path)
@@ -231,4 +231,4 @@ def test_store_files_are_never_group_or_world_writable(tmp_path: Path) -> None:
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert files
     for p in files:
-        assert p.stat().st_mode & 0o022 == 0, p
+        assert p.stat().st_mode & 0o077 == 0, p

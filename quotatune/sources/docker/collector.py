@@ -23,6 +23,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.redact import redact
 from quotatune.sources.docker.cgroup import CgroupFiles, read_cgroup_stats
 from quotatune.sources.docker.parse import InspectInfo, parse_docker_stats, parse_inspect
 from quotatune.sources.docker.rows import (
@@ -229,7 +230,7 @@ def _exited(s: Session, filters: dict[str, Any], log_tail: int, node: str,
     try:
         listing = _list(s, {**filters, "status": ["exited", "dead"]}, all=True)
     except DaemonGone as exc:
-        out.errors.append(f"exited containers: {exc}")
+        out.errors.append(redact(f"exited containers: {exc}"))
         return
     names = {c["Id"]: _name(c) for c in listing}
     infos = _inspect(s, list(names), names)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from quotatune.model.errors import InputError
+from quotatune.model.redact import redact, redact_args, redact_lines
 from quotatune.sources import envscan
 from quotatune.sources.docker.fields import num as _num
 from quotatune.sources.docker.fields import obj as _obj
@@ -200,8 +201,8 @@ def parse_inspect(inspect: Any) -> InspectInfo:
         workload=workload,
         container=workload,
         image=_str(config.get("Image"), what, "Config.Image"),
-        command=command,
-        args=args,
+        command=redact_args(command),  # --api-token=… must not reach the store
+        args=redact_args(args),
         env_names=scan.env_names,
         jvm_options=scan.jvm_options,
         non_ascii_env=scan.non_ascii_env,
@@ -216,7 +217,7 @@ def parse_inspect(inspect: Any) -> InspectInfo:
         pid=int(pid or 0),
         oom_killed=state.get("OOMKilled") is True,
         exit_code=code,
-        error=_str(state.get("Error"), what, "State.Error"),
+        error=redact(_str(state.get("Error"), what, "State.Error")),
         started_at=parse_time(state.get("StartedAt"), what, "State.StartedAt"),
         finished_at=parse_time(state.get("FinishedAt"), what, "State.FinishedAt"),
     )
@@ -277,5 +278,8 @@ def parse_log_lines(raw: Any, limit: int | None = None) -> list[tuple[pd.Timesta
                 t = None
         if t is None:
             rest = line
-        out.append((t, rest[:MAX_LOG_LINE]))
-    return out
+        out.append((t, rest))
+    # Redacted as consecutive lines (a private key block spans several), then cut: a cut
+    # first could leave a token too short to recognise.
+    texts = redact_lines(text for _, text in out)
+    return [(t, text[:MAX_LOG_LINE]) for (t, _), text in zip(out, texts, strict=True)]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.errors import InputError
+from quotatune.model.redact import redact
 from quotatune.sources.docker.parse import InspectInfo, parse_log_lines
 
 MAX_MESSAGE = 500
@@ -197,4 +198,4 @@ def describe(exc: BaseException) -> str:
         return "the Docker socket is gone"
     if "Connection refused" in str(exc):
         return "connection refused"
-    return text[:200]
+    return redact(text)[:200]

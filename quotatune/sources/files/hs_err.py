@@ -17,6 +17,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.frames import HS_ERR_INFO
+from quotatune.model.redact import redact, redact_args, redact_lines
 from quotatune.model.units import mib_text as mi
 from quotatune.sources.files.hs_err_parse import HsErr, parse_hs_err
 from quotatune.sources.text import open_text
@@ -32,16 +33,18 @@ def read_hs_err(path: Path) -> Collected:
                             "container": CONTAINER, "timestamp": report.time or pd.NaT,
                             "exit_code": None, "oom_killed": False,
                             "source": f"hs_err:{path.name}"}
+    # A crash log quotes the command line and the environment: redacted before a frame.
     rows = [{**base, "kind": "log", "reason": "hs_err", "message": line}
-            for line in report.headline]
-    rows += [{**base, "kind": "log", "reason": HS_ERR_INFO, "message": text}
+            for line in redact_lines(report.headline)]
+    rows += [{**base, "kind": "log", "reason": HS_ERR_INFO, "message": redact(text)}
              for text in _facts(report)]
     events = pd.DataFrame(rows, columns=model.EVENT_COLUMNS)
     events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True)
     events["exit_code"] = events["exit_code"].astype("Int64")
     spec: dict[str, Any] = {c: None for c in model.SPEC_COLUMNS}
     spec.update(namespace=NAMESPACE, workload=workload, pod="", container=CONTAINER,
-                jvm_options=report.jvm_options, memory_limit_bytes=report.memory_limit_bytes,
+                jvm_options=redact_args(report.jvm_options),
+                memory_limit_bytes=report.memory_limit_bytes,
                 env_names=(), non_ascii_env=(), command=(), args=(), source="hs_err")
     specs = pd.DataFrame([spec], columns=model.SPEC_COLUMNS)
     return Collected(events=events, specs=specs,

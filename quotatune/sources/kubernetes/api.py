@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quotatune.model.errors import SourceError
+from quotatune.model.redact import redact
 
 # Statuses worth another try: the API server or a proxy in front of it was busy or restarting.
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -208,11 +209,13 @@ def connect(
         if context and ("context" in msg.lower() or "Expected object with name" in msg):
             raise InputError(f"unknown Kubernetes context {context!r} in the kubeconfig") from None
         where = f" ({kubeconfig})" if kubeconfig else ""
-        raise InputError(f"cannot load the Kubernetes configuration{where}: {msg}") from None
+        raise InputError(redact(f"cannot load the Kubernetes configuration{where}: {msg}")
+                         ) from None
     except Exception as exc:  # noqa: BLE001 - a malformed kubeconfig fails in many ways
         where = f" ({kubeconfig})" if kubeconfig else ""
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"cannot load the Kubernetes configuration{where}: {first}") from None
+        raise InputError(redact(f"cannot load the Kubernetes configuration{where}: {first}")
+                         ) from None
     cfg.retries = 0
     api = client.ApiClient(cfg)
     reader = K8sReader(api, timeout=timeout, retries=0)

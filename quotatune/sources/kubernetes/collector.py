@@ -19,7 +19,8 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
-from quotatune.sources.kubernetes.api import Access, K8sReader
+from quotatune.model.redact import redact
+from quotatune.sources.kubernetes.api import Access, Forbidden, K8sReader
 from quotatune.sources.kubernetes.events import parse_events
 from quotatune.sources.kubernetes.fields import as_dict, as_str
 from quotatune.sources.kubernetes.owners import OwnerIndex, pod_owners
@@ -82,6 +83,7 @@ def collect_kubernetes(
         out.usage = _usage(reader, pods, by_pod, ns, now, node_workers, out)
     out.notes.append(f"kubernetes: {len(pods)} pods, {len(out.specs)} containers, "
                      f"{len(out.usage)} usage rows, {reader.requests} API requests")
+    out.errors = [redact(e) for e in out.errors]  # API error bodies can quote a request
     return out
 
 
@@ -128,11 +130,16 @@ def _usage(
         except SourceError as exc:
             out.errors.append(f"kubernetes: {exc}")
 
+    forbidden: list[str] = []
+
     def summary(node: str) -> pd.DataFrame | str:
         try:
             path = f"/api/v1/nodes/{quote(node, safe='')}/proxy/stats/summary"
             payload = reader.fetch(path, Access("get", "nodes/proxy"))
             return parse_stats_summary(payload, now, owners=by_pod, what=f"node {node} summary")
+        except Forbidden:
+            forbidden.append(node)  # the default role has no nodes/proxy: one note, below
+            return ""
         except (SourceError, InputError) as exc:
             return f"kubernetes: node {node} stats summary: {exc}"
 
@@ -142,9 +149,13 @@ def _usage(
         for node, res in zip(nodes, pool.map(summary, nodes), strict=True):
             if isinstance(res, str):
                 failed.append(node)
-                out.errors.append(res)
+                if res:
+                    out.errors.append(res)
             else:
                 frames.append(res)
+    if forbidden:
+        out.notes.append(f"kubernetes: no 'get' on 'nodes/proxy' (the default read-only role); "
+                         f"usage of {len(forbidden)} node(s) from metrics.k8s.io instead")
     if failed or not nodes:
         covered = {(n, p) for f in frames for n, p in zip(f["namespace"], f["pod"], strict=True)}
         frames.append(_metrics_fallback(reader, ns, by_pod, covered, out))

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from quotatune.model.names import workload_from_pod
+from quotatune.model.redact import redact
 from quotatune.sources.kubernetes.fields import as_dict, as_str, as_time
 from quotatune.sources.kubernetes.owners import Owner
 from quotatune.sources.kubernetes.parse import MAX_MESSAGE, SOURCE, events_frame, items_of
@@ -55,7 +56,7 @@ def parse_events(
             "container": m.group("name") if m else "", "kind": EVENT_REASONS[reason],
             "reason": reason, "exit_code": None, "oom_killed": reason in ("OOMKilling",
                                                                          "SystemOOM"),
-            "message": as_str(ev.get("message") or ev.get("note"))[:MAX_MESSAGE],
+            "message": redact(as_str(ev.get("message") or ev.get("note")))[:MAX_MESSAGE],
             "source": source,
         })
     return events_frame(rows)

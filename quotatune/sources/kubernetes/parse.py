@@ -18,6 +18,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model import units
 from quotatune.model.errors import InputError
+from quotatune.model.redact import redact, redact_args
 from quotatune.sources import envscan
 from quotatune.sources.kubernetes.fields import as_dict, as_list, as_str, as_time
 from quotatune.sources.kubernetes.owners import Owner, OwnerIndex, resolve_owner
@@ -149,7 +150,7 @@ def parse_pods(
                     "timestamp": as_time(cond.get("lastTransitionTime")),
                     "reason": as_str(cond.get("reason")) or "Unschedulable",
                     "exit_code": None, "oom_killed": False,
-                    "message": as_str(cond.get("message"))[:MAX_MESSAGE], "source": source,
+                    "message": redact(as_str(cond.get("message")))[:MAX_MESSAGE], "source": source,
                 })
     return _frame(specs, model.SPEC_COLUMNS), events_frame(events)
 
@@ -168,8 +169,8 @@ def _spec_row(
         "container": as_str(c.get("name")),
         "node": node,
         "image": as_str(c.get("image")),
-        "command": _strs(c.get("command")),
-        "args": _strs(c.get("args")),
+        "command": redact_args(_strs(c.get("command"))),  # secrets in argv stay out of frames
+        "args": redact_args(_strs(c.get("args"))),
         "env_names": scan.env_names,
         "jvm_options": scan.jvm_options,
         "non_ascii_env": scan.non_ascii_env,
@@ -212,7 +213,7 @@ def _container_events(
                 "reason": reason,
                 "exit_code": _int(code),
                 "oom_killed": reason == "OOMKilled",
-                "message": as_str(term.get("message"))[:MAX_MESSAGE], "source": source,
+                "message": redact(as_str(term.get("message")))[:MAX_MESSAGE], "source": source,
             })
     started = as_time(as_dict(as_dict(st.get("state")).get("running")).get("startedAt"))
     if not pd.isna(started):
@@ -228,7 +229,7 @@ def _container_events(
             "timestamp": fallback if fallback is not None and not pd.isna(fallback)
             else (max(last) if last else pd.NaT),
             "reason": as_str(waiting.get("reason")), "exit_code": None, "oom_killed": False,
-            "message": as_str(waiting.get("message"))[:MAX_MESSAGE], "source": source,
+            "message": redact(as_str(waiting.get("message")))[:MAX_MESSAGE], "source": source,
         })
     return out
 
@@ -249,7 +250,7 @@ def _evictions(pod: dict[str, Any], base: dict[str, Any], source: str
     t = next((v for v in (conds.get("DisruptionTarget"), conds.get("Ready"),
                           max(ends) if ends else pd.NaT, as_time(status.get("startTime")))
               if v is not None and not pd.isna(v)), pd.NaT)
-    message = as_str(status.get("message"))[:MAX_MESSAGE]
+    message = redact(as_str(status.get("message")))[:MAX_MESSAGE]
     return [{**base, "container": as_str(as_dict(c).get("name")), "kind": "eviction",
              "timestamp": t, "reason": "Evicted", "exit_code": None, "oom_killed": False,
              "message": message, "source": source}

@@ -19,6 +19,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.errors import InputError, SourceError
 from quotatune.model.names import strip_replicaset_hash
+from quotatune.model.redact import redact
 
 KEY = ["namespace", "pod", "container"]
 # The sandbox ("pause") container of every pod.  cAdvisor labels it "POD" under dockershim
@@ -45,7 +46,7 @@ def response_data(resp: Any, what: str = "response") -> Mapping[str, Any]:
         etype = resp.get("errorType")
         msg = resp.get("error")
         etype_s = str(etype)[:60] if etype is not None else "unknown"
-        msg_s = " ".join(str(msg).split())[:300] if msg is not None else "no message"
+        msg_s = redact(" ".join(str(msg).split()))[:300] if msg is not None else "no message"
         raise PrometheusError(f"{what}: Prometheus error ({etype_s}): {msg_s}", etype_s)
     if status != "success":
         raise InputError(f"{what}: not a Prometheus API response (status {str(status)[:40]!r})")
