@@ -268,13 +268,23 @@ class PromServer:
                 self.kill()
 
 
-def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None) -> PromServer:
-    """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir)."""
+def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None,
+                     max_samples: int | None = None, query_timeout: str = "2m",
+                     rules: list[Path] | None = None) -> PromServer:
+    """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir).
+
+    ``max_samples`` sets ``--query.max-samples`` (the server's default is 50,000,000) and
+    ``query_timeout`` ``--query.timeout``: a small server that protects itself as a big one
+    does.  ``rules`` are rule files it loads (and evaluates from now on)."""
     data = workdir / "tsdb"
     if not data.exists():
         shutil.copytree(blocks, data)
     cfg = workdir / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+    cfg_text = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
+    if rules:
+        cfg_text += "rule_files:\n" + "".join(f"  - {str(r)!r}\n" for r in rules)
+    cfg.write_text(cfg_text)
+    limits = [f"--query.max-samples={max_samples}"] if max_samples else []
     port = port or free_port()
     log = workdir / "prometheus.log"
     with open(log, "ab") as fh:
@@ -282,7 +292,8 @@ def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None) ->
             [str(PROMETHEUS), f"--config.file={cfg}", f"--storage.tsdb.path={data}",
              f"--web.listen-address=127.0.0.1:{port}",
              # Backfilled history older than the retention would be dropped at start.
-             "--storage.tsdb.retention.time=3650d", "--query.timeout=2m"],
+             "--storage.tsdb.retention.time=3650d", f"--query.timeout={query_timeout}",
+             *limits],
             stdout=fh, stderr=subprocess.STDOUT, cwd=workdir)
     server = PromServer(f"http://127.0.0.1:{port}", proc, data, log)
     deadline = time.monotonic() + 60
