@@ -24,3 +24,13 @@ NowText = Annotated[
     str | None,
     typer.Option("--now", hidden=True, help="Clock override (RFC 3339), for tests and backfills."),
 ]
+MaxSamplesPerQuery = Annotated[
+    int | None,
+    typer.Option("--max-samples-per-query", help="Prometheus: the most samples one query may "
+                 "hold on the server (default 5000000, a tenth of Prometheus' own limit); "
+                 "larger queries are split, and so are those the server refuses."),
+]
+MaxConcurrency = Annotated[
+    int | None,
+    typer.Option("--max-concurrency", help="Prometheus: queries in flight at once (default 4)."),
+]

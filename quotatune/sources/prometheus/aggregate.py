@@ -56,7 +56,15 @@ from quotatune.sources.prometheus.run import (
     discover_namespaces,
     namespace_pods,
 )
-from quotatune.sources.prometheus.split import COST, MAX_SAMPLES, Fetch, Pods, Shape
+from quotatune.sources.prometheus.split import (
+    COST,
+    FIXED,
+    MAX_SAMPLES,
+    Budget,
+    Fetch,
+    Pods,
+    Shape,
+)
 
 DAY = 86_400
 
@@ -129,7 +137,7 @@ def rollups_from_prometheus(
     client: PrometheusClient, *, window: timedelta, step: timedelta, now: datetime,
     namespace: str | None = None, selector: str | None = None,
     max_concurrency: int = MAX_CONCURRENCY, max_samples: int = MAX_SAMPLES,
-    rules: bool | None = None,
+    rules: bool | None = None, budget: Budget | None = None,
 ) -> tuple[pd.DataFrame, Collected]:
     """Rollup rows (``sketch.ROLLUP_COLUMNS``) plus specs/events/errors, per namespace.
 
@@ -141,7 +149,7 @@ def rollups_from_prometheus(
         raise InputError("--step must divide a day (e.g. 30s, 1m, 5m) in aggregate mode")
     extra = check_selector(selector)
     out = Collected()
-    run = QueryRun(client, out.errors, max_concurrency, max_samples)
+    run = QueryRun(client, out.errors, max_concurrency, max_samples, budget)
     if rules is not False:
         end = align_end(now, RULE_STEP)
         start = end - math.floor(window.total_seconds() / RULE_STEP) * RULE_STEP
@@ -205,7 +213,8 @@ def _namespace_rollups(run: QueryRun, ns: str, sel: str, pods: Pods | None,
 
             # A piece by time is whole periods: one evaluation per day (or hour) it holds.
             parts.append(Fetch(run, f"{ns}: {col} (aggregate)", expr, sel, q[col],
-                               Shape(COST["rollup"], step_s, span))(pods, lo, hi))
+                               Shape(COST["rollup"], step_s, span, fixed=FIXED["rollup"]))(
+                                   pods, lo, hi))
         df = pd.concat(parts, ignore_index=True)
         for label in (*pp.KEY, "b"):
             if label not in df.columns:

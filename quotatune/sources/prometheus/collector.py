@@ -42,7 +42,15 @@ from quotatune.sources.prometheus.run import (
     namespace_pods,
     some_pods,
 )
-from quotatune.sources.prometheus.split import COST, MAX_PODS, MAX_SAMPLES, Fetch, Pods, Shape
+from quotatune.sources.prometheus.split import (
+    COST,
+    MAX_PODS,
+    MAX_SAMPLES,
+    Budget,
+    Fetch,
+    Pods,
+    Shape,
+)
 
 Expr = Callable[[str], str]  # a pod-group selector -> PromQL
 
@@ -65,12 +73,14 @@ def collect_prometheus(
     max_concurrency: int = MAX_CONCURRENCY,
     max_pods: int = MAX_PODS,
     max_samples: int = MAX_SAMPLES,
+    budget: Budget | None = None,
 ) -> Collected:
     """Read ``window`` of history ending at ``now`` (aligned down to ``step``) into frames.
 
     No query is planned above ``max_samples`` (the server's peak of samples in memory, see
     :mod:`.split`), at most ``max_concurrency`` are in flight, and one the server refuses as
-    too big is split and sent again."""
+    too big is split and sent again.  A ``budget`` passed in (instead of ``max_samples``)
+    shows afterwards what splitting did."""
     step_s = step.total_seconds()
     window_s = window.total_seconds()
     if step_s <= 0 or window_s < step_s:
@@ -82,7 +92,7 @@ def collect_prometheus(
     # subqueries (aggregate mode) use too.
     start = end - math.floor(window_s / step_s) * step_s
     out = Collected()
-    run = QueryRun(client, out.errors, max_concurrency, max_samples)
+    run = QueryRun(client, out.errors, max_concurrency, max_samples, budget)
     names = [namespace] if namespace else discover_namespaces(
         run, cadvisor_selector(None, extra), start, end)
     if names is None:
@@ -162,18 +172,20 @@ class _Ksm:
         self.pods, self.max_points = pods, max_points
         self.base = f"namespace={quote(ns)}"
 
-    def last(self, what: str, expr: Expr, *, by_pod: bool = True,
-             pods: Pods | None = None) -> pd.DataFrame:
+        # Selectors read whole (not by pod) have at most as many series as the namespace.
+        self.series = None if pods is None else sum(n for _, n in pods)
+
+    def last(self, what: str, expr: Expr, *, by_pod: bool = True) -> pd.DataFrame:
         """An instant query at the end over the whole window (``*_over_time``)."""
-        shape = Shape(COST["gauge"], self.step_s, self.end - self.start)
+        shape = Shape(COST["window"], self.step_s, self.end - self.start, streamed=True)
         return Fetch(self.run, f"{self.ns}: {what}", expr, self.base, self.step_s, shape)(
-            (pods or self.pods) if by_pod else None, self.end, self.end)
+            self.pods if by_pod else None, self.end, self.end, self.series)
 
     def range(self, what: str, expr: Expr, base: str | None = None,
               pods: Pods | None = None) -> pd.DataFrame:
         return Fetch(self.run, f"{self.ns}: {what}", expr, base or self.base, self.step_s,
                      Shape(COST["gauge"], self.step_s), max_points=self.max_points)(
-            pods, self.start, self.end)
+            pods, self.start, self.end, self.series)
 
 
 def namespace_context(run: QueryRun, ns: str, sel: str, start: float, end: float, step_s: float,
@@ -237,7 +249,7 @@ def _ooms(k: _Ksm, sel: str, window_s: float) -> pd.DataFrame:
     hot = Fetch(k.run, f"{k.ns}: container_oom_events_total", lambda g: (
         f"max by ({BY}) (max_over_time(container_oom_events_total{{{g}}}"
         f"[{promql_duration(window_s)}])) > 0"), sel, k.step_s,
-        Shape(COST["gauge"], k.step_s, window_s))(k.pods, k.end, k.end)
+        Shape(COST["window"], k.step_s, window_s, streamed=True))(k.pods, k.end, k.end)
     if hot.empty or "pod" not in hot.columns:
         return model.empty_events()
     counter = k.range("container_oom_events_total",

@@ -8,13 +8,14 @@ Both names at both ends: the rules cover the window.  Otherwise the raw series a
 the notes say why.
 
 What changes with them (the "documented resolution"): the rollup is made of 5-minute points
-instead of ``--step`` points.  A CPU point is the mean rate over its 5 minutes, so the daily
-CPU sum (and mean) is the same usage while the CPU histogram, maximum and percentiles are
-those of 5-minute means (no higher than the per-minute ones); a memory point is the peak of
-its 5 minutes, so the daily and hourly memory peaks are the raw peaks (a peak in the last 5
-minutes before a day or hour boundary may count for the next one) and the memory histogram
-is of 5-minute peaks (no lower than the per-minute one).  A point belongs to the day its
-5 minutes end in.
+instead of ``--step`` points.  A CPU point is the mean rate over its 5 minutes (as ``rate()``
+estimates it), so the CPU used over a day is the same to within that estimate while the CPU
+histogram, maximum and percentiles are those of 5-minute means (no higher than the
+per-minute ones); a memory point is the peak of its 5 minutes, so the memory peaks are the
+raw peaks (a peak in the last 5 minutes before a day or hour boundary may count for the next
+one) and the memory histogram is of 5-minute peaks (no lower than the per-minute one).
+Rules are evaluated at their own offset within each 5 minutes; a recorded point is read at
+the next multiple of 5 minutes, and belongs to that instant's day and hour.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ def memory_rule_expr(sel: str) -> str:
 
 
 def probe_expr(span_s: float) -> str:
-    """Names recorded both ``span_s`` before the evaluation time and at it."""
+    """The names recorded at the evaluation time (``at="end"``) and ``span_s`` before it
+    (``at="start"``), in one query."""
     names = f'{{__name__=~"{CPU_5M}|{MEM_5M}"}}'
-    then = f"count by (__name__) ({names} offset {promql_duration(span_s)})"
-    return f"{then} and count by (__name__) ({names})"
+    now = f'label_replace(count by (__name__) ({names}), "at", "end", "", "")'
+    then = (f'label_replace(count by (__name__) ({names} offset {promql_duration(span_s)}), '
+            f'"at", "start", "", "")')
+    return f"{now} or {then}"
 
 
 def rules_cover(run: QueryRun, start: float, end: float, selector: str) -> tuple[bool, str]:
@@ -52,12 +56,12 @@ def rules_cover(run: QueryRun, start: float, end: float, selector: str) -> tuple
     span = max(0.0, end - start - RULE_STEP)
     found = run.ask("recording rules probe", bind(run.client.query, probe_expr(span), end),
                     pp.parse_prom_vector, quiet=True)
-    names = set() if found is None or "__name__" not in found.columns else \
-        set(found["__name__"])
-    if {CPU_5M, MEM_5M} <= names:
+    seen = set() if found is None or not {"__name__", "at"} <= set(found.columns) else \
+        set(zip(found["__name__"], found["at"], strict=True))
+    if {(n, at) for n in (CPU_5M, MEM_5M) for at in ("start", "end")} <= seen:
         return True, (f"read the recording rules' 5-minute series ({CPU_5M}, {MEM_5M}): "
                       "CPU as 5-minute means, memory as 5-minute peaks")
-    if names:
+    if seen:
         return False, ("recording rules cover only part of the window (or record only one "
                        "of the two series): read the raw cAdvisor series")
     return False, "no recording rules found: read the raw cAdvisor series"

@@ -28,11 +28,11 @@ class QueryRun:
 
     def __init__(self, client: PrometheusClient, errors: list[str],
                  max_concurrency: int = MAX_CONCURRENCY,
-                 max_samples: int = MAX_SAMPLES) -> None:
+                 max_samples: int = MAX_SAMPLES, budget: Budget | None = None) -> None:
         if max_concurrency < 1:
             raise InputError("--max-concurrency must be at least 1")
         try:
-            self.budget = Budget(max_samples)
+            self.budget = budget or Budget(max_samples)
         except ValueError as exc:
             raise InputError(f"--max-samples-per-query: {exc}") from None
         self.client = client
@@ -91,12 +91,16 @@ class QueryRun:
 
     def notes(self) -> list[str]:
         """What the budget did, for ``Collected.notes`` (nothing when nothing was refused)."""
-        b = self.budget
-        if not b.refused:
-            return []
-        return [f"{b.refused} query(ies) refused by the server as too large (too many samples "
-                f"or a timeout) were split into smaller ones {b.splits} time(s); the ceiling "
-                f"per query came down to {b.ceiling:,} samples"]
+        b, out = self.budget, []
+        if b.refused:
+            out.append(f"{b.refused} query(ies) refused by the server as too large (too many "
+                       f"samples or a timeout) were split into smaller ones {b.splits} "
+                       f"time(s); the ceiling per query came down to {b.ceiling:,} samples")
+        if b.over:
+            out.append(f"{b.over} query(ies) were sent above the ceiling of {b.ceiling:,} "
+                       "samples: one pod and one step (a day in aggregate mode) cannot be "
+                       "split further")
+        return out
 
 
 def bind(fn: Callable[..., T], *args: object) -> Callable[[], T]:

@@ -37,11 +37,15 @@ POINT_BUDGET = 1_000_000  # points per response, at most (about 25 MB of JSON)
 MAX_PODS = 500  # pods per query: the regex of pod names stays a few kB
 UNKNOWN_WEIGHT = 100  # series assumed behind a selector whose pods could not be listed
 
-# Peak samples per raw series (of the pod's cAdvisor memory series) and evaluated point, as
-# Prometheus 2.42 reports them (``stats=all``: ``peakSamples``): a selector's matrix and the
-# aggregation's result; throttling reads two counters; a rollup subquery reads CPU and memory
-# and holds its joins and bucket arithmetic.
-COST = {"gauge": 2.0, "rate": 2.0, "throttling": 4.0, "rollup": 8.0}
+# Peak samples per raw series (a pod's cAdvisor memory series) and evaluated point, as
+# Prometheus 2.42 reports them (``stats=all``: ``peakSamples``): a range query holds its
+# selector's matrix and its aggregation's result (2); throttling reads two counters, rates
+# both and divides (7 per container with CFS counters); a rollup subquery holds CPU, memory
+# and their join (3), plus 2 per point whatever the series for the recency weight's scalar
+# arithmetic (``FIXED``).  An instant ``*_over_time`` over the window ("window") streams one
+# series at a time: its peak is one series' points plus the result.
+COST = {"gauge": 2.0, "rate": 2.0, "throttling": 8.0, "rollup": 3.0, "window": 1.0}
+FIXED = {"rollup": 2.0}
 
 Pods = tuple[tuple[str, int], ...]  # (pod, raw series of it), sorted by pod
 
@@ -55,23 +59,30 @@ class Shape:
     cost: float
     res: float
     lookback: float = 0.0
+    streamed: bool = False  # the peak is one series' points, not all of them at once
+    fixed: float = 0.0  # samples per inner point whatever the number of series
 
     def points(self, lo: float, hi: float) -> float:
         return (hi - lo + self.lookback) / self.res + 1
 
     def estimate(self, weight: int, lo: float, hi: float) -> int:
-        return int(math.ceil(self.cost * weight * self.points(lo, hi)))
+        held = 1 if self.streamed else weight
+        return int(math.ceil((self.cost * held + self.fixed) * self.points(lo, hi))) \
+            + 2 * weight + 8
 
 
 @dataclass(frozen=True)
 class Piece:
-    pods: Pods | None  # None: every pod the base selector matches (pods unknown)
+    pods: Pods | None  # None: every pod the base selector matches (not split by pod)
     lo: float
     hi: float
+    series: int | None = None  # with pods None: the series behind the selector, if known
 
     @property
     def weight(self) -> int:
-        return UNKNOWN_WEIGHT if self.pods is None else max(1, sum(n for _, n in self.pods))
+        if self.pods is None:
+            return UNKNOWN_WEIGHT if self.series is None else max(1, self.series)
+        return max(1, sum(n for _, n in self.pods))
 
 
 class Budget:
@@ -85,16 +96,22 @@ class Budget:
         self.ceiling = int(max_samples)
         self.refused = 0  # queries the server refused as too big
         self.splits = 0  # refused queries sent again as smaller pieces
+        self.over = 0  # queries sent above the ceiling: one pod and one step, no smaller
         self.lock = threading.Lock()
 
-    def refuse(self, estimate: int) -> None:
+    def refuse(self, estimate: int) -> bool:
+        """Count a refusal of a query estimated at ``estimate``; False when the ceiling was
+        already at its floor (nothing smaller is worth trying: the refusal is final)."""
         with self.lock:
             self.refused += 1
+            final = self.ceiling <= MIN_CEILING
             self.ceiling = max(MIN_CEILING, min(self.ceiling, estimate // 2))
+            return not final
 
 
 def plan(pods: Pods | None, lo: float, hi: float, step: float, shape: Shape, ceiling: int,
-         *, max_points: int = MAX_POINTS, max_pods: int = MAX_PODS) -> list[Piece]:
+         *, max_points: int = MAX_POINTS, max_pods: int = MAX_PODS,
+         series: int | None = None) -> list[Piece]:
     """Pieces of [lo, hi] x pods whose estimated load fits ``ceiling``: pods are grouped
     while one step of the group fits, then each group's range is cut into as many steps as
     fit (at least one: a single pod and step is the floor, sent whatever its estimate)."""
@@ -111,11 +128,15 @@ def plan(pods: Pods | None, lo: float, hi: float, step: float, shape: Shape, cei
         groups.append(tuple(cur))
     out = []
     for g in groups:
-        w = Piece(g, lo, hi).weight
-        room = ceiling / (shape.cost * w) - shape.lookback / shape.res - 1  # inner points
+        w = Piece(g, lo, hi, series).weight
+        held = 1 if shape.streamed else w
+        # inner points that fit, less the lookback's and the first step's
+        room = (ceiling - 2 * w - 8) / (shape.cost * held + shape.fixed) \
+            - shape.lookback / shape.res - 1
         fit = int(room * shape.res // step) + 1 if room > 0 else 1
         steps = max(1, min(max_points, max(1, POINT_BUDGET // w), fit))
-        out += [Piece(g, s, e) for s, e in time_chunks(lo, hi, step, steps)]
+        out += [Piece(g, s, e, series if g is None else None)
+                for s, e in time_chunks(lo, hi, step, steps)]
     return out
 
 
@@ -135,13 +156,19 @@ class Fetch:
         self.step, self.shape = step, shape
         self.max_points, self.max_pods = max_points, max_pods
 
-    def __call__(self, pods: Pods | None, lo: float, hi: float) -> pd.DataFrame:
+    def __call__(self, pods: Pods | None, lo: float, hi: float,
+                 series: int | None = None) -> pd.DataFrame:
+        """``pods`` None reads the whole base selector, behind which are ``series`` series
+        (when known), split by time only."""
         pieces = plan(pods, lo, hi, self.step, self.shape, self.run.budget.ceiling,
-                      max_points=self.max_points, max_pods=self.max_pods)
+                      max_points=self.max_points, max_pods=self.max_pods, series=series)
         return _concat([self._piece(p, 0) for p in pieces])
 
     def _piece(self, piece: Piece, rounds: int) -> pd.DataFrame | None:
         run = self.run
+        if self.shape.estimate(piece.weight, piece.lo, piece.hi) > run.budget.ceiling:
+            with run.budget.lock:
+                run.budget.over += 1
         label = run.span_label(self.what, piece.lo, piece.hi)
         query = self.expr(pod_selector(self.base, piece.pods))
         try:
@@ -149,11 +176,12 @@ class Fetch:
                 query, piece.lo, piece.hi, self.step), pp.parse_prom_matrix, splits=True)
         except TooBig as exc:
             estimate = self.shape.estimate(piece.weight, piece.lo, piece.hi)
-            run.budget.refuse(estimate)
+            worth = run.budget.refuse(estimate)
             smaller = plan(piece.pods, piece.lo, piece.hi, self.step, self.shape,
                            min(run.budget.ceiling, max(MIN_CEILING, estimate // 2)),
-                           max_points=self.max_points, max_pods=self.max_pods)
-            if rounds >= MAX_ROUNDS or smaller == [piece]:
+                           max_points=self.max_points, max_pods=self.max_pods,
+                           series=piece.series)
+            if not worth or rounds >= MAX_ROUNDS or smaller == [piece]:
                 pods = "all pods" if piece.pods is None else f"{len(piece.pods)} pod(s)"
                 run.record(f"{label}: {run.client.redact(str(exc))} (refused even as "
                            f"{pods} x {self._steps(piece)} step(s))")
