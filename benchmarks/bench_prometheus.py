@@ -197,7 +197,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--vms", type=int, default=20)
     ap.add_argument("--days", type=int, default=7)
-    ap.add_argument("--limits", default="50000000,1000000,200000,50000",
+    ap.add_argument("--limits", default="50000000,200000,50000,20000",
                     help="--query.max-samples of the splitting servers, comma-separated")
     args = ap.parse_args()
     reason = require_prometheus()

@@ -259,6 +259,31 @@ def backfill_rules(url: str, blocks: Path, start: int, end: int, workdir: Path) 
     return tsdb
 
 
+def assert_same_rollups(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Rollups computed inside Prometheus against those of the same points computed here:
+    counts, times, maxima, hourly peaks and every histogram bucket and count exactly; sums
+    and recency-weighted sums to the order of float additions (relative 1e-9)."""
+    key = ["namespace", "workload", "container", "day"]
+    got, want = (d.sort_values(key).reset_index(drop=True) for d in (got, want))
+    assert len(got) == len(want) > 0
+    for col in ("namespace", "workload", "container", "n"):
+        assert got[col].tolist() == want[col].tolist(), col
+    for col in ("day", "t_first", "t_last"):
+        assert (pd.to_datetime(got[col], utc=True) == pd.to_datetime(want[col], utc=True)).all()
+    for col in ("cpu_max", "mem_max"):
+        assert got[col].tolist() == want[col].tolist(), col
+    for col in ("cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum"):
+        assert np.allclose(got[col], want[col], rtol=1e-9, atol=0), col
+    for a, b in zip(got["mem_hour_max"], want["mem_hour_max"], strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    for prefix in ("cpu", "mem"):
+        for col in ("b", "c"):
+            for a, b in zip(got[f"{prefix}_{col}"], want[f"{prefix}_{col}"], strict=True):
+                assert list(a) == list(b)
+        for a, b in zip(got[f"{prefix}_w"], want[f"{prefix}_w"], strict=True):
+            assert np.allclose(a, b, rtol=1e-9, atol=0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

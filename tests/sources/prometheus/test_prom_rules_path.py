@@ -31,14 +31,13 @@ from quotatune.sources.prometheus.queries import cadvisor_selector
 from quotatune.sources.prometheus.rules import RULE_STEP, cpu_rule_expr, memory_rule_expr
 from tests.conftest import run_cli
 from tests.support import prometheus as support
-from tests.support.prometheus import backfill_rules, start_prometheus
+from tests.support.prometheus import assert_same_rollups, backfill_rules, start_prometheus
 
 pytestmark = pytest.mark.prometheus
 prom_data = support.prom_data
 prometheus = support.prometheus
 STEP = timedelta(minutes=1)
 WINDOW = timedelta(days=2, hours=7)  # inside the three backfilled days
-KEY = ["namespace", "workload", "container", "day"]
 
 
 @pytest.fixture(scope="module")
@@ -100,22 +99,7 @@ def test_rollups_through_the_rules_are_the_rollups_of_the_recorded_points(read, 
     raw = collect_prometheus(PrometheusClient(ruled.url), window=WINDOW, step=STEP,
                              now=prom_data.end)
     workloads = dict(zip(raw.usage["pod"], raw.usage["workload"], strict=True))
-    want = daily_rollup(_recorded_usage(ruled.url, prom_data, workloads))
-    got, want = (d.sort_values(KEY).reset_index(drop=True) for d in (got, want))
-    assert len(got) == len(want) > 0
-    for col in ("namespace", "workload", "container", "n"):
-        assert got[col].tolist() == want[col].tolist()
-    for col in ("t_first", "t_last", "day"):
-        assert (pd.to_datetime(got[col], utc=True) == pd.to_datetime(want[col], utc=True)).all()
-    for col in ("cpu_max", "mem_max"):
-        assert got[col].tolist() == want[col].tolist()
-    for col in ("cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum"):
-        assert np.allclose(got[col], want[col], rtol=1e-9, atol=0), col
-    for a, b in zip(got["mem_hour_max"], want["mem_hour_max"], strict=True):
-        assert np.array_equal(a, b, equal_nan=True)
-    for prefix in ("cpu", "mem"):
-        for a, b in zip(got[f"{prefix}_c"], want[f"{prefix}_c"], strict=True):
-            assert list(a) == list(b)
+    assert_same_rollups(got, daily_rollup(_recorded_usage(ruled.url, prom_data, workloads)))
 
 
 def test_the_peak_and_the_cpu_used_are_those_of_the_raw_samples(read, prom_data):
