@@ -123,11 +123,14 @@ def namespace_pods(run: QueryRun, ns: str, sel: str, start: float, end: float,
                    metric: str = "container_memory_working_set_bytes") -> Pods | None:
     """A namespace's pods and the raw series of each (cAdvisor memory series: one per
     container and cgroup), from the series API, which reads only the index.  None when the
-    list is not to be had (the queries then go by namespace and say what fails)."""
+    list is not to be had or empty (the queries then go by namespace and say what fails)."""
     match = f"{metric}{{{sel}}}"
     found = run.ask(f"{ns}: pods", bind(run.client.series, match, start, end),
                     pp.parse_series_pods, quiet=True)
-    return None if found is None else tuple(sorted(found.items()))
+    if found is None:
+        return None
+    # No pod at all: the queries read the whole selector, as when the list is not to be had.
+    return tuple(sorted(found.items())) or None
 
 
 def some_pods(pods: Pods | None, names: list[str]) -> Pods:
