@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import KeepDays, NowText, StoreDir
+from quotatune.cli.options import (
+    KeepDays,
+    MaxConcurrency,
+    MaxSamplesPerQuery,
+    NowText,
+    StoreDir,
+)
+
+INSECURE = "warning: --insecure-skip-verify: the server's TLS certificate is not checked"
 
 
 def command(
@@ -34,6 +42,8 @@ def command(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="Seconds per request.")
     ] = 60.0,
+    max_samples: MaxSamplesPerQuery = None,
+    max_concurrency: MaxConcurrency = None,
     store: StoreDir = None,
     now_text: NowText = None,
     keep_days: KeepDays = None,
@@ -47,7 +57,13 @@ def command(
     from quotatune.cli.common import parse_now
     from quotatune.cli.output import err, progress_enabled
     from quotatune.model.durations import parse_duration
-    from quotatune.pipelines.collect import collect_prometheus, open_store, prometheus_client
+    from quotatune.pipelines.collect import (
+        PROM_MAX_CONCURRENCY,
+        PROM_MAX_SAMPLES,
+        collect_prometheus,
+        open_store,
+        prometheus_client,
+    )
     from quotatune.pipelines.maintenance import after_write, retention_line
 
     win = parse_duration(window, "--window")
@@ -58,13 +74,17 @@ def command(
         basic_auth_password_env=basic_auth_password_env, headers=header, ca_file=ca_file,
         insecure_skip_verify=insecure_skip_verify, timeout=timeout)
     if insecure_skip_verify:
-        err("warning: --insecure-skip-verify: the server's TLS certificate is not checked")
+        err(INSECURE)
     if progress_enabled():
         client.on_request = lambda endpoint, _p: print(
             f"\rqueries sent: {client.requests_sent + 1}", end="", file=sys.stderr, flush=True)
     try:
         data = collect_prometheus(client, window=win, step=stp, namespace=namespace,
-                                  selector=selector, now=parse_now(now_text))
+                                  selector=selector, now=parse_now(now_text),
+                                  max_samples=PROM_MAX_SAMPLES
+                                  if max_samples is None else max_samples,
+                                  max_concurrency=PROM_MAX_CONCURRENCY
+                                  if max_concurrency is None else max_concurrency)
     finally:
         client.close()
         if progress_enabled():

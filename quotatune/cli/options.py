@@ -33,3 +33,13 @@ NoLogs = Annotated[
     bool,
     typer.Option("--no-logs", help="Keep no log lines at all (exit codes and reasons only)."),
 ]
+MaxSamplesPerQuery = Annotated[
+    int | None,
+    typer.Option("--max-samples-per-query", help="Prometheus: the most samples one query may "
+                 "hold on the server (default 5000000, a tenth of Prometheus' own limit); "
+                 "larger queries are split, and so are those the server refuses."),
+]
+MaxConcurrency = Annotated[
+    int | None,
+    typer.Option("--max-concurrency", help="Prometheus: queries in flight at once (default 4)."),
+]

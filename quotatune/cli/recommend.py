@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import FileFormat, FromFiles, NowText, StoreDir, TargetArgs
+from quotatune.cli.options import (
+    FileFormat,
+    FromFiles,
+    MaxConcurrency,
+    MaxSamplesPerQuery,
+    NowText,
+    StoreDir,
+    TargetArgs,
+)
 
 
 def command(
@@ -43,6 +51,11 @@ def command(
     ] = None,
     ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
     insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
+    max_samples: MaxSamplesPerQuery = None,
+    max_concurrency: MaxConcurrency = None,
+    no_rules: Annotated[bool, typer.Option(
+        "--no-recording-rules", help="With --prometheus: read the raw cAdvisor series even "
+        "where the recording rules of deploy/prometheus are there.")] = False,
     now_text: NowText = None,
 ) -> None:
     """Recommend CPU (millicores) and memory (MiB) requests and limits per container."""
@@ -63,20 +76,37 @@ def command(
     if not prometheus and (window or step):
         raise InputError("--window and --step go with --prometheus (a store or files are "
                          "read whole; narrow them with TARGET)")
+    if not prometheus and (max_samples is not None or max_concurrency is not None or no_rules):
+        raise InputError("--max-samples-per-query, --max-concurrency and --no-recording-rules "
+                         "go with --prometheus")
     if prometheus:
         if files:
             raise InputError("use one of --prometheus and --from")
         import os
 
-        from quotatune.pipelines.collect import prometheus_client
+        from quotatune.cli.collect_prometheus import INSECURE
+        from quotatune.pipelines.collect import (
+            PROM_MAX_CONCURRENCY,
+            PROM_MAX_SAMPLES,
+            prometheus_client,
+        )
 
         client = prometheus_client(
             prometheus, env=os.environ, token_file=token_file, token_env=token_env, headers=header,
             ca_file=ca_file, insecure_skip_verify=insecure_skip_verify,
         )
-        recs, specs = from_prometheus(
-            client, target, parse_duration(window or "14d", "--window"),
-            parse_duration(step or "1m", "--step"), strategy, errors, parse_now(now_text))
+        if insecure_skip_verify:
+            err(INSECURE)
+        try:
+            recs, specs = from_prometheus(
+                client, target, parse_duration(window or "14d", "--window"),
+                parse_duration(step or "1m", "--step"), strategy, errors, parse_now(now_text),
+                notes, rules=False if no_rules else None,
+                max_samples=PROM_MAX_SAMPLES if max_samples is None else max_samples,
+                max_concurrency=PROM_MAX_CONCURRENCY
+                if max_concurrency is None else max_concurrency)
+        finally:
+            client.close()
     elif files:
         recs, specs = recommend_files(files, fmt, target, strategy, errors, notes)
     else:

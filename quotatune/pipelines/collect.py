@@ -19,11 +19,14 @@ from quotatune.sources.kubernetes.api import connect as kubernetes_api
 from quotatune.sources.kubernetes.collector import collect_kubernetes
 from quotatune.sources.prometheus.client import PrometheusClient
 from quotatune.sources.prometheus.collector import collect_prometheus
+from quotatune.sources.prometheus.run import MAX_CONCURRENCY as PROM_MAX_CONCURRENCY
+from quotatune.sources.prometheus.split import MAX_SAMPLES as PROM_MAX_SAMPLES
 from quotatune.store import AppendReport
 
 # The collectors are the flows' first step; the CLI reaches them only through this module.
-__all__ = ["collect_docker", "collect_kubernetes", "collect_prometheus", "docker_client",
-           "hide_url_password", "into_store", "kubernetes_api", "open_store", "prometheus_client"]
+__all__ = ["PROM_MAX_CONCURRENCY", "PROM_MAX_SAMPLES", "collect_docker", "collect_kubernetes",
+           "collect_prometheus", "docker_client", "hide_url_password", "into_store",
+           "kubernetes_api", "open_store", "prometheus_client"]
 
 
 def hide_url_password(text: str, url: str | None) -> str:
@@ -119,8 +122,6 @@ def prometheus_client(
     return PrometheusClient(url, token=token, basic_auth=basic, headers=extra,
                             ca_file=str(ca_file) if ca_file else None,
                             verify=not insecure_skip_verify, timeout=timeout)
-
-
 
 
 def into_store(data: Collected, store: Path) -> AppendReport:

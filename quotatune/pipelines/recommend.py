@@ -21,6 +21,8 @@ from quotatune.model.errors import InputError, SourceError
 from quotatune.pipelines.inputs import existing_store, load_inputs
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
 from quotatune.sources.prometheus.client import PrometheusClient
+from quotatune.sources.prometheus.run import MAX_CONCURRENCY
+from quotatune.sources.prometheus.split import MAX_SAMPLES
 
 
 def check_strategy(name: str | None) -> None:
@@ -80,13 +82,17 @@ def _select_known(target: Target, rollups: pd.DataFrame, specs: pd.DataFrame
 
 def from_prometheus(
     client: PrometheusClient, target: Target, window: timedelta, step: timedelta,
-    strategy: str | None, errors: list[str], now: datetime,
+    strategy: str | None, errors: list[str], now: datetime, notes: list[str] | None = None,
+    *, max_samples: int = MAX_SAMPLES, max_concurrency: int = MAX_CONCURRENCY,
+    rules: bool | None = None,
 ) -> tuple[list[Recommendation], pd.DataFrame]:
-    """``recommend --prometheus``: rollups computed inside Prometheus, sized here."""
+    """``recommend --prometheus``: rollups computed inside Prometheus, sized here.  ``notes``
+    gets which series were read (recording rules or raw) and what the query budget did."""
     try:
         recs = recommend_from_prometheus(
             client, window=window, step=step, now=now, namespace=target.namespace,
-            strategy=strategy, errors=errors,
+            strategy=strategy, errors=errors, notes=notes, max_samples=max_samples,
+            max_concurrency=max_concurrency, rules=rules,
         )
     except SourceError as exc:
         raise InputError(str(exc)) from None
@@ -102,17 +108,24 @@ def recommend_from_prometheus(
     client: PrometheusClient, *, window: timedelta, step: timedelta, now: datetime,
     namespace: str | None = None, strategy: str | None = None, selector: str | None = None,
     policy: Policy | None = None, errors: list[str] | None = None,
+    notes: list[str] | None = None, max_samples: int = MAX_SAMPLES,
+    max_concurrency: int = MAX_CONCURRENCY, rules: bool | None = None,
 ) -> list[Recommendation]:
     """``recommend --prometheus``: size containers from Prometheus-side rollups.
 
     What could not be read is appended to ``errors`` (the recommendations cover the rest);
-    nothing readable at all raises :class:`SourceError` with the first failure.
+    nothing readable at all raises :class:`SourceError` with the first failure.  ``rules``:
+    None uses the recording rules when they cover the window (see
+    :mod:`quotatune.sources.prometheus.rules`), False never; ``notes`` says which was read.
     """
     get_strategy(strategy)  # a bad name fails before any query
-    rollups, extra = rollups_from_prometheus(client, window=window, step=step, now=now,
-                                             namespace=namespace, selector=selector)
+    rollups, extra = rollups_from_prometheus(
+        client, window=window, step=step, now=now, namespace=namespace, selector=selector,
+        max_samples=max_samples, max_concurrency=max_concurrency, rules=rules)
     if errors is not None:
         errors.extend(extra.errors)
+    if notes is not None:
+        notes.extend(extra.notes)
     if rollups.empty and extra.errors:
         raise SourceError(extra.errors[0])
     return recommend_from_rollups(rollups, extra.specs, extra.events, strategy=strategy,

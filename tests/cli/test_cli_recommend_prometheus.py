@@ -13,13 +13,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.support.prometheus import prom_data, prometheus  # noqa: F401  (fixtures)
+from tests.support import prometheus as support
+from tests.support.prometheus import FaultProxy, self_signed_cert
+
+prom_data = support.prom_data  # the real server and its data (session fixtures)
+prometheus = support.prometheus
 
 pytestmark = pytest.mark.prometheus
 
 
 def test_aggregate_mode_agrees_with_the_store_path(
-    prometheus, prom_data, tmp_path: Path  # noqa: F811
+    prometheus, prom_data, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
     now = prom_data.end.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -36,7 +40,7 @@ def test_aggregate_mode_agrees_with_the_store_path(
     assert a == b
 
 
-def test_aggregate_mode_honours_the_target(prometheus) -> None:  # noqa: F811
+def test_aggregate_mode_honours_the_target(prometheus) -> None:
     every = json.loads(run_cli("recommend", "--prometheus", prometheus.url, "-o", "json").stdout)
     first = every[0]
     target = f"{first['namespace']}/{first['workload']}"
@@ -49,3 +53,23 @@ def test_an_unreachable_prometheus_is_one_line_and_exit_2() -> None:
     r = run_cli("recommend", "--prometheus", "http://127.0.0.1:9", "-o", "json")
     assert r.code == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_skip_verify_says_so_once_like_collect(prometheus, tmp_path: Path) -> None:
+    pair = self_signed_cert(tmp_path)
+    if pair is None:
+        pytest.skip("the openssl CLI is not installed: no certificate to serve")
+    with FaultProxy(prometheus.url, tls=pair) as proxy:
+        r = run_cli("recommend", "--prometheus", proxy.url, "--insecure-skip-verify",
+                    "-o", "json")
+        c = run_cli("collect", "prometheus", "--url", proxy.url, "--window", "1h",
+                    "--insecure-skip-verify", "--store", str(tmp_path / "s"))
+    assert r.code == 0 and c.code == 0, r.stderr + c.stderr
+    line = next(x for x in r.stderr.splitlines() if "not checked" in x)
+    assert r.stderr.count("not checked") == 1 and line in c.stderr.splitlines()
+    assert "InsecureRequestWarning" not in r.stderr
+
+
+def test_budget_flags_go_with_prometheus_only() -> None:
+    r = run_cli("recommend", "--max-concurrency", "2", "-o", "json")
+    assert r.code == 2 and "go with --prometheus" in r.stderr

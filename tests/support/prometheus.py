@@ -49,6 +49,7 @@ import pytest
 PROMETHEUS = Path("/usr/bin/prometheus")
 PROMTOOL = Path("/usr/bin/promtool")
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
+RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "quotatune-rules.yaml"
 CFS_PERIODS_PER_MIN = 600  # 100 ms CFS period
 
 
@@ -236,6 +237,53 @@ def build_data(root: Path, *, days: int = 4, end: datetime | None = None,
     return PromData(end, days, containers, truth, oom_at, reset_at, blocks, samples, series)
 
 
+def backfill_rules(url: str, blocks: Path, start: int, end: int, workdir: Path) -> Path:
+    """The rules' 5-minute group evaluated with ``promtool tsdb create-blocks-from rules``
+    over [start, end] against the server at ``url``; returns ``workdir/tsdb``: ``blocks``
+    plus the recorded blocks, ready for :func:`start_prometheus` (with the same workdir)."""
+    import yaml
+
+    five = [g for g in yaml.safe_load(RULES.read_text())["groups"] if g["interval"] == "5m"]
+    workdir.mkdir(parents=True, exist_ok=True)
+    rules = workdir / "rules-5m.yaml"
+    rules.write_text(yaml.safe_dump({"groups": five}))
+    out = workdir / "recorded"
+    subprocess.run([str(PROMTOOL), "tsdb", "create-blocks-from", "rules", f"--url={url}",
+                    f"--start={start}", f"--end={end}", f"--output-dir={out}", str(rules)],
+                   check=True, capture_output=True, timeout=1800)
+    tsdb = workdir / "tsdb"
+    shutil.copytree(blocks, tsdb)
+    for block in out.iterdir():
+        shutil.copytree(block, tsdb / block.name)
+    shutil.rmtree(out)
+    return tsdb
+
+
+def assert_same_rollups(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Rollups computed inside Prometheus against those of the same points computed here:
+    counts, times, maxima, hourly peaks and every histogram bucket and count exactly; sums
+    and recency-weighted sums to the order of float additions (relative 1e-9)."""
+    key = ["namespace", "workload", "container", "day"]
+    got, want = (d.sort_values(key).reset_index(drop=True) for d in (got, want))
+    assert len(got) == len(want) > 0
+    for col in ("namespace", "workload", "container", "n"):
+        assert got[col].tolist() == want[col].tolist(), col
+    for col in ("day", "t_first", "t_last"):
+        assert (pd.to_datetime(got[col], utc=True) == pd.to_datetime(want[col], utc=True)).all()
+    for col in ("cpu_max", "mem_max"):
+        assert got[col].tolist() == want[col].tolist(), col
+    for col in ("cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum"):
+        assert np.allclose(got[col], want[col], rtol=1e-9, atol=0), col
+    for a, b in zip(got["mem_hour_max"], want["mem_hour_max"], strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    for prefix in ("cpu", "mem"):
+        for col in ("b", "c"):
+            for a, b in zip(got[f"{prefix}_{col}"], want[f"{prefix}_{col}"], strict=True):
+                assert list(a) == list(b)
+        for a, b in zip(got[f"{prefix}_w"], want[f"{prefix}_w"], strict=True):
+            assert np.allclose(a, b, rtol=1e-9, atol=0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -268,13 +316,23 @@ class PromServer:
                 self.kill()
 
 
-def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None) -> PromServer:
-    """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir)."""
+def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None,
+                     max_samples: int | None = None, query_timeout: str = "2m",
+                     rules: list[Path] | None = None) -> PromServer:
+    """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir).
+
+    ``max_samples`` sets ``--query.max-samples`` (the server's default is 50,000,000) and
+    ``query_timeout`` ``--query.timeout``: a small server that protects itself as a big one
+    does.  ``rules`` are rule files it loads (and evaluates from now on)."""
     data = workdir / "tsdb"
     if not data.exists():
         shutil.copytree(blocks, data)
     cfg = workdir / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+    cfg_text = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
+    if rules:
+        cfg_text += "rule_files:\n" + "".join(f"  - {str(r)!r}\n" for r in rules)
+    cfg.write_text(cfg_text)
+    limits = [f"--query.max-samples={max_samples}"] if max_samples else []
     port = port or free_port()
     log = workdir / "prometheus.log"
     with open(log, "ab") as fh:
@@ -282,7 +340,8 @@ def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None) ->
             [str(PROMETHEUS), f"--config.file={cfg}", f"--storage.tsdb.path={data}",
              f"--web.listen-address=127.0.0.1:{port}",
              # Backfilled history older than the retention would be dropped at start.
-             "--storage.tsdb.retention.time=3650d", "--query.timeout=2m"],
+             "--storage.tsdb.retention.time=3650d", f"--query.timeout={query_timeout}",
+             *limits],
             stdout=fh, stderr=subprocess.STDOUT, cwd=workdir)
     server = PromServer(f"http://127.0.0.1:{port}", proc, data, log)
     deadline = time.monotonic() + 60
@@ -315,6 +374,15 @@ def prometheus(prom_data: PromData, tmp_path_factory: pytest.TempPathFactory,
     server.stop()
 
 
+_REFUSALS = {
+    503: b'{"status":"error","errorType":"timeout","error":"query timed out in expression '
+         b'evaluation"}',
+    504: b"<html><body><h1>504 Gateway Time-out</h1></body></html>",
+    422: b'{"status":"error","errorType":"execution","error":"query processing would load '
+         b'too many samples into memory in query execution"}',
+}
+
+
 class FaultProxy:
     """An HTTP server in front of a real Prometheus that misbehaves on request.
 
@@ -322,13 +390,23 @@ class FaultProxy:
     "slow" (sleep ``delay`` s, then forward), "garbage" (200 with non-JSON), "401".
     ``fail_match``: answer 500 only to queries containing this text (partial data).
     Records every Authorization header it receives in ``auth_headers``.  ``tls=(cert, key)``
-    serves HTTPS (see :func:`self_signed_cert`).
+    serves HTTPS (see :func:`self_signed_cert`).  ``refuse_over=N`` answers ``refuse_status``
+    (503 with Prometheus' timeout body, 504 or 422 with its too-many-samples body) to every
+    query evaluating more than N points (series x steps are unknown to a proxy: steps only),
+    as a server protecting itself does; 0 refuses every query.
     """
 
     def __init__(self, upstream: str, mode: str = "pass", *, fail_times: int = 10**9,
                  delay: float = 0.0, fail_match: str | None = None,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, refuse_over: int | None = None,
+                 refuse_status: int = 503) -> None:
         self.upstream = upstream
+        self.refuse_over = refuse_over
+        self.refuse_status = refuse_status
+        self.refused = 0
+        self.inflight = 0  # requests being answered now
+        self.max_inflight = 0  # the most at once
+        self._inflight_lock = threading.Lock()
         self.fail_match = fail_match
         self.mode = mode
         self.fail_times = fail_times
@@ -350,6 +428,16 @@ class FaultProxy:
                 self._handle(self.rfile.read(n))
 
             def _handle(self, body: bytes | None) -> None:
+                with proxy._inflight_lock:
+                    proxy.inflight += 1
+                    proxy.max_inflight = max(proxy.max_inflight, proxy.inflight)
+                try:
+                    self._answer(body)
+                finally:
+                    with proxy._inflight_lock:
+                        proxy.inflight -= 1
+
+            def _answer(self, body: bytes | None) -> None:
                 proxy.requests += 1
                 proxy.auth_headers.append(self.headers.get("Authorization", ""))
                 mode = proxy.mode
@@ -360,6 +448,15 @@ class FaultProxy:
                     proxy.fail_times -= 1
                     return self._send(500, b'{"status":"error","errorType":"internal",'
                                            b'"error":"injected failure"}')
+                if proxy.refuse_over is not None and "/api/v1/query" in self.path:
+                    form = urllib.parse.parse_qs((body or b"").decode())
+                    steps = 1
+                    if "step" in form:
+                        steps = int((float(form["end"][0]) - float(form["start"][0]))
+                                    / float(form["step"][0])) + 1
+                    if steps > proxy.refuse_over or proxy.refuse_over == 0:
+                        proxy.refused += 1
+                        return self._send(proxy.refuse_status, _REFUSALS[proxy.refuse_status])
                 if mode == "garbage":
                     return self._send(200, b"<html>\x00\xff not json")
                 if mode == "401":
@@ -426,4 +523,5 @@ def tempdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="quotatune-prom-"))
 
 
-__all__ = ["FaultProxy", "PromData", "PromServer", "build_data", "start_prometheus"]
+__all__ = ["FaultProxy", "PromData", "PromServer", "backfill_rules", "build_data",
+           "start_prometheus"]

@@ -20,6 +20,7 @@ order of additions.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -40,9 +41,30 @@ from quotatune.sources.prometheus.queries import (
     default_rate_window,
     memory_expr,
     promql_duration,
-    time_chunks,
 )
-from quotatune.sources.prometheus.run import QueryRun, bind, discover_namespaces, pod_groups
+from quotatune.sources.prometheus.rules import (
+    MEM_5M,
+    RULE_STEP,
+    cpu_rule_expr,
+    memory_rule_expr,
+    rules_cover,
+)
+from quotatune.sources.prometheus.run import (
+    MAX_CONCURRENCY,
+    QueryRun,
+    bind,
+    discover_namespaces,
+    namespace_pods,
+)
+from quotatune.sources.prometheus.split import (
+    COST,
+    FIXED,
+    MAX_SAMPLES,
+    Budget,
+    Fetch,
+    Pods,
+    Shape,
+)
 
 DAY = 86_400
 
@@ -114,32 +136,48 @@ def evaluations(start: float, end: float, period: int, step_s: float
 def rollups_from_prometheus(
     client: PrometheusClient, *, window: timedelta, step: timedelta, now: datetime,
     namespace: str | None = None, selector: str | None = None,
+    max_concurrency: int = MAX_CONCURRENCY, max_samples: int = MAX_SAMPLES,
+    rules: bool | None = None, budget: Budget | None = None,
 ) -> tuple[pd.DataFrame, Collected]:
-    """Rollup rows (``sketch.ROLLUP_COLUMNS``) plus specs/events/errors, per namespace."""
+    """Rollup rows (``sketch.ROLLUP_COLUMNS``) plus specs/events/errors, per namespace.
+
+    ``rules``: None detects the recording rules (:mod:`.rules`) and reads them when they
+    cover the window; False reads the raw series; True reads the rules' series regardless.
+    ``Collected.notes`` says which path was read."""
     step_s = step.total_seconds()
     if step_s <= 0 or DAY % step_s:
         raise InputError("--step must divide a day (e.g. 30s, 1m, 5m) in aggregate mode")
     extra = check_selector(selector)
-    rw = default_rate_window(step_s)
+    out = Collected()
+    run = QueryRun(client, out.errors, max_concurrency, max_samples, budget)
+    if rules is not False:
+        end = align_end(now, RULE_STEP)
+        start = end - math.floor(window.total_seconds() / RULE_STEP) * RULE_STEP
+        found, note = rules_cover(run, start, end, extra)
+        rules = found if rules is None else True
+        out.notes.append(note)
+    cpu_of: Callable[[str], str]
+    mem_of: Callable[[str], str]
+    if rules:
+        step_s, metric = RULE_STEP, MEM_5M
+        cpu_of, mem_of = cpu_rule_expr, memory_rule_expr
+    else:
+        rw, metric = default_rate_window(step_s), "container_memory_working_set_bytes"
+        cpu_of, mem_of = (lambda g: cpu_expr(g, rw)), memory_expr
     end = align_end(now, step_s)
     start = end - math.floor(window.total_seconds() / step_s) * step_s
-    out = Collected()
-    run = QueryRun(client, out.errors)
     names = [namespace] if namespace else discover_namespaces(
-        run, cadvisor_selector(None, extra), start, end)
+        run, cadvisor_selector(None, extra), start, end, metric)
     parts = []
     for ns in names or []:
         if run.dead is not None:
             out.errors.append(f"not read (server stopped answering): namespace {ns}")
             continue
         sel = cadvisor_selector(ns, extra)
-        groups = [_namespace_rollups(run, ns, daily_queries(cpu_expr(g, rw), memory_expr(g)),
-                                     start, end, step_s)
-                  for g, _ in pod_groups(run, ns, sel, start, end)]
-        rows = pd.concat([g for g in groups if not g.empty] or [pd.DataFrame()],
-                         ignore_index=True)
+        pods = namespace_pods(run, ns, sel, start, end, metric)
+        rows = _namespace_rollups(run, ns, sel, pods, (cpu_of, mem_of), start, end, step_s)
         owners, resources, events = prom.namespace_context(run, ns, sel, start, end, step_s,
-                                                           time_chunks(start, end, step_s))
+                                                           pods)
         if not resources.empty:
             out.specs = pd.concat([out.specs, prom.specs_rows(resources, owners)],
                                   ignore_index=True) if not out.specs.empty else \
@@ -151,23 +189,32 @@ def rollups_from_prometheus(
         if not resources.empty:
             rows = rows.merge(resources, on=pp.KEY, how="left")
         parts.append(pp.apply_workloads(rows, owners))
+    out.notes.extend(run.notes())
     if not parts:
         return sketch.empty_rollup(), out
     return merge_pods(pd.concat(parts, ignore_index=True)), out
 
 
-def _namespace_rollups(run: QueryRun, ns: str, q: dict[str, Query], start: float, end: float,
-                       step_s: float) -> pd.DataFrame:
+def _namespace_rollups(run: QueryRun, ns: str, sel: str, pods: Pods | None,
+                       exprs: tuple[Callable[[str], str], Callable[[str], str]],
+                       start: float, end: float, step_s: float) -> pd.DataFrame:
     step = promql_duration(step_s)
+    cpu_of, mem_of = exprs
+    q = {col: period for col, (_, _, period) in daily_queries("", "").items()}
 
     def fetch(col: str) -> pd.DataFrame:
-        fn, inner, period = q[col]
         parts = []
-        for lo, hi, span in evaluations(start, end, period, step_s):
-            expr = f"{fn}_over_time(({inner})[{int(round(span * 1000)) + 1}ms:{step}])"
-            what = f"{ns}: {col} (aggregate)"
-            parts.append(run.instant(what, expr, lo) if lo == hi else
-                         run.range(what, expr, time_chunks(lo, hi, period), period))
+        for lo, hi, span in evaluations(start, end, q[col], step_s):
+            sub = f"[{int(round(span * 1000)) + 1}ms:{step}]"
+
+            def expr(g: str, sub: str = sub) -> str:
+                fn, inner, _ = daily_queries(cpu_of(g), mem_of(g))[col]
+                return f"{fn}_over_time(({inner}){sub})"
+
+            # A piece by time is whole periods: one evaluation per day (or hour) it holds.
+            parts.append(Fetch(run, f"{ns}: {col} (aggregate)", expr, sel, q[col],
+                               Shape(COST["rollup"], step_s, span, fixed=FIXED["rollup"]))(
+                                   pods, lo, hi))
         df = pd.concat(parts, ignore_index=True)
         for label in (*pp.KEY, "b"):
             if label not in df.columns:

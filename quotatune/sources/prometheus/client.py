@@ -21,12 +21,20 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from quotatune.model.errors import InputError
 from quotatune.sources.prometheus.parse import PrometheusError
 
-# Responses worth retrying: the server is overloaded, restarting, or a proxy lost it.
-_RETRY_STATUS = {429, 502, 503, 504}
+# Responses worth retrying as they are: rate-limited, or a proxy lost the server.
+_RETRY_STATUS = {429, 502}
+# Answers that say the query was too big for the server (Prometheus: 422 "would load too many
+# samples", 503 "query timed out"; a proxy: 504; Thanos/Mimir limits: 422).  Sending the same
+# query again would fail the same way: the caller splits it instead.
+_TOO_BIG_STATUS = {422, 503, 504}
 
 
 class Unreachable(PrometheusError):
     """No HTTP answer at all (refused, DNS, TLS, reset, timed out) after the retries."""
+
+
+class TooBig(PrometheusError):
+    """The server refused or gave up on a query for its size; smaller queries may pass."""
 
 
 class PrometheusClient:
@@ -46,6 +54,7 @@ class PrometheusClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         on_request: Callable[[str, Mapping[str, str]], None] | None = None,
+        stats: bool = False,
     ) -> None:
         import requests
 
@@ -68,6 +77,11 @@ class PrometheusClient:
         self._sleep = sleep
         self.on_request = on_request  # observer (progress, tests); sees endpoint and params
         self.requests_sent = 0
+        # With ``stats``, queries ask for Prometheus' query statistics (``stats=all``) and the
+        # samples the server touched are summed here (benchmarks: load on the server side).
+        self.stats = stats
+        self.samples_touched = 0
+        self.peak_samples = 0
         self._count_lock = threading.Lock()  # queries run in parallel threads
         self._session = requests.Session()
         self._session.trust_env = False  # no proxy or netrc credentials picked up silently
@@ -103,6 +117,11 @@ class PrometheusClient:
         return self._call(f"label/{label}/values", {"match[]": match, "start": _fmt(start),
                                                      "end": _fmt(end)}, method="GET")
 
+    def series(self, match: str, start: float, end: float) -> Any:
+        """Label sets of the series matching ``match`` in [start, end]: read from the index
+        only, whatever the number of samples."""
+        return self._call("series", {"match[]": match, "start": _fmt(start), "end": _fmt(end)})
+
     # -- transport ---------------------------------------------------------------------------
 
     def _call(self, endpoint: str, params: dict[str, str], method: str = "POST") -> Any:
@@ -112,6 +131,8 @@ class PrometheusClient:
         if endpoint.startswith("query"):
             # Let the server give up a little before we do, so its message reaches us.
             params = {**params, "timeout": _fmt(max(1.0, self.timeout - 1.0))}
+            if self.stats:
+                params["stats"] = "all"
         url = f"{self.url}/api/v1/{endpoint}"
         last = ""
         for attempt in range(self.retries + 1):
@@ -135,8 +156,23 @@ class PrometheusClient:
             if r.status_code in _RETRY_STATUS:
                 last = self._http_message(r)
                 continue
-            return self._decode(r)
+            if r.status_code in _TOO_BIG_STATUS:
+                raise TooBig(self._http_message(r), str(r.status_code))
+            body = self._decode(r)
+            if self.stats:
+                self._count_stats(body)
+            return body
         raise Unreachable(self.redact(f"{self.url}: {last} (after {self.retries + 1} attempts)"))
+
+    def _count_stats(self, body: Any) -> None:
+        try:
+            samples = body["data"]["stats"]["samples"]
+            total, peak = int(samples["totalQueryableSamples"]), int(samples["peakSamples"])
+        except (KeyError, TypeError, ValueError):
+            return
+        with self._count_lock:
+            self.samples_touched += total
+            self.peak_samples = max(self.peak_samples, peak)
 
     def _decode(self, r: Any) -> Any:
         if r.status_code in (401, 403):

@@ -10,6 +10,7 @@ stops answering altogether the collection stops and says which namespaces were n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -32,22 +33,31 @@ from quotatune.sources.prometheus.queries import (
     promql_duration,
     quote,
     throttle_expr,
-    time_chunks,
 )
 from quotatune.sources.prometheus.run import (
-    MAX_PODS,
-    POINT_BUDGET,
+    MAX_CONCURRENCY,
     QueryRun,
     bind,
     discover_namespaces,
-    pod_groups,
-    regex_alt,
+    namespace_pods,
+    some_pods,
+)
+from quotatune.sources.prometheus.split import (
+    COST,
+    MAX_PODS,
+    MAX_SAMPLES,
+    Budget,
+    Fetch,
+    Pods,
+    Shape,
 )
 
+Expr = Callable[[str], str]  # a pod-group selector -> PromQL
 
-def _ksm_last(metric: str, by: str, ns: str, window_s: float, extra: str = "") -> str:
-    sel = f"namespace={quote(ns)}" + (f",{extra}" if extra else "")
-    return f"max by ({by}) (last_over_time({metric}{{{sel}}}[{promql_duration(window_s)}]))"
+
+def _ksm_last(metric: str, by: str, window_s: float, extra: str = "") -> Expr:
+    return lambda sel: (f"max by ({by}) (last_over_time({metric}{{{sel}{extra}}}"
+                        f"[{promql_duration(window_s)}]))")
 
 
 def collect_prometheus(
@@ -60,10 +70,17 @@ def collect_prometheus(
     selector: str | None = None,
     max_points: int = MAX_POINTS,
     rate_window: timedelta | None = None,
-    concurrency: int = 4,
+    max_concurrency: int = MAX_CONCURRENCY,
     max_pods: int = MAX_PODS,
+    max_samples: int = MAX_SAMPLES,
+    budget: Budget | None = None,
 ) -> Collected:
-    """Read ``window`` of history ending at ``now`` (aligned down to ``step``) into frames."""
+    """Read ``window`` of history ending at ``now`` (aligned down to ``step``) into frames.
+
+    No query is planned above ``max_samples`` (the server's peak of samples in memory, see
+    :mod:`.split`), at most ``max_concurrency`` are in flight, and one the server refuses as
+    too big is split and sent again.  A ``budget`` passed in (instead of ``max_samples``)
+    shows afterwards what splitting did."""
     step_s = step.total_seconds()
     window_s = window.total_seconds()
     if step_s <= 0 or window_s < step_s:
@@ -75,7 +92,7 @@ def collect_prometheus(
     # subqueries (aggregate mode) use too.
     start = end - math.floor(window_s / step_s) * step_s
     out = Collected()
-    run = QueryRun(client, out.errors, concurrency)
+    run = QueryRun(client, out.errors, max_concurrency, max_samples, budget)
     names = [namespace] if namespace else discover_namespaces(
         run, cadvisor_selector(None, extra), start, end)
     if names is None:
@@ -109,6 +126,7 @@ def collect_prometheus(
                          f"{', '.join(names)} in the window")
     if dropped:
         out.notes.append(f"dropped {dropped} NaN, infinite or negative sample(s)")
+    out.notes.extend(run.notes())
     out.notes.extend(f"server warning: {w}" for w in sorted(run.warnings))
     return out
 
@@ -117,23 +135,21 @@ def _collect_namespace(run: QueryRun, ns: str, extra: str, start: float, end: fl
                        rw: float, max_points: int, max_pods: int,
                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     sel = cadvisor_selector(ns, extra)
-    parts: list[list[pd.DataFrame]] = [[], [], []]
-    for group, npods in pod_groups(run, ns, sel, start, end, max_pods):
-        # Fewer steps per request when a group holds many series: responses stay bounded.
-        chunks = time_chunks(start, end, step_s,
-                             max(2, min(max_points, POINT_BUDGET // max(npods, 1))))
-        series = run.all([
-            bind(run.range, f"{ns}: cpu", cpu_expr(group, rw), chunks, step_s),
-            bind(run.range, f"{ns}: memory", memory_expr(group), chunks, step_s),
-            bind(run.range, f"{ns}: cpu throttling", throttle_expr(group, rw), chunks, step_s)])
-        for acc, df in zip(parts, series, strict=True):
-            acc.append(df)
-    cpu, d1 = pp.container_rows(pd.concat(parts[0], ignore_index=True), "cpu_cores")
-    mem, d2 = pp.container_rows(pd.concat(parts[1], ignore_index=True),
-                                "memory_working_set_bytes")
-    thr, _ = pp.container_rows(pd.concat(parts[2], ignore_index=True), "cpu_throttled_ratio")
-    owners, resources, events = namespace_context(run, ns, sel, start, end, step_s,
-                                                  time_chunks(start, end, step_s, max_points))
+    pods = namespace_pods(run, ns, sel, start, end)
+
+    def fetch(what: str, expr: Expr, cost: float) -> pd.DataFrame:
+        return Fetch(run, f"{ns}: {what}", expr, sel, step_s, Shape(cost, step_s),
+                     max_points=max_points, max_pods=max_pods)(pods, start, end)
+
+    cpu_df, mem_df, thr_df = run.all([
+        bind(fetch, "cpu", lambda g: cpu_expr(g, rw), COST["rate"]),
+        bind(fetch, "memory", memory_expr, COST["gauge"]),
+        bind(fetch, "cpu throttling", lambda g: throttle_expr(g, rw), COST["throttling"])])
+    cpu, d1 = pp.container_rows(cpu_df, "cpu_cores")
+    mem, d2 = pp.container_rows(mem_df, "memory_working_set_bytes")
+    thr, _ = pp.container_rows(thr_df, "cpu_throttled_ratio")
+    owners, resources, events = namespace_context(run, ns, sel, start, end, step_s, pods,
+                                                  max_points)
     # cpu and memory at the same instants make a usage row; a point missing from either
     # side (the first point of a counter, a gap) is not a sample.
     usage = cpu.merge(mem, on=[*pp.KEY, "timestamp"], how="inner")
@@ -146,20 +162,46 @@ def _collect_namespace(run: QueryRun, ns: str, extra: str, start: float, end: fl
     return usage, specs_rows(resources, owners), events, d1 + d2
 
 
+class _Ksm:
+    """kube-state-metrics and event queries of one namespace, by the pods of its cAdvisor
+    series (a pod without usage in the window has nothing to size)."""
+
+    def __init__(self, run: QueryRun, ns: str, start: float, end: float, step_s: float,
+                 pods: Pods | None, max_points: int) -> None:
+        self.run, self.ns, self.start, self.end, self.step_s = run, ns, start, end, step_s
+        self.pods, self.max_points = pods, max_points
+        self.base = f"namespace={quote(ns)}"
+
+        # Selectors read whole (not by pod) have at most as many series as the namespace.
+        self.series = None if pods is None else sum(n for _, n in pods)
+
+    def last(self, what: str, expr: Expr, *, by_pod: bool = True) -> pd.DataFrame:
+        """An instant query at the end over the whole window (``*_over_time``)."""
+        shape = Shape(COST["window"], self.step_s, self.end - self.start, streamed=True)
+        return Fetch(self.run, f"{self.ns}: {what}", expr, self.base, self.step_s, shape)(
+            self.pods if by_pod else None, self.end, self.end, self.series)
+
+    def range(self, what: str, expr: Expr, base: str | None = None,
+              pods: Pods | None = None) -> pd.DataFrame:
+        return Fetch(self.run, f"{self.ns}: {what}", expr, base or self.base, self.step_s,
+                     Shape(COST["gauge"], self.step_s), max_points=self.max_points)(
+            pods, self.start, self.end, self.series)
+
+
 def namespace_context(run: QueryRun, ns: str, sel: str, start: float, end: float, step_s: float,
-                      chunks: list[tuple[float, float]],
+                      pods: Pods | None, max_points: int = MAX_POINTS,
                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Owners, requests/limits and events of a namespace: small, so both modes fetch them."""
+    k = _Ksm(run, ns, start, end, step_s, pods, max_points)
     window_s = end - start
     owners = pp.owner_map(
-        run.instant(f"{ns}: kube_pod_owner", _ksm_last(
-            "kube_pod_owner", "namespace, pod, owner_kind, owner_name", ns, window_s), end),
-        run.instant(f"{ns}: kube_replicaset_owner", _ksm_last(
-            "kube_replicaset_owner", "namespace, replicaset, owner_kind, owner_name", ns,
-            window_s), end))
-    resources = _resources(run, ns, window_s, end)
-    events = pe.drop_duplicate_ooms(_ooms(run, ns, sel, window_s, end, chunks, step_s),
-                                    _terminations(run, ns, chunks, step_s), step_s)
+        k.last("kube_pod_owner", _ksm_last(
+            "kube_pod_owner", "namespace, pod, owner_kind, owner_name", window_s)),
+        k.last("kube_replicaset_owner", _ksm_last(
+            "kube_replicaset_owner", "namespace, replicaset, owner_kind, owner_name",
+            window_s), by_pod=False))
+    resources = _resources(k, window_s)
+    events = pe.drop_duplicate_ooms(_ooms(k, sel, window_s), _terminations(k), step_s)
     if not events.empty:
         events = pp.apply_workloads(events.drop(columns=["workload"]), owners)
         events = events[model.EVENT_COLUMNS]
@@ -185,14 +227,13 @@ _RESOURCE_COLUMNS = {
 }
 
 
-def _resources(run: QueryRun, ns: str, window_s: float, end: float) -> pd.DataFrame:
+def _resources(k: _Ksm, window_s: float) -> pd.DataFrame:
     """Requests and limits per container: the last value in the window (a pod's resources
     are fixed for its life, so one value per pod is what the range would say anyway)."""
     out: pd.DataFrame | None = None
     for metric in ("kube_pod_container_resource_requests", "kube_pod_container_resource_limits"):
-        df = run.instant(f"{ns}: {metric}", _ksm_last(
-            metric, "namespace, pod, container, resource", ns, window_s,
-            'resource=~"cpu|memory"'), end)
+        df = k.last(metric, _ksm_last(metric, "namespace, pod, container, resource", window_s,
+                                      ',resource=~"cpu|memory"'))
         if df.empty or "resource" not in df.columns:
             continue
         rows, _ = pp.container_rows(df, "v", keep=["resource"])
@@ -203,35 +244,30 @@ def _resources(run: QueryRun, ns: str, window_s: float, end: float) -> pd.DataFr
     return out if out is not None else pd.DataFrame()
 
 
-def _ooms(run: QueryRun, ns: str, sel: str, window_s: float, end: float,
-          chunks: list[tuple[float, float]], step_s: float) -> pd.DataFrame:
+def _ooms(k: _Ksm, sel: str, window_s: float) -> pd.DataFrame:
     # Most containers never OOM: ask which counters are non-zero, then fetch only those.
-    hot = run.instant(f"{ns}: container_oom_events_total",
-                      f"max by ({BY}) (max_over_time(container_oom_events_total{{{sel}}}"
-                      f"[{promql_duration(window_s)}])) > 0", end)
+    hot = Fetch(k.run, f"{k.ns}: container_oom_events_total", lambda g: (
+        f"max by ({BY}) (max_over_time(container_oom_events_total{{{g}}}"
+        f"[{promql_duration(window_s)}])) > 0"), sel, k.step_s,
+        Shape(COST["window"], k.step_s, window_s, streamed=True))(k.pods, k.end, k.end)
     if hot.empty or "pod" not in hot.columns:
         return model.empty_events()
-    pods = regex_alt(list(hot["pod"]))
-    counter = run.range(f"{ns}: container_oom_events_total",
-                        f"max by ({BY}) (container_oom_events_total{{{sel},pod=~{pods}}})",
-                        chunks, step_s)
+    counter = k.range("container_oom_events_total",
+                      lambda g: f"max by ({BY}) (container_oom_events_total{{{g}}})",
+                      base=sel, pods=some_pods(k.pods, list(hot["pod"])))
     rows, _ = pp.container_rows(counter, "value")
     return pe.oom_events(rows)
 
 
-def _terminations(run: QueryRun, ns: str, chunks: list[tuple[float, float]],
-                  step_s: float) -> pd.DataFrame:
-    sel = f"namespace={quote(ns)}"
+def _terminations(k: _Ksm) -> pd.DataFrame:
     base = "kube_pod_container_status_last_terminated_"
-    reasons = run.range(f"{ns}: {base}reason", f"max by ({BY}, reason) ({base}reason{{{sel}}})",
-                        chunks, step_s)
+    # Only terminated containers have these series: few, so by time only, every pod at once.
+    reasons = k.range(f"{base}reason", lambda g: f"max by ({BY}, reason) ({base}reason{{{g}}})")
     if reasons.empty:
         return model.empty_events()
-    times = run.range(f"{ns}: {base}timestamp", f"max by ({BY}) ({base}timestamp{{{sel}}})",
-                      chunks, step_s)
-    codes = run.range(f"{ns}: {base}exitcode", f"max by ({BY}) ({base}exitcode{{{sel}}})",
-                      chunks, step_s)
-    return pe.termination_events(reasons, times, codes, step_s)
+    times = k.range(f"{base}timestamp", lambda g: f"max by ({BY}) ({base}timestamp{{{g}}})")
+    codes = k.range(f"{base}exitcode", lambda g: f"max by ({BY}) ({base}exitcode{{{g}}})")
+    return pe.termination_events(reasons, times, codes, k.step_s)
 
 
 __all__ = ["PrometheusClient", "collect_prometheus", "MAX_POINTS"]

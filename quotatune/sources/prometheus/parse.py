@@ -232,3 +232,19 @@ def parse_label_values(resp: Any, what: str = "label values") -> list[str]:
         raise InputError(f"{what}: 'data' is not a list of strings")
     response_data(resp, what)  # raises the error body's message, or a shape error
     raise InputError(f"{what}: 'data' is not a list of strings")
+
+
+def parse_series_pods(resp: Any, what: str = "series") -> dict[str, int]:
+    """``/api/v1/series`` -> raw series per ``pod`` label (series without a pod are left out:
+    no query of ours reads them per pod)."""
+    data = resp.get("data") if isinstance(resp, Mapping) else None
+    if not (isinstance(resp, Mapping) and resp.get("status") == "success"):
+        response_data(resp, what)  # raises the error body's message, or a shape error
+    if not isinstance(data, list) or not all(isinstance(s, Mapping) for s in data):
+        raise InputError(f"{what}: 'data' is not a list of label sets")
+    counts: dict[str, int] = {}
+    for labels in data:
+        pod = labels.get("pod")
+        if isinstance(pod, str) and pod:
+            counts[pod] = counts.get(pod, 0) + 1
+    return counts

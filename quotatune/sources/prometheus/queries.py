@@ -57,6 +57,11 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def regex_alt(values: list[str]) -> str:
+    """A PromQL string literal matching exactly these values (``pod=~…``)."""
+    return quote("|".join(re.escape(v) for v in sorted(set(values))))
+
+
 def cadvisor_selector(namespace: str | None, extra: str = "") -> str:
     m = ['container!=""', 'container!="POD"']
     m.append(f"namespace={quote(namespace)}" if namespace is not None else 'namespace!=""')

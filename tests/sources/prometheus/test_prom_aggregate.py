@@ -30,7 +30,7 @@ from quotatune.sources.prometheus.client import PrometheusClient
 from quotatune.sources.prometheus.collector import collect_prometheus
 from quotatune.store.history import Store
 from tests.support import prometheus as support
-from tests.support.prometheus import FaultProxy
+from tests.support.prometheus import FaultProxy, assert_same_rollups
 
 pytestmark = pytest.mark.prometheus
 prom_data = support.prom_data
@@ -56,30 +56,12 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
 
 def test_prometheus_side_rollups_equal_the_rollups_of_the_samples(both):
     sample, agg, _ = both
-    want = _sorted(daily_rollup(sample.usage))
-    got = _sorted(agg)
+    want = daily_rollup(sample.usage)
     days = sample.usage["timestamp"].dt.floor("D").nunique()  # 3 or 4, by the time of day
-    assert len(got) == len(want) == 3 * days
-    for col in ("namespace", "workload", "container"):
-        assert got[col].tolist() == want[col].tolist()
-    assert (pd.to_datetime(got["day"], utc=True) == pd.to_datetime(want["day"], utc=True)).all()
-    assert got["n"].tolist() == want["n"].tolist()
-    assert int(got["n"].sum()) == len(sample.usage)
-    for col in ("t_first", "t_last"):
-        assert (pd.to_datetime(got[col], utc=True) == pd.to_datetime(want[col], utc=True)).all()
-    for col in ("cpu_max", "mem_max"):
-        assert got[col].tolist() == want[col].tolist()
-    for col in ("cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum"):
-        assert np.allclose(got[col], want[col], rtol=1e-9, atol=0), col
-    for a, b in zip(got["mem_hour_max"], want["mem_hour_max"], strict=True):
-        assert np.array_equal(a, b, equal_nan=True)
-    for prefix in ("cpu", "mem"):
-        for a, b in zip(got[f"{prefix}_b"], want[f"{prefix}_b"], strict=True):
-            assert list(a) == list(b)
-        for a, b in zip(got[f"{prefix}_c"], want[f"{prefix}_c"], strict=True):
-            assert list(a) == list(b)
-        for a, b in zip(got[f"{prefix}_w"], want[f"{prefix}_w"], strict=True):
-            assert np.allclose(a, b, rtol=1e-9, atol=0)
+    assert len(agg) == len(want) == 3 * days
+    assert int(agg["n"].sum()) == len(sample.usage)
+    assert_same_rollups(agg, want)
+    got, want = _sorted(agg), _sorted(want)
     for col in ("cpu_request_cores", "memory_limit_bytes"):
         assert np.array_equal(got[col], want[col], equal_nan=True)
 
