@@ -131,15 +131,37 @@ def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
 def iter_files(paths: list[Path], fmt: str | None = None
                ) -> Iterator[tuple[int, Path, Collected]]:
     """Every file as a stream of chunks ``(file index, path, chunk)``: the usage of one chunk
-    plus, for formats that have them, the file's specs, events, notes and errors."""
+    plus, for formats that have them, the file's specs, events, notes and errors.
+
+    Tolerant like :func:`import_files`: a file that fails before its first chunk is skipped
+    (a last chunk carries one ``skipped …`` error per such file); one that fails after some
+    of its chunks were given out stops the stream, so no file is ever half-read.  When no
+    file could be read at all it is an :class:`InputError`."""
     if fmt is not None and fmt not in IMPORTERS:
         raise InputError(f"unknown format {fmt!r}; use one of {', '.join(sorted(IMPORTERS))}")
     if not paths:
         raise InputError("no input files given")
+    failed: list[str] = []
     for i, path in enumerate(paths):
-        name = fmt or detect_format(path)
-        if name in STREAMERS:
-            for chunk in STREAMERS[name](path):
-                yield i, path, chunk
-        else:
-            yield i, path, IMPORTERS[name](path)
+        started = False
+        try:
+            name = fmt or detect_format(path)
+            if name in STREAMERS:
+                for chunk in STREAMERS[name](path):
+                    started = True
+                    yield i, path, chunk
+            else:
+                got = IMPORTERS[name](path)
+                started = True
+                yield i, path, got
+        except InputError as exc:
+            if started:
+                raise
+            failed.append(str(exc))
+    if len(failed) == len(paths):
+        if len(paths) == 1:
+            raise InputError(failed[0])
+        raise InputError(f"none of the {len(paths)} files could be read; the first: "
+                         f"{failed[0]}")
+    if failed:
+        yield len(paths) - 1, paths[-1], Collected(errors=[f"skipped {m}" for m in failed])

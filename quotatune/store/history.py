@@ -112,11 +112,12 @@ class Store:
         return self.append_stream([collected])
 
     def append_stream(self, chunks: Iterable[Collected],
-                      on_day: Callable[[str], None] | None = None) -> AppendReport:
+                      on_day: Callable[[int, int], None] | None = None) -> AppendReport:
         """Add a stream of chunks: each day's samples are gathered first (spilled to
         ``ROOT/staging`` past a memory budget, without the lock), then every day is
         rewritten once and committed by its manifest rename, under the lock.  A chunk that
-        fails validation stops the import before anything is written."""
+        fails validation stops the import before anything is written.  ``on_day(done,
+        total)`` is called before the first day and after each."""
         report = AppendReport()
         specs: list[pd.DataFrame] = []
         events: list[pd.DataFrame] = []
@@ -132,10 +133,13 @@ class Store:
                     events.append(chunk.events)
             with self.lock():
                 remove_stale(base)
-                for day in staging.days():
-                    self._commit_day(day, staging.take(day), report)
+                days = staging.days()
+                for i, day in enumerate(days):
                     if on_day is not None:
-                        on_day(day)
+                        on_day(i, len(days))
+                    self._commit_day(day, staging.take(day), report)
+                if on_day is not None:
+                    on_day(len(days), len(days))
                 if specs:
                     report.specs_rows = self._merge_table(
                         "specs.parquet", pd.concat(specs, ignore_index=True), SPEC_KEY,
