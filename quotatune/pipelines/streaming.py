@@ -133,11 +133,11 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         acc.notes.append(f"ignored {future} sample(s) stamped in the future "
                          f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
     specs, events = acc.specs, acc.events
-    if not events.empty:
+    if not events.empty and limits:
         # The limit in force at each OOM kill, as the whole-frame path finds it in the samples
         # (the limits' change points give the same answer as every sample).
-        events = limits_at_ooms(pd.concat(limits, ignore_index=True), events) \
-            if limits else events
+        annotated = limits_at_ooms(pd.concat(limits, ignore_index=True), events)
+        events = events if annotated is None else annotated
     if not target.is_all:
         if rollups.empty and specs.empty:
             target.select(pd.DataFrame(columns=KEY_COLUMNS), known)  # raises, with hints

@@ -53,18 +53,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_usage_table(df: pd.DataFrame, path: Path) -> None:
-    """A day's samples; names are written as text (Parquet dictionary-encodes them on disk),
-    so a reader gets the same columns from a day written by any version of the store.  Row
-    groups of 128 Ki rows let a filtered read skip the containers it does not want."""
+    """A day's samples.  Names go in dictionary-encoded, as they are in memory, but without
+    the Arrow schema: a reader gets them back as text, exactly as from a day written by an
+    older version.  Row groups of 128 Ki rows let a filtered read skip what it does not
+    want."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    cols = [c.cast(pa.large_string()) if pa.types.is_dictionary(c.type) else c
-            for c in table.columns]
-    table = pa.Table.from_arrays(cols, names=table.column_names)
-    atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd",
-                                                       row_group_size=1 << 17))
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    atomic_write_bytes(path, lambda p: pq.write_table(
+        table, p, compression="zstd", row_group_size=1 << 17, store_schema=False))
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:

@@ -83,3 +83,29 @@ def test_a_missing_store_says_how_to_fill_one(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_inputs(None, None, tmp_path / "nothing", Target())
     assert str(exc.value).startswith(f"no history store at {tmp_path / 'nothing'}: run ")
+
+
+def test_recommend_json_is_the_same_from_files_from_the_store_and_from_the_whole_frame(
+        tmp_path: Path) -> None:
+    """The bundled sample through the three paths: ``--from`` (streamed into rollups in
+    memory), ``import`` then ``--store`` (the store's rollups), and the whole-frame
+    analysis on every sample loaded at once."""
+    import json
+
+    from quotatune.analysis.recommend import recommend
+    from quotatune.render.registry import RENDERERS
+    from tests.conftest import run_cli
+
+    files = sorted(str(p) for p in SAMPLE.glob("*.csv.gz"))
+    streamed = run_cli("recommend", "--from", *files, "-o", "json")
+    assert streamed.code == 0, streamed
+    imported = run_cli("import", *files, "--store", str(tmp_path / "s"))
+    assert imported.code == 0, imported
+    stored = run_cli("recommend", "--store", str(tmp_path / "s"), "-o", "json")
+    assert stored.code == 0, stored
+    data = import_files([Path(f) for f in files])
+    whole = RENDERERS["json"](recommend(data.usage, data.specs, data.events), data.specs)
+    recs = json.loads(whole)
+    assert len(recs) == len(files) and all(r["status"] == "ok" for r in recs)
+    assert json.loads(streamed.stdout) == recs
+    assert json.loads(stored.stdout) == recs
