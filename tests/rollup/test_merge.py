@@ -31,7 +31,7 @@ def test_pieces_cut_anywhere_merge_into_the_whole_days_rollup() -> None:
     u = usage()
     whole = ordered(daily_rollup(u))
     cuts = [0, 777, 5000, 5001, 9000, len(u)]
-    pieces = pd.concat([daily_rollup(u.iloc[a:b]) for a, b in zip(cuts, cuts[1:])],
+    pieces = pd.concat([daily_rollup(u.iloc[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)],
                        ignore_index=True)
     assert len(pieces) > len(whole)
     merged = ordered(merge_rollups(pieces))

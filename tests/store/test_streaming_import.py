@@ -129,8 +129,8 @@ def write_day_the_old_way(root: Path, day: str, usage: pd.DataFrame) -> None:
     d = root / "usage" / f"day={day}"
     d.mkdir(parents=True)
     usage.to_parquet(d / "data-0123456789ab.parquet", index=False, compression="zstd")
-    (d / "manifest.json").write_text('{"data": "data-0123456789ab.parquet", "rows": %d}'
-                                     % len(usage))
+    (d / "manifest.json").write_text(
+        f'{{"data": "data-0123456789ab.parquet", "rows": {len(usage)}}}')
 
 
 def test_a_store_written_by_the_whole_frame_writer_is_read_and_extended(

@@ -19,8 +19,9 @@ HEADER = "timestamp,namespace,workload,pod,container,cpu_cores,memory_working_se
 
 
 def rows(n: int, start: int = 0) -> str:
-    return "".join(f"2026-11-20T{(i // 60) % 24:02d}:{i % 60:02d}:00Z,shop,,web-5d8f7c9b6f-x2k9{'qrs'[i % 3]},"
-                   f"app,0.{i % 10},{(i + 1) << 20}\n" for i in range(start, start + n))
+    return "".join(f"2026-11-20T{(i // 60) % 24:02d}:{i % 60:02d}:00Z,shop,,"
+                   f"web-5d8f7c9b6f-x2k9{'qrs'[i % 3]},app,0.{i % 10},{(i + 1) << 20}\n"
+                   for i in range(start, start + n))
 
 
 def test_a_csv_streams_to_the_frame_the_whole_file_reader_gives(tmp_path: Path) -> None:
