@@ -50,7 +50,7 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
         b, c, w = _merge_hist(r, prefix, group, len(starts))
         out[f"{prefix}_b"], out[f"{prefix}_c"], out[f"{prefix}_w"] = b, c, w
     for col in _NEWEST:
-        out[col] = _last_valid(r[col].to_numpy("float64"), group, len(starts))
+        out[col] = sketch.last_valid(r[col].to_numpy("float64"), group, len(starts))
     return out[sketch.ROLLUP_COLUMNS]
 
 
@@ -70,18 +70,6 @@ def _merge_hist(r: pd.DataFrame, prefix: str, group: np.ndarray, ngroups: int
     return (pd.Series(np.split((uniq % sketch.NBUCKETS).astype("int16"), cuts), dtype=object),
             pd.Series(np.split(c, cuts), dtype=object),
             pd.Series(np.split(w, cuts), dtype=object))
-
-
-def _last_valid(v: np.ndarray, group: np.ndarray, ngroups: int) -> np.ndarray:
-    """Last non-NaN value per group (rows are ordered by group, then newest last)."""
-    out = np.full(ngroups, np.nan)
-    pos = np.flatnonzero(~np.isnan(v))
-    if len(pos):
-        last = np.full(ngroups, -1)
-        np.maximum.at(last, group[pos], pos)
-        has = last >= 0
-        out[has] = v[last[has]]
-    return out
 
 
 def _ns(s: pd.Series) -> np.ndarray:

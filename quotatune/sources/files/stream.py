@@ -20,6 +20,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.sources.text import read_bytes
 
 CHUNK_ROWS = 1 << 20  # rows per Parquet batch; CSV blocks hold about as many
 CSV_BLOCK_BYTES = 64 << 20
@@ -100,15 +101,7 @@ def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    head = read_bytes(path, 4)
     if not head:
         raise InputError(f"{path}: empty file")
     gz = head[:2] == b"\x1f\x8b"
