@@ -13,8 +13,10 @@ exactly.  See docs/architecture.md, "The flow".
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -159,23 +161,23 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
     """Raise :class:`_Overlap` if a pod repeats a time within this chunk or has samples
     within the time span already seen for it in earlier chunks; else widen the spans."""
     ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
-    code = usage.groupby(POD_KEY, observed=True, sort=False).ngroup().to_numpy()
-    ngroups = int(code.max()) + 1
-    same = code[1:] == code[:-1]
-    # The usual export lists each pod's samples together and in time order: checked in one
-    # pass; anything else is sorted to find equal times.
-    if ngroups != len(same) + 1 - int(same.sum()) or (same & (ts[1:] <= ts[:-1])).any():
+    code, names = _pod_codes(usage)
+    # The usual export lists each pod's samples together and in time order: then each run of
+    # one pod is its span, found in one pass; anything else is sorted to find equal times.
+    change = np.r_[True, code[1:] != code[:-1]]
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:], len(code)] - 1
+    run_keys = code[starts]
+    if len(np.unique(run_keys)) == len(run_keys) and not (~change[1:] & (ts[1:] <= ts[:-1])).any():
+        keys, lo, hi = run_keys, ts[starts], ts[ends]
+    else:
         order = np.lexsort((ts, code))
         c, t = code[order], ts[order]
         if ((c[1:] == c[:-1]) & (t[1:] == t[:-1])).any():
             raise _Overlap
-    lo = np.full(ngroups, np.iinfo("int64").max)
-    hi = np.full(ngroups, np.iinfo("int64").min)
-    np.minimum.at(lo, code, ts)
-    np.maximum.at(hi, code, ts)
-    _, first = np.unique(code, return_index=True)
-    keys = usage[POD_KEY].iloc[first].astype(str).itertuples(index=False, name=None)
-    for key, a, b in zip(keys, lo.tolist(), hi.tolist(), strict=True):
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        keys, lo, hi = c[first], t[first], t[np.r_[first[1:], len(c)] - 1]
+    for key, a, b in zip(names(keys), lo.tolist(), hi.tolist(), strict=True):
         seen = spans.get(key)
         if seen is not None and not (a > seen[1] or b < seen[0]):
             raise _Overlap
@@ -196,6 +198,36 @@ def _limit_changes(usage: pd.DataFrame) -> pd.DataFrame:
     c, v = code[order], d["memory_limit_bytes"].to_numpy("float64")[order]
     keep = order[np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]]
     return d.iloc[keep].astype({k: str for k in KEY_COLUMNS})
+
+
+def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
+    """One integer per (namespace, workload, pod, container) from the columns' category codes,
+    and a function from such integers back to the names."""
+    codes, cats = [], []
+    for col in POD_KEY:
+        s = usage[col]
+        if not isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype("category")
+        codes.append(s.cat.codes.to_numpy().astype("int64"))
+        cats.append(np.asarray(s.cat.categories.astype(str), dtype=object))
+    sizes = [max(len(c), 1) for c in cats]
+    if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
+        for i, c in enumerate(codes):
+            uniq, codes[i] = np.unique(c, return_inverse=True)
+            cats[i], sizes[i] = cats[i][uniq], len(uniq)
+    code = np.zeros(len(usage), dtype="int64")
+    for c, n in zip(codes, sizes, strict=True):
+        code = code * n + c
+
+    def names(keys: np.ndarray) -> list[Any]:
+        parts = []
+        rest = keys.copy()
+        for c, n in zip(reversed(cats), reversed(sizes), strict=True):
+            parts.append(c[rest % n])
+            rest //= n
+        return list(zip(*reversed(parts), strict=True))
+
+    return code, names
 
 
 def _names(df: pd.DataFrame) -> set[str]:

@@ -109,3 +109,26 @@ def test_recommend_json_is_the_same_from_files_from_the_store_and_from_the_whole
     assert len(recs) == len(files) and all(r["status"] == "ok" for r in recs)
     assert json.loads(streamed.stdout) == recs
     assert json.loads(stored.stdout) == recs
+
+
+def test_overlapping_files_count_each_sample_once_in_the_streamed_rollups(
+        tmp_path: Path) -> None:
+    from quotatune.pipelines.inputs import rollups_from_files
+
+    week = [(f"2026-11-{20 + d}T{h:02d}:00:00Z", "shop", "web", 0.1 * (h % 5))
+            for d in range(3) for h in range(24)]
+    a = canonical(tmp_path / "a.csv", week[:50])
+    b = canonical(tmp_path / "b.csv", week[30:])  # 20 samples in both files
+    got = rollups_from_files([a, b], None, Target())
+    assert got.samples == len(week)
+    assert any("ignored 20 duplicated sample(s)" in n for n in got.notes)
+    one = rollups_from_files([canonical(tmp_path / "all.csv", week)], None, Target())
+    cols = ["day", "n", "cpu_max", "mem_max"]
+    pd.testing.assert_frame_equal(got.rollups[cols].reset_index(drop=True),
+                                  one.rollups[cols].reset_index(drop=True))
+    # A filtered target also gets its raw samples, as text, once each.
+    sel = rollups_from_files([a, b], None, Target("shop", "web"), keep_samples=True)
+    assert sel.usage is not None and len(sel.usage) == len(week)
+    assert not isinstance(sel.usage["namespace"].dtype, pd.CategoricalDtype)
+    with pytest.raises(InputError, match="no data for target shop/wbe; nearest: shop/web"):
+        rollups_from_files([a, b], None, Target("shop", "wbe"))
