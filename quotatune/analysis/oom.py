@@ -46,7 +46,9 @@ def limits_at_ooms(usage: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataF
         return events
     u = usage[[*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]].dropna()
     e = oom[[*KEY_COLUMNS, "timestamp"]].copy()
-    e["timestamp"] = pd.to_datetime(e["timestamp"], utc=True, errors="coerce")
+    # One resolution on both sides: merge_asof refuses microseconds against nanoseconds.
+    e["timestamp"] = pd.to_datetime(e["timestamp"], utc=True, errors="coerce"
+                                    ).astype("datetime64[ns, UTC]")
     e = e.dropna(subset=["timestamp"])
     if u.empty or e.empty:
         return events

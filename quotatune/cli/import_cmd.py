@@ -29,7 +29,7 @@ def command(
 ) -> None:
     """Import usage files into the history store; importing the same samples twice adds nothing."""
     from quotatune.cli import config
-    from quotatune.cli.output import err
+    from quotatune.cli.output import err, progress
     from quotatune.model.errors import InputError
     from quotatune.pipelines.importing import import_into_store
     from quotatune.pipelines.maintenance import after_write
@@ -39,23 +39,23 @@ def command(
     if keep_days is not None and not 1 <= keep_days <= MAX_KEEP_DAYS:
         raise InputError(f"--keep-days must be from 1 to {MAX_KEEP_DAYS}, not {keep_days}")
     root = config.store_dir(store)
-    data, rep, dropped = import_into_store(files, fmt, root, keep_days)
+    with progress() as bar:
+        res = import_into_store(files, fmt, root, keep_days, bar)
+    rep = res.report
     after_write(root, "import", rep, None)  # for `quotatune status`; retention was applied
-    containers = data.usage[["namespace", "workload", "container"]].drop_duplicates().shape[0] \
-        if not data.usage.empty else 0
-    read = len(files) - sum(e.startswith("skipped ") for e in data.errors)
+    read = len(files) - sum(e.startswith("skipped ") for e in res.errors)
     msg = (
         f"imported {read} file(s) into {root}: {rep.samples_added} new sample(s), "
-        f"{rep.samples_duplicate} already stored, {containers} container(s)"
+        f"{rep.samples_duplicate} already stored, {res.containers} container(s)"
     )
-    if data.specs.shape[0]:
+    if res.spec_rows_read:
         msg += f", {rep.specs_rows} spec row(s)"
     if rep.events_added:
         msg += f", {rep.events_added} new event(s)"
-    if dropped:
-        msg += f"; dropped {dropped} day(s) past retention"
+    if res.dropped_days:
+        msg += f"; dropped {res.dropped_days} day(s) past retention"
     typer.echo(msg)
-    for e in data.errors:
+    for e in res.errors:
         err(f"warning: {e}")
-    for note in data.notes:
+    for note in res.notes:
         err(f"note: {note}")

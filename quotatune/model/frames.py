@@ -141,25 +141,21 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
     out["timestamp"] = _parse_timestamps(df["timestamp"], source, row_offset)
     for col in ("namespace", "container"):
         s = df[col]
-        bad = s.isna() | (s.astype(str).str.strip() == "")
+        bad = _empty_names(s)
         if bad.any():
             raise _fail(source, col, _row(bad, row_offset), "empty name")
-        out[col] = s.astype(str)
+        out[col] = _names_column(s)
     for col in ("namespace", "workload", "pod", "container"):
         if col in df.columns:
             _no_control_chars(df[col], source, col, row_offset)
-    if "pod" in df.columns:
-        out["pod"] = df["pod"].astype("string").fillna("").astype(str)
-    else:
-        out["pod"] = ""
+    out["pod"] = _names_column(df["pod"], fill=True) if "pod" in df.columns else ""
     if "workload" in df.columns:
-        w = df["workload"].astype("string").fillna("").astype(str)
+        w = _names_column(df["workload"], fill=True)
     else:
         w = pd.Series("", index=df.index)
-    empty_w = w == ""
+    empty_w = (w == "").to_numpy(dtype=bool)
     if empty_w.any():
-        derived = out["pod"].where(out["pod"] != "", out["container"]).map(workload_from_pod)
-        w = w.where(~empty_w, derived)
+        w = _derive_workloads(w, out["pod"], out["container"], empty_w)
     out["workload"] = w
     for col in ("cpu_cores", "memory_working_set_bytes"):
         out[col] = _numeric(df[col], source, col, row_offset, required=True)
@@ -168,8 +164,60 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
             out[col] = _numeric(df[col], source, col, row_offset, required=False)
     for col in USAGE_OPTIONAL_STR:
         if col in df.columns:
-            out[col] = df[col].astype("string").fillna("").astype(str)
+            out[col] = _names_column(df[col], fill=True)
     return out.reset_index(drop=True)[_ordered(out.columns)]
+
+
+# Name columns: a categorical column (a dictionary-encoded Parquet or CSV column) is checked
+# and mapped through its categories, never row by row: converting every row to a Python
+# string was most of the time of a large import.  Other columns keep the text path.
+def _is_cat(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.CategoricalDtype)
+
+
+def _empty_names(s: pd.Series) -> pd.Series:
+    if _is_cat(s):
+        cats = s.cat.categories.astype(str)
+        bad_cat = np.asarray(cats.str.strip() == "", dtype=bool)
+        codes = s.cat.codes.to_numpy()
+        bad = (codes < 0) | (bad_cat[codes] if len(bad_cat) else False)
+        return pd.Series(bad, index=s.index)
+    return s.isna() | (s.astype(str).str.strip() == "")
+
+
+def _names_column(s: pd.Series, *, fill: bool = False) -> pd.Series:
+    """Canonical names: text, or a categorical of text; missing is "" when ``fill``."""
+    if not _is_cat(s):
+        if fill:
+            return s.astype("string").fillna("").astype(str)
+        return s.astype(str)
+    if not pd.api.types.is_string_dtype(s.cat.categories) or s.cat.categories.dtype == object:
+        s = s.cat.rename_categories(list(s.cat.categories.astype(str)))
+    if fill and (s.cat.codes < 0).any():
+        if "" not in s.cat.categories:
+            s = s.cat.add_categories([""])
+        s = s.fillna("")
+    return s
+
+
+def _derive_workloads(w: pd.Series, pod: pd.Series, container: pd.Series,
+                      empty: np.ndarray) -> pd.Series:
+    """Workload names for rows without one, from the pod name (else the container name):
+    derived once per distinct name, then spread to the rows."""
+    pods = np.asarray(pod.to_numpy(dtype=object)[empty], dtype=object)
+    conts = np.asarray(container.to_numpy(dtype=object)[empty], dtype=object)
+    src = np.where(pods != "", pods, conts).astype(str)
+    uniq, inv = np.unique(src, return_inverse=True)
+    derived = np.array([workload_from_pod(u) for u in uniq], dtype=object)[inv]
+    if _is_cat(w):
+        values = w.astype(object).to_numpy(dtype=object) if not empty.all() else derived
+        if not empty.all():
+            values = values.copy()
+            values[empty] = derived
+        return pd.Series(pd.Categorical(values), index=w.index)
+    out = w.to_numpy(dtype=object).copy()
+    out[empty] = derived
+    return pd.Series(out, index=w.index).astype(str)
 
 
 def _ordered(cols: Iterable[str]) -> list[str]:
@@ -190,10 +238,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> None:
     """No platform allows a newline or escape in a name; one would break out of a line of
     ``-o patch`` output or a terminal table."""
-    text = s.astype("string").fillna("")
-    bad = text.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
+    if _is_cat(s):
+        cats = s.cat.categories.astype(str)
+        bad_cat = np.asarray(cats.str.contains(_CONTROL, regex=True), dtype=bool)
+        codes = s.cat.codes.to_numpy()
+        bad = (codes >= 0) & (bad_cat[codes] if len(bad_cat) else False)
+    else:
+        text = s.astype("string").fillna("")
+        bad = text.str.contains(_CONTROL, regex=True).fillna(False).to_numpy(dtype=bool)
     if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        pos = int(np.flatnonzero(bad)[0])
         raise _fail(source, col, pos + row_offset,
                     f"control character in name {str(s.iloc[pos])[:40]!r}")
 

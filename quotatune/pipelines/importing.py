@@ -1,29 +1,71 @@
-"""The import flow: files into the history store, then retention."""
+"""The import flow: files streamed chunk by chunk into the history store, then retention."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from quotatune.model import KEY_COLUMNS
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
-from quotatune.sources.registry import import_files
+from quotatune.pipelines.progress import NO_PROGRESS, Progress
+from quotatune.sources.registry import iter_files
 from quotatune.store import AppendReport
 
 
-def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days: int | None
-                      ) -> tuple[Collected, AppendReport, int]:
-    """What was read, what the store added, and how many days retention dropped."""
-    data = import_files(files, fmt)
+@dataclass
+class ImportResult:
+    """What an import read and what the store made of it."""
+
+    report: AppendReport
+    files: int = 0
+    samples_read: int = 0
+    containers: int = 0
+    spec_rows_read: int = 0
+    dropped_days: int = 0
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days: int | None,
+                      progress: Progress = NO_PROGRESS) -> ImportResult:
+    """Stream ``files`` into the store at ``root``; nothing is written if any file is bad."""
+    result = ImportResult(report=AppendReport(), files=len(files))
+    keys: set[tuple[str, str, str]] = set()
     st = open_store(root)
-    rep = st.append(data)
-    dropped = 0
+
+    def chunks() -> Iterator[Collected]:
+        progress.phase("reading files", len(files))
+        done = 0
+        for i, _path, chunk in iter_files(files, fmt):
+            progress.advance(steps=i - done, rows=len(chunk.usage))
+            done = i
+            if not chunk.usage.empty:
+                uniq = chunk.usage[KEY_COLUMNS].drop_duplicates().astype(str)
+                keys.update(uniq.itertuples(index=False, name=None))
+            result.samples_read += len(chunk.usage)
+            result.spec_rows_read += len(chunk.specs)
+            result.notes += chunk.notes
+            result.errors += chunk.errors
+            yield chunk
+        progress.advance(steps=len(files) - done)
+
+    def on_day(done: int, total: int) -> None:
+        if done == 0:
+            progress.phase("writing days", total)
+        else:
+            progress.advance()
+
+    result.report = st.append_stream(chunks(), on_day=on_day)
+    result.containers = len(keys)
     if keep_days is not None:
         # Counted back from the newest stored day (never from the future): importing last
         # year's trace with --keep-days 7 keeps its last week instead of deleting all of it.
         days = st.days()
         now = pd.Timestamp.now(tz="UTC")
         newest = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1) if days else now
-        dropped = st.apply_retention(keep_days, min(now, newest))
-    return data, rep, dropped
+        result.dropped_days = st.apply_retention(keep_days, min(now, newest))
+    return result

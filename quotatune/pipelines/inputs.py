@@ -1,4 +1,9 @@
-"""Where analysing flows get their frames: ``--from`` files, else the history store."""
+"""Where analysing flows get their frames: ``--from`` files, else the history store.
+
+For files, :func:`rollups_from_files` is the bounded-memory way in (per-day rollups, specs,
+events, and the raw samples of a filtered target only); :func:`load_inputs` still gives whole
+frames for flows that need every sample.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ import pandas as pd
 from quotatune.model import Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.pipelines.streaming import FileRollups, rollups_from_files
 from quotatune.store import Store
+
+__all__ = ["FileRollups", "existing_store", "load_inputs", "open_store", "rollups_from_files"]
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 

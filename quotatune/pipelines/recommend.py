@@ -12,13 +12,12 @@ from quotatune.analysis.policy import Policy
 from quotatune.analysis.recommend import (
     STRATEGIES,
     get_strategy,
-    recommend,
     recommend_from_rollups,
     rollup_columns,
 )
 from quotatune.model import Recommendation, Target
 from quotatune.model.errors import InputError, SourceError
-from quotatune.pipelines.inputs import existing_store, load_inputs
+from quotatune.pipelines.inputs import existing_store, rollups_from_files
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
 from quotatune.sources.prometheus.client import PrometheusClient
 from quotatune.sources.prometheus.run import MAX_CONCURRENCY
@@ -39,13 +38,15 @@ def from_files(
     errors: list[str], notes: list[str],
 ) -> tuple[list[Recommendation], pd.DataFrame]:
     get_strategy(strategy)  # a bad name fails before any file is read
-    data = load_inputs(files, fmt, None, target)
-    if data.usage.empty and data.specs.empty:
+    # Streamed into per-day rollups: a file larger than memory is never held whole.
+    data = rollups_from_files(files, fmt, target)
+    if data.rollups.empty and data.specs.empty:
         raise InputError(f"no containers for {target} in the given files (no usage samples "
                          "and no pod or container specs)")
     errors += data.errors
     notes += data.notes
-    return recommend(data.usage, data.specs, data.events, strategy=strategy), data.specs
+    return recommend_from_rollups(data.rollups, data.specs, data.events,
+                                  strategy=strategy), data.specs
 
 
 def from_store(

@@ -136,7 +136,7 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     for col in CURRENT_COLUMNS + ["restarts"]:
         if col in day_usage.columns:
             v = day_usage[col].to_numpy("float64")[order]
-            out[col] = _last_valid(v, group, ngroups)
+            out[col] = last_valid(v, group, ngroups)
         else:
             out[col] = np.nan
     if "platform" in day_usage.columns:
@@ -170,8 +170,9 @@ def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
     return pd.Series(np.split(values, offsets[1:-1]), dtype=object)
 
 
-def _last_valid(v: np.ndarray, group: np.ndarray, ngroups: int) -> np.ndarray:
-    """Last non-NaN value per group (rows are in time order within a group)."""
+def last_valid(v: np.ndarray, group: np.ndarray, ngroups: int) -> np.ndarray:
+    """Last non-NaN value per group (rows are in time order within a group; merge.py
+    orders pieces of a day newest last and uses it too)."""
     out = np.full(ngroups, np.nan)
     pos = np.flatnonzero(~np.isnan(v))
     if len(pos):

@@ -6,18 +6,21 @@ Each format maps to a reader ``Path -> Collected``; sniffers pick a format from 
 
 from __future__ import annotations
 
+import gzip
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.sources.files import stream
 from quotatune.sources.files import tables as files
 from quotatune.sources.files.hs_err_parse import looks_like_hs_err
 from quotatune.sources.kubernetes import files as k8s_files
 from quotatune.sources.text import open_text
 
 Importer = Callable[[Path], Collected]
+Streamer = Callable[[Path], Iterator[Collected]]
 
 
 def _canonical(path: Path) -> Collected:
@@ -42,6 +45,20 @@ IMPORTERS: dict[str, Importer] = {
     "hs-err": _hs_err,
 }
 
+
+
+def _canonical_stream(path: Path) -> Iterator[Collected]:
+    if path.suffix == ".parquet":
+        return stream.iter_canonical_parquet(path)
+    return stream.iter_canonical_csv(path)
+
+
+# Formats whose files can be larger than memory are read in chunks; every other format is
+# one chunk per file (a Bitbrains VM, a kubectl dump), read by its entry in IMPORTERS.
+STREAMERS: dict[str, Streamer] = {
+    "canonical": _canonical_stream,
+}
+
 # (format, predicate on the first 4 KiB of text), in order; the first match wins.
 SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
     ("hs-err", looks_like_hs_err),
@@ -58,11 +75,29 @@ SNIFFERS: list[tuple[str, Callable[[str], bool]]] = [
 def detect_format(path: Path) -> str:
     if path.suffix == ".parquet":
         return "canonical"
-    head = open_text(path)[:4096]
+    head = _head(path)
     for fmt, pred in SNIFFERS:
         if pred(head):
             return fmt
     raise InputError(f"{path}: unknown format; pass --format ({', '.join(sorted(IMPORTERS))})")
+
+
+def _head(path: Path, size: int = 4096) -> str:
+    """The first ``size`` characters, without reading (or unzipping) the whole file."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            raw = fh.read(4 * size)
+    except (OSError, EOFError):
+        return open_text(path)[:size]  # open_text names the problem in one line
+    try:
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return raw.decode("utf-16")[:size]
+        return raw.decode("utf-8-sig")[:size]
+    except UnicodeDecodeError:  # not text, or a character cut at the end of the read
+        return open_text(path)[:size]
 
 
 def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
@@ -91,3 +126,42 @@ def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
                          f"{failed[0]}")
     out.errors.extend(f"skipped {msg}" for msg in failed)
     return out
+
+
+def iter_files(paths: list[Path], fmt: str | None = None
+               ) -> Iterator[tuple[int, Path, Collected]]:
+    """Every file as a stream of chunks ``(file index, path, chunk)``: the usage of one chunk
+    plus, for formats that have them, the file's specs, events, notes and errors.
+
+    Tolerant like :func:`import_files`: a file that fails before its first chunk is skipped
+    (a last chunk carries one ``skipped …`` error per such file); one that fails after some
+    of its chunks were given out stops the stream, so no file is ever half-read.  When no
+    file could be read at all it is an :class:`InputError`."""
+    if fmt is not None and fmt not in IMPORTERS:
+        raise InputError(f"unknown format {fmt!r}; use one of {', '.join(sorted(IMPORTERS))}")
+    if not paths:
+        raise InputError("no input files given")
+    failed: list[str] = []
+    for i, path in enumerate(paths):
+        started = False
+        try:
+            name = fmt or detect_format(path)
+            if name in STREAMERS:
+                for chunk in STREAMERS[name](path):
+                    started = True
+                    yield i, path, chunk
+            else:
+                got = IMPORTERS[name](path)
+                started = True
+                yield i, path, got
+        except InputError as exc:
+            if started:
+                raise
+            failed.append(str(exc))
+    if len(failed) == len(paths):
+        if len(paths) == 1:
+            raise InputError(failed[0])
+        raise InputError(f"none of the {len(paths)} files could be read; the first: "
+                         f"{failed[0]}")
+    if failed:
+        yield len(paths) - 1, paths[-1], Collected(errors=[f"skipped {m}" for m in failed])

@@ -21,7 +21,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,6 +34,20 @@ from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.store import lock as filelock
 from quotatune.store import modes, reads
+from quotatune.store.files import atomic_write_text as _atomic_write_text
+from quotatune.store.files import remove_unreferenced as _remove_unreferenced
+from quotatune.store.files import why as _why
+from quotatune.store.files import write_parquet as _write_parquet
+from quotatune.store.files import write_usage_table as _write_usage_table
+from quotatune.store.staging import (
+    TEXT,
+    DayStaging,
+    from_arrow,
+    merge_day,
+    normalise,
+    remove_stale,
+    spill_dir,
+)
 
 USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
 SPEC_KEY = ["namespace", "workload", "pod", "container"]
@@ -97,42 +111,83 @@ class Store:
 
     # ----------------------------------------------------------------------------- writing
     def append(self, collected: Collected) -> AppendReport:
+        return self.append_stream([collected])
+
+    def append_stream(self, chunks: Iterable[Collected],
+                      on_day: Callable[[int, int], None] | None = None) -> AppendReport:
+        """Add a stream of chunks: each day's samples are gathered first (spilled to
+        ``ROOT/staging`` past a memory budget, without the lock), then every day is
+        rewritten once and committed by its manifest rename, under the lock.  A chunk that
+        fails validation stops the import before anything is written.  ``on_day(done,
+        total)`` is called before the first day and after each."""
         report = AppendReport()
-        with self.lock():
-            if not collected.usage.empty:
-                self._append_usage(collected.usage, report)
-            if not collected.specs.empty:
-                report.specs_rows = self._merge_table(
-                    "specs.parquet", collected.specs, SPEC_KEY, keep="last"
-                )
-            if not collected.events.empty:
-                report.events_added = self._merge_table(
-                    "events.parquet", collected.events, None, keep="first"
-                )
+        specs: list[pd.DataFrame] = []
+        events: list[pd.DataFrame] = []
+        self._ensure_root()
+        base = self.root / "staging"
+        staging = DayStaging(spill_dir(base))
+        try:
+            for chunk in chunks:
+                staging.add(chunk.usage)
+                if not chunk.specs.empty:
+                    specs.append(chunk.specs)
+                if not chunk.events.empty:
+                    events.append(chunk.events)
+            with self.lock():
+                remove_stale(base)
+                days = staging.days()
+                for i, day in enumerate(days):
+                    if on_day is not None:
+                        on_day(i, len(days))
+                    self._commit_day(day, staging.take(day), report)
+                if on_day is not None:
+                    on_day(len(days), len(days))
+                if specs:
+                    report.specs_rows = self._merge_table(
+                        "specs.parquet", pd.concat(specs, ignore_index=True), SPEC_KEY,
+                        keep="last")
+                if events:
+                    report.events_added = self._merge_table(
+                        "events.parquet", pd.concat(events, ignore_index=True), None,
+                        keep="first")
+        except OSError as exc:  # spilling: the store itself is untouched
+            raise StoreError(f"{base}: cannot write: {_why(exc)}") from None
+        finally:
+            staging.close()
         return report
 
-    def _append_usage(self, usage: pd.DataFrame, report: AppendReport) -> None:
-        usage = usage.copy()
-        # Group by the day start and format once per day: strftime on every row costs
-        # seconds per million samples.
-        days = usage["timestamp"].dt.floor("D")
-        for day_start, new in usage.groupby(days, sort=True):
-            day = pd.Timestamp(day_start).strftime("%Y-%m-%d")
-            new = new.drop(columns=[], errors="ignore")
-            old = self._read_day(str(day))
-            merged = new if old is None else pd.concat([old, new], ignore_index=True)
-            before = len(merged)
-            # Existing rows come first, so a re-import keeps what is already stored.
-            merged = merged.drop_duplicates(USAGE_KEY, keep="first")
-            dup = before - len(merged)
-            added = len(merged) - (0 if old is None else len(old))
-            report.samples_duplicate += dup
-            if added == 0:
+    def _commit_day(self, day: str, new: list[Any], report: AppendReport) -> None:
+        old = self._read_day_table(day)
+        n_old = 0 if old is None else old.num_rows
+        merged, dup = merge_day(from_arrow(([normalise(old)] if old is not None else []) + new))
+        del new
+        report.samples_duplicate += dup
+        added = len(merged) - n_old
+        if added == 0:
+            return
+        self._write_day(day, merged)
+        report.samples_added += added
+        report.days_written.append(day)
+
+    def _read_day_table(self, day: str) -> Any:
+        """The stored day as an Arrow table (names dictionary-encoded), or None."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for _ in range(5):
+            m = self._manifest(day)
+            if m is None or not m.get("data"):
+                return None
+            path = self._day_dir(day) / m["data"]
+            try:
+                names = [f.name for f in pq.read_schema(path)
+                         if f.name in TEXT and not pa.types.is_dictionary(f.type)]
+                return pq.read_table(path, read_dictionary=names)
+            except FileNotFoundError:
                 continue
-            merged = merged.sort_values(["namespace", "workload", "container", "pod", "timestamp"])
-            self._write_day(str(day), merged.reset_index(drop=True))
-            report.samples_added += added
-            report.days_written.append(str(day))
+            except (pa.ArrowException, OSError) as exc:
+                raise StoreError(f"{path}: unreadable store file: {exc}") from None
+        raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
 
     def _day_dir(self, day: str) -> Path:
         return self.root / "usage" / f"day={day}"
@@ -143,7 +198,7 @@ class Store:
         try:
             modes.make_dir(d)
             manifest: dict[str, Any] = {"data": f"data-{token}.parquet", "rows": len(df)}
-            _write_parquet(df, d / manifest["data"], row_group_size=reads.ROW_GROUP_ROWS)
+            _write_usage_table(df, d / manifest["data"])
             if self.rollup is not None:
                 manifest["rollup"] = f"rollup-{token}.parquet"
                 manifest["rollup_version"] = self.rollup_version
@@ -294,70 +349,6 @@ class Store:
 
 
 # --------------------------------------------------------------------------------- file helpers
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-def _fsync_dir(d: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        modes.fix_path(tmp)  # owner-only whatever the umask
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    def write(p: Path) -> None:
-        p.write_text(text)
-
-    _atomic_write_bytes(path, write)
-
-
-def _write_parquet(df: pd.DataFrame, path: Path, row_group_size: int | None = None) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(_parquet_safe(df), preserve_index=False)
-    _atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd",
-                                                       row_group_size=row_group_size))
-
-
-def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Object columns Parquet cannot type: tuples become lists (stored as list<string>),
-    dicts become JSON text, and mixed scalars become text."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            kinds = {type(v) for v in out[col].dropna()}
-            if kinds & {list, tuple}:
-                out[col] = out[col].map(
-                    lambda v: [str(x) for x in v] if isinstance(v, list | tuple) else []
-                )
-            elif dict in kinds:
-                out[col] = out[col].map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
-            elif len(kinds) > 1:
-                out[col] = out[col].map(lambda v: v if v is None else str(v))
-    return out
-
-
 def _read_parquet(
     path: Path, *, tuples: bool = True, columns: list[str] | None = None, filters: Any = None,
 ) -> pd.DataFrame:
@@ -378,16 +369,3 @@ def _read_parquet(
         if tuples and pa.types.is_list(fld.type):
             df[fld.name] = df[fld.name].map(lambda v: () if v is None else tuple(v))
     return df
-
-
-def _remove_unreferenced(d: Path) -> None:
-    """Delete data/rollup/tmp files the current manifest does not point to."""
-    try:
-        m = json.loads((d / "manifest.json").read_text())
-        keep = {m.get("data"), m.get("rollup"), "manifest.json"}
-    except (OSError, ValueError):
-        keep = {"manifest.json"}
-    with contextlib.suppress(OSError):
-        for p in d.iterdir():
-            if p.name not in keep:
-                p.unlink(missing_ok=True)

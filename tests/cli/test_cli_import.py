@@ -170,3 +170,39 @@ def test_one_bad_file_among_good_ones_is_skipped_with_a_warning(tmp_path: Path) 
     assert Store(tmp_path / "data").days() != []
     only_bad = run_cli("import", str(bad), cwd=tmp_path / "data")
     assert_one_line_error(only_bad, "bad.csv: column 'timestamp', row 2")
+
+
+def test_a_piped_import_prints_no_progress(tmp_path: Path) -> None:
+    run = run_cli("import", *TWO_VMS, "--store", str(tmp_path / "s"))
+    assert run.code == 0, run
+    assert "reading files" not in run.stderr and "\x1b" not in run.stderr and "\r" not in run.stderr
+    # Only the note about the dropped rows is on stderr.
+    assert [line for line in run.stderr.splitlines() if not line.startswith("note: ")] == []
+
+
+def test_an_import_on_a_terminal_shows_progress(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTATUNE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "quotatune", "import", *TWO_VMS,
+                             "--store", str(tmp_path / "s")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not data:
+            break
+        seen += data
+    out, _ = proc.communicate(timeout=120)
+    os.close(leader)
+    assert proc.returncode == 0
+    assert "new sample(s)" in out  # stdout stays clean for scripts
+    assert b"reading files" in seen or b"writing days" in seen

@@ -1,0 +1,253 @@
+"""Files to per-day rollups in memory, for ``--from``: the same chunked readers as
+``import`` (:func:`quotatune.sources.registry.iter_files`), no store written.
+
+Each chunk is rolled up per container and UTC day as it arrives
+(:func:`quotatune.rollup.sketch.daily_rollup`) and the pieces of a day are merged
+(:func:`quotatune.rollup.merge.merge_rollups`), so memory follows the number of containers
+and one chunk.  Samples repeated across chunks (two overlapping exports) must count once:
+each pod's time span is tracked, and if a chunk overlaps what was already seen for the same
+pod, the files are read again through the per-day staging of the store, which deduplicates
+exactly.  See docs/architecture.md, "The flow".
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quotatune.analysis.oom import limits_at_ooms
+from quotatune.model import KEY_COLUMNS, Target
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError
+from quotatune.pipelines.progress import NO_PROGRESS, Progress
+from quotatune.rollup.merge import merge_rollups
+from quotatune.rollup.sketch import daily_rollup
+from quotatune.sources.registry import iter_files
+from quotatune.store.staging import DayStaging, from_arrow, merge_day
+
+FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
+POD_KEY = ["namespace", "workload", "pod", "container"]
+
+
+@dataclass
+class FileRollups:
+    """What ``--from`` files hold, summarised: ``rollups`` has one row per container and
+    UTC day (the columns of :data:`quotatune.rollup.sketch.ROLLUP_COLUMNS`); ``usage`` holds
+    the raw samples of the target only when they were asked for (names as text)."""
+
+    rollups: pd.DataFrame
+    specs: pd.DataFrame
+    events: pd.DataFrame
+    usage: pd.DataFrame | None = None
+    samples: int = 0
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class _Overlap(Exception):
+    """A chunk repeats a pod's time span: samples may be duplicated across chunks."""
+
+
+def rollups_from_files(
+    files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
+    now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
+) -> FileRollups:
+    """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
+    when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
+    (default: the clock) + 10 minutes are left out with a note."""
+    limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
+    try:
+        out = _read(files, fmt, target, keep_samples, limit, progress, exact=False)
+    except _Overlap:
+        out = _read(files, fmt, target, keep_samples, limit, progress, exact=True)
+    if out.rollups.empty and out.specs.empty and out.events.empty:
+        raise InputError("no data in the given files")
+    return out
+
+
+def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
+          limit: pd.Timestamp, progress: Progress, *, exact: bool) -> FileRollups:
+    progress.phase("reading files" if not exact else "reading files again (overlaps)",
+                   len(files))
+    acc = Collected()
+    pieces: list[pd.DataFrame] = []
+    pending = 0
+    samples: list[pd.DataFrame] = []
+    known: set[str] = set()
+    future = dup = 0
+    limits: list[pd.DataFrame] = []
+    spans: dict[tuple[str, ...], tuple[int, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
+        staging = DayStaging(Path(tmp) / "days")
+        done = 0
+        for i, _path, chunk in iter_files(files, fmt):
+            acc.specs = _cat(acc.specs, chunk.specs)
+            acc.events = _cat(acc.events, chunk.events)
+            acc.notes += chunk.notes
+            acc.errors += chunk.errors
+            usage = chunk.usage
+            progress.advance(steps=i - done, rows=len(usage))
+            done = i
+            if usage.empty:
+                continue
+            if not target.is_all:
+                known |= _names(usage)
+                usage = usage[target.mask(usage).to_numpy()]
+            late = (usage["timestamp"] > limit).to_numpy()
+            if late.any():
+                future += int(late.sum())
+                usage = usage[~late]
+            if usage.empty:
+                continue
+            limits.append(_limit_changes(usage))
+            if exact:
+                staging.add(usage)
+                continue
+            _check_spans(usage, spans)
+            pieces.append(daily_rollup(usage))
+            pending += len(pieces[-1])
+            if keep_samples and not target.is_all:
+                samples.append(usage)
+            if pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
+                pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
+                pending = len(pieces[0])
+        progress.advance(steps=len(files) - done)
+        if exact:
+            progress.phase("rolling up days", len(staging.days()))
+            for day in staging.days():
+                frame, d = merge_day(from_arrow(staging.take(day)))
+                dup += d
+                pieces.append(daily_rollup(frame))
+                if keep_samples and not target.is_all:
+                    samples.append(frame)
+                progress.advance()
+            staging.close()
+    rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else pd.DataFrame()
+    if dup:
+        acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
+    if future:
+        acc.notes.append(f"ignored {future} sample(s) stamped in the future "
+                         f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+    specs, events = acc.specs, acc.events
+    if not events.empty and limits:
+        # The limit in force at each OOM kill, as the whole-frame path finds it in the samples
+        # (the limits' change points give the same answer as every sample).
+        annotated = limits_at_ooms(pd.concat(limits, ignore_index=True), events)
+        events = events if annotated is None else annotated
+    if not target.is_all:
+        if rollups.empty and specs.empty:
+            target.select(pd.DataFrame(columns=KEY_COLUMNS), known)  # raises, with hints
+        if rollups.empty:
+            specs = target.select(specs, known | _names(specs))
+        elif not specs.empty:
+            specs = specs[target.mask(specs)]
+        if not events.empty:
+            events = events[target.mask(events)]
+    raw = None
+    if keep_samples and samples:
+        raw = _as_text(pd.concat(samples, ignore_index=True))
+    n = int(rollups["n"].sum()) if not rollups.empty else 0
+    return FileRollups(rollups=rollups, specs=specs, events=events, usage=raw, samples=n,
+                       notes=acc.notes, errors=acc.errors)
+
+
+def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, int]]) -> None:
+    """Raise :class:`_Overlap` if a pod repeats a time within this chunk or has samples
+    within the time span already seen for it in earlier chunks; else widen the spans."""
+    ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
+    code, names = _pod_codes(usage)
+    # The usual export lists each pod's samples together and in time order: then each run of
+    # one pod is its span, found in one pass; anything else is sorted to find equal times.
+    change = np.r_[True, code[1:] != code[:-1]]
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:], len(code)] - 1
+    run_keys = code[starts]
+    if len(np.unique(run_keys)) == len(run_keys) and not (~change[1:] & (ts[1:] <= ts[:-1])).any():
+        keys, lo, hi = run_keys, ts[starts], ts[ends]
+    else:
+        order = np.lexsort((ts, code))
+        c, t = code[order], ts[order]
+        if ((c[1:] == c[:-1]) & (t[1:] == t[:-1])).any():
+            raise _Overlap
+        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+        keys, lo, hi = c[first], t[first], t[np.r_[first[1:], len(c)] - 1]
+    for key, a, b in zip(names(keys), lo.tolist(), hi.tolist(), strict=True):
+        seen = spans.get(key)
+        if seen is not None and not (a > seen[1] or b < seen[0]):
+            raise _Overlap
+        spans[key] = (a, b) if seen is None else (min(seen[0], a), max(seen[1], b))
+
+
+def _limit_changes(usage: pd.DataFrame) -> pd.DataFrame:
+    """Per container, the samples where ``memory_limit_bytes`` takes a new value (in time
+    order, within this chunk): a few rows per container instead of every sample."""
+    cols = [*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]
+    if "memory_limit_bytes" not in usage.columns:
+        return pd.DataFrame(columns=cols)
+    d = usage[cols].dropna()
+    if d.empty:
+        return d
+    code = d.groupby(KEY_COLUMNS, observed=True, sort=False).ngroup().to_numpy()
+    order = np.lexsort((d["timestamp"].to_numpy("datetime64[ns]").view("int64"), code))
+    c, v = code[order], d["memory_limit_bytes"].to_numpy("float64")[order]
+    keep = order[np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]]
+    return d.iloc[keep].astype({k: str for k in KEY_COLUMNS})
+
+
+def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
+    """One integer per (namespace, workload, pod, container) from the columns' category codes,
+    and a function from such integers back to the names."""
+    codes, cats = [], []
+    for col in POD_KEY:
+        s = usage[col]
+        if not isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype("category")
+        codes.append(s.cat.codes.to_numpy().astype("int64"))
+        cats.append(np.asarray(s.cat.categories.astype(str), dtype=object))
+    sizes = [max(len(c), 1) for c in cats]
+    if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
+        for i, c in enumerate(codes):
+            uniq, codes[i] = np.unique(c, return_inverse=True)
+            cats[i], sizes[i] = cats[i][uniq], len(uniq)
+    code = np.zeros(len(usage), dtype="int64")
+    for c, n in zip(codes, sizes, strict=True):
+        code = code * n + c
+
+    def names(keys: np.ndarray) -> list[Any]:
+        parts = []
+        rest = keys.copy()
+        for c, n in zip(reversed(cats), reversed(sizes), strict=True):
+            parts.append(c[rest % n])
+            rest //= n
+        return list(zip(*reversed(parts), strict=True))
+
+    return code, names
+
+
+def _names(df: pd.DataFrame) -> set[str]:
+    if df.empty:
+        return set()
+    keys = df[KEY_COLUMNS].drop_duplicates()
+    return {f"{n}/{w}/{c}" for n, w, c in keys.itertuples(index=False)}
+
+
+def _cat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    if b.empty:
+        return a
+    return b if a.empty else pd.concat([a, b], ignore_index=True)
+
+
+def _as_text(usage: pd.DataFrame) -> pd.DataFrame:
+    """Raw samples for the whole-frame analyses: names as plain text, as they expect."""
+    out = usage.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(str)
+    return out.sort_values([*POD_KEY, "timestamp"]).reset_index(drop=True) \
+        if len(out) else out

@@ -1,0 +1,132 @@
+"""Canonical CSV and Parquet read in chunks: a file of any size costs one chunk of memory.
+
+Parquet is read row group by row group and CSV block by block with pyarrow's readers; the
+name columns stay dictionary-encoded (pandas categoricals) and each chunk is validated by
+:func:`quotatune.model.validate_usage`, whose errors name the file's row.  A CSV that
+pyarrow's strict reader refuses (a value it cannot type, epoch seconds beside RFC 3339 text,
+UTF-16) is read again by the tolerant pandas reader, which either accepts it or names the bad
+row; the rows already yielded are not yielded twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quotatune import model
+from quotatune.model.collected import Collected
+from quotatune.model.errors import InputError
+from quotatune.sources.text import read_bytes
+
+CHUNK_ROWS = 1 << 20  # rows per Parquet batch; CSV blocks hold about as many
+CSV_BLOCK_BYTES = 64 << 20
+NAME_COLUMNS = ("namespace", "workload", "pod", "container", *model.USAGE_OPTIONAL_STR)
+FLOAT_COLUMNS = ("cpu_cores", "memory_working_set_bytes", *model.USAGE_OPTIONAL_FLOAT)
+
+
+def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Collected]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path, read_dictionary=_present(path, NAME_COLUMNS))
+        wanted = [n for n in pf.schema_arrow.names
+                  if n == "timestamp" or n in NAME_COLUMNS or n in FLOAT_COLUMNS]
+        batches = pf.iter_batches(batch_size=rows, columns=wanted)
+        done = 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            df = batch.to_pandas()
+            yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
+            done += batch.num_rows
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+    if done == 0:
+        raise InputError(f"{path}: no samples")
+
+
+def _present(path: Path, names: tuple[str, ...]) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+    def text(t: Any) -> bool:
+        return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+    return [n for n in names if n in schema.names and text(schema.field(n).type)]
+
+
+def iter_canonical_csv(path: Path) -> Iterator[Collected]:
+    """Chunks of a canonical CSV; see the module note for the fallback."""
+    import pyarrow as pa
+
+    yielded = 0
+    try:
+        for df in _arrow_csv_chunks(path):
+            usage = model.validate_usage(df, str(path), row_offset=2 + yielded)
+            yield Collected(usage=usage)
+            yielded += len(df)
+    except _Fallback:
+        pass
+    except pa.ArrowInvalid:
+        pass
+    else:
+        if yielded == 0:
+            raise InputError(f"{path}: no samples")
+        return
+    from quotatune.sources.files.tables import read_canonical_csv
+
+    whole = read_canonical_csv(path).usage
+    if yielded < len(whole):
+        yield Collected(usage=whole.iloc[yielded:].reset_index(drop=True))
+
+
+class _Fallback(Exception):
+    """The file needs the pandas reader (UTF-16, unreadable by pyarrow)."""
+
+
+def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = read_bytes(path, 4)
+    if not head:
+        raise InputError(f"{path}: empty file")
+    gz = head[:2] == b"\x1f\x8b"
+    if not gz and head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise _Fallback
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    types: dict[str, Any] = {c: dictionary for c in NAME_COLUMNS}
+    types.update({c: pa.float64() for c in FLOAT_COLUMNS})
+    types["timestamp"] = pa.timestamp("ns", tz="UTC")
+    convert = pacsv.ConvertOptions(
+        column_types=types, null_values=[""], strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    source: Any = gzip.open(path, "rb") if gz else str(path)
+    try:
+        reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(
+            block_size=CSV_BLOCK_BYTES), convert_options=convert)
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            raise InputError(f"{path}: empty file") from None
+        raise _Fallback from None
+    for batch in reader:
+        if batch.num_rows:
+            yield batch.to_pandas()
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,107 @@
+"""Store files written whole or not at all: a temporary name, fsync, then rename.
+
+See docs/architecture.md, "The store"; :mod:`quotatune.store.history` commits with these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from quotatune.store import modes
+from quotatune.store.reads import ROW_GROUP_ROWS
+
+
+def why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def fsync_dir(d: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        modes.fix_path(tmp)  # owner-only whatever the umask
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    def write(p: Path) -> None:
+        p.write_text(text)
+
+    atomic_write_bytes(path, write)
+
+
+def write_usage_table(df: pd.DataFrame, path: Path) -> None:
+    """A day's samples.  Names go in dictionary-encoded, as they are in memory, but without
+    the Arrow schema: a reader gets them back as text, exactly as from a day written by an
+    older version.  Row groups of 128 Ki rows let a filtered read skip what it does not
+    want."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    atomic_write_bytes(path, lambda p: pq.write_table(
+        table, p, compression="zstd", row_group_size=ROW_GROUP_ROWS, store_schema=False))
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(parquet_safe(df), preserve_index=False)
+    atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd"))
+
+
+def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns Parquet cannot type: tuples become lists (stored as list<string>),
+    dicts become JSON text, and mixed scalars become text."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            kinds = {type(v) for v in out[col].dropna()}
+            if kinds & {list, tuple}:
+                out[col] = out[col].map(
+                    lambda v: [str(x) for x in v] if isinstance(v, list | tuple) else []
+                )
+            elif dict in kinds:
+                out[col] = out[col].map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
+            elif len(kinds) > 1:
+                out[col] = out[col].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def remove_unreferenced(d: Path) -> None:
+    """Delete data/rollup/tmp files the current manifest does not point to."""
+    try:
+        m = json.loads((d / "manifest.json").read_text())
+        keep = {m.get("data"), m.get("rollup"), "manifest.json"}
+    except (OSError, ValueError):
+        keep = {"manifest.json"}
+    with contextlib.suppress(OSError):
+        for p in d.iterdir():
+            if p.name not in keep:
+                p.unlink(missing_ok=True)

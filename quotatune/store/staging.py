@@ -1,0 +1,208 @@
+"""Usage chunks grouped by UTC day before they are written, with bounded memory.
+
+A streaming import meets a day in many chunks (a file ordered container by container holds
+every day in every chunk), but the store rewrites a day whole, once.  :class:`DayStaging`
+keeps each day's chunks as Arrow tables (names dictionary-encoded) up to a memory budget,
+then spills them to Arrow IPC files in a private directory; :meth:`DayStaging.take` gives one
+day back as a frame.  :func:`merge_day` deduplicates and sorts a day with integer keys, never
+row by row.  See docs/architecture.md, "The store".
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quotatune.store import modes
+
+DAY_NS = 86_400 * 10**9
+BUDGET_BYTES = 384 << 20
+NAMES = ("namespace", "workload", "pod", "container")
+SORT_KEY = ("namespace", "workload", "container", "pod")  # then timestamp
+TEXT = ("namespace", "workload", "pod", "container", "workload_kind", "node", "platform")
+
+
+def _dictionary() -> Any:
+    import pyarrow as pa
+
+    return pa.dictionary(pa.int32(), pa.string())
+
+
+def to_arrow(df: pd.DataFrame) -> Any:
+    """A usage frame as an Arrow table with one schema per column whatever the chunk:
+    text dictionary-encoded (int32 indices), times in UTC nanoseconds, numbers float64."""
+    import pyarrow as pa
+
+    return normalise(pa.Table.from_pandas(df, preserve_index=False))
+
+
+def normalise(table: Any) -> Any:
+    """The canonical Arrow schema of a usage table (see :func:`to_arrow`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols, fields = [], []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if name in TEXT:
+            if not pa.types.is_dictionary(col.type):
+                col = pc.dictionary_encode(col.cast(pa.string()))
+            col = col.cast(_dictionary())
+        elif name == "timestamp":
+            col = col.cast(pa.timestamp("ns", tz="UTC"))
+        elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type) \
+                or pa.types.is_null(col.type):
+            col = col.cast(pa.float64())
+        cols.append(col)
+        fields.append(pa.field(name, col.type))
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
+def from_arrow(tables: list[Any]) -> pd.DataFrame:
+    """Tables of :func:`to_arrow` as one frame with categorical names."""
+    import pyarrow as pa
+
+    table = pa.concat_tables(tables, promote_options="default").unify_dictionaries()
+    return table.combine_chunks().to_pandas()
+
+
+class DayStaging:
+    """Per-day chunks in memory, spilled under ``spill_dir`` past ``budget`` bytes."""
+
+    def __init__(self, spill_dir: Path, budget: int = BUDGET_BYTES) -> None:
+        self.spill_dir = spill_dir
+        self.budget = budget
+        self._mem: dict[int, list[Any]] = defaultdict(list)
+        self._files: dict[int, list[Path]] = defaultdict(list)
+        self._bytes = 0
+        self.rows = 0
+
+    def add(self, usage: pd.DataFrame) -> None:
+        if usage.empty:
+            return
+        ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
+        day = ts // DAY_NS
+        table = to_arrow(usage)
+        lo, hi = int(day.min()), int(day.max())
+        if lo == hi:
+            self._keep(lo, table)
+        else:
+            order = np.argsort(day, kind="stable")
+            bounds = np.searchsorted(day[order], np.arange(lo, hi + 2))
+            for d in range(lo, hi + 1):
+                a, b = bounds[d - lo], bounds[d - lo + 1]
+                if b > a:
+                    self._keep(d, table.take(order[a:b]))
+        self.rows += len(usage)
+        if self._bytes > self.budget:
+            self.spill()
+
+    def _keep(self, day: int, table: Any) -> None:
+        self._mem[day].append(table)
+        self._bytes += table.nbytes
+
+    def spill(self) -> None:
+        import pyarrow as pa
+
+        modes.make_dir(self.spill_dir)
+        for day, tables in self._mem.items():
+            path = self.spill_dir / f"{day}-{len(self._files[day])}.arrow"
+            table = pa.concat_tables(tables, promote_options="default").unify_dictionaries()
+            with pa.OSFile(str(path), "wb") as sink, \
+                    pa.ipc.new_file(sink, table.schema,
+                                    options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
+                w.write_table(table.combine_chunks())
+            modes.fix_path(path)
+            self._files[day].append(path)
+        self._mem.clear()
+        self._bytes = 0
+
+    def days(self) -> list[str]:
+        nums = sorted(set(self._mem) | set(self._files))
+        return [pd.Timestamp(d * DAY_NS, tz="UTC").strftime("%Y-%m-%d") for d in nums]
+
+    def take(self, day: str) -> list[Any]:
+        """The day's tables (removed from the staging)."""
+        import pyarrow as pa
+
+        d = int(pd.Timestamp(day, tz="UTC").value // DAY_NS)
+        tables = self._mem.pop(d, [])
+        self._bytes -= sum(t.nbytes for t in tables)
+        for path in self._files.pop(d, []):
+            with pa.memory_map(str(path)) as src:
+                tables.append(pa.ipc.open_file(src).read_all())
+            path.unlink(missing_ok=True)
+        return tables
+
+    def close(self) -> None:
+        self._mem.clear()
+        self._files.clear()
+        shutil.rmtree(self.spill_dir, ignore_errors=True)
+
+    def __enter__(self) -> DayStaging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def spill_dir(base: Path) -> Path:
+    """A private spill directory under ``base``, named after this process so that a later
+    run can remove the leftovers of one that was killed (:func:`remove_stale`)."""
+    return base / f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def remove_stale(base: Path) -> None:
+    """Spill directories of processes that no longer run."""
+    if not base.is_dir():
+        return
+    for d in base.iterdir():
+        pid = d.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def merge_day(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One day's samples deduplicated on namespace/workload/pod/container/timestamp and
+    sorted by namespace, workload, container, pod, time.  Of equal keys the earliest row
+    wins, so rows put first (what the store already held) are kept over new ones.
+    Returns the frame and how many rows were duplicates."""
+    if frame.empty:
+        return frame, 0
+    keys = [_rank(frame[c]) for c in SORT_KEY]
+    ts = frame["timestamp"].to_numpy("datetime64[ns]").view("int64")
+    # lexsort is stable: among equal keys the input order (old rows first) is kept.
+    order = np.lexsort((ts, *reversed(keys)))
+    dup = np.ones(len(order) - 1, dtype=bool)
+    for k in (*keys, ts):
+        s = k[order]
+        dup &= s[1:] == s[:-1]
+    keep = order[np.r_[True, ~dup]]
+    return frame.iloc[keep].reset_index(drop=True), int(dup.sum())
+
+
+def _rank(s: pd.Series) -> np.ndarray:
+    """Integers that sort like the text of ``s`` (categorical: through its categories)."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("category")
+    cats = np.asarray(s.cat.categories.astype(str), dtype=object)
+    rank = np.empty(len(cats) + 1, dtype=np.int64)
+    rank[:-1] = np.argsort(np.argsort(cats, kind="stable"), kind="stable")
+    rank[-1] = -1  # missing (code -1) sorts first
+    return rank[s.cat.codes.to_numpy()]

@@ -1,0 +1,86 @@
+"""Canonical files read in chunks give the frames the whole-file readers give, name the
+right row of a bad value in a later chunk, and keep names dictionary-encoded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from quotatune.model.errors import InputError
+from quotatune.sources.files import stream
+from quotatune.sources.files.tables import read_canonical_csv
+from quotatune.sources.registry import iter_files
+
+HEADER = "timestamp,namespace,workload,pod,container,cpu_cores,memory_working_set_bytes\n"
+
+
+def rows(n: int, start: int = 0) -> str:
+    return "".join(f"2026-11-20T{(i // 60) % 24:02d}:{i % 60:02d}:00Z,shop,,"
+                   f"web-5d8f7c9b6f-x2k9{'qrs'[i % 3]},app,0.{i % 10},{(i + 1) << 20}\n"
+                   for i in range(start, start + n))
+
+
+def test_a_csv_streams_to_the_frame_the_whole_file_reader_gives(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + rows(1000))
+    chunks = [c.usage for _, _, c in iter_files([path], "canonical")]
+    got = pd.concat(chunks, ignore_index=True)
+    assert isinstance(got["pod"].dtype, pd.CategoricalDtype)
+    want = read_canonical_csv(path).usage
+    pd.testing.assert_frame_equal(got.astype({c: str for c in ("namespace", "workload", "pod",
+                                                              "container")}), want)
+    assert set(got["workload"]) == {"web"}  # derived from the pod name, per distinct pod
+
+
+def test_a_bad_value_in_a_later_block_is_named_by_its_row(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setattr(stream, "CSV_BLOCK_BYTES", 4096)
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + rows(500) + "2026-11-20T10:00:00Z,shop,,p,app,-1,5\n" + rows(50))
+    with pytest.raises(InputError, match=r"column 'cpu_cores', row 502: negative"):
+        list(iter_files([path], "canonical"))
+
+
+def test_text_pyarrow_refuses_goes_to_the_tolerant_reader_without_repeating_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "CSV_BLOCK_BYTES", 4096)
+    path = tmp_path / "u.csv"
+    # Epoch seconds beside RFC 3339 text: valid, but not for pyarrow's timestamp parser.
+    path.write_text(HEADER + rows(300) + "1795000000,shop,w,p,app,0.5,5\n")
+    got = pd.concat([c.usage for _, _, c in iter_files([path], "canonical")])
+    assert len(got) == 301
+    assert not got.duplicated(["pod", "timestamp"]).any()
+    with pytest.raises(InputError, match=r"row 3: not a number: 'x'"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(HEADER + rows(1) + "2026-11-20T10:00:00Z,shop,w,p,app,x,5\n")
+        list(iter_files([bad], "canonical"))
+
+
+def test_parquet_is_read_by_row_group_with_rows_counted_across_them(tmp_path: Path) -> None:
+    df = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-20", periods=3000, freq="1min", tz="UTC"),
+        "namespace": "shop", "workload": "web", "pod": "web-1", "container": "app",
+        "cpu_cores": 0.5, "memory_working_set_bytes": 1e8,
+    })
+    df.loc[2500, "namespace"] = "  "
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=1000)
+    with pytest.raises(InputError, match=r"column 'namespace', row 2500: empty name"):
+        list(stream.iter_canonical_parquet(path, rows=1000))
+    df.loc[2500, "namespace"] = "shop"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=1000)
+    chunks = [c.usage for c in stream.iter_canonical_parquet(path, rows=1000)]
+    assert [len(c) for c in chunks] == [1000, 1000, 1000]
+    assert all(isinstance(c["namespace"].dtype, pd.CategoricalDtype) for c in chunks)
+
+
+def test_a_control_character_in_a_dictionary_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + rows(3) + '2026-11-20T10:00:00Z,shop,"a\x1bb",p,app,0.5,5\n')
+    with pytest.raises(InputError, match=r"column 'workload', row 5: control character"):
+        list(iter_files([path], "canonical"))

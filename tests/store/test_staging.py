@@ -1,0 +1,59 @@
+"""Per-day staging: chunks past the memory budget are spilled and come back whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from quotatune.model import validate_usage
+from quotatune.store.staging import DayStaging, from_arrow, merge_day, remove_stale
+
+
+def chunk(workloads: range, start: str, minutes: int) -> pd.DataFrame:
+    ts = pd.date_range(start, periods=minutes, freq="1min", tz="UTC")
+    df = pd.concat([pd.DataFrame({
+        "timestamp": ts, "namespace": "shop", "workload": f"app{i}", "pod": f"app{i}-0",
+        "container": "main", "cpu_cores": 0.1 * i, "memory_working_set_bytes": 1e8 + i,
+    }) for i in workloads], ignore_index=True)
+    for c in ("namespace", "workload", "pod", "container"):
+        df[c] = df[c].astype("category")
+    return validate_usage(df, "test", row_offset=0)
+
+
+def test_spilled_days_come_back_whole_and_the_spill_is_removed(tmp_path: Path) -> None:
+    staging = DayStaging(tmp_path / "spill", budget=1)  # spill after every chunk
+    staging.add(chunk(range(0, 3), "2026-11-20T20:00:00", 600))  # two days
+    staging.add(chunk(range(3, 5), "2026-11-21T00:00:00", 60))
+    assert list((tmp_path / "spill").iterdir())
+    assert staging.days() == ["2026-11-20", "2026-11-21"]
+    first = from_arrow(staging.take("2026-11-20"))
+    second = from_arrow(staging.take("2026-11-21"))
+    assert len(first) == 3 * 240 and len(second) == 3 * 360 + 2 * 60
+    assert isinstance(second["workload"].dtype, pd.CategoricalDtype)
+    assert sorted(second["workload"].unique()) == [f"app{i}" for i in range(5)]
+    staging.close()
+    assert not (tmp_path / "spill").exists()
+
+
+def test_merge_day_keeps_the_first_of_equal_keys_and_sorts_by_name_then_time() -> None:
+    old = chunk(range(10, 12), "2026-11-20T00:00:00", 5)
+    new = chunk(range(9, 12), "2026-11-20T00:03:00", 5).assign(cpu_cores=9.0)
+    both = pd.concat([old.astype({c: str for c in ("namespace", "workload", "pod",
+                                                  "container")}), new], ignore_index=True)
+    merged, dup = merge_day(both)
+    assert dup == 2 * 2  # minutes 3 and 4 of app10 and app11 were stored already
+    assert list(merged["workload"].drop_duplicates()) == ["app10", "app11", "app9"]
+    app10 = merged[merged["workload"] == "app10"]
+    assert app10["timestamp"].is_monotonic_increasing and len(app10) == 8
+    np.testing.assert_array_equal(app10["cpu_cores"].iloc[:5], 1.0)  # the stored rows won
+
+
+def test_spill_directories_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    dead = tmp_path / "999999999-abcd"
+    dead.mkdir()
+    alive = tmp_path / f"{__import__('os').getpid()}-abcd"
+    alive.mkdir()
+    remove_stale(tmp_path)
+    assert not dead.exists() and alive.exists()
