@@ -268,13 +268,17 @@ class PromServer:
                 self.kill()
 
 
-def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None) -> PromServer:
-    """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir)."""
+def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None,
+                     config: str | None = None) -> PromServer:
+    """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir).
+
+    ``config``: the text of its configuration file, e.g. with scrape targets and rule files
+    (default: nothing to scrape)."""
     data = workdir / "tsdb"
     if not data.exists():
         shutil.copytree(blocks, data)
     cfg = workdir / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+    cfg.write_text(config or "global:\n  scrape_interval: 1m\nscrape_configs: []\n")
     port = port or free_port()
     log = workdir / "prometheus.log"
     with open(log, "ab") as fh:
