@@ -341,3 +341,32 @@ def test_prometheus_mode_serves_the_values_of_recommend_prometheus(
     for name in SIZING:
         assert by_key(got.get(name, []), SIZE_LABELS) == want[name], name
     assert "Prometheus at http://127.0.0.1:" in s.log.read_text()
+
+
+@pytest.mark.prometheus
+def test_every_dashboard_query_answers_from_the_scraped_series(scraper, store: Path):
+    """The Grafana dashboard's panels, evaluated by the Prometheus that scrapes serve with
+    "All" in the namespace and workload variables: each query has data, and the waste and
+    critical-findings panels show what recommend and diagnose say."""
+    from tests.deploy.test_grafana_dashboard import dashboard, panels
+
+    shown = {}
+    for p in panels(dashboard()):
+        for t in p.get("targets", []):
+            expr = t["expr"].replace("$namespace", ".*").replace("$workload", ".*")
+            result = prom_get(scraper.url, "/api/v1/query", query=expr)["result"]
+            assert result, (p["title"], expr)
+            shown.setdefault(p["title"], []).append(result)
+    recs = json_of("recommend", "--store", str(store))
+
+    def single(title: str) -> float:
+        (result,) = shown[title]
+        assert len(result) == 1, result
+        return float(result[0]["value"][1])
+
+    cpu = sum(r["current"]["cpu_request_millicores"] - r["cpu_request_millicores"]
+              for r in recs) / 1000
+    mem = sum(r["current"]["memory_request_mib"] - r["memory_request_mib"] for r in recs) / 1024
+    assert single("CPU request waste") == pytest.approx(cpu, abs=1e-9)
+    assert single("Memory request waste") == pytest.approx(mem, abs=1e-9)
+    assert single("Critical findings") == 1.0
