@@ -83,6 +83,7 @@ def command(
     if not prometheus and (window or step):
         raise InputError("--window and --step go with --prometheus")
     pinned = parse_now(now_text) if now_text else None
+    client = None
     if prometheus:
         from quotatune.pipelines.collect import hide_url_password, prometheus_client
 
@@ -109,4 +110,6 @@ def command(
             pass
     finally:
         server.stop()
+        if client is not None:
+            client.close()
     err("quotatune serve: stopped")
