@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import FileFormat, FromFiles, NowText, StoreDir, TargetArgs
+from quotatune.cli.options import (
+    CaFile,
+    FileFormat,
+    FromFiles,
+    Headers,
+    InsecureSkipVerify,
+    NowText,
+    PromStep,
+    PromWindow,
+    StoreDir,
+    Strategy,
+    TargetArgs,
+    TokenEnv,
+    TokenFile,
+)
 
 
 def command(
@@ -16,9 +29,7 @@ def command(
     from_files: FromFiles = None,
     fmt: FileFormat = None,
     store: StoreDir = None,
-    strategy: Annotated[
-        str | None, typer.Option("--strategy", help="Strategy name (default: the default).")
-    ] = None,
+    strategy: Strategy = None,
     output: Annotated[
         str, typer.Option("-o", "--output", help="table, json, yaml, csv or patch.")
     ] = "table",
@@ -26,23 +37,13 @@ def command(
         str | None,
         typer.Option("--prometheus", help="Compute inside this Prometheus; pull only summaries."),
     ] = None,
-    window: Annotated[
-        str | None, typer.Option("--window", help="History for --prometheus (default 14d).")
-    ] = None,
-    step: Annotated[
-        str | None, typer.Option("--step", help="Resolution for --prometheus (default 1m).")
-    ] = None,
-    token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="Bearer token file for --prometheus.")
-    ] = None,
-    token_env: Annotated[
-        str | None, typer.Option("--token-env", help="Bearer token variable for --prometheus.")
-    ] = None,
-    header: Annotated[
-        list[str] | None, typer.Option("--header", help="Extra HTTP header NAME:VALUE.")
-    ] = None,
-    ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
-    insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
+    window: PromWindow = None,
+    step: PromStep = None,
+    token_file: TokenFile = None,
+    token_env: TokenEnv = None,
+    header: Headers = None,
+    ca_file: CaFile = None,
+    insecure_skip_verify: InsecureSkipVerify = False,
     now_text: NowText = None,
 ) -> None:
     """Recommend CPU (millicores) and memory (MiB) requests and limits per container."""

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from quotatune.cli.options import NowText, StoreDir
+from quotatune.cli.options import (
+    CaFile,
+    Headers,
+    InsecureSkipVerify,
+    NowText,
+    PromStep,
+    PromWindow,
+    StoreDir,
+    Strategy,
+    TokenEnv,
+    TokenFile,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:9187"
 
@@ -37,26 +47,14 @@ def command(
     refresh: Annotated[
         str, typer.Option("--refresh", help="Recompute this often, e.g. 1h, 15m.")
     ] = "1h",
-    strategy: Annotated[
-        str | None, typer.Option("--strategy", help="Strategy name (default: the default).")
-    ] = None,
-    window: Annotated[
-        str | None, typer.Option("--window", help="History for --prometheus (default 14d).")
-    ] = None,
-    step: Annotated[
-        str | None, typer.Option("--step", help="Resolution for --prometheus (default 1m).")
-    ] = None,
-    token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="Bearer token file for --prometheus.")
-    ] = None,
-    token_env: Annotated[
-        str | None, typer.Option("--token-env", help="Bearer token variable for --prometheus.")
-    ] = None,
-    header: Annotated[
-        list[str] | None, typer.Option("--header", help="Extra HTTP header NAME:VALUE.")
-    ] = None,
-    ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
-    insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
+    strategy: Strategy = None,
+    window: PromWindow = None,
+    step: PromStep = None,
+    token_file: TokenFile = None,
+    token_env: TokenEnv = None,
+    header: Headers = None,
+    ca_file: CaFile = None,
+    insecure_skip_verify: InsecureSkipVerify = False,
     now_text: NowText = None,
 ) -> None:
     """Serve recommendations (cores, bytes) and findings as Prometheus metrics, recomputed in

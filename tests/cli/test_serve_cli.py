@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from quotatune.render.metrics import EXPORTED, SIZING
 from tests.conftest import FIXTURES, ROOT, run_cli
+from tests.render.test_metrics import samples as exposition
 from tests.support.prometheus import (  # noqa: F401  (fixtures)
     PROMTOOL,
     free_port,
@@ -128,14 +128,6 @@ def served(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
     yield s
     assert s.stop() == 0, s.log.read_text()
     assert s.log.read_text().rstrip().endswith("quotatune serve: stopped")
-
-
-def exposition(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for fam in text_string_to_metric_families(text):
-        for smp in fam.samples:
-            out.setdefault(smp.name, []).append((smp.labels, smp.value))
-    return out
 
 
 def expected_sizes(recs: list[dict]) -> dict[str, dict[tuple[str, ...], float]]:
