@@ -41,14 +41,24 @@ from tests.support.prometheus import (  # noqa: F401  (fixtures)
 ALERTS = ROOT / "deploy" / "prometheus" / "quotatune-alerts.yaml"
 OOM_POD = FIXTURES / "kubernetes" / "kubeshark_worker_pod_lastState_OOMKilled.json"
 MIB = 2**20
-# metric -> where its value is in a recommendation's JSON, and the unit factor
+
+
+def cores(millicores: int) -> float:
+    return millicores / 1000
+
+
+def mib_bytes(mib: int) -> float:
+    return float(mib * MIB)
+
+
+# metric -> where its value is in a recommendation's JSON, and the conversion to base units
 JSON_FIELDS = {
-    "quotatune_recommended_cpu_request_cores": ((), "cpu_request_millicores", 1 / 1000),
-    "quotatune_recommended_memory_request_bytes": ((), "memory_request_mib", MIB),
-    "quotatune_recommended_memory_limit_bytes": ((), "memory_limit_mib", MIB),
-    "quotatune_current_cpu_request_cores": (("current",), "cpu_request_millicores", 1 / 1000),
-    "quotatune_current_memory_request_bytes": (("current",), "memory_request_mib", MIB),
-    "quotatune_current_memory_limit_bytes": (("current",), "memory_limit_mib", MIB),
+    "quotatune_recommended_cpu_request_cores": ((), "cpu_request_millicores", cores),
+    "quotatune_recommended_memory_request_bytes": ((), "memory_request_mib", mib_bytes),
+    "quotatune_recommended_memory_limit_bytes": ((), "memory_limit_mib", mib_bytes),
+    "quotatune_current_cpu_request_cores": (("current",), "cpu_request_millicores", cores),
+    "quotatune_current_memory_request_bytes": (("current",), "memory_request_mib", mib_bytes),
+    "quotatune_current_memory_limit_bytes": (("current",), "memory_limit_mib", mib_bytes),
 }
 
 
@@ -135,12 +145,12 @@ def expected_sizes(recs: list[dict]) -> dict[str, dict[tuple[str, ...], float]]:
     out: dict[str, dict[tuple[str, ...], float]] = {name: {} for name in JSON_FIELDS}
     for r in recs:
         key = (r["namespace"], r["workload"], r["container"], r["strategy"])
-        for name, (path, field, factor) in JSON_FIELDS.items():
+        for name, (path, field, convert) in JSON_FIELDS.items():
             d = r
             for p in path:
                 d = d[p]
             if d[field] is not None:
-                out[name][key] = d[field] * factor
+                out[name][key] = convert(d[field])
     return out
 
 
