@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from quotatune.model import Finding, InputError, Recommendation, SourceError, Target
 from quotatune.pipelines import recommend
-from quotatune.pipelines.diagnose import diagnose
+from quotatune.pipelines.diagnose import diagnose, parse_since
 from quotatune.pipelines.inputs import load_inputs
 from quotatune.render.metrics import Refresh, metric_families
 from quotatune.sources.prometheus.client import PrometheusClient
@@ -58,12 +58,12 @@ class Snapshot:
 def store_source(store: Path, strategy: str | None, pinned: datetime | None = None
                  ) -> Compute:
     """Recommendations from the store's rollups (as ``recommend --store``) and the findings of
-    its samples, specs and events (as ``diagnose --store``), for every container.  ``pinned``
-    fixes the clock of the findings' ages (tests, replays)."""
+    its samples, specs and events (as ``diagnose --store``, with its default ``--since``), for
+    every container.  ``pinned`` fixes the clock of the findings' ages (tests, replays)."""
     def compute(now: datetime) -> Outcome:
         recs, _ = recommend.from_store(store, Target(), strategy)
         data = load_inputs(None, None, store, Target())
-        findings = diagnose(data, now=pd.Timestamp(pinned or now))
+        findings = diagnose(data, now=pd.Timestamp(pinned or now), since=parse_since(None))
         return Outcome(recs, findings, list(data.errors))
     return compute
 
