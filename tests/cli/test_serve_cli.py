@@ -83,15 +83,16 @@ class Serve:
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
-    def wait_until(self, code: int, timeout: float = 180) -> str:
-        """The /healthz body once it answers ``code`` (start-up is slow on a loaded box)."""
+    def wait_until(self, code: int, timeout: float = 180, containing: str = "") -> str:
+        """The /healthz body once it answers ``code`` with ``containing`` in it (start-up is
+        slow on a loaded box)."""
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
             try:
                 got, last = self.get("/healthz")
-                if got == code:
+                if got == code and containing in last:
                     return last
             except OSError:
                 pass
@@ -201,7 +202,7 @@ def test_healthz_says_ok_with_what_it_serves(served: Serve):
 def test_a_failing_source_is_503_with_the_reason_and_a_signal_stops_it(tmp_path: Path, sig):
     s = Serve(tmp_path, "--store", str(tmp_path / "missing"), "--refresh", "1s")
     try:
-        body = s.wait_until(503)
+        body = s.wait_until(503, containing="missing")  # the first refresh has failed
         assert body.startswith("no refresh has succeeded yet (")
         assert "missing" in body and body.count("\n") == 1
         code, text = s.get("/metrics")
