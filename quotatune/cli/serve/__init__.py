@@ -1,4 +1,5 @@
-"""quotatune serve — recommendations and findings as Prometheus metrics on /metrics."""
+"""quotatune serve — recommendations and findings as Prometheus metrics on /metrics.  A
+sub-package of its own because cli/ holds the 15 modules docs/architecture.md allows a folder."""
 
 from __future__ import annotations
 
