@@ -23,6 +23,7 @@ from quotatune.cli import (
     plan,
     recommend,
     report,
+    serve,
     upkeep,
 )
 from quotatune.model.errors import InputError
@@ -49,6 +50,7 @@ app.command("report")(report.command)
 app.command("backtest")(backtest.command)
 app.command("prune")(upkeep.prune)
 app.command("status")(upkeep.status)
+app.command("serve")(serve.command)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)
 collect_app.command("prometheus")(collect_prometheus.command)

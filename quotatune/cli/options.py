@@ -43,3 +43,24 @@ MaxConcurrency = Annotated[
     int | None,
     typer.Option("--max-concurrency", help="Prometheus: queries in flight at once (default 4)."),
 ]
+Strategy = Annotated[
+    str | None, typer.Option("--strategy", help="Strategy name (default: the default).")
+]
+# Reading from Prometheus: the same flags on every command that does (recommend, serve).
+PromWindow = Annotated[
+    str | None, typer.Option("--window", help="History for --prometheus (default 14d).")
+]
+PromStep = Annotated[
+    str | None, typer.Option("--step", help="Resolution for --prometheus (default 1m).")
+]
+TokenFile = Annotated[
+    Path | None, typer.Option("--token-file", help="Bearer token file for --prometheus.")
+]
+TokenEnv = Annotated[
+    str | None, typer.Option("--token-env", help="Bearer token variable for --prometheus.")
+]
+Headers = Annotated[
+    list[str] | None, typer.Option("--header", help="Extra HTTP header NAME:VALUE.")
+]
+CaFile = Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")]
+InsecureSkipVerify = Annotated[bool, typer.Option("--insecure-skip-verify")]

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from quotatune.cli.options import (
+    CaFile,
     FileFormat,
     FromFiles,
+    Headers,
+    InsecureSkipVerify,
     MaxConcurrency,
     MaxSamplesPerQuery,
     NowText,
+    PromStep,
+    PromWindow,
     StoreDir,
+    Strategy,
     TargetArgs,
+    TokenEnv,
+    TokenFile,
 )
 
 
@@ -24,9 +31,7 @@ def command(
     from_files: FromFiles = None,
     fmt: FileFormat = None,
     store: StoreDir = None,
-    strategy: Annotated[
-        str | None, typer.Option("--strategy", help="Strategy name (default: the default).")
-    ] = None,
+    strategy: Strategy = None,
     output: Annotated[
         str, typer.Option("-o", "--output", help="table, json, yaml, csv or patch.")
     ] = "table",
@@ -34,23 +39,13 @@ def command(
         str | None,
         typer.Option("--prometheus", help="Compute inside this Prometheus; pull only summaries."),
     ] = None,
-    window: Annotated[
-        str | None, typer.Option("--window", help="History for --prometheus (default 14d).")
-    ] = None,
-    step: Annotated[
-        str | None, typer.Option("--step", help="Resolution for --prometheus (default 1m).")
-    ] = None,
-    token_file: Annotated[
-        Path | None, typer.Option("--token-file", help="Bearer token file for --prometheus.")
-    ] = None,
-    token_env: Annotated[
-        str | None, typer.Option("--token-env", help="Bearer token variable for --prometheus.")
-    ] = None,
-    header: Annotated[
-        list[str] | None, typer.Option("--header", help="Extra HTTP header NAME:VALUE.")
-    ] = None,
-    ca_file: Annotated[Path | None, typer.Option("--ca-file", help="CA bundle for TLS.")] = None,
-    insecure_skip_verify: Annotated[bool, typer.Option("--insecure-skip-verify")] = False,
+    window: PromWindow = None,
+    step: PromStep = None,
+    token_file: TokenFile = None,
+    token_env: TokenEnv = None,
+    header: Headers = None,
+    ca_file: CaFile = None,
+    insecure_skip_verify: InsecureSkipVerify = False,
     max_samples: MaxSamplesPerQuery = None,
     max_concurrency: MaxConcurrency = None,
     no_rules: Annotated[bool, typer.Option(

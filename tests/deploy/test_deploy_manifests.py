@@ -194,8 +194,12 @@ def test_serve_reads_prometheus_listens_on_its_port_and_is_probed_on_healthz():
                          "--listen", "0.0.0.0:9187", "--refresh", "1h"]
     (port,) = c["ports"]
     assert port == {"name": "metrics", "containerPort": 9187, "protocol": "TCP"}
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    # /healthz is 503 until the first refresh succeeds: liveness waits for the startup probe,
+    # which allows a slow first refresh half an hour.
+    startup = c["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 1800
 
 
 def test_service_selects_the_serve_pods_only_and_names_its_port_metrics():

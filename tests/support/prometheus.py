@@ -318,17 +318,18 @@ class PromServer:
 
 def start_prometheus(blocks: Path, workdir: Path, *, port: int | None = None,
                      max_samples: int | None = None, query_timeout: str = "2m",
-                     rules: list[Path] | None = None) -> PromServer:
+                     rules: list[Path] | None = None, config: str | None = None) -> PromServer:
     """A private Prometheus serving a copy of ``blocks`` (it writes to its data dir).
 
     ``max_samples`` sets ``--query.max-samples`` (the server's default is 50,000,000) and
     ``query_timeout`` ``--query.timeout``: a small server that protects itself as a big one
-    does.  ``rules`` are rule files it loads (and evaluates from now on)."""
+    does.  ``rules`` are rule files it loads (and evaluates from now on).  ``config``: the
+    text of its whole configuration file instead (scrape targets, rule files)."""
     data = workdir / "tsdb"
     if not data.exists():
         shutil.copytree(blocks, data)
     cfg = workdir / "prometheus.yml"
-    cfg_text = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
+    cfg_text = config or "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
     if rules:
         cfg_text += "rule_files:\n" + "".join(f"  - {str(r)!r}\n" for r in rules)
     cfg.write_text(cfg_text)
