@@ -15,17 +15,18 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[no-redef]
 from quotatune.cli import (
     backtest,
-    collect_docker,
-    collect_kubernetes,
-    collect_prometheus,
     diagnose,
     import_cmd,
     plan,
+    prune,
     recommend,
     report,
     serve,
-    upkeep,
+    status,
 )
+from quotatune.cli.collect import docker as collect_docker
+from quotatune.cli.collect import kubernetes as collect_kubernetes
+from quotatune.cli.collect import prometheus as collect_prometheus
 from quotatune.model.errors import InputError
 from quotatune.model.redact import redact
 
@@ -48,8 +49,8 @@ app.command("diagnose")(diagnose.command)
 app.command("plan")(plan.command)
 app.command("report")(report.command)
 app.command("backtest")(backtest.command)
-app.command("prune")(upkeep.prune)
-app.command("status")(upkeep.status)
+app.command("prune")(prune.prune)
+app.command("status")(status.status)
 app.command("serve")(serve.command)
 collect_app.command("kubernetes")(collect_kubernetes.command)
 collect_app.command("docker")(collect_docker.command)

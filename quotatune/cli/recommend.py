@@ -79,7 +79,7 @@ def command(
             raise InputError("use one of --prometheus and --from")
         import os
 
-        from quotatune.cli.collect_prometheus import INSECURE
+        from quotatune.cli.collect.prometheus import INSECURE
         from quotatune.pipelines.collect import (
             PROM_MAX_CONCURRENCY,
             PROM_MAX_SAMPLES,

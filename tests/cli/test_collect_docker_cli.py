@@ -3,7 +3,7 @@ password from the host URL in it."""
 
 from __future__ import annotations
 
-from quotatune.cli.collect_docker import parse_filters
+from quotatune.cli.collect.docker import parse_filters
 from quotatune.pipelines.collect import hide_url_password as redact
 from tests.conftest import run_cli
 

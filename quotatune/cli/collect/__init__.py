@@ -1,0 +1,1 @@
+"""The ``collect`` commands: one module per live source."""
