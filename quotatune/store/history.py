@@ -50,6 +50,9 @@ from quotatune.store.staging import (
 )
 
 USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
+# What quotatune keeps under a store's root; anything else there is the user's.
+OWN_ENTRIES = ("usage", "staging", "specs.parquet", "events.parquet", ".lock",
+               "collections.json")
 SPEC_KEY = ["namespace", "workload", "pod", "container"]
 Rollup = Callable[[pd.DataFrame], pd.DataFrame]
 
@@ -100,7 +103,7 @@ class Store:
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot open the store lock: {_why(exc)}") from None
         with held:
-            modes.tighten_tree(self.root)  # a store written 0644 by an older version
+            modes.tighten_tree(self.root, OWN_ENTRIES)  # written 0644 by an older version
             yield
 
     def _ensure_root(self) -> None:

@@ -74,22 +74,35 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def tighten_tree(root: Path) -> int:
-    """Bring every file and directory under ``root`` (and ``root``) to the current modes;
-    returns how many were changed.  Files of other owners are left alone (chmod would fail)."""
+def tighten_tree(root: Path, names: tuple[str, ...]) -> int:
+    """Bring ``root`` and quotatune's own entries under it (``names``, recursively) to the
+    current modes; returns how many were changed.  Anything else there — input files a user
+    keeps beside the store — keeps its mode (the private root still hides it), and files of
+    other owners are left alone (chmod would fail)."""
     changed = 0
     want_f, want_d = file_mode(), dir_mode()
     uid = os.getuid()
-    for dirpath, _, filenames in os.walk(root):
-        entries = [(dirpath, want_d)] + [(os.path.join(dirpath, f), want_f) for f in filenames]
-        for p, want in entries:
-            try:
-                st = os.lstat(p)
-                if stat.S_ISLNK(st.st_mode) or st.st_uid != uid:
-                    continue
-                if stat.S_IMODE(st.st_mode) != want:
-                    os.chmod(p, want)
-                    changed += 1
-            except OSError:
-                continue  # a file renamed away by a concurrent reader's retry; harmless
+    with contextlib.suppress(OSError):
+        st = os.lstat(root)
+        if st.st_uid == uid and stat.S_IMODE(st.st_mode) != want_d:
+            os.chmod(root, want_d)
+            changed += 1
+    for name in names:
+        top = root / name
+        if not top.exists():
+            continue
+        walk = os.walk(top) if top.is_dir() else [(str(root), [], [name])]
+        for dirpath, _, filenames in walk:
+            entries = ([(dirpath, want_d)] if Path(dirpath) != root else []) + [
+                (os.path.join(dirpath, f), want_f) for f in filenames]
+            for p, want in entries:
+                try:
+                    st = os.lstat(p)
+                    if stat.S_ISLNK(st.st_mode) or st.st_uid != uid:
+                        continue
+                    if stat.S_IMODE(st.st_mode) != want:
+                        os.chmod(p, want)
+                        changed += 1
+                except OSError:
+                    continue  # a file renamed away by a concurrent reader's retry; harmless
     return changed

@@ -77,3 +77,20 @@ def test_import_tightens_a_0644_store_and_the_env_opt_in_reaches_the_cli(tmp_pat
     assert r.code == 0, r.stderr
     assert {mode_of(p) for p in store.rglob("*") if p.is_file()} == {0o640}
     assert mode_of(store) == 0o750
+
+
+def test_files_beside_the_store_that_quotatune_did_not_write_keep_their_modes(
+        tmp_path: Path) -> None:
+    """The default store ``./data`` also holds the bundled sample: tightening an older store
+    touches the store's own entries (and its private root), never the user's files there."""
+    root = tmp_path / "data"
+    (root / "sample").mkdir(parents=True)
+    trace = root / "sample" / "1.csv.gz"
+    trace.write_bytes(b"x")
+    os.chmod(root / "sample", 0o755)
+    os.chmod(trace, 0o644)
+    Store(root).append(Collected(usage=usage(1, 60)))
+    Store(root).append(Collected(usage=usage(1, 120)))
+    assert (mode_of(root / "sample"), mode_of(trace)) == (0o755, 0o644)
+    assert (mode_of(root), mode_of(root / ".lock")) == (0o700, 0o600)
+    assert all(mode_of(p) in (0o600, 0o700) for p in (root / "usage").rglob("*"))
