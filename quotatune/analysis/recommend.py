@@ -15,7 +15,13 @@ from quotatune.analysis.known import unsized_rows
 from quotatune.analysis.oom import limits_at_ooms, oom_events, oom_limits
 from quotatune.analysis.policy import DEFAULT_POLICY, Policy
 from quotatune.analysis.strategies import DEFAULT_STRATEGY, STRATEGIES
-from quotatune.analysis.strategies.base import Evidence, Sizing, Strategy
+from quotatune.analysis.strategies.base import (
+    NO_OOM_KILLS,
+    Evidence,
+    OomKills,
+    Sizing,
+    Strategy,
+)
 from quotatune.analysis.summary import History
 from quotatune.model import KEY_COLUMNS, Current, Recommendation
 from quotatune.model.errors import InputError
@@ -119,7 +125,7 @@ def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None
         oom_count=count, oom_last_ns=last, oom_limit=at_oom,
         mem_request=cur["memory_request_bytes"], mem_limit=cur["memory_limit_bytes"],
         cpu_request=cur["cpu_request_cores"], cpu_limit=cur["cpu_limit_cores"],
-        jvm_need=jvm_need, jvm_reason=jvm_reason,
+        jvm_need=jvm_need, jvm_reason=jvm_reason, oom_kills=_oom_kills(h, events),
     )
 
 
@@ -186,6 +192,25 @@ def _ooms(h: History, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarr
             if not np.isnan(v) and (np.isnan(last[p]) or v > last[p]):
                 last[p] = v
     return count, last
+
+
+def _oom_kills(h: History, events: pd.DataFrame | None) -> OomKills:
+    """Every OOM kill of a container in ``h``, with its pod and time (VPA counts each)."""
+    if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns):
+        return NO_OOM_KILLS
+    killed = events.get("reason", pd.Series("", index=events.index)).astype(str) == "OOMKilled"
+    if "oom_killed" in events.columns:
+        killed |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true")
+    ev = events[killed.to_numpy(bool)]
+    pos = _index(h, ev)
+    ok = pos >= 0
+    at = pd.to_datetime(ev["timestamp"], utc=True, errors="coerce") if "timestamp" in ev \
+        else pd.Series(pd.NaT, index=ev.index, dtype="datetime64[ns, UTC]")
+    t = at.to_numpy("datetime64[ns]").astype("int64").astype("float64")
+    t[at.isna().to_numpy()] = np.nan
+    pod = ev["pod"].astype(str).where(ev["pod"].notna(), "") if "pod" in ev else \
+        pd.Series("", index=ev.index)
+    return OomKills(pos[ok].astype("int64"), pod.to_numpy(object)[ok], t[ok])
 
 
 def confidence(days: float, samples: int) -> str:

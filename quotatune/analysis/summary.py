@@ -4,6 +4,11 @@
 and hourly memory peaks, the current requests/limits, and dense histograms (built lazily,
 only for the strategies that need them).  Everything is vectorised over containers so that
 10,000 containers cost one pass, not 10,000.
+
+Rollup rows are per pod; a container's history merges its pods' rows (sums, maxima, the
+newest current values).  :attr:`History.pods` is the same history one row per pod (container
+instance), with the container each belongs to, for the strategies that size from per-pod
+facts (the VPA and KRR emulations).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ VPA_NBUCKETS = (sketch.NBUCKETS + sketch.FINE - 1) // sketch.FINE
 class History:
     """Usage history of a set of containers, merged from rollup rows."""
 
-    def __init__(self, rollups: pd.DataFrame) -> None:
-        r = rollups
-        keys = pd.MultiIndex.from_frame(r[KEY_COLUMNS].astype(str))
+    def __init__(self, rollups: pd.DataFrame, key: list[str] = KEY_COLUMNS) -> None:
+        r = rollups if "pod" in rollups.columns else rollups.assign(pod="")
+        keys = pd.MultiIndex.from_frame(r[key].astype(str))
         code, uniq = keys.factorize(sort=True)
-        self.keys = pd.DataFrame(list(uniq), columns=KEY_COLUMNS)
+        self.keys = pd.DataFrame(list(uniq), columns=key)
         self.size = len(uniq)
         self._rows = r
         self._code = code.astype("int64")
@@ -39,6 +44,7 @@ class History:
         self.samples = np.bincount(self._code, weights=n, minlength=self.size).astype("int64")
         first = _ns(r["t_first"])
         last = _ns(r["t_last"])
+        self._t_last_rows = last
         self.t_first = np.full(self.size, np.iinfo("int64").max)
         np.minimum.at(self.t_first, self._code, first)
         self.t_last = np.full(self.size, np.iinfo("int64").min)
@@ -74,10 +80,28 @@ class History:
         return num / np.where(den > 0, den, 1.0)
 
     @cached_property
+    def pods(self) -> tuple[History, np.ndarray]:
+        """The history one row per pod (namespace, workload, container, pod), and for each
+        pod the row of its container in this history."""
+        pods = History(self._rows, key=sketch.POD_KEY)
+        own = pd.MultiIndex.from_frame(pods.keys[KEY_COLUMNS])
+        owner = pd.MultiIndex.from_frame(self.keys[KEY_COLUMNS]).get_indexer(own)
+        return pods, np.asarray(owner, dtype="int64")
+
+    def row_values(self, col: str) -> np.ndarray:
+        """A rollup column's values, one per rollup row (in ``day_rows`` order)."""
+        return self._rows[col].to_numpy("float64")
+
+    @property
+    def day_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per rollup row: its container's row and its day's column in ``self.days``."""
+        return self._code, self._day
+
+    @cached_property
     def daily_peaks(self) -> np.ndarray:
         """Memory peak per container (rows) and day (columns of ``self.days``); NaN = no data."""
         out = np.full((self.size, len(self.days)), np.nan)
-        out[self._code, self._day] = self._rows["mem_max"].to_numpy("float64")
+        np.fmax.at(out, (self._code, self._day), self._rows["mem_max"].to_numpy("float64"))
         return out
 
     @cached_property
@@ -86,7 +110,8 @@ class History:
         out = np.full((self.size, len(self.days) * 24), np.nan)
         hours = np.stack(list(self._rows["mem_hour_max"]))
         cols = self._day[:, None] * 24 + np.arange(24)[None, :]
-        out[self._code[:, None], cols] = hours
+        rows = np.broadcast_to(self._code[:, None], cols.shape)
+        np.fmax.at(out, (rows, cols), hours)  # the pods of a container: the highest
         return out
 
     def current(self, col: str) -> np.ndarray:
@@ -109,8 +134,9 @@ class History:
         return out
 
     def _newest_last(self, rows: np.ndarray) -> np.ndarray:
-        """``rows`` ordered by container, then day: each container's newest row comes last."""
-        return rows[np.lexsort((self._day[rows], self._code[rows]))]
+        """``rows`` ordered by container, then day, then last sample (the pod seen last that
+        day): each container's newest row comes last."""
+        return rows[np.lexsort((self._t_last_rows[rows], self._day[rows], self._code[rows]))]
 
     # -- histograms --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ What the store must call::
 
 ``day_usage`` is a canonical usage frame (usually one UTC day of it; several days are fine,
 rows are grouped by UTC day).  The result has one row per (namespace, workload, container,
-day) with the columns in :data:`ROLLUP_COLUMNS`; it is pure (no clock, no I/O) and rollups of
+pod, day) with the columns in :data:`ROLLUP_COLUMNS`; it is pure (no clock, no I/O) and rollups of
 disjoint samples merge exactly: :func:`quotatune.analysis.recommend.recommend_from_rollups`
 reads a concatenation of them.  Rewriting one day means recomputing that day's rollup from
 that day's samples; nothing else changes.  Wiring, as the benchmark does it::
@@ -15,6 +15,13 @@ that day's samples; nothing else changes.  Wiring, as the benchmark does it::
     rollups = store.read_rollups(columns=rollup_columns(strategy))   # analyze.recommend
     recs = recommend_from_rollups(rollups, store.read_specs(), store.read_events(),
                                   strategy=strategy)
+
+Rows are per pod (container instance) because the VPA and KRR emulations size from per-pod
+facts (VPA keeps one memory peak per container instance and day, KRR takes the largest of the
+pods' CPU percentiles).  Everything else reads a container's history: grouping rows by
+namespace/workload/container and summing counts / taking maxima merges pods exactly, as
+:class:`quotatune.analysis.summary.History` does.  A frame without a ``pod`` column (e.g.
+rollups computed elsewhere, one row per container) reads as one pod named ``""``.
 
 What a rollup keeps, and why it is exact enough:
 
@@ -53,18 +60,19 @@ HOUR_NS = 3_600 * 10**9
 
 # Bump when the rollup columns or their meaning change: stored rollups of another version are
 # recomputed from the stored samples (Store(rollup=daily_rollup, rollup_version=...)).
-ROLLUP_VERSION = "1"
+ROLLUP_VERSION = "2"  # 2: one row per pod
 CURRENT_COLUMNS = ["cpu_request_cores", "cpu_limit_cores", "memory_request_bytes",
                    "memory_limit_bytes"]
 # What every strategy reads; histograms and hourly peaks are read only by those that use them.
-BASE_COLUMNS = [*KEY_COLUMNS, "day", "n", "t_first", "t_last", "cpu_sum", "cpu_max", "mem_sum",
+POD_KEY = [*KEY_COLUMNS, "pod"]  # the rollup's row key, besides the day
+BASE_COLUMNS = [*POD_KEY, "day", "n", "t_first", "t_last", "cpu_sum", "cpu_max", "mem_sum",
                 "mem_max", *CURRENT_COLUMNS, "restarts", "platform"]
 CPU_COUNTS = ("cpu_b", "cpu_c")
 CPU_DECAYED = ("cpu_b", "cpu_w")
 MEM_COUNTS = ("mem_b", "mem_c")
 MEM_DECAYED = ("mem_b", "mem_w")
 ROLLUP_COLUMNS = [
-    *KEY_COLUMNS, "day", "n", "t_first", "t_last",
+    *POD_KEY, "day", "n", "t_first", "t_last",
     "cpu_sum", "cpu_max", "cpu_wsum", "mem_sum", "mem_max", "mem_wsum", "w_sum",
     "mem_hour_max", "cpu_b", "cpu_c", "cpu_w", "mem_b", "mem_c", "mem_w",
     *CURRENT_COLUMNS, "restarts", "platform",
@@ -89,14 +97,17 @@ def empty_rollup() -> pd.DataFrame:
 
 
 def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
-    """Summarise a canonical usage frame into one row per container and UTC day."""
+    """Summarise a canonical usage frame into one row per pod's container and UTC day."""
     if day_usage.empty:
         return empty_rollup()
+    if "pod" not in day_usage.columns:
+        day_usage = day_usage.assign(pod="")
     ts = _ns(day_usage["timestamp"])
     # ngroup is fast on the categorical key columns the store reads back, and on strings.
-    kcode = day_usage.groupby(KEY_COLUMNS, sort=False, observed=True).ngroup().to_numpy()
+    kcode = day_usage.groupby(POD_KEY, sort=False, observed=True, dropna=False
+                              ).ngroup().to_numpy()
     day = ts // DAY_NS
-    # Group = (container, day); sort once so every group is a contiguous run in time order.
+    # Group = (pod's container, day); sort once so every group is a contiguous run in time order.
     gkey = kcode.astype("int64") * (int(day.max() - day.min()) + 1) + (day - day.min())
     order = np.lexsort((ts, gkey))
     gkey, ts, day = gkey[order], ts[order], day[order]
@@ -111,6 +122,8 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     first_rows = order[starts]
     out = pd.DataFrame({c: day_usage[c].iloc[first_rows].astype(str).to_numpy()
                         for c in KEY_COLUMNS})
+    pod = day_usage["pod"].iloc[first_rows]
+    out["pod"] = pod.astype(str).where(pod.notna().to_numpy(), "").to_numpy()
     out["day"] = pd.to_datetime(day[starts] * DAY_NS, utc=True)
     out["n"] = ends - starts
     out["t_first"] = pd.to_datetime(ts[starts], utc=True)

@@ -29,6 +29,18 @@ class Sizing:
 
 
 @dataclass(frozen=True)
+class OomKills:
+    """Every OOM kill known for the containers of a history, one entry each."""
+
+    container: np.ndarray  # int64: the container's row in the History
+    pod: np.ndarray  # str: the pod it happened in ("" = not known)
+    at_ns: np.ndarray  # float64: when (ns since the epoch; NaN = not known)
+
+
+NO_OOM_KILLS = OomKills(np.zeros(0, "int64"), np.zeros(0, object), np.zeros(0))
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What a strategy may use besides usage: OOM kills and the JVM's declared needs."""
 
@@ -47,6 +59,8 @@ class Evidence:
     # Per container: the memory limit in force at its OOM kills (the highest of them; the
     # current limit when unknown). OOM floors grow from this, never from a limit raised since.
     oom_limit: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # Each kill on its own (VPA adds one memory sample per kill).
+    oom_kills: OomKills = NO_OOM_KILLS
 
 
 StrategyFn = Callable[[History, Evidence, Policy], Sizing]

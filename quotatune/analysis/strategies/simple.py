@@ -2,9 +2,13 @@
 
 * ``percentile``: CPU request = p95 of every sample; memory request = p99 of every sample
   x 1.15, memory limit = highest sample x 1.15; no CPU limit.
-* ``krr``: Robusta KRR's ``simple`` strategy: over the last 14 days, CPU request = p95, no CPU
-  limit; memory request = limit = highest sample x 1.15 (after an OOM kill at least the
-  limit in force x 1.25); at least 10m and 100 MiB.
+* ``krr``: Robusta KRR's ``simple`` strategy with its defaults: over the last 14 days, each
+  pod's p95 CPU, and the CPU request is the highest of them (KRR asks Prometheus for
+  ``quantile_over_time`` per pod and takes the maximum); no CPU limit; memory request =
+  limit = highest sample of any pod x 1.15; at least 10m and 100 MiB.  KRR reads OOM kills
+  only with ``--use_oomkill_data`` (off by default), so ``krr`` ignores them.
+* ``krr-oom``: the same with ``--use_oomkill_data``: after an OOM kill in the window, memory
+  is at least the limit in force x 1.25.
 """
 
 from __future__ import annotations
@@ -47,16 +51,38 @@ KRR_MIN_MEM = 100 * MIB
 
 
 def krr(h: History, ev: Evidence, policy: Policy) -> Sizing:
+    """KRR ``simple`` as it runs by default (``use_oomkill_data`` off)."""
+    return _krr(h, ev, use_oomkill_data=False)
+
+
+def krr_oom(h: History, ev: Evidence, policy: Policy) -> Sizing:
+    """KRR ``simple --use_oomkill_data``."""
+    return _krr(h, ev, use_oomkill_data=True)
+
+
+def max_pod_percentile(h: History, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per container: the highest of its pods' CPU q-quantiles, and how many pods it has."""
+    pods, owner = h.pods
+    out = np.full(h.size, -np.inf)
+    np.maximum.at(out, owner, percentile_value(pods, "cpu", q))
+    return out, np.bincount(owner, minlength=h.size)
+
+
+def _krr(h: History, ev: Evidence, *, use_oomkill_data: bool) -> Sizing:
     reasons = empty_reasons(h.size)
-    p95 = percentile_value(h, "cpu", 0.95)
+    p95, npods = max_pod_percentile(h, 0.95)
     cpu = apply_floor(p95, KRR_MIN_CPU, "CPU", fmt_cpu, reasons)
     mem = h.mem_max * 1.15
-    oom = (ev.oom_count > 0) & (ev.oom_limit > 0)
+    # KRR's OOM query looks back over the same window as its usage queries; the floor is the
+    # limit in force at the kill (Evidence.oom_limit), not one raised since.
+    recent = np.isnan(ev.oom_last_ns) | (ev.oom_last_ns >= (h.days[0] if len(h.days) else 0))
+    oom = use_oomkill_data & (ev.oom_count > 0) & (ev.oom_limit > 0) & recent
     mem = np.where(oom, np.maximum(mem, np.nan_to_num(ev.oom_limit) * 1.25), mem)
     mem = apply_floor(mem, KRR_MIN_MEM, "memory", fmt_mem, reasons)
     for i in range(h.size):
+        of = f"the highest of {npods[i]} pods' p95" if npods[i] > 1 else "p95"
         reasons[i][:0] = [
-            f"CPU: p95 of {h.samples[i]} samples over the last "
+            f"CPU: {of} of {h.samples[i]} samples over the last "
             f"{fmt_days(h.history_hours[i])} = {fmt_cpu(p95[i])}; no CPU limit",
             f"memory: highest sample {fmt_mem(h.mem_max[i])} x1.15 = {fmt_mem(h.mem_max[i] * 1.15)}"
             ", request = limit",

@@ -3,20 +3,27 @@
 
 * CPU: p90 of a histogram of samples with buckets from 0.01 core growing 5 %, each sample
   weighted ``2 ** (t / 24 h)`` (half-life 24 h); the percentile is the *end* of the bucket
-  where the cumulative weight reaches 90 %.
-* Memory: one peak per 24 h window goes into a histogram with buckets from 1e7 bytes
-  growing 5 %, weighted like CPU; p90.  An OOM kill replaces that window's peak with
-  ``max(used + 100 MiB, used * 1.2)``, ``used = max(request, peak)``.
-* Both targets × 1.15 safety margin; at least 25m and 250 MiB.
+  where the cumulative weight reaches 90 %.  The samples of all the container's pods go into
+  the one histogram.
+* Memory: every container instance (pod) adds one peak per 24 h window to a histogram with
+  buckets from 1e7 bytes growing 5 %, weighted by the window's end in real time (half-life
+  24 h); p90.  Every OOM kill adds ``max(used + 100 MiB, used * 1.2)`` to its pod's window,
+  ``used = max(request, that pod's peak so far in the window)``; a window keeps the highest
+  of its peak and its kills' bumps (one value per window, as the recommender's
+  ContainerState does), and a kill before the pod's first sample is discarded as too old.
+* Both targets x 1.15 safety margin; at least the pod minimums 25m and 250 MiB, split evenly
+  over the pod's containers (the recommender scales them by 1 / containers per pod and cuts
+  the result to whole millicores and bytes).
 * Limits keep the current limit/request ratio; without a known ratio there is no limit.
 
 Differences from the live recommender, stated so a reviewer can check them: windows are UTC
-days (VPA's start at the container's first sample; on the Bitbrains month both give the same
-result), and CPU samples are not weighted by the request (VPA weights by the request, which
-only matters when the request changed during the history).
+days (VPA's start at the pod's first sample), and the peak "so far" at a kill is read to the
+end of the kill's hour (the rollups keep hourly peaks).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,7 +32,6 @@ from quotatune.analysis.strategies.base import (
     MIN_MEM_STEP,
     Evidence,
     Sizing,
-    apply_floor,
     empty_reasons,
     fmt_cpu,
     fmt_mem,
@@ -37,9 +43,10 @@ from quotatune.rollup import sketch
 
 PERCENTILE = 0.9
 MARGIN = 0.15
-MIN_CPU = 0.025
-MIN_MEM = 250 * MIB
+POD_MIN_CPU_MILLICORES = 25  # --pod-recommendation-min-cpu-millicores
+POD_MIN_MEMORY_MB = 250  # --pod-recommendation-min-memory-mb (MiB: the flag is x 1024 x 1024)
 OOM_RATIO = 1.2
+HOUR_NS = 3_600 * 10**9
 
 
 def vpa_bucket_end(bucket: np.ndarray, first: float) -> np.ndarray:
@@ -48,51 +55,121 @@ def vpa_bucket_end(bucket: np.ndarray, first: float) -> np.ndarray:
     return np.asarray(sketch.bucket_start(b, first, fine=sketch.FINE))
 
 
-def vpa_memory_peaks(h: History, ev: Evidence) -> np.ndarray:
-    """Daily peaks with VPA's OOM bump applied to the day of the last OOM kill."""
-    peaks = h.daily_peaks.copy()
-    for i in np.flatnonzero(~np.isnan(ev.oom_last_ns)):
-        d = int(np.searchsorted(h.days, ev.oom_last_ns[i], side="right")) - 1
-        if d < 0:
-            continue  # the OOM predates the history: VPA discards it as too old
-        peak = np.nan_to_num(peaks[i, d])
-        req = np.nan_to_num(ev.mem_request[i])
-        used = max(req, peak)
-        peaks[i, d] = max(peak, used + MIN_MEM_STEP, used * OOM_RATIO)
-    return peaks
+def containers_per_pod(h: History) -> np.ndarray:
+    """Per container: how many containers its workload's pods run (those in the history)."""
+    wl = h.keys.groupby(["namespace", "workload"], sort=False)["container"].transform("size")
+    return wl.to_numpy("int64")
+
+
+def pod_minimums(per_pod: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The recommender's per-container floors (cores, bytes): the pod minimums scaled by
+    1 / containers per pod, truncated to whole millicores and bytes as its amounts are."""
+    cpu = np.floor(POD_MIN_CPU_MILLICORES / per_pod) / 1000.0
+    mem = np.floor(POD_MIN_MEMORY_MB * MIB / per_pod)
+    return cpu, mem
+
+
+def pod_window_peaks(h: History, ev: Evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One memory value per pod and UTC-day window: the pod's peak, raised by the bump of
+    every OOM kill in that window.  Returns (pods x days values, NaN = no window; the
+    container row of each pod; the number of kills counted per container)."""
+    pods, owner = h.pods
+    peaks = pods.daily_peaks.copy()
+    counted = np.zeros(h.size, "int64")
+    kills = ev.oom_kills
+    if len(kills.container) == 0:
+        return peaks, owner, counted
+    hourly = pods.hourly_peaks
+    request = _pod_day_requests(pods)
+    for c, name, t in zip(kills.container, kills.pod, kills.at_ns, strict=True):
+        p = _pod_of_kill(pods, owner, int(c), str(name), t)
+        if p < 0 or np.isnan(t) or t < pods.t_first[p]:
+            continue  # no pod, no time, or before the pod's first sample: VPA drops it
+        d = int(np.searchsorted(h.days, t, side="right")) - 1
+        hour = int((t - h.days[d]) // HOUR_NS)
+        so_far = hourly[p, d * 24: d * 24 + min(hour, 23) + 1]
+        peak = float(np.nanmax(so_far)) if np.isfinite(so_far).any() else 0.0
+        req = request[p, d] if np.isfinite(request[p, d]) else np.nan_to_num(ev.mem_request[c])
+        used = max(float(req), peak)
+        bump = max(used + MIN_MEM_STEP, used * OOM_RATIO)
+        peaks[p, d] = np.fmax(peaks[p, d], bump)
+        counted[c] += 1
+    return peaks, owner, counted
+
+
+def _pod_of_kill(pods: History, owner: np.ndarray, c: int, name: str, t: float) -> int:
+    """The pod the kill happened in: the named one, else the container's pod that was
+    running last before the kill (-1: the container has no pods in the history)."""
+    mine = np.flatnonzero(owner == c)
+    if len(mine) == 0:
+        return -1
+    named = mine[pods.keys["pod"].to_numpy(object)[mine] == name]
+    if len(named):
+        return int(named[0])
+    started = mine[pods.t_first[mine] <= t] if np.isfinite(t) else mine
+    pick = started if len(started) else mine
+    return int(pick[np.argmax(pods.t_first[pick])])
+
+
+def _pod_day_requests(pods: History) -> np.ndarray:
+    """The memory request each pod had each day, as its samples say (NaN = not known)."""
+    out = np.full((pods.size, len(pods.days)), np.nan)
+    code, day = pods.day_rows
+    np.fmax.at(out, (code, day), pods.row_values("memory_request_bytes"))
+    return out
+
+
+def memory_histogram(h: History, peaks: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Per container, VPA's 5 % bucket histogram of its pods' window values, each weighted
+    by its window's end in real time (half-life 24 h, relative to the newest window)."""
+    ok = ~np.isnan(peaks)
+    p, d = np.nonzero(ok)
+    w = np.exp2((h.days[d] - h.ref_day_ns) / 1e9 / sketch.HALF_LIFE_S)
+    b = sketch.bucket_index(peaks[ok], sketch.MEM_FIRST) // sketch.FINE
+    return np.bincount(owner[p] * VPA_NBUCKETS + b, weights=w,
+                       minlength=h.size * VPA_NBUCKETS).reshape(h.size, VPA_NBUCKETS)
+
+
+def _floor(values: np.ndarray, floor: np.ndarray, per_pod: np.ndarray, what: str,
+           pod_min: str, unit: Callable[[float], str], reasons: list[list[str]]) -> np.ndarray:
+    low = values < floor
+    for i in np.flatnonzero(low):
+        split = f" split over {per_pod[i]} containers" if per_pod[i] > 1 else ""
+        reasons[i].append(f"{what} raised to the pod minimum {pod_min}{split} = "
+                          f"{unit(floor[i])} (computed {unit(values[i])})")
+    return np.where(low, floor, values)
 
 
 def vpa(h: History, ev: Evidence, policy: Policy) -> Sizing:
     n = h.size
     reasons = empty_reasons(n)
+    per_pod = containers_per_pod(h)
+    min_cpu, min_mem = pod_minimums(per_pod)
     cpu_b = quantile_bucket(coarse(h.histogram("cpu", decayed=True)), PERCENTILE)
     cpu_p = vpa_bucket_end(cpu_b, sketch.CPU_FIRST)
-    cpu = apply_floor(cpu_p * (1 + MARGIN), MIN_CPU, "CPU", fmt_cpu, reasons)
+    cpu = _floor(cpu_p * (1 + MARGIN), min_cpu, per_pod, "CPU",
+                 f"{POD_MIN_CPU_MILLICORES}m", fmt_cpu, reasons)
 
-    peaks = vpa_memory_peaks(h, ev)
-    ndays = peaks.shape[1]
-    # Window d's peak is stamped at the window's end; relative weights are 2 ** (d - last).
-    w = np.broadcast_to(np.exp2(np.arange(ndays) - (ndays - 1.0)), peaks.shape)
-    ok = ~np.isnan(peaks)
-    rows = np.nonzero(ok)[0]
-    b = sketch.bucket_index(peaks[ok], sketch.MEM_FIRST) // sketch.FINE
-    hist = np.bincount(rows * VPA_NBUCKETS + b, weights=w[ok],
-                       minlength=n * VPA_NBUCKETS).reshape(n, VPA_NBUCKETS)
-    mem_p = vpa_bucket_end(quantile_bucket(hist, PERCENTILE), sketch.MEM_FIRST)
-    mem = apply_floor(mem_p * (1 + MARGIN), MIN_MEM, "memory", fmt_mem, reasons)
+    peaks, owner, counted = pod_window_peaks(h, ev)
+    mem_p = vpa_bucket_end(quantile_bucket(memory_histogram(h, peaks, owner), PERCENTILE),
+                           sketch.MEM_FIRST)
+    mem = _floor(mem_p * (1 + MARGIN), min_mem, per_pod, "memory",
+                 f"{POD_MIN_MEMORY_MB} MiB", fmt_mem, reasons)
 
-    days = ok.sum(axis=1)
+    windows = np.bincount(owner, weights=(~np.isnan(peaks)).sum(axis=1), minlength=n)
+    npods = np.bincount(owner, minlength=n)
     for i in range(n):
+        pods = f" of {npods[i]} pods" if npods[i] > 1 else ""
         reasons[i][:0] = [
             f"CPU: p90 of {h.samples[i]} samples weighted by recency (half-life 24 h) is "
             f"{fmt_cpu(cpu_p[i])}; x1.15 margin = {fmt_cpu(cpu_p[i] * 1.15)}",
-            f"memory: p90 of {days[i]} daily peaks weighted by recency (half-life 24 h) is "
-            f"{fmt_mem(mem_p[i])} (highest peak {fmt_mem(h.mem_max[i])}); x1.15 margin = "
-            f"{fmt_mem(mem_p[i] * 1.15)}",
+            f"memory: p90 of {int(windows[i])} daily peaks{pods} weighted by recency (half-life "
+            f"24 h) is {fmt_mem(mem_p[i])} (highest peak {fmt_mem(h.mem_max[i])}); x1.15 "
+            f"margin = {fmt_mem(mem_p[i] * 1.15)}",
         ]
-        if ev.oom_count[i]:
+        if counted[i]:
             reasons[i].append(
-                f"{ev.oom_count[i]} OOM kill(s): that day's peak counted as "
+                f"{counted[i]} OOM kill(s), each counted in its pod's day as "
                 "max(used + 100 MiB, used x 1.2)"
             )
     return Sizing(
@@ -102,3 +179,4 @@ def vpa(h: History, ev: Evidence, policy: Policy) -> Sizing:
         mem_limit=ratio_limit(mem, ev.mem_request, ev.mem_limit),
         reasons=reasons,
     )
+

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.rollup import sketch
@@ -258,10 +257,10 @@ def _namespace_rollups(run: QueryRun, ns: str, sel: str, pods: Pods | None,
 
 
 def merge_pods(rows: pd.DataFrame) -> pd.DataFrame:
-    """One rollup row per (namespace, workload, container, day): pods of a workload merge
-    exactly as :func:`sketch.daily_rollup` groups their samples."""
+    """One rollup row per (namespace, workload, container, pod, day), as
+    :func:`sketch.daily_rollup` groups samples (series of one pod's container merge)."""
     rows = rows.sort_values("t_last", kind="stable")
-    keys = [*KEY_COLUMNS, "day"]
+    keys = [*sketch.POD_KEY, "day"]
     out = []
     for key, g in rows.groupby(keys, sort=True, observed=True):
         r: dict[str, object] = dict(zip(keys, key, strict=True))
