@@ -184,3 +184,23 @@ def test_other_strategies_see_containers_not_pods(strategy):
     per_pod = recommend(u, strategy=strategy)
     merged = recommend(u.assign(pod=u["workload"]), strategy=strategy)
     assert [r.to_dict() for r in per_pod] == [r.to_dict() for r in merged]
+
+
+def test_a_store_written_with_per_container_rollups_is_read_per_pod(tmp_path):
+    """A store whose days carry rollups of the previous version (one row per container)
+    rolls them up again from the samples when read, so the emulations see the pods."""
+    from quotatune.model.collected import Collected
+    from quotatune.rollup.sketch import ROLLUP_VERSION
+    from quotatune.store.history import Store
+
+    u = fleet_with_pods()
+    old = Store(tmp_path, rollup=lambda df: daily_rollup(df.drop(columns="pod")),
+                rollup_version="1")
+    old.append(Collected(usage=u))
+    assert set(old.read_rollups()["pod"]) == {""}  # type: ignore[index]
+    new = Store(tmp_path, rollup=daily_rollup, rollup_version=ROLLUP_VERSION)
+    rollups = new.read_rollups()
+    assert rollups is not None
+    assert set(rollups["pod"]) == set(u["pod"])
+    assert [r.to_dict() for r in recommend_from_rollups(rollups, strategy="krr")] == \
+        [r.to_dict() for r in recommend(u, strategy="krr")]
