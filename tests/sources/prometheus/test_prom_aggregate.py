@@ -92,9 +92,9 @@ def test_recommendations_agree_for_every_strategy(both, strategy):
 
 
 def test_the_oom_kill_is_the_same_single_piece_of_evidence_in_both(both):
-    sample, agg, extra = both
-    for recs in (recommend(sample.usage, sample.specs, sample.events, strategy="krr"),
-                 recommend_from_rollups(agg, extra.specs, extra.events, strategy="krr")):
+    sample, agg, extra = both  # krr-oom: KRR reads OOM kills only with --use_oomkill_data
+    for recs in (recommend(sample.usage, sample.specs, sample.events, strategy="krr-oom"),
+                 recommend_from_rollups(agg, extra.specs, extra.events, strategy="krr-oom")):
         db = next(r for r in recs if r.workload == "db")
         assert "1 OOM kill(s): at least the limit in force 8192 MiB x1.25" in db.reasons
         assert db.memory_limit_mib == 10240
