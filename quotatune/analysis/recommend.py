@@ -196,12 +196,9 @@ def _ooms(h: History, events: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarr
 
 def _oom_kills(h: History, events: pd.DataFrame | None) -> OomKills:
     """Every OOM kill of a container in ``h``, with its pod and time (VPA counts each)."""
-    if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns):
+    ev = oom_events(events)
+    if ev.empty:
         return NO_OOM_KILLS
-    killed = events.get("reason", pd.Series("", index=events.index)).astype(str) == "OOMKilled"
-    if "oom_killed" in events.columns:
-        killed |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true")
-    ev = events[killed.to_numpy(bool)]
     pos = _index(h, ev)
     ok = pos >= 0
     at = pd.to_datetime(ev["timestamp"], utc=True, errors="coerce") if "timestamp" in ev \
