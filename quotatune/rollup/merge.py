@@ -1,4 +1,4 @@
-"""Merge rollup rows of the same container and UTC day into one.
+"""Merge rollup rows of the same pod's container and UTC day into one.
 
 A stream of chunks meets a container's day in several pieces (a chunk boundary cuts the
 day); :func:`quotatune.rollup.sketch.daily_rollup` of each piece gives one row per piece.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import sketch
 
 _SUMS = ("n", "cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum")
@@ -21,11 +20,11 @@ _NEWEST = (*sketch.CURRENT_COLUMNS, "restarts")
 
 
 def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
-    """One row per (namespace, workload, container, day); rows already alone pass through."""
+    """One row per (namespace, workload, container, pod, day); lone rows pass through."""
     if rollups.empty:
         return rollups
     day = _ns(rollups["day"])
-    code = rollups.groupby([*KEY_COLUMNS], sort=False, observed=True).ngroup().to_numpy()
+    code = rollups.groupby(sketch.POD_KEY, sort=False, observed=True).ngroup().to_numpy()
     gkey = code.astype("int64") * (int(day.max() - day.min()) // sketch.DAY_NS + 1) \
         + (day - day.min()) // sketch.DAY_NS
     order = np.lexsort((_ns(rollups["t_last"]), gkey))
@@ -37,7 +36,7 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
     starts = np.flatnonzero(new_group)
     ends = np.r_[starts[1:], len(r)]
     group = np.cumsum(new_group) - 1
-    out = r.iloc[ends - 1][[*KEY_COLUMNS, "day", "platform"]].reset_index(drop=True)
+    out = r.iloc[ends - 1][[*sketch.POD_KEY, "day", "platform"]].reset_index(drop=True)
     for col in _SUMS:
         out[col] = np.add.reduceat(r[col].to_numpy(), starts)
     for col in _MAXES:
