@@ -177,7 +177,9 @@ class Server:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
-                pass  # one line per scrape is noise; failures are logged by the refresher
+                # Silent: a line per scrape is noise; failed refreshes are logged by the
+                # refresher itself.
+                return
 
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
