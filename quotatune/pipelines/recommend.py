@@ -16,6 +16,7 @@ from quotatune.analysis.recommend import (
     rollup_columns,
 )
 from quotatune.model import Recommendation, Target
+from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
 from quotatune.pipelines.inputs import existing_store, rollups_from_files
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
@@ -85,15 +86,16 @@ def from_prometheus(
     client: PrometheusClient, target: Target, window: timedelta, step: timedelta,
     strategy: str | None, errors: list[str], now: datetime, notes: list[str] | None = None,
     *, max_samples: int = MAX_SAMPLES, max_concurrency: int = MAX_CONCURRENCY,
-    rules: bool | None = None,
+    rules: bool | None = None, seen: Collected | None = None,
 ) -> tuple[list[Recommendation], pd.DataFrame]:
     """``recommend --prometheus``: rollups computed inside Prometheus, sized here.  ``notes``
-    gets which series were read (recording rules or raw) and what the query budget did."""
+    gets which series were read (recording rules or raw) and what the query budget did;
+    ``seen``, when given, gets the specs and events read on the way (for findings)."""
     try:
         recs = recommend_from_prometheus(
             client, window=window, step=step, now=now, namespace=target.namespace,
             strategy=strategy, errors=errors, notes=notes, max_samples=max_samples,
-            max_concurrency=max_concurrency, rules=rules,
+            max_concurrency=max_concurrency, rules=rules, seen=seen,
         )
     except SourceError as exc:
         raise InputError(str(exc)) from None
@@ -111,6 +113,7 @@ def recommend_from_prometheus(
     policy: Policy | None = None, errors: list[str] | None = None,
     notes: list[str] | None = None, max_samples: int = MAX_SAMPLES,
     max_concurrency: int = MAX_CONCURRENCY, rules: bool | None = None,
+    seen: Collected | None = None,
 ) -> list[Recommendation]:
     """``recommend --prometheus``: size containers from Prometheus-side rollups.
 
@@ -129,5 +132,7 @@ def recommend_from_prometheus(
         notes.extend(extra.notes)
     if rollups.empty and extra.errors:
         raise SourceError(extra.errors[0])
+    if seen is not None:
+        seen.specs, seen.events = extra.specs, extra.events
     return recommend_from_rollups(rollups, extra.specs, extra.events, strategy=strategy,
                                   policy=policy)

@@ -25,6 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from quotatune.model import Finding, InputError, Recommendation, SourceError, Target
+from quotatune.model.collected import Collected
 from quotatune.pipelines import recommend
 from quotatune.pipelines.diagnose import diagnose, parse_since
 from quotatune.pipelines.inputs import load_inputs
@@ -71,12 +72,15 @@ def store_source(store: Path, strategy: str | None, pinned: datetime | None = No
 def prometheus_source(client: PrometheusClient, window: timedelta, step: timedelta,
                       strategy: str | None, pinned: datetime | None = None) -> Compute:
     """Recommendations computed inside Prometheus (as ``recommend --prometheus``) over the
-    ``window`` before each refresh, or before ``pinned``."""
+    ``window`` before each refresh, or before ``pinned``, and the findings of the
+    terminations and OOM kills read on the way (with diagnose's default ``--since``)."""
     def compute(now: datetime) -> Outcome:
         errors: list[str] = []
+        seen = Collected()
         recs, _ = recommend.from_prometheus(client, Target(), window, step, strategy, errors,
-                                            pinned or now)
-        return Outcome(recs, [], errors)
+                                            pinned or now, seen=seen)
+        findings = diagnose(seen, now=pd.Timestamp(pinned or now), since=parse_since(None))
+        return Outcome(recs, findings, errors)
     return compute
 
 

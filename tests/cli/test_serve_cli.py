@@ -356,6 +356,15 @@ def test_prometheus_mode_serves_the_values_of_recommend_prometheus(
     for name in SIZING:
         assert by_key(got.get(name, []), SIZE_LABELS) == want[name], name
     assert "Prometheus at http://127.0.0.1:" in s.log.read_text()
+    # Findings too: the same as diagnosing what `collect prometheus` stores from that server
+    # (the backfill has one OOM kill, shop/db/postgres).
+    store = tmp_path / "collected"
+    assert run_cli("collect", "prometheus", "--url", prometheus.url, "--window", "14d",
+                   "--now", now, "--store", str(store)).code == 0
+    findings = json_of("diagnose", "--store", str(store))
+    assert any(f["kind"] == "oom-killed" for f in findings)
+    assert by_key(got.get("quotatune_findings", []), FINDING_LABELS) == \
+        expected_findings(findings)
 
 
 @pytest.mark.prometheus
