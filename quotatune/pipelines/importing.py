@@ -11,6 +11,7 @@ import pandas as pd
 from quotatune.model import KEY_COLUMNS
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
+from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress
 from quotatune.sources.registry import iter_files
 from quotatune.store import AppendReport
@@ -40,7 +41,7 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
     def chunks() -> Iterator[Collected]:
         progress.phase("reading files", len(files))
         done = 0
-        for i, _path, chunk in iter_files(files, fmt):
+        for i, _path, chunk in prefetched(iter_files(files, fmt)):
             progress.advance(steps=i - done, rows=len(chunk.usage))
             done = i
             if not chunk.usage.empty:

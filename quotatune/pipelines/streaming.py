@@ -25,6 +25,7 @@ from quotatune.analysis.oom import limits_at_ooms
 from quotatune.model import KEY_COLUMNS, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress
 from quotatune.rollup.merge import merge_rollups
 from quotatune.rollup.sketch import daily_rollup
@@ -86,7 +87,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
         staging = DayStaging(Path(tmp) / "days")
         done = 0
-        for i, _path, chunk in iter_files(files, fmt):
+        for i, _path, chunk in prefetched(iter_files(files, fmt)):
             acc.specs = _cat(acc.specs, chunk.specs)
             acc.events = _cat(acc.events, chunk.events)
             acc.notes += chunk.notes
@@ -105,11 +106,11 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 usage = usage[~late]
             if usage.empty:
                 continue
-            limits.append(_limit_changes(usage))
             if exact:
+                limits.append(_limit_changes(usage))
                 staging.add(usage)
                 continue
-            _check_spans(usage, spans)
+            limits.append(_limit_changes(usage, _check_spans(usage, spans)))
             pieces.append(daily_rollup(usage))
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
@@ -157,9 +158,12 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                        notes=acc.notes, errors=acc.errors)
 
 
-def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, int]]) -> None:
+def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, int]]
+                 ) -> np.ndarray | None:
     """Raise :class:`_Overlap` if a pod repeats a time within this chunk or has samples
-    within the time span already seen for it in earlier chunks; else widen the spans."""
+    within the time span already seen for it in earlier chunks; else widen the spans.
+    Returns each row's pod code when every pod's rows are one run in time order (else
+    ``None``)."""
     ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
     code, names = _pod_codes(usage)
     # The usual export lists each pod's samples together and in time order: then each run of
@@ -168,8 +172,10 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
     starts = np.flatnonzero(change)
     ends = np.r_[starts[1:], len(code)] - 1
     run_keys = code[starts]
+    runs: np.ndarray | None = None
     if len(np.unique(run_keys)) == len(run_keys) and not (~change[1:] & (ts[1:] <= ts[:-1])).any():
         keys, lo, hi = run_keys, ts[starts], ts[ends]
+        runs = code
     else:
         order = np.lexsort((ts, code))
         c, t = code[order], ts[order]
@@ -182,14 +188,26 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
         if seen is not None and not (a > seen[1] or b < seen[0]):
             raise _Overlap
         spans[key] = (a, b) if seen is None else (min(seen[0], a), max(seen[1], b))
+    return runs
 
 
-def _limit_changes(usage: pd.DataFrame) -> pd.DataFrame:
+def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> pd.DataFrame:
     """Per container, the samples where ``memory_limit_bytes`` takes a new value (in time
-    order, within this chunk): a few rows per container instead of every sample."""
+    order, within this chunk): a few rows per container instead of every sample.
+
+    ``pod_runs`` (each row's pod code, when every pod's rows are one run in time order) lets
+    the rows be read as they stand: then the changes are found per pod, a superset of the
+    container's that gives the same limit at any time (pods of one container that run at the
+    same time with different limits excepted: which one is "in force" is moot there)."""
     cols = [*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]
     if "memory_limit_bytes" not in usage.columns:
         return pd.DataFrame(columns=cols)
+    if pod_runs is not None:
+        v = usage["memory_limit_bytes"].to_numpy("float64")
+        idx = np.flatnonzero(~np.isnan(v))
+        c, vv = pod_runs[idx], v[idx]
+        keep = idx[np.r_[True, (c[1:] != c[:-1]) | (vv[1:] != vv[:-1])]] if len(idx) else idx
+        return usage[cols].iloc[keep].astype({k: str for k in KEY_COLUMNS})
     d = usage[cols].dropna()
     if d.empty:
         return d

@@ -22,7 +22,7 @@ from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.sources.text import read_bytes
 
-CHUNK_ROWS = 1 << 20  # rows per Parquet batch; CSV blocks hold about as many
+CHUNK_ROWS = 1 << 20  # rows per Parquet chunk (whole row groups); CSV blocks hold about as many
 CSV_BLOCK_BYTES = 64 << 20
 NAME_COLUMNS = ("namespace", "workload", "pod", "container", *model.USAGE_OPTIONAL_STR)
 FLOAT_COLUMNS = ("cpu_cores", "memory_working_set_bytes", *model.USAGE_OPTIONAL_FLOAT)
@@ -36,20 +36,42 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
         pf = pq.ParquetFile(path, read_dictionary=_present(path, NAME_COLUMNS))
         wanted = [n for n in pf.schema_arrow.names
                   if n == "timestamp" or n in NAME_COLUMNS or n in FLOAT_COLUMNS]
-        batches = pf.iter_batches(batch_size=rows, columns=wanted)
         done = 0
-        for batch in batches:
-            if batch.num_rows == 0:
+        for table in _tables(pf, wanted, rows):
+            if table.num_rows == 0:
                 continue
-            df = batch.to_pandas()
+            df = table.to_pandas()
             yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
-            done += batch.num_rows
+            done += table.num_rows
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
     if done == 0:
         raise InputError(f"{path}: no samples")
+
+
+def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
+    """The file by whole row groups, small ones together up to about ``rows`` rows (batches
+    that straddle row groups cost a dictionary unification each: reading by row group was
+    twice as fast); a row group of more than twice ``rows`` is read in batches of ``rows``."""
+    group: list[int] = []
+    size = 0
+    for i in range(pf.num_row_groups):
+        n = pf.metadata.row_group(i).num_rows
+        if n > 2 * rows:
+            if group:
+                yield pf.read_row_groups(group, columns=columns)
+                group, size = [], 0
+            yield from pf.iter_batches(batch_size=rows, row_groups=[i], columns=columns)
+            continue
+        group.append(i)
+        size += n
+        if size >= rows:
+            yield pf.read_row_groups(group, columns=columns)
+            group, size = [], 0
+    if group:
+        yield pf.read_row_groups(group, columns=columns)
 
 
 def _present(path: Path, names: tuple[str, ...]) -> list[str]:

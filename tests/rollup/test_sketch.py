@@ -1,0 +1,68 @@
+"""A day's rollup does not depend on the order its samples arrive in.
+
+An export that lists every series whole and in time order is rolled up as it stands (no
+sort); any other order is sorted first.  Both must give the same rows, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quotatune.model import validate_usage
+from quotatune.rollup.sketch import ROLLUP_COLUMNS, daily_rollup
+
+
+def usage(*, categorical: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    ts = pd.date_range("2026-11-20T18:00:00Z", periods=2 * 720, freq="1min")
+    frames = []
+    for i in range(5):
+        pod = np.where(ts < ts[600 + 100 * i], f"app{i}-a", f"app{i}-b")  # a rollout
+        frames.append(pd.DataFrame({
+            "timestamp": ts, "namespace": f"ns{i % 2}", "workload": f"app{i}", "pod": pod,
+            "container": "main" if i != 3 else "envoy",
+            "cpu_cores": rng.gamma(2.0, 0.1, len(ts)),
+            "memory_working_set_bytes": rng.normal(3e8, 1e7, len(ts)).clip(1),
+            "memory_limit_bytes": np.where(ts < ts[900], 5e8, np.nan),
+        }))
+    u = validate_usage(pd.concat(frames, ignore_index=True), "test")
+    if categorical:
+        for col in ("namespace", "workload", "pod", "container"):
+            u[col] = u[col].astype("category")
+    return u
+
+
+def in_key_order(r: pd.DataFrame) -> pd.DataFrame:
+    return r.sort_values(["namespace", "workload", "container", "pod", "day"]
+                         ).reset_index(drop=True)
+
+
+def assert_same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.columns) == list(b.columns) == ROLLUP_COLUMNS
+    assert len(a) == len(b)
+    for col in ROLLUP_COLUMNS:
+        x, y = a[col], b[col]
+        if x.dtype == object and len(x) and isinstance(x.iloc[0], np.ndarray):
+            for p, q in zip(x, y, strict=True):
+                assert p.dtype == q.dtype and np.array_equal(p, q, equal_nan=True), col
+        else:
+            assert x.equals(y), col
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_series_listed_whole_roll_up_as_the_same_rows_as_shuffled_ones(
+        categorical: bool) -> None:
+    u = usage(categorical=categorical)
+    as_listed = daily_rollup(u)
+    shuffled = daily_rollup(u.sample(frac=1.0, random_state=5).reset_index(drop=True))
+    assert_same_rows(in_key_order(as_listed), in_key_order(shuffled))
+    assert int(as_listed["n"].sum()) == len(u)
+
+
+def test_a_day_listed_in_two_separate_runs_is_one_row() -> None:
+    u = usage(categorical=False)
+    one = u[u["workload"] == "app0"]
+    swapped = pd.concat([one.iloc[700:], one.iloc[:700]], ignore_index=True)
+    assert_same_rows(in_key_order(daily_rollup(one.reset_index(drop=True))),
+                     in_key_order(daily_rollup(swapped)))
