@@ -181,6 +181,8 @@ def _empty_names(s: pd.Series) -> pd.Series:
         cats = s.cat.categories.astype(str)
         bad_cat = np.asarray(cats.str.strip() == "", dtype=bool)
         codes = s.cat.codes.to_numpy()
+        if not bad_cat.any():  # per-row work only when some category is bad
+            return pd.Series(codes < 0, index=s.index)
         bad = (codes < 0) | (bad_cat[codes] if len(bad_cat) else False)
         return pd.Series(bad, index=s.index)
     return s.isna() | (s.astype(str).str.strip() == "")
@@ -242,8 +244,10 @@ def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> N
     if _is_cat(s):
         cats = s.cat.categories.astype(str)
         bad_cat = np.asarray(cats.str.contains(_CONTROL, regex=True), dtype=bool)
+        if not bad_cat.any():
+            return
         codes = s.cat.codes.to_numpy()
-        bad = (codes >= 0) & (bad_cat[codes] if len(bad_cat) else False)
+        bad = (codes >= 0) & bad_cat[codes]
     else:
         text = s.astype("string").fillna("")
         bad = text.str.contains(_CONTROL, regex=True).fillna(False).to_numpy(dtype=bool)
@@ -276,20 +280,21 @@ def _numeric(
 
 def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
                   required: bool) -> None:
-    if required:
-        missing = np.isnan(arr)
-        if missing.any():
-            raise _fail(source, col, int(np.flatnonzero(missing)[0]) + row_offset,
-                        "missing value")
-    bad = np.isinf(arr)
-    bad |= arr < 0
+    # One comparison pass finds whether anything is wrong (NaN fails both comparisons);
+    # only then is the first bad row looked for.
+    with np.errstate(invalid="ignore"):
+        ok = (arr >= 0) & (arr <= MAX_VALUE)
+        if ok.all() or (not required and (ok | np.isnan(arr)).all()):
+            return
+    missing = np.isnan(arr)
+    if required and missing.any():
+        raise _fail(source, col, int(np.flatnonzero(missing)[0]) + row_offset,
+                    "missing value")
     # Past 2^53 a float no longer holds whole bytes and the integer outputs would overflow:
     # 8 PiB of memory or 9e15 cores is a unit mistake, not a container.
-    bad |= arr > MAX_VALUE
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise _fail(source, col, pos + row_offset,
-                    f"negative, infinite or implausibly large value {float(arr[pos])}")
+    pos = int(np.flatnonzero(~ok & ~missing)[0])
+    raise _fail(source, col, pos + row_offset,
+                f"negative, infinite or implausibly large value {float(arr[pos])}")
 
 
 # Nanosecond timestamps span 1677-09-22 .. 2262-04-11; outside that pandas raises instead of
@@ -302,8 +307,10 @@ _RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
-        ts = pd.to_datetime(s, utc=True)  # may be in s/ms/us units, so range-check it too
-        ts = ts.where((ts >= _TS_LO) & (ts <= _TS_HI))
+        ts = pd.to_datetime(s, utc=True)
+        if ts.dtype != "datetime64[ns, UTC]" and not (  # s/ms/us units reach past the ns span
+                ts.min() >= _TS_LO and ts.max() <= _TS_HI):
+            ts = ts.where((ts >= _TS_LO) & (ts <= _TS_HI))
     else:
         # Per value: a number is epoch seconds, text must be an RFC 3339 / ISO 8601 date-time.
         # (format="mixed" let dateutil read "now", "2a" or "T4" as times: silently wrong.)

@@ -103,25 +103,34 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     if "pod" not in day_usage.columns:
         day_usage = day_usage.assign(pod="")
     ts = _ns(day_usage["timestamp"])
-    kcode = _key_codes(day_usage)
+    raw = _key_codes(day_usage)
     day = ts // DAY_NS
-    gkey = kcode * (int(day.max() - day.min()) + 1) + (day - day.min())
+    rel = day - day.min()
+    span = int(rel.max()) + 1
     # Every group = (pod's container, day) must be one contiguous run in time order.  An
     # export usually lists each series whole and in time order: then the rows are used as
-    # they are (no sort, no gathers), which was most of the time of a large import.
-    order = _group_order(gkey, ts)
+    # they are (no sort, no gathers), which was most of the time of a large import, and only
+    # the runs are numbered (in order of first appearance, as groupby(sort=False) would).
+    change = np.r_[True, (raw[1:] != raw[:-1]) | (rel[1:] != rel[:-1])]
+    starts = np.flatnonzero(change)
+    run_key = pd.factorize(raw[starts])[0].astype("int64") * span + rel[starts]
+    order: np.ndarray | None = None
+    if len(np.unique(run_key)) != len(run_key) or (~change[1:] & (ts[1:] < ts[:-1])).any():
+        gkey = pd.factorize(raw)[0].astype("int64") * span + rel
+        order = np.lexsort((ts, gkey))
+        gkey, ts, day = gkey[order], ts[order], day[order]
+        change = np.r_[True, gkey[1:] != gkey[:-1]]
+        starts = np.flatnonzero(change)
+        run_key = gkey[starts]
+
     def take(a: np.ndarray) -> np.ndarray:
         return a if order is None else a[order]
 
-    if order is not None:
-        gkey, ts, day = gkey[order], ts[order], day[order]
     cpu = take(day_usage["cpu_cores"].to_numpy("float64"))
     mem = take(day_usage["memory_working_set_bytes"].to_numpy("float64"))
-    change = np.r_[True, gkey[1:] != gkey[:-1]]
-    starts = np.flatnonzero(change)
     group = np.cumsum(change) - 1
     ngroups = len(starts)
-    ends = np.r_[starts[1:], len(gkey)]
+    ends = np.r_[starts[1:], len(ts)]
     w = np.exp2((ts - day * DAY_NS) / 1e9 / HALF_LIFE_S)
 
     first_rows = starts if order is None else order[starts]
@@ -147,7 +156,7 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     hmax[hkey[hstarts]] = np.maximum.reduceat(mem, hstarts)
     out["mem_hour_max"] = pd.Series(list(hmax.reshape(ngroups, 24)), dtype=object)
     for prefix, values, first in (("cpu", cpu, CPU_FIRST), ("mem", mem, MEM_FIRST)):
-        b, c, wt, offsets = _sparse_hist(group, bucket_index(values, first), w)
+        b, c, wt, offsets = _sparse_hist(starts, group, bucket_index(values, first), w)
         out[f"{prefix}_b"] = _lists(b.astype("int16"), offsets)
         out[f"{prefix}_c"] = _lists(c.astype("int32"), offsets)
         out[f"{prefix}_w"] = _lists(wt, offsets)
@@ -164,16 +173,15 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     out = out[ROLLUP_COLUMNS]
     if order is None:
         # Same rows in the same order as sorting would give (groups by key, then day).
-        by_key = np.argsort(gkey[starts], kind="stable")
+        by_key = np.argsort(run_key, kind="stable")
         if (by_key != np.arange(ngroups)).any():
             out = out.iloc[by_key].reset_index(drop=True)
     return out
 
 
 def _key_codes(usage: pd.DataFrame) -> np.ndarray:
-    """One int64 per distinct (namespace, workload, container, pod), numbered in order of
-    first appearance (as ``groupby(sort=False).ngroup()`` numbers them, which was 3x slower
-    on categoricals than combining their codes)."""
+    """One int64 per distinct (namespace, workload, container, pod), from the columns' codes
+    (``groupby().ngroup()`` was 3x slower on categoricals than combining their codes)."""
     code = np.zeros(len(usage), dtype="int64")
     bound = 1
     for col in POD_KEY:
@@ -188,17 +196,7 @@ def _key_codes(usage: pd.DataFrame) -> np.ndarray:
             code, bound = dense.astype("int64"), len(uniq_codes)
         code = code * n + c
         bound *= n
-    return pd.factorize(code)[0].astype("int64")
-
-
-def _group_order(gkey: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
-    """``None`` if every group is one run of rows in time order, else the sorting order."""
-    change = np.r_[True, gkey[1:] != gkey[:-1]]
-    run_keys = gkey[change]
-    if len(np.unique(run_keys)) == len(run_keys) and not (
-            ~change[1:] & (ts[1:] < ts[:-1])).any():
-        return None
-    return np.lexsort((ts, gkey))
+    return code
 
 
 def _ns(ts: pd.Series) -> np.ndarray:
@@ -207,29 +205,30 @@ def _ns(ts: pd.Series) -> np.ndarray:
 
 
 def _sparse_hist(
-    group: np.ndarray, bucket: np.ndarray, w: np.ndarray
+    starts: np.ndarray, group: np.ndarray, bucket: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Non-empty (bucket, count, weight) per group, grouped contiguously; plus offsets."""
-    combined = group * NBUCKETS + bucket
-    size = (int(group[-1]) + 1) * NBUCKETS
-    if size <= max(8 * len(combined), 1 << 22):
-        # Dense counts over every (group, bucket) cost less than sorting the rows.
-        dense = np.bincount(combined, minlength=size)
-        uniq = np.flatnonzero(dense)
-        counts = dense[uniq]
-        weights = np.bincount(combined, weights=w, minlength=size)[uniq]
-    else:
-        uniq, inv = np.unique(combined, return_inverse=True)
-        counts = np.bincount(inv)
-        weights = np.bincount(inv, weights=w)
-    g = uniq // NBUCKETS
-    offsets = np.searchsorted(g, np.arange(int(group[-1]) + 2))
-    return uniq % NBUCKETS, counts, weights, offsets
+    """Non-empty (bucket, count, weight) per group, grouped contiguously; plus offsets.
+
+    Rows are grouped in runs (``starts``), so each group counts into its own slice of one
+    dense array, as wide as the buckets it spans: linear in the rows, where sorting them
+    (np.unique) or counting into every bucket of every group cost several times more."""
+    lo = np.minimum.reduceat(bucket, starts)
+    width = np.maximum.reduceat(bucket, starts) - lo + 1
+    base = np.r_[0, np.cumsum(width)]
+    slot = (base[:-1] - lo)[group] + bucket
+    counts = np.bincount(slot, minlength=int(base[-1]))
+    filled = np.flatnonzero(counts)
+    weights = np.bincount(slot, weights=w, minlength=int(base[-1]))[filled]
+    g = np.searchsorted(base, filled, side="right") - 1
+    offsets = np.searchsorted(g, np.arange(len(starts) + 1))
+    return filled - base[g] + lo[g], counts[filled], weights, offsets
 
 
 def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
     """One array per group (an object column: Parquet stores it as a list column)."""
-    return pd.Series(np.split(values, offsets[1:-1]), dtype=object)
+    bounds = offsets.tolist()
+    return pd.Series([values[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+                     dtype=object)
 
 
 def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:

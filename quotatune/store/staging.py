@@ -187,14 +187,38 @@ def merge_day(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         return frame, 0
     keys = [_rank(frame[c]) for c in SORT_KEY]
     ts = frame["timestamp"].to_numpy("datetime64[ns]").view("int64")
-    # lexsort is stable: among equal keys the input order (old rows first) is kept.
-    order = np.lexsort((ts, *reversed(keys)))
+    order = _runs_in_order(keys, ts)
+    if order is None:
+        # lexsort is stable: among equal keys the input order (old rows first) is kept.
+        order = np.lexsort((ts, *reversed(keys)))
     dup = np.ones(len(order) - 1, dtype=bool)
     for k in (*keys, ts):
         s = k[order]
         dup &= s[1:] == s[:-1]
     keep = order[np.r_[True, ~dup]]
     return frame.iloc[keep].reset_index(drop=True), int(dup.sum())
+
+
+def _runs_in_order(keys: list[np.ndarray], ts: np.ndarray) -> np.ndarray | None:
+    """The sorting order, found by sorting runs instead of rows, when each pod's rows are one
+    run in time order (a new day from an export listed series by series); else ``None``."""
+    code = np.zeros(len(ts), dtype=np.int64)
+    bound = 1
+    for k in keys:  # ranks (missing = -1) in one int64 that sorts like the tuple of them
+        n = int(k.max()) + 2
+        if bound * n >= 1 << 62:
+            return None
+        code, bound = code * n + (k + 1), bound * n
+    change = np.r_[True, code[1:] != code[:-1]]
+    starts = np.flatnonzero(change)
+    run_keys = code[starts]
+    if len(np.unique(run_keys)) != len(run_keys) or (~change[1:] & (ts[1:] < ts[:-1])).any():
+        return None
+    lengths = np.diff(np.r_[starts, len(ts)])
+    by_key = np.argsort(run_keys, kind="stable")
+    seg_start, seg_len = starts[by_key], lengths[by_key]
+    shift = seg_start - np.r_[0, np.cumsum(seg_len)[:-1]]
+    return np.arange(len(ts)) + np.repeat(shift, seg_len)
 
 
 def _rank(s: pd.Series) -> np.ndarray:

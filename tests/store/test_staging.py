@@ -57,3 +57,14 @@ def test_spill_directories_of_dead_processes_are_removed(tmp_path: Path) -> None
     alive.mkdir()
     remove_stale(tmp_path)
     assert not dead.exists() and alive.exists()
+
+
+def test_a_day_listed_series_by_series_sorts_like_any_other_order() -> None:
+    # Series listed whole (the fast path sorts runs) and the same rows shuffled (full sort).
+    listed = chunk(range(12, 7, -1), "2026-11-20T00:00:00", 30)
+    shuffled = listed.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    a, dup_a = merge_day(listed)
+    b, dup_b = merge_day(shuffled)
+    assert dup_a == dup_b == 0
+    assert list(a["workload"].drop_duplicates()) == ["app10", "app11", "app12", "app8", "app9"]
+    pd.testing.assert_frame_equal(a, b)
