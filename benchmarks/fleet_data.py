@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
-VERSION = 1  # bump when the generated data changes, so cached files are rebuilt
+VERSION = 2  # bump when the generated data changes, so cached files are rebuilt
 START = "2026-11-02T00:00:00"
 ROWS_PER_GROUP = 1_000_000
 NAMESPACES = 100
@@ -184,7 +184,11 @@ def _chunk(fleet: Fleet, lay: dict[str, Any], lo: int, hi: int) -> Any:
     local = np.repeat(np.arange(c, dtype=np.int32), t_n)
 
     def names(values: list[str], idx: Any) -> Any:
-        return pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), pa.array(values))
+        # One entry per distinct name: a dictionary with repeated values (one per container)
+        # made the Parquet writer fall back to plain strings, unlike a real export.
+        uniq, inv = np.unique(np.asarray(values), return_inverse=True)
+        return pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)[idx]),
+                                              pa.array(uniq))
 
     def per_container(v: Any) -> Any:
         rep = np.repeat(v, t_n)
