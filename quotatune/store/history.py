@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -201,11 +202,15 @@ class Store:
         try:
             modes.make_dir(d)
             manifest: dict[str, Any] = {"data": f"data-{token}.parquet", "rows": len(df)}
-            _write_usage_table(df, d / manifest["data"])
-            if self.rollup is not None:
-                manifest["rollup"] = f"rollup-{token}.parquet"
-                manifest["rollup_version"] = self.rollup_version
-                _write_parquet(self.rollup(df), d / manifest["rollup"])
+            with ThreadPoolExecutor(1) as pool:
+                # Encoding and compressing the samples (pyarrow, off the GIL) overlaps the
+                # rollup (numpy) on a second core; the manifest waits for both.
+                written = pool.submit(_write_usage_table, df, d / manifest["data"])
+                if self.rollup is not None:
+                    manifest["rollup"] = f"rollup-{token}.parquet"
+                    manifest["rollup_version"] = self.rollup_version
+                    _write_parquet(self.rollup(df), d / manifest["rollup"])
+                written.result()
             _atomic_write_text(d / "manifest.json", json.dumps(manifest))
         except OSError as exc:
             _remove_unreferenced(d)
