@@ -15,7 +15,7 @@ day's rollup row (one per pod's container and day, see :mod:`quotatune.rollup.sk
   sums and counts are exact, and the excess above the request is read from the histogram,
   each bucket at the middle of its part above the request: off by at most one bucket width
   (< 0.5 % + 1 m) per sample above the request;
-* ``mem_slack``: likewise from ``mem_sum`` and the memory histogram (< 0.5 % + 0.2 MiB per
+* ``mem_slack``: likewise from ``mem_sum`` and the memory histogram (< 0.5 % + 0.93 MiB per
   sample above the limit).
 
 So the scores are those of the sample path within one fine bucket, *on the same split*.  The
