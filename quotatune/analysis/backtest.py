@@ -88,7 +88,7 @@ def backtest(
     # Without a "now", windowed strategies look back from each container's own last training
     # sample, never into the test period.
     policy = policy or Policy()
-    train_events = _before(events, sp.train["timestamp"].max())
+    train_events = events_until(events, sp.train["timestamp"].max())
     rollups = daily_rollup(sp.train)
     scores = []
     recs: list[Recommendation] = []
@@ -100,7 +100,7 @@ def backtest(
     return scores
 
 
-def _before(events: pd.DataFrame | None, until: pd.Timestamp) -> pd.DataFrame | None:
+def events_until(events: pd.DataFrame | None, until: pd.Timestamp) -> pd.DataFrame | None:
     if events is None or events.empty or "timestamp" not in events.columns:
         return events
     return events[pd.to_datetime(events["timestamp"], utc=True) <= until]
@@ -143,14 +143,14 @@ def totals(name: str, cpu_req: np.ndarray, mem_lim: np.ndarray, use: np.ndarray,
         strategy=name,
         containers=len(cpu_req),
         cores=float(cpu_req.sum()),
-        cpu_slack=_ratio(np.maximum(req - use, 0).sum(), req.sum()),
-        cpu_over=_ratio(float((use > req).sum()), float(len(use))),
+        cpu_slack=ratio(np.maximum(req - use, 0).sum(), req.sum()),
+        cpu_over=ratio(float((use > req).sum()), float(len(use))),
         mem_gib=float(mem_lim.sum() / GIB),
-        mem_slack=_ratio(np.maximum(lim - mem, 0).sum(), lim.sum()),
+        mem_slack=ratio(np.maximum(lim - mem, 0).sum(), lim.sum()),
         mem_oom_vms=oom_vms,
         left_out=left_out,
     )
 
 
-def _ratio(a: float, b: float) -> float:
+def ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else 0.0

@@ -22,7 +22,7 @@ to the reference strategies the quality goal is stated against).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,30 +109,60 @@ def rolling_folds(
     the latest origins (None: every origin)."""
     for name in strategies:
         get_strategy(name)
-    if folds is not None and folds <= 0:
-        raise InputError("the number of folds must be positive")
-    whole = [(_whole(tr, "train"), _whole(te, "test")) for tr, te in shapes]
     if usage.empty:
+        plan_folds(None, None, shapes, step_days, folds)  # bad shapes first, as before
         raise InputError("no usage samples to fold")
     trace = _Trace(usage)
-    plan = [Fold(tr, te, o) for tr, te in whole for o in fold_origins(
-        pd.Timestamp(trace.ts[0], tz="UTC"), pd.Timestamp(trace.ts[-1], tz="UTC"), tr, te,
-        step_days)[-(folds or 0):]]
-    if not plan:
-        span = (trace.ts[-1] - trace.ts[0]) / DAY_NS
-        raise InputError(f"the data spans {span:.1f} days: too short for a "
-                         f"{' or '.join(f'{a}+{b}' for a, b in whole)} day fold")
+    plan = plan_folds(pd.Timestamp(trace.ts[0], tz="UTC"), pd.Timestamp(trace.ts[-1], tz="UTC"),
+                      shapes, step_days, folds)
     rollups = daily_rollup(usage)
     day = pd.to_datetime(rollups["day"], utc=True).to_numpy("datetime64[ns]").astype("int64")
+
+    def scorer(name: str, recs: list[Recommendation], f: Fold) -> Score:
+        o = f.origin.value
+        return _score(name, recs, trace, trace.window(o, o + f.test_days * DAY_NS))
+
+    return score_folds(plan, strategies, rollups, day, scorer, specs=specs, events=events,
+                       policy=policy)
+
+
+def plan_folds(first: pd.Timestamp | None, last: pd.Timestamp | None,
+               shapes: Iterable[tuple[float, float]], step_days: int, folds: int | None
+               ) -> list[Fold]:
+    """The folds of every shape between the data's ``first`` and ``last`` sample (the latest
+    ``folds`` per shape); an input error if there is none (or, with ``first`` None, once the
+    shapes and counts are checked)."""
+    if folds is not None and folds <= 0:
+        raise InputError("the number of folds must be positive")
+    why = "folds are UTC days"
+    whole = [(whole_days(tr, "fold train days", why), whole_days(te, "fold test days", why))
+             for tr, te in shapes]
+    if first is None or last is None:
+        return []
+    plan = [Fold(tr, te, o) for tr, te in whole
+            for o in fold_origins(first, last, tr, te, step_days)[-(folds or 0):]]
+    if not plan:
+        span = (last - first) / pd.Timedelta(days=1)
+        raise InputError(f"the data spans {span:.1f} days: too short for a "
+                         f"{' or '.join(f'{a}+{b}' for a, b in whole)} day fold")
+    return plan
+
+
+def score_folds(
+    plan: list[Fold], strategies: Sequence[str], rollups: pd.DataFrame, day: np.ndarray,
+    scorer: Callable[[str, list[Recommendation], Fold], Score], *,
+    specs: pd.DataFrame | None = None, events: pd.DataFrame | None = None,
+    policy: Policy | None = None,
+) -> pd.DataFrame:
+    """Train every strategy on each fold's days of ``rollups`` (``day``: their UTC days in
+    ns), score it with ``scorer``, and add the ratios to the reference strategies."""
     rows = []
     for f in plan:
         o = f.origin.value
         train = rollups[(day >= o - f.train_days * DAY_NS) & (day < o)]
-        test = trace.window(o, o + f.test_days * DAY_NS)
         ev = _before(events, f.origin)
-        scores = {name: _score(name, recommend_from_rollups(
-            train, specs, ev, strategy=name, policy=policy), trace, test)
-            for name in strategies}
+        scores = {name: scorer(name, recommend_from_rollups(
+            train, specs, ev, strategy=name, policy=policy), f) for name in strategies}
         for s in scores.values():
             row = {"shape": f.shape, "origin": f.origin, **s.to_dict()}
             for col, metric, ref in RATIOS:
@@ -153,10 +183,11 @@ def fold_summary(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _whole(days: float, what: str) -> int:
+def whole_days(days: float, what: str, why: str) -> int:
+    """``days`` as an int; an input error naming ``what`` unless it is a positive whole
+    number."""
     if days <= 0 or days != int(days):
-        raise InputError(f"fold {what} days must be a positive whole number (folds are UTC "
-                         f"days), not {days:g}")
+        raise InputError(f"{what} must be a positive whole number ({why}), not {days:g}")
     return int(days)
 
 

@@ -9,22 +9,27 @@ from typing import Annotated
 
 import typer
 
+from quotatune.cli.options import FileFormat, StoreDir
+
 
 def command(
     args: Annotated[
         list[str] | None,
-        typer.Argument(help="More --from files or --strategy names (after a flag, a shell "
-                       "glob or several names arrive here)."),
+        typer.Argument(help="TARGET (ns/, ns/workload or ns/workload/container; default: all), "
+                       "more --from files or --strategy names (after a flag, a shell glob or "
+                       "several names arrive here)."),
     ] = None,
     from_files: Annotated[
-        list[Path] | None, typer.Option("--from", help="Usage files to replay.")
+        list[Path] | None, typer.Option("--from", help="Usage files to replay (streamed).")
     ] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="Format of --from files.")] = None,
+    fmt: FileFormat = None,
+    store: StoreDir = None,
     train_days: Annotated[
-        float | None, typer.Option("--train-days", help="Days to train on (default 14).")
+        float | None, typer.Option("--train-days", help="Whole UTC days to train on (default "
+                                   "14).")
     ] = None,
     test_days: Annotated[
-        float | None, typer.Option("--test-days", help="Days to score (default 7).")
+        float | None, typer.Option("--test-days", help="Whole UTC days to score (default 7).")
     ] = None,
     folds: Annotated[
         int | None,
@@ -41,9 +46,13 @@ def command(
         Path | None, typer.Option("--out", help="HTML file for -o html (default: reports dir).")
     ] = None,
 ) -> None:
-    """Train on the first days of every container, recommend once, score the next days."""
+    """Train each container on its first whole UTC days, recommend once, score the next days
+    (from the store's per-day rollups, or --from files streamed into them)."""
+    from quotatune.cli import config
+    from quotatune.cli.output import err, progress
+    from quotatune.model import Target
     from quotatune.model.errors import InputError
-    from quotatune.pipelines.backtest import replay, replay_folds
+    from quotatune.pipelines.backtest import load_history, replay, replay_folds
     from quotatune.pipelines.recommend import strategy_names
     from quotatune.render.backtest import (
         render_backtest_html,
@@ -57,49 +66,51 @@ def command(
         raise InputError(f"unknown output {output!r}; use table, json or html")
     files = list(from_files or [])
     names = [n for s in strategy or [] for n in s.split(",") if n]
+    targets: list[str] = []
     for a in args or []:
         if a in STRATEGIES and names:
             names.append(a)
         elif files and Path(a).is_file():
             files.append(Path(a))
+        elif "/" in a and not targets and not Path(a).exists():
+            targets.append(a)
         else:
-            raise InputError(f"unexpected argument {a!r}: not a file after --from, nor a "
-                             f"strategy after --strategy ({', '.join(STRATEGIES)})")
-    if not files:
-        raise InputError("backtest needs --from FILE… with the usage history to replay")
+            raise InputError(f"unexpected argument {a!r}: not a TARGET (ns/workload), a file "
+                             f"after --from, nor a strategy after --strategy "
+                             f"({', '.join(STRATEGIES)})")
+    if files and store is not None:
+        raise InputError("give --from FILE… or --store DIR, not both")
+    target = Target.parse(targets[0] if targets else None)
+    strategies = names or STRATEGIES
+    shape = None
     if folds is not None:
         if output == "html":
             raise InputError("-o html shows one split; use table or json with --folds")
-        shape = None
         if train_days is not None or test_days is not None:
             shape = (train_days or 14.0, test_days or 7.0)
-        skipped: list[str] = []
-        table, summary = replay_folds(files, fmt, names or STRATEGIES, folds=folds, shape=shape,
-                                      warnings=skipped)
-        from quotatune.cli.output import err
-
-        for w in skipped:
-            err(f"warning: {w}")
+    train_days = 14.0 if train_days is None else train_days
+    test_days = 7.0 if test_days is None else test_days
+    with progress() as bar:
+        history = load_history(files, fmt, None if files else config.store_dir(store),
+                               strategies, target, progress=bar)
+        if folds is None:
+            rows = replay(history, strategies, train_days=train_days, test_days=test_days,
+                          progress=bar)
+        else:
+            table, summary = replay_folds(history, strategies, folds=folds, shape=shape)
+    for w in history.errors:
+        err(f"warning: {w}")
+    if folds is not None:
         if output == "json":
             sys.stdout.write(json.dumps({"folds": table, "summary": summary}, indent=2) + "\n")
         else:
             sys.stdout.write(render_folds_table(table, summary))
         return
-    train_days = 14.0 if train_days is None else train_days
-    test_days = 7.0 if test_days is None else test_days
-    warnings: list[str] = []
-    rows = replay(files, fmt, names or STRATEGIES, train_days=train_days, test_days=test_days,
-                  warnings=warnings)
-    from quotatune.cli.output import err
-
-    for w in warnings:
-        err(f"warning: {w}")
     if output == "json":
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     sys.stdout.write(render_backtest_table(rows, train_days, test_days))
     if output == "html":
-        from quotatune.cli import config
         from quotatune.pipelines import archive
 
         path = out or config.reports_dir(None) / "backtest.html"

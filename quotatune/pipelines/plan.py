@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from quotatune.analysis.capacity.plan import parse_shape, plan_capacity
-from quotatune.analysis.recommend import recommend
+from quotatune.analysis.recommend import recommend, recommend_from_rollups
 from quotatune.model import Recommendation, Target
 from quotatune.model.capacity import HostCapacity
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
-from quotatune.pipelines.inputs import load_inputs
+from quotatune.pipelines.inputs import rollups_from_files
 from quotatune.sources.kubernetes.api import connect
 from quotatune.sources.kubernetes.nodes import collect_nodes, read_nodes_file
 from quotatune.sources.text import open_text
@@ -35,6 +35,17 @@ def load_nodes(nodes_file: Path | None, context: str | None, kubeconfig: Path | 
     return None
 
 
+def last_samples(rollups: pd.DataFrame) -> pd.DataFrame:
+    """Each pod's last sample time, from its rollups: all ``running_pods`` needs to count the
+    pods that reported within a window of their workload's last sample (a pod did so exactly
+    when its last sample did)."""
+    cols = ["timestamp", "namespace", "workload", "pod"]
+    if rollups.empty:
+        return pd.DataFrame(columns=cols)
+    last = rollups.groupby(cols[1:], observed=True, sort=False)["t_last"].max().reset_index()
+    return last.rename(columns={"t_last": "timestamp"})[cols]
+
+
 def recommend_for_plan(data: Collected) -> list[Recommendation]:
     """A row per known container; those without usage (status ``no-usage``) recommend
     nothing, so the plan packs their current requests."""
@@ -47,8 +58,12 @@ def plan_inputs(files: list[Path] | None, fmt: str | None, store: Path, target: 
     the target's rollups, and as usage only the samples of its last day (what tells how
     many pods run now), never every sample."""
     if files:
-        data = load_inputs(files, fmt, None, target)
-        return recommend_for_plan(data), data
+        # Streamed into per-day rollups: the files are never held whole.
+        fr = rollups_from_files(files, fmt, target)
+        recs = recommend_from_rollups(fr.rollups, fr.specs, fr.events)
+        usage = last_samples(fr.rollups)
+        return recs, Collected(usage=usage, specs=fr.specs, events=fr.events,
+                               notes=fr.notes, errors=fr.errors)
     from quotatune.pipelines.stored import latest_usage, open_stored, recommendations
 
     s = open_stored(store, target)
