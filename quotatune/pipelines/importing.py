@@ -36,7 +36,7 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
                       progress: Progress = NO_PROGRESS) -> ImportResult:
     """Stream ``files`` into the store at ``root``; nothing is written if any file is bad."""
     result = ImportResult(report=AppendReport(), files=len(files))
-    keys: set[tuple[str, str, str]] = set()
+    keys: set[tuple[str, ...]] = set()
     st = open_store(root)
 
     def chunks() -> Iterator[Collected]:
