@@ -81,9 +81,17 @@ ROLLUP_COLUMNS = [
 
 def bucket_index(values: np.ndarray, first: float) -> np.ndarray:
     """Fine bucket of each value (negative values count as 0)."""
+    # floor(log(v * (R - 1) / first + 1) / log(r)), in place: the same operations in the
+    # same order (the PromQL of the Prometheus path mirrors them), without six temporaries.
     v = np.maximum(np.asarray(values, dtype="float64"), 0.0)
-    idx = np.floor(np.log(v * (RATIO - 1) / first + 1.0) / math.log(FINE_RATIO))
-    return np.clip(idx, 0, NBUCKETS - 1).astype("int64")
+    v *= RATIO - 1
+    v /= first
+    v += 1.0
+    np.log(v, out=v)
+    v /= math.log(FINE_RATIO)
+    np.floor(v, out=v)
+    np.clip(v, 0, NBUCKETS - 1, out=v)
+    return v.astype("int64")
 
 
 def bucket_start(index: np.ndarray | int, first: float, fine: int = 1) -> np.ndarray:
@@ -131,7 +139,10 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     group = np.cumsum(change) - 1
     ngroups = len(starts)
     ends = np.r_[starts[1:], len(ts)]
-    w = np.exp2((ts - day * DAY_NS) / 1e9 / HALF_LIFE_S)
+    since_midnight = ts - day * DAY_NS
+    w = since_midnight / 1e9
+    w /= HALF_LIFE_S
+    np.exp2(w, out=w)
 
     first_rows = starts if order is None else order[starts]
     out = pd.DataFrame({c: day_usage[c].iloc[first_rows].astype(str).to_numpy()
@@ -149,7 +160,7 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     out["mem_max"] = np.maximum.reduceat(mem, starts)
     out["mem_wsum"] = np.add.reduceat(mem * w, starts)
     out["w_sum"] = np.add.reduceat(w, starts)
-    hour = (ts - day * DAY_NS) // HOUR_NS
+    hour = since_midnight // HOUR_NS
     hmax = np.full(ngroups * 24, np.nan)
     hkey = group * 24 + hour  # non-decreasing: rows are sorted by group, then time
     hstarts = np.flatnonzero(np.r_[True, hkey[1:] != hkey[:-1]])
@@ -233,6 +244,8 @@ def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
 
 def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Last non-NaN value of each run of rows starting at ``starts`` (rows in time order)."""
+    if not np.isnan(v).any():
+        return v[np.r_[starts[1:], len(v)] - 1]
     pos = np.where(np.isnan(v), -1, np.arange(len(v)))
     last = np.maximum.reduceat(pos, starts)
     return np.where(last >= 0, v[np.maximum(last, 0)], np.nan)
