@@ -55,9 +55,11 @@ class DayProgress:
 
     def __enter__(self) -> DayProgress:
         if self.enabled:
+            from rich.console import Console
             from rich.progress import Progress
 
-            self._bar = Progress(transient=True)
+            # On stderr, like every other bar: stdout carries the command's output.
+            self._bar = Progress(transient=True, console=Console(stderr=True))
             self._bar.start()  # type: ignore[attr-defined]
             self._task = self._bar.add_task(self.label, total=None)  # type: ignore[attr-defined]
         return self

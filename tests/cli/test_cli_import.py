@@ -10,6 +10,7 @@ import pytest
 
 from quotatune.store.history import Store
 from tests.conftest import ROOT, CliRun, run_cli
+from tests.support.terminal import run_on_terminal
 
 SAMPLE = ROOT / "data" / "sample"
 TWO_VMS = [str(SAMPLE / "1.csv.gz"), str(SAMPLE / "126.csv.gz")]
@@ -181,28 +182,7 @@ def test_a_piped_import_prints_no_progress(tmp_path: Path) -> None:
 
 
 def test_an_import_on_a_terminal_shows_progress(tmp_path: Path) -> None:
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUOTATUNE_")}
-    proc = subprocess.Popen([sys.executable, "-m", "quotatune", "import", *TWO_VMS,
-                             "--store", str(tmp_path / "s")], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=follower, text=True)
-    os.close(follower)
-    seen = b""
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # the terminal closed: the command ended
-            break
-        if not data:
-            break
-        seen += data
-    out, _ = proc.communicate(timeout=120)
-    os.close(leader)
-    assert proc.returncode == 0
-    assert "new sample(s)" in out  # stdout stays clean for scripts
-    assert b"reading files" in seen or b"writing days" in seen
+    run = run_on_terminal("import", *TWO_VMS, "--store", str(tmp_path / "s"))
+    assert run.code == 0
+    assert "new sample(s)" in run.stdout  # stdout stays clean for scripts
+    assert b"reading files" in run.terminal or b"writing days" in run.terminal

@@ -54,7 +54,7 @@ def command(
     import os
 
     from quotatune.cli import config
-    from quotatune.cli.output import err
+    from quotatune.cli.output import DayProgress, err
     from quotatune.model.errors import InputError
     from quotatune.pipelines.collect import (
         collect_docker,
@@ -68,8 +68,11 @@ def command(
     url = config.docker_host(host)
     client = docker_client(url, timeout, os.environ)
     try:
-        data = collect_docker(client, rounds=rounds, interval=interval, include_exited=exited,
-                              log_tail=0 if no_logs else log_tail, filters=flt)
+        # A bar of the rounds on a terminal when there is more than one to wait for.
+        with DayProgress("sampling rounds", enabled=rounds > 1) as bar:
+            data = collect_docker(client, rounds=rounds, interval=interval,
+                                  include_exited=exited, log_tail=0 if no_logs else log_tail,
+                                  filters=flt, on_round=bar)
     finally:
         client.close()
     if data.usage.empty and data.specs.empty and data.errors:

@@ -55,12 +55,14 @@ def collect_docker(
     proc_root: Path = Path("/proc"),
     cgroup_root: Path = Path("/sys/fs/cgroup"),
     max_workers: int = 64,
+    on_round: Callable[[int, int], None] | None = None,
 ) -> Collected:
     """Usage rows (platform "docker"), spec rows and exit events from one Docker daemon.
 
     ``rounds`` samples ``interval`` seconds apart; ``filters`` are Engine list filters
     ({"label": ["app=web"], "name": ["api"]}).  ``clock`` (epoch seconds) stamps cgroup
-    readings; ``sleep`` waits between rounds.  Only GET endpoints are called.
+    readings; ``sleep`` waits between rounds; ``on_round(done, rounds)`` is called after each
+    (a progress bar).  Only GET endpoints are called.
     """
     if rounds < 1:
         raise InputError(f"--rounds must be at least 1, not {rounds}")
@@ -86,6 +88,8 @@ def collect_docker(
             except DaemonGone as exc:
                 got, gone = [], str(exc)
             rows += got
+            if on_round is not None:
+                on_round(r + 1, rounds)
             if gone:
                 left = rounds - r - 1
                 more = f"; {left} later round(s) not run" if left else ""

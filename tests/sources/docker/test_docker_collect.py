@@ -29,6 +29,7 @@ from tests.support.dockerd import (
     start_dockerd,
     stop_dockerd,
 )
+from tests.support.terminal import run_on_terminal
 
 # The session fixtures, by name (an assignment rather than an import keeps linters quiet
 # about fixture arguments "redefining" imported names).
@@ -83,6 +84,24 @@ def test_steady_load_gives_cpu_rates_working_sets_and_limits(client, busybox_ima
     # The frame is what validate_usage would make of it
     pd.testing.assert_frame_equal(col.usage, model.validate_usage(col.usage, "t", row_offset=0))
     assert any("cgroup files" in n for n in col.notes)
+
+
+def test_each_round_is_reported_as_it_ends(client, busybox_image):
+    run_container(client, busybox_image, "sleep 600", name="idle")
+    seen: list[tuple[int, int]] = []
+    col = collect_docker(client, rounds=3, interval=0.2, include_exited=False,
+                         on_round=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert len(rows_of(col, "idle")) == 3
+
+
+def test_rounds_show_a_progress_bar_on_a_terminal(client, busybox_image, dockerd, tmp_path):
+    run_container(client, busybox_image, "sleep 600", name="idle")
+    run = run_on_terminal("collect", "docker", "--host", dockerd.base_url, "--rounds", "3",
+                          "--interval", "0.5", "--no-exited", "--store", str(tmp_path / "s"))
+    assert run.code == 0, run.terminal
+    assert b"sampling rounds" in run.terminal
+    assert run.stdout.startswith("collected 3 sample(s) from 1 running container(s)")
 
 
 def test_stats_api_path_agrees_with_cgroup_files(client, busybox_image):
@@ -335,6 +354,7 @@ def test_collect_cli_end_to_end_into_a_store(dockerd, client, busybox_image, tmp
                 "--interval", "0.5", "--store", str(store))
     assert r.code == 0, r.stderr
     assert r.stdout.count("\n") == 1 and "2 sample(s) from 1 running container(s)" in r.stdout
+    assert "sampling rounds" not in r.stderr  # piped: no progress bar
     st = Store(store)
     usage = st.read_usage()
     assert len(usage) == 2 and set(usage["platform"]) == {"docker"}
