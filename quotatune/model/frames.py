@@ -307,7 +307,8 @@ _RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
-        ts = pd.to_datetime(s, utc=True)
+        utc = isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC"
+        ts = s if utc else pd.to_datetime(s, utc=True)  # typed readers give UTC already
         if ts.dtype != "datetime64[ns, UTC]" and not (  # s/ms/us units reach past the ns span
                 ts.min() >= _TS_LO and ts.max() <= _TS_HI):
             ts = ts.where((ts >= _TS_LO) & (ts <= _TS_HI))

@@ -226,7 +226,7 @@ def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], 
         s = usage[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
-        codes.append(s.cat.codes.to_numpy().astype("int64"))
+        codes.append(s.array.codes.astype("int64"))  # the array's codes: no Series built
         cats.append(np.asarray(s.cat.categories.astype(str), dtype=object))
     sizes = [max(len(c), 1) for c in cats]
     if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
@@ -235,7 +235,8 @@ def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], 
             cats[i], sizes[i] = cats[i][uniq], len(uniq)
     code = np.zeros(len(usage), dtype="int64")
     for c, n in zip(codes, sizes, strict=True):
-        code = code * n + c
+        code *= n
+        code += c
 
     def names(keys: np.ndarray) -> list[Any]:
         parts = []

@@ -201,14 +201,16 @@ def _key_codes(usage: pd.DataFrame) -> np.ndarray:
     for col in POD_KEY:
         s = usage[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            c, n = s.cat.codes.to_numpy().astype("int64") + 1, len(s.cat.categories) + 1
+            c, n = s.array.codes, len(s.cat.categories) + 1  # the array's codes: no Series
         else:
-            f, uniq = pd.factorize(s, use_na_sentinel=True)
-            c, n = f.astype("int64") + 1, len(uniq) + 1
+            c, uniq = pd.factorize(s, use_na_sentinel=True)
+            n = len(uniq) + 1
         if bound * n >= 1 << 62:  # renumber densely (in order) before the product overflows
             uniq_codes, dense = np.unique(code, return_inverse=True)
             code, bound = dense.astype("int64"), len(uniq_codes)
-        code = code * n + c
+        code *= n
+        code += c
+        code += 1  # missing (code -1) becomes 0
         bound *= n
     return code
 
