@@ -13,7 +13,7 @@ exactly.  See docs/architecture.md, "The flow".
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,45 +72,66 @@ def rollups_from_files(
     return out
 
 
+@dataclass
+class _Scan:
+    """What the reader thread gathers besides the samples (read by the caller after the
+    last chunk)."""
+
+    acc: Collected = field(default_factory=Collected)
+    known: set[str] = field(default_factory=set)
+    future: int = 0
+    limits: list[pd.DataFrame] = field(default_factory=list)
+    spans: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+
+
+def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timestamp,
+            progress: Progress, scan: _Scan, staging: DayStaging | None
+            ) -> Iterator[pd.DataFrame]:
+    """The target's samples of each chunk, checked for overlaps, ready to roll up; with a
+    ``staging`` (the exact path) they go there instead.  Runs on the reader thread, so that
+    only the rollups are left to the caller's."""
+    done = 0
+    for i, _path, chunk in iter_files(files, fmt):
+        scan.acc.specs = _cat(scan.acc.specs, chunk.specs)
+        scan.acc.events = _cat(scan.acc.events, chunk.events)
+        scan.acc.notes += chunk.notes
+        scan.acc.errors += chunk.errors
+        usage = chunk.usage
+        progress.advance(steps=i - done, rows=len(usage))
+        done = i
+        if usage.empty:
+            continue
+        if not target.is_all:
+            scan.known |= _names(usage)
+            usage = usage[target.mask(usage).to_numpy()]
+        late = (usage["timestamp"] > limit).to_numpy()
+        if late.any():
+            scan.future += int(late.sum())
+            usage = usage[~late]
+        if usage.empty:
+            continue
+        if staging is not None:
+            scan.limits.append(_limit_changes(usage))
+            staging.add(usage)
+            continue
+        scan.limits.append(_limit_changes(usage, _check_spans(usage, scan.spans)))
+        yield usage
+    progress.advance(steps=len(files) - done)
+
+
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
           limit: pd.Timestamp, progress: Progress, *, exact: bool) -> FileRollups:
     progress.phase("reading files" if not exact else "reading files again (overlaps)",
                    len(files))
-    acc = Collected()
+    scan = _Scan()
     pieces: list[pd.DataFrame] = []
     pending = 0
     samples: list[pd.DataFrame] = []
-    known: set[str] = set()
-    future = dup = 0
-    limits: list[pd.DataFrame] = []
-    spans: dict[tuple[str, ...], tuple[int, int]] = {}
+    dup = 0
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
         staging = DayStaging(Path(tmp) / "days")
-        done = 0
-        for i, _path, chunk in prefetched(iter_files(files, fmt)):
-            acc.specs = _cat(acc.specs, chunk.specs)
-            acc.events = _cat(acc.events, chunk.events)
-            acc.notes += chunk.notes
-            acc.errors += chunk.errors
-            usage = chunk.usage
-            progress.advance(steps=i - done, rows=len(usage))
-            done = i
-            if usage.empty:
-                continue
-            if not target.is_all:
-                known |= _names(usage)
-                usage = usage[target.mask(usage).to_numpy()]
-            late = (usage["timestamp"] > limit).to_numpy()
-            if late.any():
-                future += int(late.sum())
-                usage = usage[~late]
-            if usage.empty:
-                continue
-            if exact:
-                limits.append(_limit_changes(usage))
-                staging.add(usage)
-                continue
-            limits.append(_limit_changes(usage, _check_spans(usage, spans)))
+        reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
+        for usage in prefetched(reader):
             pieces.append(daily_rollup(usage))
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
@@ -118,7 +139,6 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             if pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
                 pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
                 pending = len(pieces[0])
-        progress.advance(steps=len(files) - done)
         if exact:
             progress.phase("rolling up days", len(staging.days()))
             for day in staging.days():
@@ -130,6 +150,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 progress.advance()
             staging.close()
     rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else pd.DataFrame()
+    acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
     if future:
