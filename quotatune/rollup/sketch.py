@@ -112,7 +112,7 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     if "pod" not in day_usage.columns:
         day_usage = day_usage.assign(pod="")
     ts = _ns(day_usage["timestamp"])
-    raw = _key_codes(day_usage)
+    names = [_name_codes(day_usage[c]) for c in POD_KEY]
     day = ts // DAY_NS
     rel = day - day.min()
     span = int(rel.max()) + 1
@@ -120,12 +120,16 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     # export usually lists each series whole and in time order: then the rows are used as
     # they are (no sort, no gathers), which was most of the time of a large import, and only
     # the runs are numbered (in order of first appearance, as groupby(sort=False) would).
-    change = np.r_[True, (raw[1:] != raw[:-1]) | (rel[1:] != rel[:-1])]
+    change = np.empty(len(ts), dtype=bool)
+    change[0] = True
+    np.not_equal(rel[1:], rel[:-1], out=change[1:])
+    for codes, _ in names:  # compared column by column: no per-row key is built
+        change[1:] |= codes[1:] != codes[:-1]
     starts = np.flatnonzero(change)
-    run_key = pd.factorize(raw[starts])[0].astype("int64") * span + rel[starts]
+    run_key = pd.factorize(_key_codes(names, starts))[0].astype("int64") * span + rel[starts]
     order: np.ndarray | None = None
     if len(np.unique(run_key)) != len(run_key) or (~change[1:] & (ts[1:] < ts[:-1])).any():
-        gkey = pd.factorize(raw)[0].astype("int64") * span + rel
+        gkey = pd.factorize(_key_codes(names))[0].astype("int64") * span + rel
         order = np.lexsort((ts, gkey))
         gkey, ts, day = gkey[order], ts[order], day[order]
         change = np.r_[True, gkey[1:] != gkey[:-1]]
@@ -194,31 +198,39 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _key_codes(usage: pd.DataFrame) -> np.ndarray:
-    """One int64 per distinct (namespace, workload, container, pod), from the columns' codes
-    (``groupby().ngroup()`` was 3x slower on categoricals than combining their codes)."""
-    code = np.zeros(len(usage), dtype="int64")
+def _name_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """A name column's codes (-1: missing) and how many distinct names it has."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.array.codes, len(s.cat.categories)  # the array's codes: no Series built
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    return codes, len(uniq)
+
+
+def _key_codes(names: list[tuple[np.ndarray, int]], rows: np.ndarray | None = None
+               ) -> np.ndarray:
+    """One int64 per distinct (namespace, workload, container, pod) of ``rows`` (default:
+    all), from the columns' codes (``groupby().ngroup()`` was 3x slower on categoricals)."""
+    code: np.ndarray | None = None
     bound = 1
-    for col in POD_KEY:
-        s = usage[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            c, n = s.array.codes, len(s.cat.categories) + 1  # the array's codes: no Series
-        else:
-            c, uniq = pd.factorize(s, use_na_sentinel=True)
-            n = len(uniq) + 1
+    for codes, distinct in names:
+        c = (codes if rows is None else codes[rows]).astype("int64") + 1  # missing -> 0
+        n = distinct + 1
+        if code is None:
+            code, bound = c, n
+            continue
         if bound * n >= 1 << 62:  # renumber densely (in order) before the product overflows
             uniq_codes, dense = np.unique(code, return_inverse=True)
             code, bound = dense.astype("int64"), len(uniq_codes)
         code *= n
         code += c
-        code += 1  # missing (code -1) becomes 0
         bound *= n
+    assert code is not None
     return code
 
 
 def _ns(ts: pd.Series) -> np.ndarray:
-    t = pd.to_datetime(ts, utc=True)
-    return t.to_numpy(dtype="datetime64[ns]").astype("int64")
+    t = ts if str(ts.dtype) == "datetime64[ns, UTC]" else pd.to_datetime(ts, utc=True)
+    return t.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def _sparse_hist(
