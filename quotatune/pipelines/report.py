@@ -92,7 +92,7 @@ def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None
                                policy=policy_for(pd.Timestamp(now), since),
                                hooks=([stats.add_day], StatsBuilder.COLUMNS), on_day=on_day)
     lap("diagnose")
-    data = Collected(specs=s.specs, events=s.events, notes=list(s.notes))
+    data = Collected(specs=s.specs, events=s.events, notes=list(s.notes), errors=list(s.errors))
     inputs = replace(_inputs(data, recs, findings, strategy, str(s.target), now, top, nodes,
                              shapes), stats=stats.stats())
     lap("capacity")

@@ -44,6 +44,7 @@ class Stored:
     keys: pd.DataFrame  # namespace, workload, container of every container with samples
     last: pd.Timestamp | None = None  # the target's newest sample
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # files that could not be read (--from)
 
     @property
     def has_usage(self) -> bool:
