@@ -120,12 +120,11 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import DayProgress
     from quotatune.pipelines import archive
-    from quotatune.pipelines.fromfiles import stored_from_files
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
     from quotatune.pipelines.recommend import check_strategy
     from quotatune.pipelines.report import build_report, build_stored_report
-    from quotatune.pipelines.stored import open_stored
+    from quotatune.pipelines.stored import open_stored, stored_from_files
 
     check_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)

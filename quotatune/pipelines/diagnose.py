@@ -60,9 +60,9 @@ def from_files_store(files: list[Path], fmt: str | None, target: Target, *,
                      now: pd.Timestamp, since: timedelta | None = None, on_day: Any = None
                      ) -> tuple[list[Finding], list[str]]:
     """The findings of ``files`` and the errors of reading them, through a temporary store
-    read like ``--store`` (see :mod:`quotatune.pipelines.fromfiles`): bounded memory."""
-    from quotatune.pipelines.fromfiles import stored_from_files
-    from quotatune.pipelines.stored import diagnose_stored
+    read like ``--store`` (:func:`quotatune.pipelines.stored.stored_from_files`): bounded
+    memory."""
+    from quotatune.pipelines.stored import diagnose_stored, stored_from_files
 
     with stored_from_files(files, fmt, target) as s:
         return (diagnose_stored(s, now=now, policy=policy_for(now, since), on_day=on_day),

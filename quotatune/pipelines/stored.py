@@ -6,6 +6,8 @@ read of each day's few columns (:mod:`quotatune.analysis.findings.digest`,
 ``render/html/stats.py``); raw samples only for the containers
 that need them (a throttled or crash-looping container, the charted ones of a report).  Every
 read is filtered by the target inside Parquet, so ``diagnose ns/app/c`` reads that container.
+``report --from`` and ``diagnose --from`` stream their files into a temporary store and read
+it the same way (:func:`stored_from_files`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +27,10 @@ from quotatune.analysis.findings.diagnose import diagnose as find
 from quotatune.analysis.findings.digest import SPAN_COLUMNS, DigestBuilder, PeakRows
 from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
+from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.pipelines.inputs import existing_store
+from quotatune.pipelines.inputs import FUTURE_TOLERANCE, existing_store, open_store
+from quotatune.sources.registry import iter_files
 from quotatune.store import Store
 
 DayHook = Callable[[pd.DataFrame], None]
@@ -226,3 +231,53 @@ def latest_usage(s: Stored, columns: list[str]) -> pd.DataFrame:
         if col in out.columns:
             out[col] = out[col].astype(str)
     return out
+
+
+Reader = Callable[[list[Path], str | None], Iterable[tuple[int, Path, Collected]]]
+
+
+@contextmanager
+def stored_from_files(files: list[Path], fmt: str | None, target: Target,
+                      read: Reader = iter_files) -> Iterator[Stored]:
+    """``files`` as a :class:`Stored` for ``target``, with the notes and errors of reading
+    them; the store behind it lives until the context exits.  For ``report --from`` and
+    ``diagnose --from`` in bounded memory: the chunks of the readers ``import`` uses go
+    through the store's own streaming append (per-day staging, deduplication on the sample
+    key) into a private temporary directory, and are read back day by day as ``--store``
+    reads a store.  As the whole-frame path did, samples repeated across the files count
+    once and samples stamped in the future are left out, each with a note; a file that
+    cannot be read is an error line, the others are still read.  ``read``: the chunked readers
+    of ``import`` (a test passes them a smaller chunk size)."""
+    with tempfile.TemporaryDirectory(prefix="quotatune-from-") as tmp:  # mode 0700
+        st = open_store(Path(tmp) / "store")
+        limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
+        seen = Collected()  # notes and errors only
+        counts = {"kept": 0, "future": 0}
+
+        def chunks() -> Iterator[Collected]:
+            for _, _, chunk in read(files, fmt):
+                usage = chunk.usage
+                if not usage.empty:
+                    late = (usage["timestamp"] > limit).to_numpy()
+                    if late.any():
+                        counts["future"] += int(late.sum())
+                        chunk.usage = usage[~late].reset_index(drop=True)
+                    counts["kept"] += len(chunk.usage)
+                seen.notes += chunk.notes
+                seen.errors += chunk.errors
+                yield chunk
+
+        added = st.append_stream(chunks())
+        notes = list(seen.notes)
+        if counts["kept"] > added.samples_added:
+            notes.append(f"ignored {counts['kept'] - added.samples_added} duplicated "
+                         "sample(s) across the input files")
+        if counts["future"]:
+            notes.append(f"ignored {counts['future']} sample(s) stamped in the future "
+                         f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+        if not added.samples_added and not added.specs_rows and not added.events_added:
+            raise InputError("no data in the given files")
+        stored = open_stored(st.root, target)
+        stored.notes += notes
+        stored.errors += seen.errors
+        yield stored

@@ -14,13 +14,12 @@ import pytest
 
 from quotatune.model import Target
 from quotatune.model.errors import InputError
-from quotatune.pipelines.diagnose import diagnose, from_files_store, from_store
-from quotatune.pipelines.fromfiles import stored_from_files
+from quotatune.pipelines.diagnose import diagnose, from_files_store, from_store, policy_for
 from quotatune.pipelines.importing import import_into_store
 from quotatune.pipelines.inputs import load_inputs
 from quotatune.pipelines.report import build_stored_report
-from quotatune.pipelines.stored import open_stored
-from quotatune.sources.registry import iter_files
+from quotatune.pipelines.stored import diagnose_stored, open_stored, stored_from_files
+from quotatune.sources.files.stream import iter_canonical_parquet
 from tests.support.store_data import troubled_fleet
 
 NOW = pd.Timestamp("2026-11-17T00:00:00Z")
@@ -44,8 +43,16 @@ def imported(chunked: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def small_chunks(paths: list[Path], fmt: str | None):
+    """The canonical Parquet reader of ``import``, a row group (4,096 rows) per chunk instead
+    of a million rows: the temporary store is built from many chunks, as from a large file."""
+    for i, path in enumerate(paths):
+        for chunk in iter_canonical_parquet(path, rows=4096):
+            yield i, path, chunk
+
+
 def test_the_file_is_read_in_many_chunks(chunked):
-    assert sum(1 for _ in iter_files([chunked], None)) > 5
+    assert sum(1 for _ in small_chunks([chunked], None)) > 5
 
 
 @pytest.mark.parametrize("since", SINCES)
@@ -54,6 +61,8 @@ def test_diagnose_from_files_equals_the_store_and_the_whole_frame(chunked, impor
                                                                   since):
     t = Target.parse(target)
     got, errors = from_files_store([chunked], None, t, now=NOW, since=since)
+    with stored_from_files([chunked], None, t, read=small_chunks) as s:
+        assert diagnose_stored(s, now=NOW, policy=policy_for(NOW, since)) == got
     assert got == from_store(imported, t, now=NOW, since=since)
     assert got == diagnose(load_inputs([chunked], None, None, t), now=NOW, since=since)
     assert not errors
@@ -63,7 +72,7 @@ def test_diagnose_from_files_equals_the_store_and_the_whole_frame(chunked, impor
 @pytest.mark.parametrize("target", ["", "ops/"])
 def test_report_from_files_equals_the_report_from_the_store(chunked, imported, target):
     t = Target.parse(target)
-    with stored_from_files([chunked], None, t) as s:
+    with stored_from_files([chunked], None, t, read=small_chunks) as s:
         new = build_stored_report(s, now=NOW, top=8, shapes=["4cpu/16Gi"])
     old = build_stored_report(open_stored(imported, t), now=NOW, top=8, shapes=["4cpu/16Gi"])
     assert new.recommendations == old.recommendations
@@ -73,7 +82,7 @@ def test_report_from_files_equals_the_report_from_the_store(chunked, imported, t
 
 def test_overlapping_files_count_each_sample_once_with_a_note(chunked, imported):
     rows = pq.ParquetFile(chunked).metadata.num_rows
-    with stored_from_files([chunked, chunked], None, Target()) as s:
+    with stored_from_files([chunked, chunked], None, Target(), read=small_chunks) as s:
         assert f"ignored {rows} duplicated sample(s) across the input files" in s.notes
         twice = build_stored_report(s, now=NOW, top=8)
     once = build_stored_report(open_stored(imported, Target()), now=NOW, top=8)
