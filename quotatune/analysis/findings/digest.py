@@ -96,16 +96,17 @@ class DigestBuilder:
         if d.empty:
             return None
         r, ns = _restarts(d), _ns(d)
-        f = pd.DataFrame({"code": code, "r": r, "ns": ns})
-        rmax = f.groupby("code")["r"].max()
-        day_max = rmax.reindex(range(len(names))).to_numpy()
-        at_max = f[f["r"].to_numpy() == day_max[code]]
-        nan_r = f[np.isnan(r)]
+        runs = _runs(code, len(names))
+        if runs is None:
+            f = pd.DataFrame({"code": code, "r": r, "ns": ns})
+            day_max = f.groupby("code")["r"].max().reindex(range(len(names))).to_numpy()
+        else:
+            with np.errstate(invalid="ignore"):
+                day_max = np.fmax.reduceat(r, runs)  # NaN only where every value is
         out = names.assign(rmax=day_max, day=len(self._spans))
-        for tag, part in (("m", at_max), ("u", nan_r)):
-            a = part.groupby("code")["ns"].agg(["min", "max", "size"]).reindex(range(len(names)))
-            out[f"t0{tag}"], out[f"t1{tag}"], out[f"n{tag}"] = (
-                a["min"].to_numpy(), a["max"].to_numpy(), a["size"].fillna(0).to_numpy())
+        for tag, rows in (("m", r == day_max[code]), ("u", np.isnan(r))):
+            out[f"t0{tag}"], out[f"t1{tag}"], out[f"n{tag}"] = \
+                _span(code, ns, rows, len(names), runs)
         self._spans.append(out)
         # A sample below its instance's restart maximum of the day is below the final maximum
         # too: pass 2 drops it whatever the other days hold.
@@ -241,6 +242,35 @@ class DigestBuilder:
                     .set_index(KEYS)
             keys.update(ContainerKey(*(str(x) for x in k)) for k in hit.index)
         return keys
+
+
+def _runs(code: np.ndarray, n: int) -> np.ndarray | None:
+    """The start of each code's rows when code ``i`` is the ``i``-th contiguous run (a day
+    as the store writes it, coded by first appearance); else None."""
+    if not len(code):
+        return None
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    return starts if len(starts) == n else None
+
+
+def _span(code: np.ndarray, ns: np.ndarray, rows: np.ndarray, n: int,
+          runs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per code, the first and last ``ns`` and the count of ``rows``: as
+    ``groupby().agg(["min", "max", "size"]).reindex(range(n))`` gives them (float with NaN
+    where a code has no rows, integers where every code has some)."""
+    if runs is None:
+        a = pd.DataFrame({"code": code[rows], "ns": ns[rows]}).groupby("code")["ns"] \
+            .agg(["min", "max", "size"]).reindex(range(n))
+        return a["min"].to_numpy(), a["max"].to_numpy(), a["size"].fillna(0).to_numpy()
+    big = np.iinfo(np.int64)
+    lo = np.minimum.reduceat(np.where(rows, ns, big.max), runs)
+    hi = np.maximum.reduceat(np.where(rows, ns, big.min), runs)
+    size = np.add.reduceat(rows.astype(np.int64), runs)
+    if (size > 0).all():
+        return lo, hi, size
+    empty = size == 0
+    return (np.where(empty, np.nan, lo), np.where(empty, np.nan, hi),
+            size.astype("float64"))
 
 
 def _first_max(key: np.ndarray, v: np.ndarray) -> np.ndarray:
