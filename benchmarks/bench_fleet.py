@@ -4,14 +4,17 @@ containers at 5-minute samples (20.2 M samples) in one canonical Parquet file.
 Baseline, in the same run and as its own process: pandas ``read_parquet`` + per-container
 p95 CPU and max memory.  Then, each as its own process as a user runs them:
 ``quotatune import`` into a fresh store, ``report --store``, ``diagnose --store``,
-``plan --store`` and ``recommend NS/APP --store`` for one workload.  Targets (wall time as a
+``plan --store`` and ``recommend NS/APP --store`` for one workload; with ``--from-files``
+also ``report --from`` and ``diagnose --from`` the Parquet file.  report and diagnose run with
+``--since all``: the week is dated 2026-11, and the default ``--since 14d`` on a later clock
+would leave diagnose nothing to read.  Targets (wall time as a
 multiple of the baseline's): import <= 3x, report <= 3x, diagnose <= 2x, recommend NS/APP
 <= 0.25x; every command <= 2 GiB peak RSS.  Figures: wall, CPU (user + sys; the machine may be
 shared) and peak RSS from ``wait4``.  A missed target is reported, not an error; a command
 that fails exits non-zero.
 
     python benchmarks/bench_fleet.py [--containers 10000] [--days 7] [--step 300] [--quick]
-                                     [--keep]
+                                     [--keep] [--from-files] [--work DIR]
 """
 
 from __future__ import annotations
@@ -45,13 +48,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="300 containers: runs in a minute")
     ap.add_argument("--keep", action="store_true",
                     help="keep the store and reports under benchmarks/out/ afterwards")
+    ap.add_argument("--from-files", action="store_true",
+                    help="also time report --from and diagnose --from the file")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="store and reports directory (default: under benchmarks/out/)")
     a = ap.parse_args()
     if a.quick:
         a.containers = 300
     fleet = Fleet(a.containers, a.days, a.step)
     parquet = ensure(fleet, "parquet")
     target = fleet.target()
-    work = OUT / f"fleet-run-c{fleet.containers}-d{fleet.days}-s{fleet.step}"
+    work = a.work or OUT / f"fleet-run-c{fleet.containers}-d{fleet.days}-s{fleet.step}"
     store, reports = work / "store", work / "reports"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -66,8 +73,14 @@ def main() -> None:
                            pandas_baseline("groupby", parquet))
         imp = run_checked("import", quotatune("import", str(parquet), "--format", "canonical",
                                               *st))
-        rep = run_checked("report", quotatune("report", *st, "--out", str(reports)))
-        diag = run_checked("diagnose", quotatune("diagnose", *st, "-o", "json"))
+        every = ["--since", "all"]
+        rep = run_checked("report", quotatune("report", *st, *every, "--out", str(reports)))
+        diag = run_checked("diagnose", quotatune("diagnose", *st, *every, "-o", "json"))
+        files = ["--from", str(parquet), *every]
+        rep_f = run_checked("report --from", quotatune("report", *files, "--out", str(reports))
+                            ) if a.from_files else None
+        diag_f = run_checked("diagnose --from", quotatune("diagnose", *files, "-o", "json")
+                             ) if a.from_files else None
         plan = run_checked("plan", quotatune("plan", *st, "-o", "json"))
         one = run_checked(f"recommend {target}", quotatune("recommend", target, *st,
                                                            "-o", "json"))
@@ -83,6 +96,9 @@ def main() -> None:
         Row("quotatune diagnose --store", diag, base, 2.0, 2 * GIB),
         Row("quotatune plan --store", plan, base, None, 2 * GIB),
         Row(f"quotatune recommend {target} --store", one, base, 0.25, 2 * GIB),
+        *([Row("quotatune report --from PARQUET", rep_f, base, None, 2 * GIB),
+           Row("quotatune diagnose --from PARQUET", diag_f, base, None, 2 * GIB)]
+          if rep_f is not None and diag_f is not None else []),
     ]))
     print(f"(a child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
     recs = json.loads(one.stdout)

@@ -67,12 +67,12 @@ def command(
     from quotatune.pipelines.diagnose import (
         diagnose,
         from_docker,
+        from_files_store,
         from_kubernetes,
         from_store,
         parse_since,
         select,
     )
-    from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.maintenance import without_logs
     from quotatune.render.data import findings_to_json
     from quotatune.render.findings_table import render_findings_table
@@ -88,23 +88,23 @@ def command(
     now = pd.Timestamp.now(tz="UTC")
     window = parse_since(since)
     errors: list[str] = []
-    if not (docker_host or context or files):
-        # The store: read day by day, never every sample at once.
+    if not (docker_host or context):
+        # The store, or the files streamed into a temporary one: read day by day, never
+        # every sample at once.
         from quotatune.cli.output import DayProgress
 
         with DayProgress("reading the store", output == "table") as on_day:
-            findings = from_store(config.store_dir(store), target, now=now, since=window,
-                                  on_day=on_day)
+            if files:
+                findings, errors = from_files_store(files, fmt, target, now=now,
+                                                    since=window, on_day=on_day)
+            else:
+                findings = from_store(config.store_dir(store), target, now=now, since=window,
+                                      on_day=on_day)
     else:
-        if docker_host:
-            data = from_docker(docker_host, timeout, os.environ)
-        elif context:
-            data = from_kubernetes(context, kubeconfig, namespace, timeout, now)
-        else:
-            data = load_inputs(files, fmt, None, target)
-        if docker_host or context:
-            data = select(data, target)
-            data = without_logs(data) if no_logs else data
+        data = from_docker(docker_host, timeout, os.environ) if docker_host else \
+            from_kubernetes(str(context), kubeconfig, namespace, timeout, now)
+        data = select(data, target)
+        data = without_logs(data) if no_logs else data
         findings = diagnose(data, now=now, since=window)
         errors = list(data.errors)
     for e in errors:

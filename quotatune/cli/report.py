@@ -9,6 +9,7 @@ one line naming the holder — it never writes beside a run in progress.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -123,24 +124,27 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     from quotatune.pipelines.plan import load_nodes
     from quotatune.pipelines.recommend import check_strategy
     from quotatune.pipelines.report import build_report, build_stored_report
-    from quotatune.pipelines.stored import open_stored
+    from quotatune.pipelines.stored import open_stored, stored_from_files
 
     check_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)
     nodes = load_nodes(nodes_file, None, None)
-    stored = None if files else open_stored(config.store_dir(store), target)
-    if stored is None or not stored.has_usage:
-        # Known containers without usage (all exited, or never scraped) still get their rows
-        # and their findings.
-        data = load_inputs(files, fmt, config.store_dir(store), target)
-        outcome = build_report(data, target=str(target), now=now, strategy=strategy, top=top,
-                               nodes=nodes, shapes=shapes, since=since)
-        errors = list(data.errors)
-    else:  # the store: rollups and day-by-day reads, never every sample at once
-        with DayProgress("reading the store", progress) as on_day:
-            outcome = build_stored_report(stored, now=now, strategy=strategy, top=top,
-                                          nodes=nodes, shapes=shapes, since=since,
-                                          on_day=on_day)
-        errors = []
+    with ExitStack() as stack:
+        # Files are streamed into a temporary store first, then read like a store.
+        stored = stack.enter_context(stored_from_files(files, fmt, target)) if files else \
+            open_stored(config.store_dir(store), target)
+        if not stored.has_usage:
+            # Known containers without usage (all exited, or never scraped) still get their
+            # rows and their findings.
+            data = load_inputs(None, None, stored.store.root, target)
+            data.notes, data.errors = [*stored.notes, *data.notes], list(stored.errors)
+            outcome = build_report(data, target=str(target), now=now, strategy=strategy,
+                                   top=top, nodes=nodes, shapes=shapes, since=since)
+        else:  # rollups and day-by-day reads, never every sample at once
+            with DayProgress("reading the store", progress) as on_day:
+                outcome = build_stored_report(stored, now=now, strategy=strategy, top=top,
+                                              nodes=nodes, shapes=shapes, since=since,
+                                              on_day=on_day)
+        errors = list(stored.errors)
     written = archive.publish(out_dir, outcome.html, now, keep=keep, keep_days=keep_days)
     return written, outcome.findings, errors

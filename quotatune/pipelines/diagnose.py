@@ -56,6 +56,19 @@ def from_store(root: Path, target: Target, *, now: pd.Timestamp,
                            on_day=on_day)
 
 
+def from_files_store(files: list[Path], fmt: str | None, target: Target, *,
+                     now: pd.Timestamp, since: timedelta | None = None, on_day: Any = None
+                     ) -> tuple[list[Finding], list[str]]:
+    """The findings of ``files`` and the errors of reading them, through a temporary store
+    read like ``--store`` (:func:`quotatune.pipelines.stored.stored_from_files`): bounded
+    memory."""
+    from quotatune.pipelines.stored import diagnose_stored, stored_from_files
+
+    with stored_from_files(files, fmt, target) as s:
+        return (diagnose_stored(s, now=now, policy=policy_for(now, since), on_day=on_day),
+                list(s.errors))
+
+
 def from_docker(url: str, timeout: float, env: Mapping[str, str]) -> Collected:
     """Exited and running containers of a Docker daemon, read live."""
     client = docker_client(url, timeout, env)

@@ -67,7 +67,7 @@ def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None
                         shapes: list[str] | None = None, clock: Any = None,
                         since: timedelta | None = None, on_day: Any = None) -> ReportOutcome:
     """The same report from a store without loading every sample: recommendations from the
-    rollups, findings and per-container statistics from two day-by-day passes, raw samples
+    rollups, findings and per-container statistics from one read of each day, raw samples
     only for the charted containers."""
     from quotatune.analysis.recommend import get_strategy
     from quotatune.pipelines.diagnose import policy_for
@@ -89,11 +89,10 @@ def build_stored_report(s: Stored, *, now: datetime, strategy: str | None = None
     del rollups
     lap("recommend")
     findings = diagnose_stored(s, now=pd.Timestamp(now),
-                               policy=policy_for(pd.Timestamp(now), since), hooks=(
-        [stats.add_first], [stats.add_second], StatsBuilder.COLUMNS,
-        StatsBuilder.SECOND_COLUMNS), on_day=on_day)
+                               policy=policy_for(pd.Timestamp(now), since),
+                               hooks=([stats.add_day], StatsBuilder.COLUMNS), on_day=on_day)
     lap("diagnose")
-    data = Collected(specs=s.specs, events=s.events, notes=list(s.notes))
+    data = Collected(specs=s.specs, events=s.events, notes=list(s.notes), errors=list(s.errors))
     inputs = replace(_inputs(data, recs, findings, strategy, str(s.target), now, top, nodes,
                              shapes), stats=stats.stats())
     lap("capacity")

@@ -1,15 +1,21 @@
 """Reading a history store for diagnose, report and plan without loading every sample
 (docs/architecture.md, "The store").
 
-Recommendations come from the per-day rollups; the findings from two day-by-day passes over
-a few columns (:mod:`quotatune.analysis.findings.digest`); raw samples only for the containers
+Recommendations come from the per-day rollups; the findings and the report's figures from one
+read of each day's few columns (:mod:`quotatune.analysis.findings.digest`,
+``render/html/stats.py``); raw samples only for the containers
 that need them (a throttled or crash-looping container, the charted ones of a report).  Every
 read is filtered by the target inside Parquet, so ``diagnose ns/app/c`` reads that container.
+``report --from`` and ``diagnose --from`` stream their files into a temporary store and read
+it the same way (:func:`stored_from_files`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,11 +24,13 @@ import pandas as pd
 
 from quotatune.analysis.findings.common import DiagnosePolicy
 from quotatune.analysis.findings.diagnose import diagnose as find
-from quotatune.analysis.findings.digest import PEAK_COLUMNS, SPAN_COLUMNS, DigestBuilder
+from quotatune.analysis.findings.digest import SPAN_COLUMNS, DigestBuilder, PeakRows
 from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
+from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.pipelines.inputs import existing_store
+from quotatune.pipelines.inputs import FUTURE_TOLERANCE, existing_store, open_store
+from quotatune.sources.registry import iter_files
 from quotatune.store import Store
 
 DayHook = Callable[[pd.DataFrame], None]
@@ -41,6 +49,7 @@ class Stored:
     keys: pd.DataFrame  # namespace, workload, container of every container with samples
     last: pd.Timestamp | None = None  # the target's newest sample
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # files that could not be read (--from)
 
     @property
     def has_usage(self) -> bool:
@@ -111,23 +120,58 @@ def p95_buckets(rollups: pd.DataFrame | None, q: float = 0.95) -> dict[Container
                                                        out.tolist(), strict=True)}
 
 
-def two_passes(s: Stored, columns: tuple[Iterable[str], Iterable[str]], first: list[DayHook],
-               second: list[DayHook], since: pd.Timestamp | None = None,
-               on_day: OnDay | None = None) -> None:
-    """Feed every day of the target (``columns[0]``) to each of ``first``, then again
-    (``columns[1]``) to each of ``second``; one day is in memory at a time."""
+def one_pass(s: Stored, columns: Iterable[str], every_day: list[DayHook],
+             recent: list[DayHook], since: pd.Timestamp | None = None,
+             on_day: OnDay | None = None) -> None:
+    """Read every day of the target once (``columns``) and feed it to each of ``every_day``,
+    and its samples from ``since`` on to each of ``recent``; one day is in memory at a time.
+    Without ``every_day`` hooks, days before ``since`` are not read at all."""
     lo = None if since is None else since.tz_convert("UTC").strftime("%Y-%m-%d")
-    days = [d for d in s.store.days() if lo is None or d >= lo]
-    done, total = 0, len(days) * sum(1 for hooks in (first, second) if hooks)
-    for hooks, cols in ((first, columns[0]), (second, columns[1])):
-        if hooks:
-            for _, day in s.store.scan_usage(list(dict.fromkeys(cols)), target=s.target,
-                                             since=since, days=days):
-                for hook in hooks:
-                    hook(day)
-                done += 1
-                if on_day is not None:
-                    on_day(done, total)
+    days = [d for d in s.store.days() if lo is None or every_day or d >= lo]
+    pushed = None if every_day else since  # filtered inside Parquet when nothing needs more
+    for done, (_, day) in enumerate(s.store.scan_usage(list(dict.fromkeys(columns)),
+                                                       target=s.target, since=pushed,
+                                                       days=days), start=1):
+        for hook in every_day:
+            hook(day)
+        part = day if since is None or pushed is not None else _from(day, since)
+        if not part.empty:
+            for hook in recent:
+                hook(part)
+        if on_day is not None:
+            on_day(done, len(days))
+
+
+def _from(day: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+    keep = (day["timestamp"] >= since).to_numpy()
+    return day if keep.all() else day[keep].reset_index(drop=True)
+
+
+class _Spill:
+    """The compact rows of each day that the digest's second step needs, spilled to
+    owner-only files in a private temporary directory: read back instead of decoding the
+    day's Parquet again, while memory stays at one day."""
+
+    FIELDS = ("code", "ns", "r", "mem")
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.names: list[pd.DataFrame] = []
+
+    def put(self, rows: PeakRows | None) -> None:
+        if rows is None:
+            return
+        path = self.where / f"day-{len(self.names)}.npy"
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
+            for name in self.FIELDS:
+                np.save(fh, getattr(rows, name), allow_pickle=False)
+        self.names.append(rows.names)
+
+    def __iter__(self) -> Iterator[PeakRows]:
+        for i, names in enumerate(self.names):
+            with open(self.where / f"day-{i}.npy", "rb") as fh:
+                arrays = [np.load(fh, allow_pickle=False) for _ in self.FIELDS]
+            yield PeakRows(names, *arrays)
 
 
 def raw_usage(s: Stored, keys: Iterable[ContainerKey],
@@ -148,19 +192,24 @@ def raw_usage(s: Stored, keys: Iterable[ContainerKey],
 
 
 def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | None = None,
-                    hooks: tuple[list[DayHook], list[DayHook], list[str], list[str]] | None
-                    = None,
+                    hooks: tuple[list[DayHook], list[str]] | None = None,
                     on_day: OnDay | None = None) -> list[Finding]:
     """The findings of the target, as :func:`find` gives them on the whole frame.  ``hooks``
-    (first-pass hooks, second-pass hooks, the columns of each) ride along the same passes."""
+    (hooks that see every day, whatever ``policy.since``, and the columns they read) ride
+    along the same single read of each day."""
     policy = policy or DiagnosePolicy()
     builder = DigestBuilder(policy)
-    first, second, cols1, cols2 = hooks or ([], [], [], [])
+    every_day, cols = hooks or ([], [])
     since = None if policy.since is None else pd.Timestamp(policy.since)
+    if since is not None and since.tzinfo is None:
+        since = since.tz_localize("UTC")
     if s.has_usage:
-        two_passes(s, ([*SPAN_COLUMNS, *cols1], [*PEAK_COLUMNS, *cols2]),
-                   [builder.add_spans, *first],
-                   [builder.add_peaks, *second], since, on_day)
+        with tempfile.TemporaryDirectory(prefix="quotatune-digest-") as tmp:
+            spill = _Spill(Path(tmp))
+            one_pass(s, [*SPAN_COLUMNS, *cols], every_day,
+                     [lambda day: spill.put(builder.add_spans_rows(day))], since, on_day)
+            for rows in spill:
+                builder.add_peak_rows(rows)
     digest = builder.digest()
     usage = raw_usage(s, digest.raw_keys, since) if digest.raw_keys else None
     return find(usage, s.specs, s.events, now=now, policy=policy, digest=digest)
@@ -182,3 +231,53 @@ def latest_usage(s: Stored, columns: list[str]) -> pd.DataFrame:
         if col in out.columns:
             out[col] = out[col].astype(str)
     return out
+
+
+Reader = Callable[[list[Path], str | None], Iterable[tuple[int, Path, Collected]]]
+
+
+@contextmanager
+def stored_from_files(files: list[Path], fmt: str | None, target: Target,
+                      read: Reader = iter_files) -> Iterator[Stored]:
+    """``files`` as a :class:`Stored` for ``target``, with the notes and errors of reading
+    them; the store behind it lives until the context exits.  For ``report --from`` and
+    ``diagnose --from`` in bounded memory: the chunks of the readers ``import`` uses go
+    through the store's own streaming append (per-day staging, deduplication on the sample
+    key) into a private temporary directory, and are read back day by day as ``--store``
+    reads a store.  As the whole-frame path did, samples repeated across the files count
+    once and samples stamped in the future are left out, each with a note; a file that
+    cannot be read is an error line, the others are still read.  ``read``: the chunked readers
+    of ``import`` (a test passes them a smaller chunk size)."""
+    with tempfile.TemporaryDirectory(prefix="quotatune-from-") as tmp:  # mode 0700
+        st = open_store(Path(tmp) / "store")
+        limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
+        seen = Collected()  # notes and errors only
+        counts = {"kept": 0, "future": 0}
+
+        def chunks() -> Iterator[Collected]:
+            for _, _, chunk in read(files, fmt):
+                usage = chunk.usage
+                if not usage.empty:
+                    late = (usage["timestamp"] > limit).to_numpy()
+                    if late.any():
+                        counts["future"] += int(late.sum())
+                        chunk.usage = usage[~late].reset_index(drop=True)
+                    counts["kept"] += len(chunk.usage)
+                seen.notes += chunk.notes
+                seen.errors += chunk.errors
+                yield chunk
+
+        added = st.append_stream(chunks())
+        notes = list(seen.notes)
+        if counts["kept"] > added.samples_added:
+            notes.append(f"ignored {counts['kept'] - added.samples_added} duplicated "
+                         "sample(s) across the input files")
+        if counts["future"]:
+            notes.append(f"ignored {counts['future']} sample(s) stamped in the future "
+                         f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+        if not added.samples_added and not added.specs_rows and not added.events_added:
+            raise InputError("no data in the given files")
+        stored = open_stored(st.root, target)
+        stored.notes += notes
+        stored.errors += seen.errors
+        yield stored

@@ -80,14 +80,18 @@ def test_plan_from_the_store_equals_the_whole_frame(troubled, target):
     assert render_plan_json(new) == render_plan_json(old)
 
 
+@pytest.mark.parametrize("since", [None, pd.Timedelta(hours=30)])
 @pytest.mark.parametrize("store, target", [("troubled", ""), ("troubled", "ops/"),
                                            ("sample", "")])
-def test_report_from_the_store_is_the_same_html(store, target, request):
+def test_report_from_the_store_is_the_same_html(store, target, since, request):
+    """With ``since``, failures before it are history but the figures cover every day."""
     root = request.getfixturevalue(store)
     t = Target.parse(target)
+    window = None if since is None else since.to_pytimedelta()
     old = build_report(load_inputs(None, None, root, t), target=str(t), now=NOW, top=8,
-                       shapes=["4cpu/16Gi"])
-    new = build_stored_report(open_stored(root, t), now=NOW, top=8, shapes=["4cpu/16Gi"])
+                       shapes=["4cpu/16Gi"], since=window)
+    new = build_stored_report(open_stored(root, t), now=NOW, top=8, shapes=["4cpu/16Gi"],
+                              since=window)
     assert new.recommendations == old.recommendations
     assert new.findings == old.findings
     assert new.html == old.html

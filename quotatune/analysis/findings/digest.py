@@ -1,7 +1,7 @@
 """What the usage-based findings need, accumulated day by day instead of from every sample.
 
-``diagnose`` over a store reads its days one at a time (docs/architecture.md, "The store") and
-feeds them twice to a :class:`DigestBuilder`:
+``diagnose`` over a store reads its days one at a time (docs/architecture.md, "The store"), once
+each, and takes two steps with a :class:`DigestBuilder`:
 
 1. :meth:`DigestBuilder.add_spans` — per container instance (namespace, workload, container,
    pod): its restart counter's maximum and the first/last time and count of the samples kept
@@ -9,7 +9,9 @@ feeds them twice to a :class:`DigestBuilder`:
    the screens of the rules that read raw samples (throttling: mean ratio and count; restart
    bursts: each pod's counter range).
 2. :meth:`DigestBuilder.add_peaks` — with each instance's span known, the maximum of each of its
-   peak-envelope buckets (see :mod:`.trends`).
+   peak-envelope buckets (see :mod:`.trends`).  A reader that keeps the compact rows
+   :meth:`DigestBuilder.add_spans_rows` returns (no names, a few numbers per sample) feeds
+   them to :meth:`DigestBuilder.add_peak_rows` instead of reading the day again.
 
 :meth:`DigestBuilder.digest` then gives a :class:`UsageDigest`: the same per-container peak and
 limit, the same peak envelope and the containers whose raw samples the throttling and
@@ -33,7 +35,6 @@ GROUP = ["namespace", "workload", "container", "pod"]
 KEYS = GROUP[:3]
 SPAN_COLUMNS = [*GROUP, "timestamp", "memory_working_set_bytes", "memory_limit_bytes",
                 "restarts", "cpu_throttled_ratio"]
-PEAK_COLUMNS = [*GROUP, "timestamp", "memory_working_set_bytes", "restarts"]
 
 
 @dataclass
@@ -41,6 +42,18 @@ class UsageDigest:
     stats: dict[ContainerKey, tuple[float | None, float | None]]  # (peak, newest limit)
     envelope: pd.DataFrame  # as trends.peak_envelope returns it
     raw_keys: set[ContainerKey] = field(default_factory=set)
+
+
+@dataclass
+class PeakRows:
+    """One day's rows that pass 2 may use: instance codes into ``names`` (namespace, workload,
+    container, pod), time (ns), restart counter and working set."""
+
+    names: pd.DataFrame
+    code: np.ndarray
+    ns: np.ndarray
+    r: np.ndarray
+    mem: np.ndarray
 
 
 def _prepared(day: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
@@ -72,21 +85,35 @@ class DigestBuilder:
 
     # -- pass 1 ------------------------------------------------------------------------------
     def add_spans(self, day: pd.DataFrame) -> None:
+        self.add_spans_rows(day)
+
+    def add_spans_rows(self, day: pd.DataFrame) -> PeakRows | None:
+        """:meth:`add_spans`, returning the day's rows that :meth:`add_peak_rows` may need, so
+        that a caller can keep them (compact, without names) instead of reading the day again.
+        """
         self._container_stats(day)
         d, code, names = _prepared(day)
         if d.empty:
-            return
+            return None
         r, ns = _restarts(d), _ns(d)
-        f = pd.DataFrame({"code": code, "r": r, "ns": ns})
-        rmax = f.groupby("code")["r"].max()
-        at_max = f[f["r"].to_numpy() == rmax.reindex(code).to_numpy()]
-        nan_r = f[np.isnan(r)]
-        out = names.assign(rmax=rmax.reindex(range(len(names))).to_numpy(), day=len(self._spans))
-        for tag, part in (("m", at_max), ("u", nan_r)):
-            a = part.groupby("code")["ns"].agg(["min", "max", "size"]).reindex(range(len(names)))
-            out[f"t0{tag}"], out[f"t1{tag}"], out[f"n{tag}"] = (
-                a["min"].to_numpy(), a["max"].to_numpy(), a["size"].fillna(0).to_numpy())
+        runs = _runs(code, len(names))
+        if runs is None:
+            f = pd.DataFrame({"code": code, "r": r, "ns": ns})
+            day_max = f.groupby("code")["r"].max().reindex(range(len(names))).to_numpy()
+        else:
+            with np.errstate(invalid="ignore"):
+                day_max = np.fmax.reduceat(r, runs)  # NaN only where every value is
+        out = names.assign(rmax=day_max, day=len(self._spans))
+        for tag, rows in (("m", r == day_max[code]), ("u", np.isnan(r))):
+            out[f"t0{tag}"], out[f"t1{tag}"], out[f"n{tag}"] = \
+                _span(code, ns, rows, len(names), runs)
         self._spans.append(out)
+        # A sample below its instance's restart maximum of the day is below the final maximum
+        # too: pass 2 drops it whatever the other days hold.
+        with np.errstate(invalid="ignore"):
+            keep = np.isnan(r) | ~(r < day_max[code])
+        mem = d["memory_working_set_bytes"].to_numpy("float64")
+        return PeakRows(names, code[keep], ns[keep], r[keep], mem[keep])
 
     def _container_stats(self, day: pd.DataFrame) -> None:
         code, names = codes(day, KEYS)
@@ -139,27 +166,32 @@ class DigestBuilder:
 
     # -- pass 2 ------------------------------------------------------------------------------
     def add_peaks(self, day: pd.DataFrame) -> None:
+        d, code, names = _prepared(day)
+        if not d.empty:
+            self.add_peak_rows(PeakRows(names, code, _ns(d), _restarts(d),
+                                        d["memory_working_set_bytes"].to_numpy("float64")))
+
+    def add_peak_rows(self, rows: PeakRows) -> None:
+        """Pass 2 over one day's rows, as :meth:`add_spans_rows` returned them."""
         if self._inst is None:
             self._inst = self._instances().set_index(GROUP)
-        d, code, names = _prepared(day)
-        if d.empty:
-            return
-        inst = self._inst.reindex(pd.MultiIndex.from_frame(names))
+        inst = self._inst.reindex(pd.MultiIndex.from_frame(rows.names))
+        code = rows.code
         pick = lambda col: inst[col].to_numpy()[code]  # noqa: E731
         has = ~np.isnan(inst["gid"].to_numpy(dtype="float64"))[code]
-        r, big_r = _restarts(d), pick("R").astype("float64")
+        r, big_r = rows.r, pick("R").astype("float64")
         keep = has & (np.isnan(r) | np.isnan(big_r) | (r >= big_r))
         keep &= np.where(has, pick("ok"), False).astype(bool)
         if not keep.any():
             return
-        ns = _ns(d)[keep]
+        ns = rows.ns[keep]
         t0 = pick("t0")[keep].astype("int64")
         span, nb = pick("span")[keep].astype("float64"), pick("nb")[keep].astype("int64")
         b = np.minimum(((ns - t0) / span * nb).astype("int64"), nb - 1)
-        f = pd.DataFrame({"gid": pick("gid")[keep].astype("int64"), "b": b, "ns": ns,
-                          "v": d["memory_working_set_bytes"].to_numpy("float64")[keep]})
-        idx = f.groupby(["gid", "b"])["v"].idxmax()
-        self._peaks.append(f.loc[idx.to_numpy()].assign(day=len(self._peaks)))
+        gid, v = pick("gid")[keep].astype("int64"), rows.mem[keep]
+        at = _first_max(gid * BUCKETS + b, v)
+        self._peaks.append(pd.DataFrame({"gid": gid[at], "b": b[at], "ns": ns[at], "v": v[at],
+                                         "day": len(self._peaks)}))
 
     # -- result ------------------------------------------------------------------------------
     def digest(self) -> UsageDigest:
@@ -210,6 +242,50 @@ class DigestBuilder:
                     .set_index(KEYS)
             keys.update(ContainerKey(*(str(x) for x in k)) for k in hit.index)
         return keys
+
+
+def _runs(code: np.ndarray, n: int) -> np.ndarray | None:
+    """The start of each code's rows when code ``i`` is the ``i``-th contiguous run (a day
+    as the store writes it, coded by first appearance); else None."""
+    if not len(code):
+        return None
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    return starts if len(starts) == n else None
+
+
+def _span(code: np.ndarray, ns: np.ndarray, rows: np.ndarray, n: int,
+          runs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per code, the first and last ``ns`` and the count of ``rows``: as
+    ``groupby().agg(["min", "max", "size"]).reindex(range(n))`` gives them (float with NaN
+    where a code has no rows, integers where every code has some)."""
+    if runs is None:
+        a = pd.DataFrame({"code": code[rows], "ns": ns[rows]}).groupby("code")["ns"] \
+            .agg(["min", "max", "size"]).reindex(range(n))
+        return a["min"].to_numpy(), a["max"].to_numpy(), a["size"].fillna(0).to_numpy()
+    big = np.iinfo(np.int64)
+    lo = np.minimum.reduceat(np.where(rows, ns, big.max), runs)
+    hi = np.maximum.reduceat(np.where(rows, ns, big.min), runs)
+    size = np.add.reduceat(rows.astype(np.int64), runs)
+    if (size > 0).all():
+        return lo, hi, size
+    empty = size == 0
+    return (np.where(empty, np.nan, lo), np.where(empty, np.nan, hi),
+            size.astype("float64"))
+
+
+def _first_max(key: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per distinct ``key``, the position of its first largest ``v`` (``groupby().idxmax()``),
+    in key order.  A store's day holds each key's rows together (sorted by instance and
+    time): then a reduce over the runs, without a sort or a hash table."""
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    run_keys = key[starts]
+    if len(pd.unique(run_keys)) != len(run_keys):  # rows of one key apart: group them
+        order = np.argsort(key, kind="stable")
+        return order[_first_max(key[order], v[order])]
+    run = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(key)]))
+    hits = np.flatnonzero(v == np.maximum.reduceat(v, starts)[run])
+    first = hits[np.r_[True, run[hits[1:]] != run[hits[:-1]]]]
+    return first[np.argsort(run_keys, kind="stable")]
 
 
 def _num(v: object) -> float | None:

@@ -110,14 +110,14 @@ def container_stats(usage: pd.DataFrame, index: KeyIndex | None = None) -> pd.Da
 
 class StatsBuilder:
     """:func:`container_stats` accumulated day by day, for a store too large to load: feed
-    every day to :meth:`add_first` (counts, spans, steps, maxima per pod), then every day
-    again to :meth:`add_second` (the CPU values at or above each container's p95 bucket, all
-    that the interpolated p95 needs), then take :meth:`stats`.  ``p95_bucket``: per container,
-    a fine CPU bucket (:mod:`quotatune.rollup.sketch`) at or below the rank the p95 needs,
-    from its rollups.  Memory: per pod and per distinct sampling step, plus those values."""
+    every day to :meth:`add_first` (counts, spans, steps, maxima per pod) and to
+    :meth:`add_second` (the CPU values at or above each container's p95 bucket, all that the
+    interpolated p95 needs) — :meth:`add_day` does both — then take :meth:`stats`.
+    ``p95_bucket``: per container, a fine CPU bucket (:mod:`quotatune.rollup.sketch`) at or
+    below the rank the p95 needs, from its rollups.  Memory: per pod and per distinct
+    sampling step, plus those values."""
 
     COLUMNS = [*KEY_COLUMNS, "pod", "timestamp", "cpu_cores", "memory_working_set_bytes"]
-    SECOND_COLUMNS = [*KEY_COLUMNS, "pod", "cpu_cores"]  # pod: the same codes as the digest
 
     def __init__(self, p95_bucket: dict[ContainerKey, int]) -> None:
         self._floor = p95_bucket
@@ -130,8 +130,11 @@ class StatsBuilder:
         self._top: list[np.ndarray] = []
 
     def _id(self, table: dict[tuple[str, ...], int], names: pd.DataFrame) -> np.ndarray:
-        return np.array([table.setdefault(tuple(k), len(table))
-                         for k in names.itertuples(index=False)], dtype=np.int64)
+        """The id of each row of ``names``, new names numbered on; a dict lookup per
+        distinct name of a day (thousands), never per sample."""
+        tuples = list(zip(*(names[c].tolist() for c in names.columns), strict=True))
+        return np.fromiter((table.setdefault(k, len(table)) for k in tuples),
+                           dtype=np.int64, count=len(tuples))
 
     def add_first(self, day: pd.DataFrame) -> None:
         code, names = codes(day, [*KEY_COLUMNS, "pod"])
@@ -142,14 +145,16 @@ class StatsBuilder:
         owners = np.asarray(self._pod_owner)
         owners[pod_ids] = self._id(self._ids, names[KEY_COLUMNS])
         self._pod_owner = owners.tolist()
-        pod = pod_ids[code]
         ts = day["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        order = np.lexsort((ts, pod))
-        p, t = pod[order], ts[order]
+        order = _pod_time_order(code, ts)
+        p = pod_ids[code] if order is None else pod_ids[code[order]]
+        t = ts if order is None else ts[order]
         start = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
         end = np.r_[start[1:], len(p)]
-        cpu = day["cpu_cores"].to_numpy("float64")[order]
-        mem = day["memory_working_set_bytes"].to_numpy("float64")[order]
+        cpu = day["cpu_cores"].to_numpy("float64")
+        mem = day["memory_working_set_bytes"].to_numpy("float64")
+        if order is not None:
+            cpu, mem = cpu[order], mem[order]
         self._runs.append(np.c_[p[start], end - start, t[start], t[end - 1],
                                 np.maximum.reduceat(cpu, start).view(np.int64),
                                 np.maximum.reduceat(mem, start).view(np.int64)])
@@ -162,9 +167,13 @@ class StatsBuilder:
         cross = (prev >= 0) & (gap > 0)
         last[p[start]] = t[end - 1]
         self._last = last.tolist()
-        steps = pd.DataFrame({"c": np.r_[owners[p[1:][ok]], owners[p[start][cross]]],
-                              "dt": np.r_[dt[ok], gap[cross]]}).value_counts()
-        self._steps.append(steps.reset_index().to_numpy(np.int64))
+        self._steps.append(_step_counts(np.r_[owners[p[1:][ok]], owners[p[start][cross]]],
+                                        np.r_[dt[ok], gap[cross]]))
+
+    def add_day(self, day: pd.DataFrame) -> None:
+        """Both steps at once: the p95 floors are known before the first day (the rollups)."""
+        self.add_first(day)
+        self.add_second(day)
 
     def add_second(self, day: pd.DataFrame) -> None:
         code, names = codes(day, KEY_COLUMNS)
@@ -229,6 +238,34 @@ class StatsBuilder:
                 full = np.r_[np.full(int(samples[i]) - len(kept), kept[0]), kept]
                 out[i] = np.quantile(full, 0.95)
         return out
+
+
+def _pod_time_order(code: np.ndarray, ts: np.ndarray) -> np.ndarray | None:
+    """The order that groups rows by pod and sorts each pod by time; None when the rows are
+    so already, as the store writes a day (sorted by container, pod and time)."""
+    if len(code) < 2:
+        return None
+    same = code[1:] == code[:-1]
+    # Codes number pods by first appearance: non-decreasing codes are contiguous runs.
+    if (code[1:] >= code[:-1]).all() and (ts[1:][same] >= ts[:-1][same]).all():
+        return None
+    return np.lexsort((ts, code))
+
+
+def _step_counts(owner: np.ndarray, dt: np.ndarray) -> np.ndarray:
+    """(container, step in ns, count) rows of the steps ``dt`` seen for ``owner``: a few
+    distinct steps per fleet, so counted by a bincount over (owner, step code)."""
+    if not len(dt):
+        return np.empty((0, 3), dtype=np.int64)
+    step_code, steps = pd.factorize(dt)
+    key = owner * len(steps) + step_code
+    if int(key.max()) < 50_000_000:  # the usual case: a lookup table, no sort
+        counts = np.bincount(key)
+        present = np.flatnonzero(counts)
+        counts = counts[present]
+    else:
+        present, counts = np.unique(key, return_counts=True)
+    return np.c_[present // len(steps), steps[present % len(steps)], counts].astype(np.int64)
 
 
 def _max_nan(group: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
