@@ -50,6 +50,8 @@ bench: $(STAMP)
 	    *bench_from.py|*bench_fleet.py) args="$(FLEET)";; *) args="";; esac; \
 	  $(BIN)/python $$b $$args || exit 1; \
 	done
+	@echo "== benchmarks/bench_backtest.py --fleet"; \
+	$(BIN)/python benchmarks/bench_backtest.py --fleet $(FLEET)
 
 lint: $(STAMP) audit
 	$(BIN)/ruff check quotatune tests benchmarks
