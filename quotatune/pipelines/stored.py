@@ -30,6 +30,7 @@ from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, 
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.inputs import FUTURE_TOLERANCE, existing_store, open_store
+from quotatune.pipelines.prefetch import prefetched
 from quotatune.sources.registry import iter_files
 from quotatune.store import Store
 
@@ -129,9 +130,11 @@ def one_pass(s: Stored, columns: Iterable[str], every_day: list[DayHook],
     lo = None if since is None else since.tz_convert("UTC").strftime("%Y-%m-%d")
     days = [d for d in s.store.days() if lo is None or every_day or d >= lo]
     pushed = None if every_day else since  # filtered inside Parquet when nothing needs more
-    for done, (_, day) in enumerate(s.store.scan_usage(list(dict.fromkeys(columns)),
-                                                       target=s.target, since=pushed,
-                                                       days=days), start=1):
+    # The next day is decoded on a reader thread while the hooks work on this one (one more
+    # day in memory).
+    read = prefetched(s.store.scan_usage(list(dict.fromkeys(columns)), target=s.target,
+                                         since=pushed, days=days))
+    for done, (_, day) in enumerate(read, start=1):
         for hook in every_day:
             hook(day)
         part = day if since is None or pushed is not None else _from(day, since)

@@ -30,19 +30,33 @@ def codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]
 
 
 def _codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    combined = np.zeros(len(day), dtype=np.int64)
-    bound = 1
+    columns = []
     for col in cols:
         s = day[col]
-        c, uniq = (s.cat.codes.to_numpy(), s.cat.categories) if isinstance(
+        c, uniq = (s.array.codes, s.cat.categories) if isinstance(
             s.dtype, pd.CategoricalDtype) else pd.factorize(s)
-        if bound * (len(uniq) + 1) >= 1 << 62:  # re-densify before the product overflows
+        columns.append((np.asarray(c), len(uniq) + 1))
+    # A stored day is written sorted, so the rows come in runs of one container: the runs
+    # are found by comparing each column with the row before, and only the runs' keys are
+    # hashed (then spread back over the runs), instead of every row's.
+    n = len(day)
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+    for c, _ in columns:
+        change[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(change)
+    combined = np.zeros(len(starts), dtype=np.int64)
+    bound = 1
+    for c, size in columns:
+        if bound * size >= 1 << 62:  # re-densify before the product overflows
             dense, seen = pd.factorize(combined)
             combined, bound = dense.astype(np.int64), len(seen)
-        combined = combined * (len(uniq) + 1) + c.astype(np.int64) + 1
-        bound *= len(uniq) + 1
-    code, distinct = pd.factorize(combined)
+        combined = combined * size + c[starts].astype(np.int64) + 1
+        bound *= size
+    run_code, distinct = pd.factorize(combined)
+    code = np.repeat(run_code.astype(np.int64), np.diff(np.r_[starts, n]))
     first = np.zeros(len(distinct), dtype=np.int64)
-    first[code[::-1]] = np.arange(len(day))[::-1]
+    first[run_code[::-1]] = starts[::-1]
     names = day[cols].iloc[first].astype(str).reset_index(drop=True)
-    return code.astype(np.int64), names
+    return code, names
