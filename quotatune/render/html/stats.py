@@ -230,13 +230,26 @@ class StatsBuilder:
         order = np.lexsort((v, cid))
         cid, v = cid[order], v[order]
         bounds = np.searchsorted(cid, np.arange(n_c + 1))
-        for i in np.flatnonzero((samples > 0) & ~np.isnan(cpu_max)).tolist():
-            kept = v[bounds[i]:bounds[i + 1]]
-            if len(kept):
-                # Every rank the interpolation reads is among the kept values; the padding
-                # below them only gives the array its full length.
-                full = np.r_[np.full(int(samples[i]) - len(kept), kept[0]), kept]
-                out[i] = np.quantile(full, 0.95)
+        # np.quantile(full, 0.95) of each container, where ``full`` is its kept values (the
+        # top of its samples, sorted) below a padding of kept[0] up to its sample count:
+        # numpy's "linear" method, step by step, for every container at once.
+        ok = np.flatnonzero((samples > 0) & ~np.isnan(cpu_max) & (np.diff(bounds) > 0))
+        if not len(ok):
+            return out
+        total = samples[ok].astype(np.int64)
+        pad = total - np.diff(bounds)[ok]
+        index = (total - 1) * 0.95
+        below = np.floor(index)
+        gamma = index - below
+        lo = below.astype(np.int64)
+        hi = np.minimum(lo + 1, total - 1)
+
+        def at(rank: np.ndarray) -> np.ndarray:
+            return v[bounds[ok] + np.maximum(rank - pad, 0)]
+
+        a, b = at(lo), at(hi)
+        diff = b - a
+        out[ok] = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
         return out
 
 
@@ -283,7 +296,10 @@ def _steps_median(steps: np.ndarray, n: int) -> np.ndarray:
         return out
     steps = steps[np.lexsort((steps[:, 1], steps[:, 0]))]
     bounds = np.searchsorted(steps[:, 0], np.arange(n + 1))
-    for i in np.flatnonzero(np.diff(bounds)).tolist():
+    width = np.diff(bounds)
+    one = np.flatnonzero(width == 1)  # most containers keep one step: it is their median
+    out[one] = steps[bounds[one], 1] / 1e9
+    for i in np.flatnonzero(width > 1).tolist():
         a, b = bounds[i], bounds[i + 1]
         out[i] = _weighted_median(steps[a:b, 1], steps[a:b, 2])
     return out
