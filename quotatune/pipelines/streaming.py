@@ -27,6 +27,7 @@ from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress
+from quotatune.rollup import runs
 from quotatune.rollup.merge import merge_rollups
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.registry import iter_files
@@ -189,14 +190,14 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
     code, names = _pod_codes(usage)
     # The usual export lists each pod's samples together and in time order: then each run of
     # one pod is its span, found in one pass; anything else is sorted to find equal times.
-    change = np.r_[True, code[1:] != code[:-1]]
+    change = runs.changes([code], len(code))
     starts = np.flatnonzero(change)
     ends = np.r_[starts[1:], len(code)] - 1
     run_keys = code[starts]
-    runs: np.ndarray | None = None
-    if len(np.unique(run_keys)) == len(run_keys) and not (~change[1:] & (ts[1:] <= ts[:-1])).any():
+    pod_runs: np.ndarray | None = None
+    if runs.one_run_per_key(run_keys, change, ts, strict=True):
         keys, lo, hi = run_keys, ts[starts], ts[ends]
-        runs = code
+        pod_runs = code
     else:
         order = np.lexsort((ts, code))
         c, t = code[order], ts[order]
@@ -209,7 +210,7 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
         if seen is not None and not (a > seen[1] or b < seen[0]):
             raise _Overlap
         spans[key] = (a, b) if seen is None else (min(seen[0], a), max(seen[1], b))
-    return runs
+    return pod_runs
 
 
 def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> pd.DataFrame:

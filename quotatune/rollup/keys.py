@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quotatune.rollup import runs
+
 _recent: dict[tuple[int, tuple[str, ...]], tuple[Any, tuple[np.ndarray, pd.DataFrame]]] = {}
 
 
@@ -40,12 +42,7 @@ def _codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame
     # are found by comparing each column with the row before, and only the runs' keys are
     # hashed (then spread back over the runs), instead of every row's.
     n = len(day)
-    change = np.zeros(n, dtype=bool)
-    if n:
-        change[0] = True
-    for c, _ in columns:
-        change[1:] |= c[1:] != c[:-1]
-    starts = np.flatnonzero(change)
+    starts = np.flatnonzero(runs.changes((c for c, _ in columns), n))
     combined = np.zeros(len(starts), dtype=np.int64)
     bound = 1
     for c, size in columns:

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
+from quotatune.rollup import runs
 
 RATIO = 1.05  # VPA's bucket growth
 FINE = 10  # fine buckets per VPA bucket
@@ -120,15 +121,11 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     # export usually lists each series whole and in time order: then the rows are used as
     # they are (no sort, no gathers), which was most of the time of a large import, and only
     # the runs are numbered (in order of first appearance, as groupby(sort=False) would).
-    change = np.empty(len(ts), dtype=bool)
-    change[0] = True
-    np.not_equal(rel[1:], rel[:-1], out=change[1:])
-    for codes, _ in names:  # compared column by column: no per-row key is built
-        change[1:] |= codes[1:] != codes[:-1]
+    change = runs.changes([rel, *(codes for codes, _ in names)], len(ts))
     starts = np.flatnonzero(change)
     run_key = pd.factorize(_key_codes(names, starts))[0].astype("int64") * span + rel[starts]
     order: np.ndarray | None = None
-    if len(np.unique(run_key)) != len(run_key) or (~change[1:] & (ts[1:] < ts[:-1])).any():
+    if not runs.one_run_per_key(run_key, change, ts):
         gkey = pd.factorize(_key_codes(names))[0].astype("int64") * span + rel
         order = np.lexsort((ts, gkey))
         gkey, ts, day = gkey[order], ts[order], day[order]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quotatune.rollup import runs
 from quotatune.store import modes
 
 DAY_NS = 86_400 * 10**9
@@ -202,23 +203,18 @@ def merge_day(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def _runs_in_order(keys: list[np.ndarray], ts: np.ndarray) -> np.ndarray | None:
     """The sorting order, found by sorting runs instead of rows, when each pod's rows are one
     run in time order (a new day from an export listed series by series); else ``None``."""
-    code = np.zeros(len(ts), dtype=np.int64)
+    change = runs.changes(keys, len(ts))
+    starts = np.flatnonzero(change)
+    code = np.zeros(len(starts), dtype=np.int64)
     bound = 1
     for k in keys:  # ranks (missing = -1) in one int64 that sorts like the tuple of them
         n = int(k.max()) + 2
         if bound * n >= 1 << 62:
             return None
-        code, bound = code * n + (k + 1), bound * n
-    change = np.r_[True, code[1:] != code[:-1]]
-    starts = np.flatnonzero(change)
-    run_keys = code[starts]
-    if len(np.unique(run_keys)) != len(run_keys) or (~change[1:] & (ts[1:] < ts[:-1])).any():
+        code, bound = code * n + (k[starts] + 1), bound * n
+    if not runs.one_run_per_key(code, change, ts):
         return None
-    lengths = np.diff(np.r_[starts, len(ts)])
-    by_key = np.argsort(run_keys, kind="stable")
-    seg_start, seg_len = starts[by_key], lengths[by_key]
-    shift = seg_start - np.r_[0, np.cumsum(seg_len)[:-1]]
-    return np.arange(len(ts)) + np.repeat(shift, seg_len)
+    return runs.runs_by_key(code, starts, len(ts))
 
 
 def _rank(s: pd.Series) -> np.ndarray:
