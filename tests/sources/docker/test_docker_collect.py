@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -266,20 +267,28 @@ def second_dockerd():
 
 
 class KillsDaemonOnInspect:
-    """A real client that kills its daemon (SIGKILL) during the round's third inspect."""
+    """A real client that kills its daemon (SIGKILL) during the round's third inspect, once
+    an earlier inspect has been answered (the pool runs them concurrently: under load the
+    kill could otherwise beat every answer, and nothing would have been read before it)."""
 
     def __init__(self, client: Any, daemon: Any) -> None:
         self.api, self.client, self.daemon, self.inspects = self, client, daemon, 0
+        self.lock, self.answered = threading.Lock(), threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.client.api, name)
 
     def inspect_container(self, cid: str) -> Any:
-        self.inspects += 1
-        if self.inspects == 3:
+        with self.lock:
+            self.inspects += 1
+            n = self.inspects
+        if n == 3:
+            assert self.answered.wait(timeout=30)
             self.daemon.process.kill()
             self.daemon.process.wait()
-        return self.client.api.inspect_container(cid)
+        info = self.client.api.inspect_container(cid)
+        self.answered.set()
+        return info
 
 
 def test_daemon_killed_mid_round_keeps_what_was_read_and_the_store_stays_whole(
