@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,9 @@ def parse_node_metrics(metrics: Any, what: str = "node metrics") -> pd.DataFrame
             mem = float(units.memory_quantity_to_bytes(usage.get("memory", "")))
         except InputError as exc:
             raise InputError(f"{what}: node {name}: {exc}") from None
+        if not (0 <= cpu < math.inf and 0 <= mem < math.inf):  # NaN fails too
+            raise InputError(f"{what}: node {name}: negative or infinite usage "
+                             f"(cpu {usage.get('cpu')!r}, memory {usage.get('memory')!r})")
         rows.append({"timestamp": ts, "node": name, "cpu_cores": cpu,
                      "memory_working_set_bytes": mem})
     return pd.DataFrame(rows, columns=NODE_USAGE_COLUMNS)

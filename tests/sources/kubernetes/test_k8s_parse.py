@@ -323,6 +323,15 @@ def test_node_metrics_list():
     assert row.memory_working_set_bytes == 801112 * 1024
 
 
+def test_node_metrics_with_negative_usage_are_refused_in_one_line():
+    from quotatune.sources.kubernetes.nodes import parse_node_metrics
+
+    payload = load("libcloud_gke_nodemetrics_list.json")
+    payload["items"][0]["usage"]["cpu"] = "-1"
+    with pytest.raises(InputError, match="negative or infinite usage"):
+        parse_node_metrics(payload)
+
+
 # ------------------------------------------------------------------------ hypothesis
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
