@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, DecimalException
+from fractions import Fraction
 
 from quotatune.model.errors import InputError
 
@@ -105,10 +106,19 @@ def _ceil_float(x: float) -> int:
     return math.ceil(round(x, 6))
 
 
+# Past 2^33 millicores a double's step exceeds that tolerance, so cores * 1000.0 itself can
+# land below the exact product (274877906.99300003 cores gave 274877906993 for
+# 274877906993.00003): there the product is taken exactly.
+_EXACT_FROM = 2.0**33
+
+
 def cores_to_millicores_ceil(cores: float) -> int:
     if not math.isfinite(cores):
         raise ValueError(f"not a finite CPU amount: {cores!r}")
-    return _ceil_float(cores * 1000.0)
+    x = cores * 1000.0
+    if abs(x) >= _EXACT_FROM:
+        return math.ceil(Fraction(cores) * 1000 - Fraction(1, 10**6))
+    return _ceil_float(x)
 
 
 def bytes_to_mib_ceil(nbytes: float) -> int:

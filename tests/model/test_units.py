@@ -156,6 +156,7 @@ _NOISE = 1e-6
 @example(0.0001)
 @example(0.2501)
 @example(1e-9)
+@example(274877906.99300003)  # cores * 1000.0 rounds below the exact product
 def test_cores_round_up_never_down(cores: float) -> None:
     m = cores_to_millicores_ceil(cores)
     exact = Fraction(cores) * 1000
