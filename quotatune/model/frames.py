@@ -280,12 +280,20 @@ def _numeric(
 
 def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
                   required: bool) -> None:
-    # One comparison pass finds whether anything is wrong (NaN fails both comparisons);
-    # only then is the first bad row looked for.
+    # Two reductions (no temporaries) find whether anything is wrong: min/max are NaN if any
+    # value is, fmin/fmax skip NaN (allowed where not required); only then is the first bad
+    # row looked for.
+    if len(arr) == 0:
+        return
+    if required:
+        if arr.min() >= 0 and arr.max() <= MAX_VALUE:
+            return
+    else:
+        lo, hi = np.fmin.reduce(arr), np.fmax.reduce(arr)
+        if np.isnan(lo) or (lo >= 0 and hi <= MAX_VALUE):  # all missing, or all in range
+            return
     with np.errstate(invalid="ignore"):
         ok = (arr >= 0) & (arr <= MAX_VALUE)
-        if ok.all() or (not required and (ok | np.isnan(arr)).all()):
-            return
     missing = np.isnan(arr)
     if required and missing.any():
         raise _fail(source, col, int(np.flatnonzero(missing)[0]) + row_offset,

@@ -110,6 +110,17 @@ def test_optional_numeric_columns_are_checked_too() -> None:
     assert ok["memory_limit_bytes"].isna().tolist() == [True, False, True]
 
 
+@pytest.mark.parametrize("bad", [-1.0, float("-inf"), float("inf")])
+def test_a_bad_optional_value_among_missing_ones_is_refused(bad: float) -> None:
+    message = error_of(usage(memory_limit_bytes=[None, bad, None]))
+    assert "column 'memory_limit_bytes', row 3: negative, infinite or implausibly large" in message
+
+
+def test_an_optional_column_with_no_values_at_all_is_fine() -> None:
+    ok = validate_usage(usage(memory_limit_bytes=[None, None, None]), "x")
+    assert ok["memory_limit_bytes"].isna().all()
+
+
 def test_booleans_are_not_numbers() -> None:
     assert "not a number" in error_of(usage(cpu_cores=[True, False, True]))
 
