@@ -248,17 +248,17 @@ def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], 
         s = usage[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
-        codes.append(s.array.codes.astype("int64"))  # the array's codes: no Series built
+        codes.append(s.array.codes)  # the array's codes: no Series built
         cats.append(np.asarray(s.cat.categories.astype(str), dtype=object))
     sizes = [max(len(c), 1) for c in cats]
     if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
         for i, c in enumerate(codes):
             uniq, codes[i] = np.unique(c, return_inverse=True)
             cats[i], sizes[i] = cats[i][uniq], len(uniq)
-    code = np.zeros(len(usage), dtype="int64")
-    for c, n in zip(codes, sizes, strict=True):
+    code = codes[0].astype("int64")
+    for c, n in zip(codes[1:], sizes[1:], strict=True):
         code *= n
-        code += c
+        code += c  # in place, the narrower codes cast on the fly: no temporaries
 
     def names(keys: np.ndarray) -> list[Any]:
         parts = []

@@ -260,9 +260,19 @@ def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
 
 def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Last non-NaN value of each run of rows starting at ``starts`` (rows in time order)."""
-    if not np.isnan(v).any():
-        return v[np.r_[starts[1:], len(v)] - 1]
-    pos = np.where(np.isnan(v), -1, np.arange(len(v)))
+    missing = np.isnan(v)
+    last_rows = np.r_[starts[1:], len(v)] - 1
+    if not missing.any():
+        return v[last_rows]
+    out = v[last_rows]
+    if not np.isnan(out).any():
+        return out
+    # A series without the value at all (no limit set) is the usual reason for NaN: a run
+    # with no valid row stays NaN; only runs ending in NaN after a valid row need a search.
+    valid = np.add.reduceat(~missing, starts, dtype=np.int64)
+    if not (np.isnan(out) & (valid > 0)).any():
+        return out
+    pos = np.where(missing, -1, np.arange(len(v)))
     last = np.maximum.reduceat(pos, starts)
     return np.where(last >= 0, v[np.maximum(last, 0)], np.nan)
 

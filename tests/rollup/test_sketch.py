@@ -66,3 +66,17 @@ def test_a_day_listed_in_two_separate_runs_is_one_row() -> None:
     swapped = pd.concat([one.iloc[700:], one.iloc[:700]], ignore_index=True)
     assert_same_rows(in_key_order(daily_rollup(one.reset_index(drop=True))),
                      in_key_order(daily_rollup(swapped)))
+
+
+def test_last_valid_value_of_each_run_skips_missing_ones() -> None:
+    from quotatune.rollup.sketch import last_valid_runs
+
+    starts = np.array([0, 3, 5])
+    limits_set = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    assert last_valid_runs(limits_set, starts).tolist() == [3.0, 5.0, 7.0]
+    never_set = np.array([1.0, 2.0, 3.0, np.nan, np.nan, 6.0, 7.0])
+    assert np.array_equal(last_valid_runs(never_set, starts), [3.0, np.nan, 7.0],
+                          equal_nan=True)
+    unset_later = np.array([1.0, 2.0, np.nan, np.nan, np.nan, 6.0, np.nan])
+    assert np.array_equal(last_valid_runs(unset_later, starts), [2.0, np.nan, 6.0],
+                          equal_nan=True)
