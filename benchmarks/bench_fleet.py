@@ -1,5 +1,6 @@
-"""Every command at fleet scale, from the store (DESIGN.md §6, issue 13): a week of 10,000
-containers at 5-minute samples (20.2 M samples) in one canonical Parquet file.
+"""Every command at fleet scale, from the store (docs/architecture.md, "Benchmarks"; issue
+13): a week of 10,000 containers at 5-minute samples (20.2 M samples) in one canonical
+Parquet file.
 
 Baseline, in the same run and as its own process: pandas ``read_parquet`` + per-container
 p95 CPU and max memory.  Then, each as its own process as a user runs them:

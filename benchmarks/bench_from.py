@@ -1,4 +1,4 @@
-"""Every path at fleet scale, from files (DESIGN.md §6, issue 13):
+"""Every path at fleet scale, from files (docs/architecture.md, "Benchmarks"; issue 13):
 
 1. ``quotatune recommend --from FILE -o json`` on a canonical Parquet file of 5,000 containers
    x 7 days x 1-minute samples (50.4 M samples), against a plain pandas script on the same

@@ -1,5 +1,5 @@
-"""Deterministic synthetic fleet usage in the canonical format (DESIGN.md §2), for the
-fleet-scale benchmarks.
+"""Deterministic synthetic fleet usage in the canonical format (docs/architecture.md, "Data
+contracts"), for the fleet-scale benchmarks.
 
 A fleet of ``containers`` series, one sample every ``step`` seconds for ``days`` days from
 2026-11-02 00:00 UTC.  Workload ``w`` is ``ns{w % 100}/app{w}``; every fifth workload runs a
