@@ -39,8 +39,9 @@ def from_files(
     errors: list[str], notes: list[str],
 ) -> tuple[list[Recommendation], pd.DataFrame]:
     get_strategy(strategy)  # a bad name fails before any file is read
-    # Streamed into per-day rollups: a file larger than memory is never held whole.
-    data = rollups_from_files(files, fmt, target)
+    # Streamed into per-day rollups (a file larger than memory is never held whole), of only
+    # the columns the strategy reads, as from the store.
+    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy))
     if data.rollups.empty and data.specs.empty:
         raise InputError(f"no containers for {target} in the given files (no usage samples "
                          "and no pod or container specs)")

@@ -59,15 +59,18 @@ class _Overlap(Exception):
 def rollups_from_files(
     files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
     now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
+    columns: list[str] | None = None,
 ) -> FileRollups:
     """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
     when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
-    (default: the clock) + 10 minutes are left out with a note."""
+    (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
+    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`)."""
     limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
+    args = (files, fmt, target, keep_samples, limit, progress, columns)
     try:
-        out = _read(files, fmt, target, keep_samples, limit, progress, exact=False)
+        out = _read(*args, exact=False)
     except _Overlap:
-        out = _read(files, fmt, target, keep_samples, limit, progress, exact=True)
+        out = _read(*args, exact=True)
     if out.rollups.empty and out.specs.empty and out.events.empty:
         raise InputError("no data in the given files")
     return out
@@ -121,7 +124,8 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
-          limit: pd.Timestamp, progress: Progress, *, exact: bool) -> FileRollups:
+          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, *,
+          exact: bool) -> FileRollups:
     progress.phase("reading files" if not exact else "reading files again (overlaps)",
                    len(files))
     scan = _Scan()
@@ -133,7 +137,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         staging = DayStaging(Path(tmp) / "days")
         reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
         for usage in prefetched(reader):
-            pieces.append(daily_rollup(usage))
+            pieces.append(daily_rollup(usage, columns))
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
                 samples.append(usage)
@@ -145,7 +149,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             for day in staging.days():
                 frame, d = merge_day(from_arrow(staging.take(day)))
                 dup += d
-                pieces.append(daily_rollup(frame))
+                pieces.append(daily_rollup(frame, columns))
                 if keep_samples and not target.is_all:
                     samples.append(frame)
                 progress.advance()

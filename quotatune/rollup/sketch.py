@@ -41,6 +41,7 @@ What a rollup keeps, and why it is exact enough:
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -102,12 +103,26 @@ def bucket_start(index: np.ndarray | int, first: float, fine: int = 1) -> np.nda
     return first * (np.power(FINE_RATIO, m) - 1.0) / (RATIO - 1)
 
 
+# What a row holds in place of what was not asked for (shared: never written to).
+_NO_HOURS = np.full(24, np.nan)
+_NO_BUCKETS = (np.empty(0, dtype="int16"), np.empty(0, dtype="int32"), np.empty(0))
+for _a in (_NO_HOURS, *_NO_BUCKETS):
+    _a.flags.writeable = False
+
+
 def empty_rollup() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in ROLLUP_COLUMNS})
 
 
-def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
-    """Summarise a canonical usage frame into one row per pod's container and UTC day."""
+def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
+                 ) -> pd.DataFrame:
+    """Summarise a canonical usage frame into one row per pod's container and UTC day.
+
+    ``columns`` (default: all) are the rollup columns the caller will read, as
+    :func:`quotatune.analysis.recommend.rollup_columns` names them for a strategy: the
+    histograms, hourly peaks and recency-weighted sums outside it are left empty (NaN, or
+    no buckets), which saves most of their work.  Such rows merge with each other, never
+    go to the store."""
     if day_usage.empty:
         return empty_rollup()
     if "pod" not in day_usage.columns:
@@ -141,10 +156,13 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     ngroups = len(starts)
     ends = np.r_[starts[1:], len(ts)]
     lengths = ends - starts
+    wanted = set(ROLLUP_COLUMNS if columns is None else columns)
     since_midnight = ts - day * DAY_NS
-    w = since_midnight / 1e9
-    w /= HALF_LIFE_S
-    np.exp2(w, out=w)
+    w: np.ndarray | None = None
+    if wanted & {"cpu_w", "mem_w", "cpu_wsum", "mem_wsum", "w_sum"}:
+        w = since_midnight / 1e9
+        w /= HALF_LIFE_S
+        np.exp2(w, out=w)
 
     first_rows = starts if order is None else order[starts]
     # Columns gathered in a dict and framed once: inserting 25 columns one by one into a
@@ -159,19 +177,28 @@ def daily_rollup(day_usage: pd.DataFrame) -> pd.DataFrame:
     out["t_last"] = pd.to_datetime(ts[ends - 1], utc=True)
     out["cpu_sum"] = np.add.reduceat(cpu, starts)
     out["cpu_max"] = np.maximum.reduceat(cpu, starts)
-    out["cpu_wsum"] = np.add.reduceat(cpu * w, starts)
     out["mem_sum"] = np.add.reduceat(mem, starts)
     out["mem_max"] = np.maximum.reduceat(mem, starts)
-    out["mem_wsum"] = np.add.reduceat(mem * w, starts)
-    out["w_sum"] = np.add.reduceat(w, starts)
-    hour = since_midnight // HOUR_NS
-    hmax = np.full(ngroups * 24, np.nan)
-    # non-decreasing: rows are sorted by group, then time (np.repeat: cheaper than a gather)
-    hkey = np.repeat(np.arange(0, ngroups * 24, 24), lengths) + hour
-    hstarts = np.flatnonzero(np.r_[True, hkey[1:] != hkey[:-1]])
-    hmax[hkey[hstarts]] = np.maximum.reduceat(mem, hstarts)
-    out["mem_hour_max"] = _lists(hmax, np.arange(0, ngroups * 24 + 1, 24))
+    for col, values in (("cpu_wsum", cpu), ("mem_wsum", mem), ("w_sum", None)):
+        if w is None:
+            out[col] = np.full(ngroups, np.nan)
+        else:
+            out[col] = np.add.reduceat(w if values is None else values * w, starts)
+    if "mem_hour_max" in wanted:
+        hour = since_midnight // HOUR_NS
+        hmax = np.full(ngroups * 24, np.nan)
+        # non-decreasing: rows are sorted by group, then time (np.repeat: cheaper than a gather)
+        hkey = np.repeat(np.arange(0, ngroups * 24, 24), lengths) + hour
+        hstarts = np.flatnonzero(np.r_[True, hkey[1:] != hkey[:-1]])
+        hmax[hkey[hstarts]] = np.maximum.reduceat(mem, hstarts)
+        out["mem_hour_max"] = _lists(hmax, np.arange(0, ngroups * 24 + 1, 24))
+    else:
+        out["mem_hour_max"] = pd.Series([_NO_HOURS] * ngroups, dtype=object)
     for prefix, values, first in (("cpu", cpu, CPU_FIRST), ("mem", mem, MEM_FIRST)):
+        if not wanted & {f"{prefix}_b", f"{prefix}_c", f"{prefix}_w"}:
+            for col, empty in zip(("b", "c", "w"), _NO_BUCKETS, strict=True):
+                out[f"{prefix}_{col}"] = pd.Series([empty] * ngroups, dtype=object)
+            continue
         b, c, wt, offsets = _sparse_hist(starts, lengths, bucket_index(values, first), w)
         out[f"{prefix}_b"] = _lists(b.astype("int16"), offsets)
         out[f"{prefix}_c"] = _lists(c.astype("int32"), offsets)
@@ -231,7 +258,7 @@ def _ns(ts: pd.Series) -> np.ndarray:
 
 
 def _sparse_hist(
-    starts: np.ndarray, lengths: np.ndarray, bucket: np.ndarray, w: np.ndarray
+    starts: np.ndarray, lengths: np.ndarray, bucket: np.ndarray, w: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Non-empty (bucket, count, weight) per group, grouped contiguously; plus offsets.
 
@@ -245,7 +272,8 @@ def _sparse_hist(
     slot += bucket
     counts = np.bincount(slot, minlength=int(base[-1]))
     filled = np.flatnonzero(counts)
-    weights = np.bincount(slot, weights=w, minlength=int(base[-1]))[filled]
+    weights = (np.full(len(filled), np.nan) if w is None  # not asked for: no weights
+               else np.bincount(slot, weights=w, minlength=int(base[-1]))[filled])
     g = np.searchsorted(base, filled, side="right") - 1
     offsets = np.searchsorted(g, np.arange(len(starts) + 1))
     return filled - base[g] + lo[g], counts[filled], weights, offsets
