@@ -96,10 +96,13 @@ class DayStaging:
         else:
             order = np.argsort(day, kind="stable")
             bounds = np.searchsorted(day[order], np.arange(lo, hi + 2))
+            # One gather of the whole chunk, then each day is a slice of it (no copy): a
+            # gather per day cost several times more, in fresh buffers to fault in.
+            by_day = table.take(order)
             for d in range(lo, hi + 1):
-                a, b = bounds[d - lo], bounds[d - lo + 1]
+                a, b = int(bounds[d - lo]), int(bounds[d - lo + 1])
                 if b > a:
-                    self._keep(d, table.take(order[a:b]))
+                    self._keep(d, by_day.slice(a, b - a))
         self.rows += len(usage)
         if self._bytes > self.budget:
             self.spill()
