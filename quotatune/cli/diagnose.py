@@ -91,13 +91,14 @@ def command(
     if not (docker_host or context):
         # The store, or the files streamed into a temporary one: read day by day, never
         # every sample at once.
-        from quotatune.cli.output import DayProgress
+        from quotatune.cli.output import DayProgress, progress
 
-        with DayProgress("reading the store", output == "table") as on_day:
-            if files:
+        if files:
+            with progress(quiet=output != "table") as bar:
                 findings, errors = from_files_store(files, fmt, target, now=now,
-                                                    since=window, on_day=on_day)
-            else:
+                                                    since=window, progress=bar)
+        else:
+            with DayProgress("reading the store", output == "table") as on_day:
                 findings = from_store(config.store_dir(store), target, now=now, since=window,
                                       on_day=on_day)
     else:

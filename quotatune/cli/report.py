@@ -119,6 +119,7 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     from quotatune.cli import config
     from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import DayProgress
+    from quotatune.cli.output import progress as files_progress
     from quotatune.pipelines import archive
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
@@ -130,9 +131,14 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     target, files = split_target_and_files(args or [], from_files)
     nodes = load_nodes(nodes_file, None, None)
     with ExitStack() as stack:
-        # Files are streamed into a temporary store first, then read like a store.
-        stored = stack.enter_context(stored_from_files(files, fmt, target)) if files else \
-            open_stored(config.store_dir(store), target)
+        # Files are streamed into a temporary store first (their own bar, closed before the
+        # store's), then read like a store.
+        if files:
+            with files_progress(quiet=not progress) as bar:
+                stored = stack.enter_context(stored_from_files(files, fmt, target,
+                                                               progress=bar))
+        else:
+            stored = open_stored(config.store_dir(store), target)
         if not stored.has_usage:
             # Known containers without usage (all exited, or never scraped) still get their
             # rows and their findings.

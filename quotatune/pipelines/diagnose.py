@@ -21,6 +21,7 @@ from quotatune.pipelines.collect import (
     docker_client,
     kubernetes_api,
 )
+from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps
 
 # ``--since`` of diagnose and report: failures older than this are history (info).
 DEFAULT_SINCE = "14d"
@@ -57,14 +58,15 @@ def from_store(root: Path, target: Target, *, now: pd.Timestamp,
 
 
 def from_files_store(files: list[Path], fmt: str | None, target: Target, *,
-                     now: pd.Timestamp, since: timedelta | None = None, on_day: Any = None
-                     ) -> tuple[list[Finding], list[str]]:
+                     now: pd.Timestamp, since: timedelta | None = None,
+                     progress: Progress = NO_PROGRESS) -> tuple[list[Finding], list[str]]:
     """The findings of ``files`` and the errors of reading them, through a temporary store
     read like ``--store`` (:func:`quotatune.pipelines.stored.stored_from_files`): bounded
-    memory."""
+    memory.  ``progress`` shows the files read, the days written, then the days read."""
     from quotatune.pipelines.stored import diagnose_stored, stored_from_files
 
-    with stored_from_files(files, fmt, target) as s:
+    with stored_from_files(files, fmt, target, progress=progress) as s:
+        on_day = day_steps(progress, "reading the store")
         return (diagnose_stored(s, now=now, policy=policy_for(now, since), on_day=on_day),
                 list(s.errors))
 

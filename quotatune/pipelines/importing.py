@@ -13,7 +13,7 @@ from quotatune.model import KEY_COLUMNS
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.prefetch import prefetched
-from quotatune.pipelines.progress import NO_PROGRESS, Progress
+from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
 from quotatune.sources.registry import iter_files
 from quotatune.store import AppendReport
 
@@ -40,26 +40,16 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
     st = open_store(root)
 
     def chunks() -> Iterator[Collected]:
-        progress.phase("reading files", len(files))
-        done = 0
-        for i, _path, chunk in prefetched(iter_files(files, fmt)):
-            progress.advance(steps=i - done, rows=len(chunk.usage))
-            done = i
+        for _, _path, chunk in files_read(progress, prefetched(iter_files(files, fmt)),
+                                          len(files)):
             keys.update(_distinct_keys(chunk.usage))
             result.samples_read += len(chunk.usage)
             result.spec_rows_read += len(chunk.specs)
             result.notes += chunk.notes
             result.errors += chunk.errors
             yield chunk
-        progress.advance(steps=len(files) - done)
 
-    def on_day(done: int, total: int) -> None:
-        if done == 0:
-            progress.phase("writing days", total)
-        else:
-            progress.advance()
-
-    result.report = st.append_stream(chunks(), on_day=on_day)
+    result.report = st.append_stream(chunks(), on_day=day_steps(progress, "writing days"))
     result.containers = len(keys)
     if keep_days is not None:
         # Counted back from the newest stored day (never from the future): importing last

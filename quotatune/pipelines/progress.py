@@ -4,7 +4,11 @@ draws a bar on a terminal (:func:`quotatune.cli.output.progress`), everyone else
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Protocol
+
+from quotatune.model.collected import Collected
 
 
 class Progress(Protocol):
@@ -24,3 +28,32 @@ class _Silent:
 
 
 NO_PROGRESS: Progress = _Silent()
+
+
+def day_steps(progress: Progress, label: str) -> Callable[[int, int], None]:
+    """An ``on_day(done, total)`` callback (the store's, the day-by-day readers') drawn as a
+    phase of ``progress``: the phase starts at the first call, then advances to ``done``."""
+    shown = {"done": 0, "started": False}
+
+    def on_day(done: int, total: int) -> None:
+        if not shown["started"]:
+            progress.phase(label, total)
+            shown["started"] = True
+        if done > shown["done"]:
+            progress.advance(steps=done - shown["done"])
+            shown["done"] = done
+
+    return on_day
+
+
+def files_read(progress: Progress, chunks: Iterable[tuple[int, Path, Collected]],
+               files: int) -> Iterator[tuple[int, Path, Collected]]:
+    """The chunks of :func:`quotatune.sources.registry.iter_files`, passed through and drawn
+    as the "reading files" phase (files done, rows read)."""
+    progress.phase("reading files", files)
+    done = 0
+    for i, path, chunk in chunks:
+        progress.advance(steps=i - done, rows=len(chunk.usage))
+        done = i
+        yield i, path, chunk
+    progress.advance(steps=files - done)

@@ -31,6 +31,7 @@ from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.inputs import FUTURE_TOLERANCE, existing_store, open_store
 from quotatune.pipelines.prefetch import prefetched
+from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
 from quotatune.sources.registry import iter_files
 from quotatune.store import Store
 
@@ -241,7 +242,8 @@ Reader = Callable[[list[Path], str | None], Iterable[tuple[int, Path, Collected]
 
 @contextmanager
 def stored_from_files(files: list[Path], fmt: str | None, target: Target,
-                      read: Reader = iter_files) -> Iterator[Stored]:
+                      read: Reader = iter_files, progress: Progress = NO_PROGRESS
+                      ) -> Iterator[Stored]:
     """``files`` as a :class:`Stored` for ``target``, with the notes and errors of reading
     them; the store behind it lives until the context exits.  For ``report --from`` and
     ``diagnose --from`` in bounded memory: the chunks of the readers ``import`` uses go
@@ -250,7 +252,8 @@ def stored_from_files(files: list[Path], fmt: str | None, target: Target,
     reads a store.  As the whole-frame path did, samples repeated across the files count
     once and samples stamped in the future are left out, each with a note; a file that
     cannot be read is an error line, the others are still read.  ``read``: the chunked readers
-    of ``import`` (a test passes them a smaller chunk size)."""
+    of ``import`` (a test passes them a smaller chunk size); ``progress`` shows the files
+    read and the days written, as ``import`` does."""
     with tempfile.TemporaryDirectory(prefix="quotatune-from-") as tmp:  # mode 0700
         st = open_store(Path(tmp) / "store")
         limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
@@ -258,7 +261,7 @@ def stored_from_files(files: list[Path], fmt: str | None, target: Target,
         counts = {"kept": 0, "future": 0}
 
         def chunks() -> Iterator[Collected]:
-            for _, _, chunk in read(files, fmt):
+            for _, _, chunk in files_read(progress, read(files, fmt), len(files)):
                 usage = chunk.usage
                 if not usage.empty:
                     late = (usage["timestamp"] > limit).to_numpy()
@@ -270,7 +273,7 @@ def stored_from_files(files: list[Path], fmt: str | None, target: Target,
                 seen.errors += chunk.errors
                 yield chunk
 
-        added = st.append_stream(chunks())
+        added = st.append_stream(chunks(), on_day=day_steps(progress, "writing days"))
         notes = list(seen.notes)
         if counts["kept"] > added.samples_added:
             notes.append(f"ignored {counts['kept'] - added.samples_added} duplicated "

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import FIXTURES, run_cli
+from tests.support.terminal import run_on_terminal
 
 DIR = FIXTURES / "forensics"
 MMAP = DIR / "vodacom_eureka_hs_err_pid1_mmap_jdk8.log"
@@ -100,3 +101,14 @@ def test_since_turns_old_failures_into_history():
     assert {f["severity"] for f in json.loads(r.stdout)} == {"info"}
     r = run_cli("diagnose", "--from", str(MMAP), "--since", "soon")
     assert r.code == 2 and "--since: not a duration" in r.stderr
+
+
+def test_diagnose_from_files_on_a_terminal_shows_each_step_and_json_stays_quiet(tmp_path):
+    csv = healthy_csv(tmp_path)
+    run = run_on_terminal("diagnose", "--from", str(csv), "--since", "all")
+    assert run.code == 0, run.terminal[-500:]
+    for step in (b"reading files", b"writing days", b"reading the store"):
+        assert step in run.terminal
+    quiet = run_on_terminal("diagnose", "--from", str(csv), "-o", "json", "--since", "all")
+    assert quiet.code == 0 and b"reading files" not in quiet.terminal
+    assert json.loads(quiet.stdout) == []

@@ -16,6 +16,7 @@ from quotatune.sources.envscan import scan
 from quotatune.store.history import Store
 from tests.conftest import ROOT, run_cli
 from tests.support.report_data import HOSTILE, fleet
+from tests.support.terminal import run_on_terminal
 
 SECRET = "s3cr3t-hunter2-value"
 
@@ -183,3 +184,15 @@ def test_lock_wait_lets_a_run_wait_for_the_one_before_it(usage_csv, tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_report_from_files_on_a_terminal_shows_the_files_read_and_days_written(usage_csv,
+                                                                              tmp_path):
+    run = run_on_terminal("report", "--from", str(usage_csv), "--out", str(tmp_path),
+                          "--now", "2026-11-27T23:00:00Z")
+    assert run.code == 0, run.terminal[-500:]
+    assert run.stdout.startswith("wrote ")  # stdout stays clean for scripts
+    assert b"reading files" in run.terminal and b"writing days" in run.terminal
+    piped = run_cli("report", "--from", str(usage_csv), "--out", str(tmp_path / "p"),
+                    "--now", "2026-11-27T23:00:00Z")
+    assert piped.code == 0 and "reading files" not in piped.stderr
