@@ -226,12 +226,12 @@ def ceil_units(values: np.ndarray, unit: str) -> list[int | None]:
     x = v * 1000.0 if unit == "cpu" else v / MIB
     scalar = cores_to_millicores_ceil if unit == "cpu" else bytes_to_mib_ceil
     finite = np.isfinite(x)
-    out = np.ceil(np.where(finite, x, 0.0))
+    # Integers before the scalar results go in: a float64 cannot hold them past 2^53.
+    out = np.ceil(np.where(finite, x, 0.0)).astype("int64")
     near = finite & (np.abs(x - np.rint(np.where(finite, x, 0.0))) < 1e-5)
     for i in np.flatnonzero(near):
         out[i] = scalar(float(v[i]))
-    ints = out.astype("int64").tolist()
-    return [n if ok else None for n, ok in zip(ints, finite.tolist(), strict=True)]
+    return [n if ok else None for n, ok in zip(out.tolist(), finite.tolist(), strict=True)]
 
 
 def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from quotatune.analysis.recommend import STRATEGIES, recommend, recommend_from_rollups
@@ -113,8 +113,10 @@ def test_quantiles_from_the_sketch_are_within_one_fine_bucket_of_exact():
 
 
 @given(st.lists(st.one_of(st.floats(0, 1e6), st.integers(0, 10**6).map(lambda n: n / 1000),
-                          st.integers(0, 10**4).map(lambda n: n * 1048576.0 + 0.25)),
+                          st.integers(0, 10**4).map(lambda n: n * 1048576.0 + 0.25),
+                          st.floats(2.0**33 / 1000, 2.0**53)),  # past a double's integers
                 max_size=30))
+@example([11204131508200.89])  # its millicores are an odd integer past 2^53
 def test_vectorised_rounding_matches_units(values):
     from quotatune.analysis.recommend import ceil_units
     from quotatune.model.units import bytes_to_mib_ceil, cores_to_millicores_ceil
