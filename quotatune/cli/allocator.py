@@ -12,7 +12,7 @@ nothing.  The process owns its allocator, so only the CLI sets it.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import platform
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters (malloc.h)
 M_TOP_PAD = -2
@@ -26,10 +26,14 @@ SETTINGS = (
 
 
 def keep_freed_memory() -> bool:
-    """Apply :data:`SETTINGS`; False where the C library has no ``mallopt``."""
+    """Apply every one of :data:`SETTINGS` (glibc refuses one it finds too large, e.g. a
+    32 MiB threshold on 32-bit, and keeps the rest); False unless all took.  Nothing is
+    done off glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process already runs on
     except (OSError, AttributeError):
         return False
-    return all(mallopt(param, value) == 1 for param, value in SETTINGS)
+    results = [mallopt(param, value) == 1 for param, value in SETTINGS]
+    return all(results)
