@@ -44,16 +44,18 @@ def load_history(files: list[Path], fmt: str | None, store: Path | None, strateg
     """The rollups of ``target`` from ``files`` if given, else from the store at ``store``."""
     for name in strategies:
         get_strategy(name)  # a bad name fails before anything is read
+    # What the strategies and the scoring read: all that is rolled up from files, or read
+    # from a store.
+    columns = list(dict.fromkeys(
+        [*(c for s in strategies for c in rollup_columns(s)), *SCORE_COLUMNS]))
     if files:
-        data = rollups_from_files(files, fmt, target, progress=progress)
+        data = rollups_from_files(files, fmt, target, progress=progress, columns=columns)
         if data.rollups.empty:
             raise InputError("no usage samples in the given files")
         return History(data.rollups, data.specs, data.events, list(data.errors))
     if store is None:
         raise InputError("backtest needs --from FILE… or --store DIR with the history to replay")
     st = existing_store(store)
-    columns = list(dict.fromkeys(
-        [*(c for s in strategies for c in rollup_columns(s)), *SCORE_COLUMNS]))
     days = st.days()
     progress.phase("reading days", len(days))
     parts = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from quotatune.analysis.capacity.plan import parse_shape, plan_capacity
-from quotatune.analysis.recommend import recommend, recommend_from_rollups
+from quotatune.analysis.recommend import recommend, recommend_from_rollups, rollup_columns
 from quotatune.model import Recommendation, Target
 from quotatune.model.capacity import HostCapacity
 from quotatune.model.collected import Collected
@@ -58,8 +58,9 @@ def plan_inputs(files: list[Path] | None, fmt: str | None, store: Path, target: 
     the target's rollups, and as usage only the samples of its last day (what tells how
     many pods run now), never every sample."""
     if files:
-        # Streamed into per-day rollups: the files are never held whole.
-        fr = rollups_from_files(files, fmt, target)
+        # Streamed into per-day rollups (the files are never held whole) of the columns the
+        # default strategy reads, as from a store.
+        fr = rollups_from_files(files, fmt, target, columns=rollup_columns(None))
         recs = recommend_from_rollups(fr.rollups, fr.specs, fr.events)
         usage = last_samples(fr.rollups)
         return recs, Collected(usage=usage, specs=fr.specs, events=fr.events,
