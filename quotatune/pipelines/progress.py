@@ -47,10 +47,11 @@ def day_steps(progress: Progress, label: str) -> Callable[[int, int], None]:
 
 
 def files_read(progress: Progress, chunks: Iterable[tuple[int, Path, Collected]],
-               files: int) -> Iterator[tuple[int, Path, Collected]]:
+               files: int, label: str = "reading files"
+               ) -> Iterator[tuple[int, Path, Collected]]:
     """The chunks of :func:`quotatune.sources.registry.iter_files`, passed through and drawn
-    as the "reading files" phase (files done, rows read)."""
-    progress.phase("reading files", files)
+    as a phase (files done, rows read)."""
+    progress.phase(label, files)
     done = 0
     for i, path, chunk in chunks:
         progress.advance(steps=i - done, rows=len(chunk.usage))

@@ -26,7 +26,7 @@ from quotatune.model import KEY_COLUMNS, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
-from quotatune.pipelines.progress import NO_PROGRESS, Progress
+from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import runs
 from quotatune.rollup.merge import merge_rollups
 from quotatune.rollup.sketch import daily_rollup
@@ -94,15 +94,13 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
     """The target's samples of each chunk, checked for overlaps, ready to roll up; with a
     ``staging`` (the exact path) they go there instead.  Runs on the reader thread, so that
     only the rollups are left to the caller's."""
-    done = 0
-    for i, _path, chunk in iter_files(files, fmt):
+    label = "reading files" if staging is None else "reading files again (overlaps)"
+    for _, _path, chunk in files_read(progress, iter_files(files, fmt), len(files), label):
         scan.acc.specs = _cat(scan.acc.specs, chunk.specs)
         scan.acc.events = _cat(scan.acc.events, chunk.events)
         scan.acc.notes += chunk.notes
         scan.acc.errors += chunk.errors
         usage = chunk.usage
-        progress.advance(steps=i - done, rows=len(usage))
-        done = i
         if usage.empty:
             continue
         if not target.is_all:
@@ -120,14 +118,11 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             continue
         scan.limits.append(_limit_changes(usage, _check_spans(usage, scan.spans)))
         yield usage
-    progress.advance(steps=len(files) - done)
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
           limit: pd.Timestamp, progress: Progress, columns: list[str] | None, *,
           exact: bool) -> FileRollups:
-    progress.phase("reading files" if not exact else "reading files again (overlaps)",
-                   len(files))
     scan = _Scan()
     pieces: list[pd.DataFrame] = []
     pending = 0

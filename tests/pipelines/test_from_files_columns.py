@@ -56,3 +56,27 @@ def test_what_was_not_asked_for_is_left_empty(files):
     assert "mem_b" not in rollup_columns("tail")
     assert all(len(b) == 0 for b in tail["mem_b"])
     assert tail["w_sum"].isna().all()
+
+
+class Recorded:
+    """A Progress that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int | None]] = []
+        self.steps = 0
+        self.rows = 0
+
+    def phase(self, description: str, total: int | None = None) -> None:
+        self.phases.append((description, total))
+
+    def advance(self, steps: int = 1, rows: int = 0) -> None:
+        self.steps += steps
+        self.rows += rows
+
+
+def test_reading_files_is_one_phase_with_every_file_and_row(files):
+    seen = Recorded()
+    out = rollups_from_files(files, None, Target.parse(""), now=NOW, progress=seen)
+    assert seen.phases == [("reading files", len(files))]
+    assert seen.steps == len(files)
+    assert seen.rows == out.samples
