@@ -20,6 +20,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.sources.files.arrow_frames import table_frame
 from quotatune.sources.text import read_bytes
 
 CHUNK_ROWS = 1 << 20  # rows per Parquet chunk (whole row groups); CSV blocks hold about as many
@@ -42,9 +43,7 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
         for table in _tables(pf, wanted, rows):
             if table.num_rows == 0:
                 continue
-            # split_blocks: each float column keeps its own buffer instead of being copied
-            # into one 2-D block (a third of the conversion's time on a large file).
-            df = table.to_pandas(split_blocks=True)
+            df = table_frame(table)
             yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
             done += table.num_rows
     except FileNotFoundError:
@@ -168,7 +167,7 @@ def _frame(batches: list[Any]) -> pd.DataFrame:
 
     # Converted as chunks: combine_chunks() first copied every column once more (the
     # conversion joins them anyway), which cost twice the conversion itself.
-    return pa.Table.from_batches(batches).unify_dictionaries().to_pandas(split_blocks=True)
+    return table_frame(pa.Table.from_batches(batches).unify_dictionaries())
 
 
 def first_line(exc: BaseException) -> str:

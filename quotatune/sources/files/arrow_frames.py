@@ -1,0 +1,98 @@
+"""Typed Arrow tables (canonical Parquet row groups, pyarrow's CSV reader) as pandas frames,
+column by column, without ``Table.to_pandas``'s generic conversion.
+
+``to_pandas`` copies every float column that has a null, gives timestamps in the file's unit
+(so validation converts them once more) and rebuilds each dictionary's categories through a
+generic path; on a large file that conversion cost as much as the validation after it.
+Here a column of the usual types (float64, a timestamp that fits nanoseconds, a dictionary
+of strings) becomes its pandas column directly; any other column goes through ``to_pandas``
+as before, so the frame :func:`quotatune.model.validate_usage` sees holds the same values
+either way and reports the same errors.  A dictionary that repeats a value, which
+``to_pandas`` refuses with a traceback, is encoded again instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_NS_LO = pd.Timestamp("1677-09-22", tz="UTC").value  # what pandas' nanoseconds can hold
+_NS_HI = pd.Timestamp("2262-04-11", tz="UTC").value
+
+
+def table_frame(table: Any) -> pd.DataFrame:
+    """``table`` (a ``pyarrow.Table``) as a frame with the same columns and values as
+    ``table.to_pandas()``; timestamps come out in nanoseconds, UTC."""
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        direct = _direct(column)
+        columns[name] = (direct if direct is not None
+                         else table.select([name]).to_pandas(split_blocks=True)[name])
+    return pd.DataFrame(columns, copy=False)
+
+
+def _direct(column: Any) -> Any:
+    """The pandas column for the usual Arrow types, or None for any other (and for
+    timestamps the generic path must report)."""
+    import pyarrow as pa
+
+    t = column.type
+    if pa.types.is_float64(t):
+        return _numpy(column)
+    if pa.types.is_timestamp(t):
+        return _timestamps(column)
+    if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type)
+                                       or pa.types.is_large_string(t.value_type)):
+        return _categorical(column)
+    return None
+
+
+def _numpy(column: Any) -> np.ndarray:
+    """Float64 values, nulls as NaN (zero-copy when one chunk has no nulls)."""
+    parts = [c.to_numpy(zero_copy_only=False) for c in column.chunks]
+    if not parts:
+        return np.empty(0, dtype="float64")
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _timestamps(column: Any) -> pd.Series | None:
+    """Nanoseconds since the epoch, UTC: Arrow keeps instants in UTC whatever the column's
+    zone, and a column without one is read as UTC, as validation reads it.  Nulls, or times
+    that do not fit in nanoseconds, are left to the generic path, which reports them."""
+    if column.null_count:
+        return None
+    scale = _NS_PER_UNIT[column.type.unit]
+    parts = [c.to_numpy(zero_copy_only=False).view("int64") for c in column.chunks]
+    if not parts:
+        return None
+    v = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if len(v) and not (_NS_LO <= int(v.min()) * scale and int(v.max()) * scale <= _NS_HI):
+        return None
+    ns = v * scale if scale != 1 else v
+    return pd.Series(ns.view("datetime64[ns]"), copy=False).dt.tz_localize("UTC")
+
+
+def _categorical(column: Any) -> pd.Categorical:
+    """A dictionary column as a categorical over its dictionary (its codes as they are,
+    nulls as -1).  Chunks with different dictionaries, or a dictionary with nulls or repeated
+    values (which ``to_pandas`` refuses), are encoded again into one dictionary first."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = column.chunks
+    if not chunks:
+        return pd.Categorical([], categories=pd.Index([], dtype="str"))
+    dictionary = chunks[0].dictionary
+    if (any(not c.dictionary.equals(dictionary) for c in chunks[1:])
+            or dictionary.null_count or len(pc.unique(dictionary)) != len(dictionary)):
+        chunks = [column.cast(pa.string()).combine_chunks().dictionary_encode()]
+        dictionary = chunks[0].dictionary
+    codes = [pc.fill_null(c.indices, -1).to_numpy() if c.null_count
+             else c.indices.to_numpy() for c in chunks]
+    categories = pd.Index(dictionary.cast(pa.string()).to_pandas())
+    return pd.Categorical.from_codes(
+        codes[0] if len(codes) == 1 else np.concatenate(codes),
+        dtype=pd.CategoricalDtype(categories))
