@@ -1,7 +1,10 @@
 """Canonical CSV and Parquet read in chunks: a file of any size costs one chunk of memory.
 
-Parquet is read row group by row group and CSV block by block with pyarrow's readers; the
-name columns stay dictionary-encoded (pandas categoricals) and each chunk is validated by
+Parquet is read row group by row group with pyarrow's reader.  A CSV up to
+:data:`WHOLE_CSV_BYTES` is parsed at once on every core and handed out in slices; a larger or
+gzipped one is read block by block.  Tables become frames through
+:func:`quotatune.sources.files.arrow_frames.table_frame`; the name columns stay
+dictionary-encoded (pandas categoricals) and each chunk is validated by
 :func:`quotatune.model.validate_usage`, whose errors name the file's row.  A CSV that
 pyarrow's strict reader refuses (a value it cannot type, epoch seconds beside RFC 3339 text,
 UTF-16) is read again by the tolerant pandas reader, which either accepts it or names the bad
@@ -27,6 +30,9 @@ CHUNK_ROWS = 1 << 20  # rows per Parquet chunk (whole row groups); CSV blocks ho
 # The streaming CSV reader parses a block on one thread before it hands anything out: 8 MiB
 # blocks, gathered into chunks of CHUNK_ROWS, start the pipeline sooner than 64 MiB ones.
 CSV_BLOCK_BYTES = 8 << 20
+# A CSV up to this size is parsed whole, in parallel (its table takes about half as much
+# memory); a larger or compressed one is streamed block by block.
+WHOLE_CSV_BYTES = 512 << 20
 NAME_COLUMNS = ("namespace", "workload", "pod", "container", *model.USAGE_OPTIONAL_STR)
 FLOAT_COLUMNS = ("cpu_cores", "memory_working_set_bytes", *model.USAGE_OPTIONAL_FLOAT)
 
@@ -140,6 +146,19 @@ def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
         column_types=types, null_values=[""], strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+    if not gz and path.stat().st_size <= WHOLE_CSV_BYTES:
+        # Parsed at once on every core (the streaming reader parses on one): a chunk is then
+        # a slice of the table, and memory is bounded by WHOLE_CSV_BYTES instead of a block.
+        try:
+            table = pacsv.read_csv(str(path), read_options=pacsv.ReadOptions(
+                block_size=CSV_BLOCK_BYTES, use_threads=True), convert_options=convert)
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                raise InputError(f"{path}: empty file") from None
+            raise _Fallback from None
+        for start in range(0, table.num_rows, CHUNK_ROWS):
+            yield _frame(table.slice(start, CHUNK_ROWS).to_batches())
+        return
     source: Any = gzip.open(path, "rb") if gz else str(path)
     try:
         reader = pacsv.open_csv(source, read_options=pacsv.ReadOptions(

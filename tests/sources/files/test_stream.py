@@ -3,6 +3,7 @@ right row of a bad value in a later chunk, and keep names dictionary-encoded."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,16 @@ from quotatune.model.errors import InputError
 from quotatune.sources.files import stream
 from quotatune.sources.files.tables import read_canonical_csv
 from quotatune.sources.registry import iter_files
+
+
+@pytest.fixture(params=["parsed whole", "streamed"], autouse=True)
+def csv_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both CSV paths: a file up to WHOLE_CSV_BYTES is parsed at once,
+    a larger (or compressed) one block by block."""
+    if request.param == "streamed":
+        monkeypatch.setattr(stream, "WHOLE_CSV_BYTES", -1)
+    return str(request.param)
+
 
 HEADER = "timestamp,namespace,workload,pod,container,cpu_cores,memory_working_set_bytes\n"
 
@@ -84,3 +95,19 @@ def test_a_control_character_in_a_dictionary_name_is_refused(tmp_path: Path) -> 
     path.write_text(HEADER + rows(3) + '2026-11-20T10:00:00Z,shop,"a\x1bb",p,app,0.5,5\n')
     with pytest.raises(InputError, match=r"column 'workload', row 5: control character"):
         list(iter_files([path], "canonical"))
+
+
+def test_a_gzipped_or_large_csv_streams_the_same_frames_as_one_parsed_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, csv_reader: str) -> None:
+    monkeypatch.setattr(stream, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(stream, "CHUNK_ROWS", 256)
+    path = tmp_path / "u.csv"
+    path.write_text(HEADER + rows(1000))
+    zipped = tmp_path / "u.csv.gz"
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    plain = [c.usage for c in stream.iter_canonical_csv(path)]
+    assert len(plain) > 1 and sum(len(c) for c in plain) == 1000
+    assert all(isinstance(c["pod"].dtype, pd.CategoricalDtype) for c in plain)
+    both = [pd.concat([c.usage for c in stream.iter_canonical_csv(p)], ignore_index=True)
+            for p in (path, zipped)]
+    pd.testing.assert_frame_equal(both[0], both[1])
