@@ -10,12 +10,15 @@
    target: the figure a user pointing quotatune at a CSV export sees).
 
 Every measurement is a whole process (wall, CPU = user + sys, peak RSS from ``wait4``), so
-the figures are what a user sees and survive any re-layout of the package.  The data is
+the figures are what a user sees and survive any re-layout of the package.  Each command runs
+``--repeat`` times (default 3), interleaved with the others, and its median run is reported:
+on a shared machine single runs drift by a third, enough to flip a verdict either way.  The data is
 synthetic and deterministic (``fleet_data.py``), cached under ``benchmarks/out/``.  A missed
 target is reported, not an error; a command that fails exits non-zero.
 
     python benchmarks/bench_from.py [--containers 5000] [--days 7] [--step 60]
-                                    [--csv-containers 1000] [--csv-step 300] [--quick]
+                                    [--csv-containers 1000] [--csv-step 300] [--repeat 3]
+                                    [--quick]
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet_data import OUT, Fleet, ensure  # noqa: E402
 from runner import (  # noqa: E402
     GIB,
+    Job,
     Row,
     load_average,
     pandas_baseline,
     parent_rss_mib,
     quotatune,
-    run_checked,
+    run_interleaved,
     table,
 )
 
@@ -48,6 +52,8 @@ def main() -> None:
     ap.add_argument("--step", type=int, default=60, help="seconds between samples")
     ap.add_argument("--csv-containers", type=int, default=1000)
     ap.add_argument("--csv-step", type=int, default=300)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each command, interleaved; the median run is reported")
     ap.add_argument("--quick", action="store_true",
                     help="a small scale (300 containers, 100 in the CSV) that runs in a minute")
     a = ap.parse_args()
@@ -63,20 +69,27 @@ def main() -> None:
           f"CSV import: {csv_fleet.rows:,} rows ({csv.stat().st_size / 2**20:,.0f} MiB)")
     print(f"load average before: {load_average()}", flush=True)
 
-    base = run_checked("pandas read_parquet + groupby", pandas_baseline("groupby", parquet))
-    rec = run_checked("recommend --from", quotatune("recommend", "--from", str(parquet),
-                                                    "-o", "json"))
-    read_csv = run_checked("pandas.read_csv", pandas_baseline("read_csv", csv))
-    csv_base = run_checked("pandas read_csv + groupby", pandas_baseline("csv_groupby", csv))
-    csv_rec = run_checked("recommend --from CSV", quotatune("recommend", "--from", str(csv),
-                                                            "-o", "json"))
     store = OUT / "store-bench-from"
-    shutil.rmtree(store, ignore_errors=True)
-    try:
-        imp = run_checked("import CSV", quotatune("import", str(csv), "--format", "canonical",
-                                                  "--store", str(store)))
-    finally:
+
+    def fresh_store() -> None:
         shutil.rmtree(store, ignore_errors=True)
+
+    try:
+        got = run_interleaved([
+            Job("pandas read_parquet + groupby", pandas_baseline("groupby", parquet)),
+            Job("recommend --from", quotatune("recommend", "--from", str(parquet), "-o", "json")),
+            Job("pandas.read_csv", pandas_baseline("read_csv", csv)),
+            Job("import CSV", quotatune("import", str(csv), "--format", "canonical",
+                                        "--store", str(store)), prepare=fresh_store),
+            Job("pandas read_csv + groupby", pandas_baseline("csv_groupby", csv)),
+            Job("recommend --from CSV", quotatune("recommend", "--from", str(csv),
+                                                  "-o", "json")),
+        ], a.repeat)
+    finally:
+        fresh_store()
+    base, rec = got["pandas read_parquet + groupby"], got["recommend --from"]
+    read_csv, imp = got["pandas.read_csv"], got["import CSV"]
+    csv_base, csv_rec = got["pandas read_csv + groupby"], got["recommend --from CSV"]
 
     print(f"load average after: {load_average()}; baseline: {base.stdout.strip()}")
     print(table([
@@ -87,7 +100,8 @@ def main() -> None:
         Row("pandas read_csv + groupby p95/max", csv_base),
         Row("quotatune recommend --from CSV -o json", csv_rec, csv_base, None, 2 * GIB),
     ]))
-    print(f"(a child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
+    print(f"(median of {a.repeat} interleaved runs each, peak RSS the highest of them; a "
+          f"child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
     recs = json.loads(rec.stdout)
     print(f"answers: {len(recs):,} recommendation(s); import said: {imp.stdout.strip()}")
     if len(recs) != pq_fleet.containers:

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 GIB = 1024  # MiB
@@ -57,6 +58,33 @@ def run_checked(label: str, cmd: list[str], **kw: object) -> Measured:
     print(f"  {label}: {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s CPU, "
           f"{m.peak_rss_mib:,.0f} MiB peak", file=sys.stderr, flush=True)
     return m
+
+
+@dataclass(frozen=True)
+class Job:
+    """A command to measure several times; ``prepare`` runs before each run, unmeasured
+    (e.g. removing the store an import writes)."""
+
+    label: str
+    cmd: list[str]
+    prepare: Callable[[], None] | None = None
+
+
+def run_interleaved(jobs: list[Job], repeat: int) -> dict[str, Measured]:
+    """Each job ``repeat`` times, round-robin, so that a slow spell of a shared machine (wall
+    times here drift by a third between runs) falls on every command alike.  Per job: the
+    run of median wall time, with the highest peak RSS of all its runs."""
+    runs: dict[str, list[Measured]] = {j.label: [] for j in jobs}
+    for i in range(repeat):
+        for j in jobs:
+            if j.prepare is not None:
+                j.prepare()
+            runs[j.label].append(run_checked(f"{j.label} [{i + 1}/{repeat}]", j.cmd))
+    out = {}
+    for label, ms in runs.items():
+        mid = sorted(ms, key=lambda m: m.wall_s)[(len(ms) - 1) // 2]
+        out[label] = replace(mid, peak_rss_mib=max(m.peak_rss_mib for m in ms))
+    return out
 
 
 def quotatune(*args: str) -> list[str]:
