@@ -241,23 +241,28 @@ def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> p
 
 def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
     """One integer per (namespace, workload, pod, container) from the columns' category codes,
-    and a function from such integers back to the names."""
+    and a function from such integers back to the names (a missing name reads as "", as
+    validation fills it)."""
     codes, cats = [], []
     for col in POD_KEY:
         s = usage[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
-        codes.append(s.array.codes)  # the array's codes: no Series built
-        cats.append(np.asarray(s.cat.categories.astype(str), dtype=object))
-    sizes = [max(len(c), 1) for c in cats]
+        codes.append(s.array.codes)  # the array's codes (-1: missing): no Series built
+        text = np.asarray(s.cat.categories.astype(str), dtype=object)
+        cats.append(np.r_[np.array([""], dtype=object), text])  # code + 1: 0 is missing
+    sizes = [len(c) for c in cats]
     if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
         for i, c in enumerate(codes):
             uniq, codes[i] = np.unique(c, return_inverse=True)
-            cats[i], sizes[i] = cats[i][uniq], len(uniq)
+            cats[i], sizes[i] = cats[i][uniq + 1], len(uniq)
+            codes[i] -= 1  # shifted back up with the others below
     code = codes[0].astype("int64")
+    code += 1
     for c, n in zip(codes[1:], sizes[1:], strict=True):
         code *= n
         code += c  # in place, the narrower codes cast on the fly: no temporaries
+        code += 1
 
     def names(keys: np.ndarray) -> list[Any]:
         parts = []
