@@ -26,6 +26,12 @@ _NS_HI = pd.Timestamp("2262-04-11", tz="UTC").value
 def table_frame(table: Any) -> pd.DataFrame:
     """``table`` (a ``pyarrow.Table``) as a frame with the same columns and values as
     ``table.to_pandas()``; timestamps come out in nanoseconds, UTC."""
+    import pyarrow as pa
+
+    if any(pa.types.is_dictionary(c.type) and c.num_chunks > 1 for c in table.columns):
+        # Chunks (row groups, CSV blocks) each bring their own dictionary: one for all of
+        # them, the indices remapped (encoding the text again cost 20x more).
+        table = table.unify_dictionaries()
     columns: dict[str, Any] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         direct = _direct(column)
@@ -77,8 +83,8 @@ def _timestamps(column: Any) -> pd.Series | None:
 
 def _categorical(column: Any) -> pd.Categorical:
     """A dictionary column as a categorical over its dictionary (its codes as they are,
-    nulls as -1).  Chunks with different dictionaries, or a dictionary with nulls or repeated
-    values (which ``to_pandas`` refuses), are encoded again into one dictionary first."""
+    nulls as -1).  A dictionary with nulls or repeated values (which ``to_pandas`` refuses),
+    or chunks that still differ, are encoded again into one dictionary first."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -181,12 +181,13 @@ def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
 
 
 def _frame(batches: list[Any]) -> pd.DataFrame:
-    """Batches of one CSV as a frame (each batch has its own dictionaries: unified first)."""
+    """Batches of one CSV as a frame (each batch has its own dictionaries: the conversion
+    unifies them)."""
     import pyarrow as pa
 
     # Converted as chunks: combine_chunks() first copied every column once more (the
     # conversion joins them anyway), which cost twice the conversion itself.
-    return table_frame(pa.Table.from_batches(batches).unify_dictionaries())
+    return table_frame(pa.Table.from_batches(batches))
 
 
 def first_line(exc: BaseException) -> str:
