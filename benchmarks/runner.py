@@ -73,7 +73,10 @@ class Job:
 def run_interleaved(jobs: list[Job], repeat: int) -> dict[str, Measured]:
     """Each job ``repeat`` times, round-robin, so that a slow spell of a shared machine (wall
     times here drift by a third between runs) falls on every command alike.  Per job: the
-    run of median wall time, with the highest peak RSS of all its runs."""
+    run of median wall time (of an even number, the faster middle one), with the highest
+    peak RSS of all its runs."""
+    if repeat < 1:
+        sys.exit(f"--repeat must be at least 1, not {repeat}")
     runs: dict[str, list[Measured]] = {j.label: [] for j in jobs}
     for i in range(repeat):
         for j in jobs:

@@ -18,16 +18,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quotatune.model.errors import InputError
+
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _NS_LO = pd.Timestamp("1677-09-22", tz="UTC").value  # what pandas' nanoseconds can hold
 _NS_HI = pd.Timestamp("2262-04-11", tz="UTC").value
 
 
-def table_frame(table: Any) -> pd.DataFrame:
+def table_frame(table: Any, source: str) -> pd.DataFrame:
     """``table`` (a ``pyarrow.Table``) as a frame with the same columns and values as
-    ``table.to_pandas()``; timestamps come out in nanoseconds, UTC."""
+    ``table.to_pandas(ignore_metadata=True)``; timestamps come out in nanoseconds, UTC.
+    Columns are taken by position: a pandas index recorded in the file (a slice, a reversed
+    frame, a time index) is not rebuilt, so every column lines up with the file's rows.  A
+    column name given twice is an :class:`InputError` naming ``source``."""
     import pyarrow as pa
 
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            raise InputError(f"{source}: column {name!r} appears twice")
+        seen.add(name)
+    table = table.replace_schema_metadata(None)
     if any(pa.types.is_dictionary(c.type) and c.num_chunks > 1 for c in table.columns):
         # Chunks (row groups, CSV blocks) each bring their own dictionary: one for all of
         # them, the indices remapped (encoding the text again cost 20x more).
@@ -81,7 +92,7 @@ def _timestamps(column: Any) -> pd.Series | None:
     return pd.Series(ns.view("datetime64[ns]"), copy=False).dt.tz_localize("UTC")
 
 
-def _categorical(column: Any) -> pd.Categorical:
+def _categorical(column: Any) -> pd.Categorical[Any]:
     """A dictionary column as a categorical over its dictionary (its codes as they are,
     nulls as -1).  A dictionary with nulls or repeated values (which ``to_pandas`` refuses),
     or chunks that still differ, are encoded again into one dictionary first."""
@@ -96,9 +107,18 @@ def _categorical(column: Any) -> pd.Categorical:
             or dictionary.null_count or len(pc.unique(dictionary)) != len(dictionary)):
         chunks = [column.cast(pa.string()).combine_chunks().dictionary_encode()]
         dictionary = chunks[0].dictionary
-    codes = [pc.fill_null(c.indices, -1).to_numpy() if c.null_count
-             else c.indices.to_numpy() for c in chunks]
+    codes = [_codes(c.indices) for c in chunks]
     categories = pd.Index(dictionary.cast(pa.string()).to_pandas())
     return pd.Categorical.from_codes(
         codes[0] if len(codes) == 1 else np.concatenate(codes),
         dtype=pd.CategoricalDtype(categories))
+
+
+def _codes(indices: Any) -> np.ndarray:
+    """Dictionary indices as signed codes, nulls as -1."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_unsigned_integer(indices.type):
+        indices = indices.cast(pa.int64())
+    return (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy()

@@ -1,4 +1,5 @@
-"""Canonical CSV and Parquet read in chunks: a file of any size costs one chunk of memory.
+"""Canonical CSV and Parquet read in chunks: a file of any size costs one chunk of memory,
+except a plain CSV up to :data:`WHOLE_CSV_BYTES`, which costs its parsed table.
 
 Parquet is read row group by row group with pyarrow's reader.  A CSV up to
 :data:`WHOLE_CSV_BYTES` is parsed at once on every core and handed out in slices; a larger or
@@ -30,8 +31,9 @@ CHUNK_ROWS = 1 << 20  # rows per Parquet chunk (whole row groups); CSV blocks ho
 # The streaming CSV reader parses a block on one thread before it hands anything out: 8 MiB
 # blocks, gathered into chunks of CHUNK_ROWS, start the pipeline sooner than 64 MiB ones.
 CSV_BLOCK_BYTES = 8 << 20
-# A CSV up to this size is parsed whole, in parallel (its table takes about half as much
-# memory); a larger or compressed one is streamed block by block.
+# A CSV up to this size is parsed whole, in parallel (its table took 0.5x the file's size on
+# the benchmark's export, up to 1.3x for short values); a larger or compressed one is
+# streamed block by block.
 WHOLE_CSV_BYTES = 512 << 20
 NAME_COLUMNS = ("namespace", "workload", "pod", "container", *model.USAGE_OPTIONAL_STR)
 FLOAT_COLUMNS = ("cpu_cores", "memory_working_set_bytes", *model.USAGE_OPTIONAL_FLOAT)
@@ -49,7 +51,7 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
         for table in _tables(pf, wanted, rows):
             if table.num_rows == 0:
                 continue
-            df = table_frame(table)
+            df = table_frame(table, str(path))
             yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
             done += table.num_rows
     except FileNotFoundError:
@@ -157,7 +159,7 @@ def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
                 raise InputError(f"{path}: empty file") from None
             raise _Fallback from None
         for start in range(0, table.num_rows, CHUNK_ROWS):
-            yield _frame(table.slice(start, CHUNK_ROWS).to_batches())
+            yield _frame(table.slice(start, CHUNK_ROWS).to_batches(), str(path))
         return
     source: Any = gzip.open(path, "rb") if gz else str(path)
     try:
@@ -174,20 +176,20 @@ def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
             pending.append(batch)
             rows += batch.num_rows
         if rows >= CHUNK_ROWS:
-            yield _frame(pending)
+            yield _frame(pending, str(path))
             pending, rows = [], 0
     if pending:
-        yield _frame(pending)
+        yield _frame(pending, str(path))
 
 
-def _frame(batches: list[Any]) -> pd.DataFrame:
+def _frame(batches: list[Any], source: str) -> pd.DataFrame:
     """Batches of one CSV as a frame (each batch has its own dictionaries: the conversion
     unifies them)."""
     import pyarrow as pa
 
     # Converted as chunks: combine_chunks() first copied every column once more (the
     # conversion joins them anyway), which cost twice the conversion itself.
-    return table_frame(pa.Table.from_batches(batches))
+    return table_frame(pa.Table.from_batches(batches), source)
 
 
 def first_line(exc: BaseException) -> str:

@@ -5,6 +5,8 @@ included.  A dictionary that repeats a value, which ``to_pandas`` refuses, is re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -12,6 +14,7 @@ import pytest
 
 from quotatune.model import validate_usage
 from quotatune.model.errors import InputError
+from quotatune.sources.files import stream
 from quotatune.sources.files.arrow_frames import table_frame
 
 T0 = 1_795_000_000  # seconds: 2026-11-18
@@ -41,8 +44,8 @@ def usage_table(n: int = 6, *, unit: str = "us", tz: str | None = "UTC",
 
 
 def assert_same_as_to_pandas(table: pa.Table) -> pd.DataFrame:
-    got = validate_usage(table_frame(table), "t.parquet")
-    want = validate_usage(table.to_pandas(), "t.parquet")
+    got = validate_usage(table_frame(table, "t.parquet"), "t.parquet")
+    want = validate_usage(table.to_pandas(ignore_metadata=True), "t.parquet")
     pd.testing.assert_frame_equal(got, want)
     return got
 
@@ -60,7 +63,7 @@ def test_nulls_become_nan_and_empty_pods_while_floats_are_not_copied() -> None:
     got = assert_same_as_to_pandas(table)
     assert got["memory_limit_bytes"].isna().tolist() == [False, True] * 3
     assert got["pod"].tolist() == ["web-0", "", "web-1", "", "web-0", "web-1"]
-    frame = table_frame(table)
+    frame = table_frame(table, "t.parquet")
     cpu = table.column("cpu_cores").chunk(0).to_numpy()
     assert np.shares_memory(frame["cpu_cores"].to_numpy(), cpu)
 
@@ -71,7 +74,7 @@ def test_several_chunks_with_one_dictionary_or_with_clashing_ones() -> None:
     clashing = pa.concat_tables([one, other])
     assert_same_as_to_pandas(clashing)
     assert_same_as_to_pandas(clashing.unify_dictionaries())
-    assert table_frame(clashing)["pod"].tolist() == list("ababab" + "cacaca")
+    assert table_frame(clashing, "t.parquet")["pod"].tolist() == list("ababab" + "cacaca")
 
 
 def test_a_dictionary_that_repeats_a_value_reads_as_its_plain_values() -> None:
@@ -82,8 +85,8 @@ def test_a_dictionary_that_repeats_a_value_reads_as_its_plain_values() -> None:
     with pytest.raises(ValueError, match="unique"):
         repeated.to_pandas()
     plain = repeated.set_column(3, "pod", repeated.column("pod").cast(pa.string()))
-    got = validate_usage(table_frame(repeated), "t.parquet")
-    want = validate_usage(table_frame(plain), "t.parquet")
+    got = validate_usage(table_frame(repeated, "t.parquet"), "t.parquet")
+    want = validate_usage(table_frame(plain, "t.parquet"), "t.parquet")
     pd.testing.assert_frame_equal(got.astype({"pod": str}), want.astype({"pod": str}))
     assert got["pod"].tolist() == ["a", "a", "b", "a", "", "b"]
 
@@ -92,10 +95,44 @@ def test_bad_rows_are_reported_as_the_generic_path_reports_them() -> None:
     past_2262 = usage_table(unit="s").set_column(
         0, "timestamp", pa.array([T0, T0, 10**10, T0, T0, T0], pa.timestamp("s", tz="UTC")))
     with pytest.raises(InputError, match=r"column 'timestamp', row 4: not an RFC 3339"):
-        validate_usage(table_frame(past_2262), "t.parquet", row_offset=2)
+        validate_usage(table_frame(past_2262, "t.parquet"), "t.parquet", row_offset=2)
     negative = usage_table().set_column(5, "cpu_cores", pa.array([0.5, -1.0, 0, 0, 0, 0]))
     with pytest.raises(InputError, match=r"column 'cpu_cores', row 3: negative"):
-        validate_usage(table_frame(negative), "t.parquet", row_offset=2)
+        validate_usage(table_frame(negative, "t.parquet"), "t.parquet", row_offset=2)
     no_namespace = usage_table().set_column(1, "namespace", names(["shop", None] * 3))
     with pytest.raises(InputError, match=r"column 'namespace', row 3: empty name"):
-        validate_usage(table_frame(no_namespace), "t.parquet", row_offset=2)
+        validate_usage(table_frame(no_namespace, "t.parquet"), "t.parquet", row_offset=2)
+
+
+@pytest.mark.parametrize("rows", [slice(None, None, -1), slice(3, None), slice(None, None, 2)],
+                         ids=["reversed", "sliced", "every-other"])
+def test_a_pandas_written_file_lines_up_by_row_not_by_its_recorded_index(
+        tmp_path: Path, rows: slice) -> None:
+    """pandas records a reversed or sliced frame's index in the file; rebuilding it for one
+    column (an int64 one, which takes the generic path) and not the others would pair each
+    time with another row's memory."""
+    df = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-18", periods=8, freq="min", tz="UTC"),
+        "namespace": "shop", "workload": "web", "pod": "web-0", "container": "app",
+        "cpu_cores": 0.25, "memory_working_set_bytes": np.arange(8, dtype="int64") << 20,
+    }).iloc[rows]
+    path = tmp_path / "u.parquet"
+    df.to_parquet(path)
+    got = pd.concat([c.usage for c in stream.iter_canonical_parquet(path)])
+    minutes = (got["timestamp"] - pd.Timestamp("2026-11-18", tz="UTC")) // pd.Timedelta("1min")
+    assert (got["memory_working_set_bytes"] == minutes * (1 << 20)).all()
+    assert len(got) == len(df)
+
+
+def test_unsigned_dictionary_indices_read_as_signed_codes() -> None:
+    table = usage_table().set_column(3, "pod", pa.DictionaryArray.from_arrays(
+        pa.array([0, 1, None, 1, 0, 1], pa.uint8()), pa.array(["a", "b"])))
+    got = assert_same_as_to_pandas(table)
+    assert got["pod"].tolist() == ["a", "b", "", "b", "a", "b"]
+
+
+def test_a_column_named_twice_is_refused_by_name() -> None:
+    table = usage_table()
+    twice = table.append_column("cpu_cores", pa.array([9.0] * table.num_rows))
+    with pytest.raises(InputError, match=r"u.csv: column 'cpu_cores' appears twice"):
+        table_frame(twice, "u.csv")
