@@ -313,13 +313,32 @@ _EPOCH_LIMIT = 9.2e9  # seconds either side of 1970 that fit in that span
 _RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
+_NS_PER = {"s": 10**9, "ms": 10**6, "us": 10**3}
+
+
+def _check_time_span(v: np.ndarray, unit: str, source: str, row_offset: int) -> None:
+    """Times in ``unit`` since 1970 (NaT: the int64 minimum) must fall in 1677..2262."""
+    scale = _NS_PER[unit]
+    lo, hi = -(-_TS_LO.value // scale), _TS_HI.value // scale  # whole units inside the span
+    if len(v) == 0 or (int(v.min()) >= lo and int(v.max()) <= hi):
+        return
+    pos = int(np.flatnonzero((v < lo) | (v > hi))[0])
+    what = "NaT" if v[pos] == np.iinfo(np.int64).min else f"{int(v[pos])} {unit} since 1970"
+    raise _fail(source, "timestamp", pos + row_offset,
+                f"not an RFC 3339 time or epoch seconds in 1677..2262: {what!r}")
+
+
 def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
+        dtype = s.dtype
+        unit = (dtype.unit if isinstance(dtype, pd.DatetimeTZDtype)
+                else str(np.datetime_data(np.dtype(str(dtype)))[0]))
+        if unit != "ns":
+            # s/ms/us reach far past the ns span, where a Timestamp cannot even be compared
+            # or printed: the span is checked on the integers (instants, whatever the zone).
+            _check_time_span(np.asarray(s.array.view("i8")), unit, source, row_offset)
         utc = isinstance(s.dtype, pd.DatetimeTZDtype) and str(s.dtype.tz) == "UTC"
         ts = s if utc else pd.to_datetime(s, utc=True)  # typed readers give UTC already
-        if ts.dtype != "datetime64[ns, UTC]" and not (  # s/ms/us units reach past the ns span
-                ts.min() >= _TS_LO and ts.max() <= _TS_HI):
-            ts = ts.where((ts >= _TS_LO) & (ts <= _TS_HI))
     else:
         # Per value: a number is epoch seconds, text must be an RFC 3339 / ISO 8601 date-time.
         # (format="mixed" let dateutil read "now", "2a" or "T4" as times: silently wrong.)

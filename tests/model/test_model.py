@@ -388,3 +388,24 @@ def test_current_has_the_same_three_keys_even_with_a_known_cpu_limit() -> None:
     d = recommendation(current=cur).to_dict()
     assert d["current"] == {"cpu_request_millicores": 1000, "memory_request_mib": 2048,
                             "memory_limit_mib": 2048}
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us"])
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", None])
+def test_typed_times_past_the_nanosecond_span_are_named_not_crashed_on(
+        unit: str, tz: str | None) -> None:
+    """Parquet keeps times in s, ms or us, which reach far past 1677..2262: there pandas can
+    neither compare nor print a Timestamp, so such a value used to end in an internal
+    error instead of the row's message."""
+    import pyarrow as pa
+
+    per_s = {"s": 1, "ms": 10**3, "us": 10**6}[unit]
+    far = (2**63 - 1000) // per_s * per_s
+    typed = pa.array([1_795_000_000 * per_s, far, None], pa.timestamp(unit, tz=tz))
+    frame = usage(timestamp=typed.to_pandas())
+    message = error_of(frame, "t.parquet")
+    assert f"row 3: not an RFC 3339 time or epoch seconds in 1677..2262: '{far} {unit}" \
+        in message
+    frame = usage(timestamp=pa.array([0, None, 0], pa.timestamp(unit, tz=tz)).to_pandas())
+    assert "row 3: not an RFC 3339 time or epoch seconds in 1677..2262: 'NaT'" in \
+        error_of(frame, "t.parquet")
