@@ -11,11 +11,12 @@ also ``report --from`` and ``diagnose --from`` the Parquet file.  report and dia
 would leave diagnose nothing to read.  Targets (wall time as a
 multiple of the baseline's): import <= 3x, report <= 3x, diagnose <= 2x, recommend NS/APP
 <= 0.25x; every command <= 2 GiB peak RSS.  Figures: wall, CPU (user + sys; the machine may be
-shared) and peak RSS from ``wait4``.  A missed target is reported, not an error; a command
-that fails exits non-zero.
+shared) and peak RSS from ``wait4``; each of the median of ``--repeat`` rounds (default 3),
+every round importing into an empty store.  A missed target is reported, not an error; a
+command that fails exits non-zero.
 
     python benchmarks/bench_fleet.py [--containers 10000] [--days 7] [--step 300] [--quick]
-                                     [--keep] [--from-files] [--work DIR]
+                                     [--repeat 3] [--keep] [--from-files] [--work DIR]
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fleet_data import OUT, Fleet, ensure  # noqa: E402
 from runner import (  # noqa: E402
     GIB,
+    Job,
     Row,
     load_average,
     pandas_baseline,
     parent_rss_mib,
     quotatune,
-    run_checked,
+    run_interleaved,
     table,
 )
 
@@ -47,6 +49,8 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--step", type=int, default=300, help="seconds between samples")
     ap.add_argument("--quick", action="store_true", help="300 containers: runs in a minute")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="rounds of every command, interleaved; the median run is reported")
     ap.add_argument("--keep", action="store_true",
                     help="keep the store and reports under benchmarks/out/ afterwards")
     ap.add_argument("--from-files", action="store_true",
@@ -69,25 +73,32 @@ def main() -> None:
           f"one-workload target {target}")
     print(f"load average before: {load_average()}", flush=True)
     st = ["--store", str(store)]
+    every = ["--since", "all"]
+    files = ["--from", str(parquet), *every]
+
+    def fresh_store() -> None:  # each round imports into an empty store, then reads it
+        shutil.rmtree(store, ignore_errors=True)
+
+    jobs = [
+        Job("pandas read_parquet + groupby", pandas_baseline("groupby", parquet)),
+        Job("import", quotatune("import", str(parquet), "--format", "canonical", *st),
+            prepare=fresh_store),
+        Job("report", quotatune("report", *st, *every, "--out", str(reports))),
+        Job("diagnose", quotatune("diagnose", *st, *every, "-o", "json")),
+        Job("plan", quotatune("plan", *st, "-o", "json")),
+        Job(f"recommend {target}", quotatune("recommend", target, *st, "-o", "json")),
+    ]
+    if a.from_files:
+        jobs += [Job("report --from", quotatune("report", *files, "--out", str(reports))),
+                 Job("diagnose --from", quotatune("diagnose", *files, "-o", "json"))]
     try:
-        base = run_checked("pandas read_parquet + groupby",
-                           pandas_baseline("groupby", parquet))
-        imp = run_checked("import", quotatune("import", str(parquet), "--format", "canonical",
-                                              *st))
-        every = ["--since", "all"]
-        rep = run_checked("report", quotatune("report", *st, *every, "--out", str(reports)))
-        diag = run_checked("diagnose", quotatune("diagnose", *st, *every, "-o", "json"))
-        files = ["--from", str(parquet), *every]
-        rep_f = run_checked("report --from", quotatune("report", *files, "--out", str(reports))
-                            ) if a.from_files else None
-        diag_f = run_checked("diagnose --from", quotatune("diagnose", *files, "-o", "json")
-                             ) if a.from_files else None
-        plan = run_checked("plan", quotatune("plan", *st, "-o", "json"))
-        one = run_checked(f"recommend {target}", quotatune("recommend", target, *st,
-                                                           "-o", "json"))
+        got = run_interleaved(jobs, a.repeat)
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
+    base, imp, rep = got["pandas read_parquet + groupby"], got["import"], got["report"]
+    diag, plan, one = got["diagnose"], got["plan"], got[f"recommend {target}"]
+    rep_f, diag_f = got.get("report --from"), got.get("diagnose --from")
 
     print(f"load average after: {load_average()}; baseline: {base.stdout.strip()}")
     print(table([
@@ -101,7 +112,8 @@ def main() -> None:
            Row("quotatune diagnose --from PARQUET", diag_f, base, None, 2 * GIB)]
           if rep_f is not None and diag_f is not None else []),
     ]))
-    print(f"(a child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
+    print(f"(median of {a.repeat} interleaved rounds each, peak RSS the highest of them; a "
+          f"child's peak RSS may include up to this parent's {parent_rss_mib():.0f} MiB)")
     recs = json.loads(one.stdout)
     findings = json.loads(diag.stdout)
     print(f"answers: {len(recs)} recommendation(s) for {target}, {len(findings)} finding(s); "
