@@ -63,9 +63,12 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
 
 
 def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
-    """The file by whole row groups, small ones together up to about ``rows`` rows (batches
-    that straddle row groups cost a dictionary unification each: reading by row group was
-    twice as fast); a row group of more than twice ``rows`` is read in batches of ``rows``."""
+    """The file as tables of whole row groups, small ones together up to about ``rows`` rows
+    (batches that straddle row groups cost a dictionary unification each: reading by row
+    group was twice as fast); a row group of more than twice ``rows`` is read in batches of
+    ``rows``, each made a table."""
+    import pyarrow as pa
+
     group: list[int] = []
     size = 0
     for i in range(pf.num_row_groups):
@@ -74,7 +77,8 @@ def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
             if group:
                 yield pf.read_row_groups(group, columns=columns)
                 group, size = [], 0
-            yield from pf.iter_batches(batch_size=rows, row_groups=[i], columns=columns)
+            for batch in pf.iter_batches(batch_size=rows, row_groups=[i], columns=columns):
+                yield pa.Table.from_batches([batch])
             continue
         group.append(i)
         size += n

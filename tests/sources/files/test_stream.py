@@ -111,3 +111,20 @@ def test_a_gzipped_or_large_csv_streams_the_same_frames_as_one_parsed_whole(
     both = [pd.concat([c.usage for c in stream.iter_canonical_csv(p)], ignore_index=True)
             for p in (path, zipped)]
     pd.testing.assert_frame_equal(both[0], both[1])
+
+
+def test_a_row_group_larger_than_two_chunks_is_read_in_batches(tmp_path: Path) -> None:
+    """pyarrow wrote one row group of up to 64 Mi rows before version 15: such a group is
+    read a chunk at a time, each chunk a complete frame."""
+    df = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-20", periods=2500, freq="1min", tz="UTC"),
+        "namespace": "shop", "workload": "web", "pod": "web-1", "container": "app",
+        "cpu_cores": 0.5, "memory_working_set_bytes": 1e8,
+    })
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=2500)
+    chunks = [c.usage for c in stream.iter_canonical_parquet(path, rows=1000)]
+    assert [len(c) for c in chunks] == [1000, 1000, 500]
+    got = pd.concat(chunks, ignore_index=True)
+    assert (got["timestamp"] == df["timestamp"]).all()
+    assert all(isinstance(c["pod"].dtype, pd.CategoricalDtype) for c in chunks)
