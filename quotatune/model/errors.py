@@ -11,5 +11,18 @@ class InputError(Exception):
     """
 
 
+class RowError(InputError):
+    """Bad input in one row of a frame read from a file.  ``row`` is the number the reader
+    gave (for a CSV: the header is row 1, and blank lines, which the parsers skip, are not
+    counted); a reader that knows better renumbers it with :meth:`at_row`."""
+
+    def __init__(self, source: str, column: str, row: int, what: str) -> None:
+        super().__init__(f"{source}: column {column!r}, row {row}: {what}")
+        self.source, self.column, self.row, self.what = source, column, row, what
+
+    def at_row(self, row: int) -> RowError:
+        return RowError(self.source, self.column, row, self.what)
+
+
 class SourceError(Exception):
     """A source (daemon, API, server) failed in a way the caller may report and continue from."""

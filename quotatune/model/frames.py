@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from quotatune.model.errors import InputError
+from quotatune.model.errors import InputError, RowError
 from quotatune.model.names import workload_from_pod
 
 # ---------------------------------------------------------------------------------------------
@@ -118,10 +118,9 @@ EVENT_COLUMNS = [
 ]
 
 def _fail(source: str, column: str, row: int | None, what: str) -> InputError:
-    where = f"{source}: column {column!r}"
-    if row is not None:
-        where += f", row {row}"
-    return InputError(f"{where}: {what}")
+    if row is None:
+        return InputError(f"{source}: column {column!r}: {what}")
+    return RowError(source, column, row, what)
 
 
 def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.DataFrame:

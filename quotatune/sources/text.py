@@ -4,6 +4,7 @@ and one clear line when it cannot be read."""
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
 
 from quotatune.model.errors import InputError
@@ -36,3 +37,28 @@ def read_bytes(path: Path, size: int = -1) -> bytes:
         raise InputError(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def line_of_row(path: Path, row: int) -> int:
+    """The line of the text file ``path`` that a CSV parser counts as ``row`` (the header is
+    row 1): the parsers skip blank lines without counting them, so a row after some is
+    further down the file than its number says.  Read only to report an error."""
+    seen = 0
+    for number, line in enumerate(_lines(path), start=1):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return number
+    return row
+
+
+def _lines(path: Path) -> Iterator[bytes | str]:
+    head = read_bytes(path, 2)
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        yield from open_text(path).split("\n")
+        return
+    try:
+        with (gzip.open(path, "rb") if head == b"\x1f\x8b" else path.open("rb")) as fh:
+            yield from fh
+    except (OSError, EOFError):  # unreadable now: the row number as the parser gave it
+        return

@@ -23,9 +23,9 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.collected import Collected
-from quotatune.model.errors import InputError
+from quotatune.model.errors import InputError, RowError
 from quotatune.sources.files.arrow_frames import table_frame
-from quotatune.sources.text import read_bytes
+from quotatune.sources.text import line_of_row, read_bytes
 
 CHUNK_ROWS = 1 << 20  # rows per Parquet chunk (whole row groups); CSV blocks hold about as many
 # The streaming CSV reader parses a block on one thread before it hands anything out: 8 MiB
@@ -106,7 +106,15 @@ def _present(path: Path, names: tuple[str, ...]) -> list[str]:
 
 
 def iter_canonical_csv(path: Path) -> Iterator[Collected]:
-    """Chunks of a canonical CSV; see the module note for the fallback."""
+    """Chunks of a canonical CSV (see the module note for the fallback); a bad row is named
+    by its line in the file."""
+    try:
+        yield from _csv_chunks(path)
+    except RowError as exc:
+        raise exc.at_row(line_of_row(path, exc.row)) from None
+
+
+def _csv_chunks(path: Path) -> Iterator[Collected]:
     import pyarrow as pa
 
     yielded = 0
@@ -123,9 +131,9 @@ def iter_canonical_csv(path: Path) -> Iterator[Collected]:
         if yielded == 0:
             raise InputError(f"{path}: no samples")
         return
-    from quotatune.sources.files.tables import read_canonical_csv
+    from quotatune.sources.files.tables import parse_canonical_csv
 
-    whole = read_canonical_csv(path).usage
+    whole = parse_canonical_csv(path).usage
     if yielded < len(whole):
         yield Collected(usage=whole.iloc[yielded:].reset_index(drop=True))
 

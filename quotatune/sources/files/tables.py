@@ -13,11 +13,20 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.collected import Collected
-from quotatune.model.errors import InputError
-from quotatune.sources.text import open_text
+from quotatune.model.errors import InputError, RowError
+from quotatune.sources.text import line_of_row, open_text
 
 
 def read_canonical_csv(path: Path) -> Collected:
+    """A canonical CSV, whole; a bad row is named by its line in the file."""
+    try:
+        return parse_canonical_csv(path)
+    except RowError as exc:
+        raise exc.at_row(line_of_row(path, exc.row)) from None
+
+
+def parse_canonical_csv(path: Path) -> Collected:
+    """:func:`read_canonical_csv` with rows numbered as the parser counts them."""
     text = open_text(path)
     try:
         # Only an empty field is missing: pandas' default NA words would turn a container

@@ -128,3 +128,23 @@ def test_a_row_group_larger_than_two_chunks_is_read_in_batches(tmp_path: Path) -
     got = pd.concat(chunks, ignore_index=True)
     assert (got["timestamp"] == df["timestamp"]).all()
     assert all(isinstance(c["pod"].dtype, pd.CategoricalDtype) for c in chunks)
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "   \n"], ids=["empty", "crlf", "spaces"])
+def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(
+        tmp_path: Path, blank: str) -> None:
+    """The parsers skip blank lines without counting them; the message names the line an
+    editor shows (here line 7: header, two rows, two blank lines, one row, the bad one)."""
+    text = HEADER + rows(2) + blank + blank + rows(1, 2) + \
+        "2026-11-20T10:00:00Z,shop,w,p,app,-1,5\n" + rows(3, 3)
+    plain = tmp_path / "u.csv"
+    plain.write_text(text)
+    zipped = tmp_path / "u.csv.gz"
+    zipped.write_bytes(gzip.compress(text.encode()))
+    utf16 = tmp_path / "u16.csv"
+    utf16.write_bytes(text.encode("utf-16"))
+    for path in (plain, zipped, utf16):
+        with pytest.raises(InputError, match=r"column 'cpu_cores', row 7: negative"):
+            list(iter_files([path], "canonical"))
+        with pytest.raises(InputError, match=r"column 'cpu_cores', row 7: negative"):
+            read_canonical_csv(path)
