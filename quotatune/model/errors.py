@@ -23,6 +23,9 @@ class RowError(InputError):
     def at_row(self, row: int) -> RowError:
         return RowError(self.source, self.column, row, self.what)
 
+    def __reduce__(self) -> tuple[type[RowError], tuple[str, str, int, str]]:
+        return RowError, (self.source, self.column, self.row, self.what)
+
 
 class SourceError(Exception):
     """A source (daemon, API, server) failed in a way the caller may report and continue from."""

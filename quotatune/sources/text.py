@@ -4,8 +4,10 @@ and one clear line when it cannot be read."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+import io
+import zlib
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from quotatune.model.errors import InputError
 
@@ -41,24 +43,31 @@ def read_bytes(path: Path, size: int = -1) -> bytes:
 
 def line_of_row(path: Path, row: int) -> int:
     """The line of the text file ``path`` that a CSV parser counts as ``row`` (the header is
-    row 1): the parsers skip blank lines without counting them, so a row after some is
-    further down the file than its number says.  Read only to report an error."""
+    row 1): the parsers skip lines of only spaces and tabs without counting them, so a row
+    after some is further down the file than its number says.  Read only to report an
+    error; when the file cannot be read again, ``row`` as it was."""
     seen = 0
-    for number, line in enumerate(_lines(path), start=1):
-        if line.strip():
-            seen += 1
-            if seen == row:
-                return number
+    try:
+        with _text_lines(path) as lines:
+            for number, line in enumerate(lines, start=1):
+                if line.strip(" \t\r\n"):
+                    seen += 1
+                    if seen == row:
+                        return number
+    except (InputError, OSError, EOFError, zlib.error):
+        pass
     return row
 
 
-def _lines(path: Path) -> Iterator[bytes | str]:
-    head = read_bytes(path, 2)
-    if head in (b"\xff\xfe", b"\xfe\xff"):
-        yield from open_text(path).split("\n")
-        return
-    try:
-        with (gzip.open(path, "rb") if head == b"\x1f\x8b" else path.open("rb")) as fh:
-            yield from fh
-    except (OSError, EOFError):  # unreadable now: the row number as the parser gave it
-        return
+def _text_lines(path: Path) -> io.TextIOWrapper:
+    """The file's lines as the parsers split them (``\\n``, ``\\r\\n`` or a bare ``\\r``),
+    decompressed and decoded as :func:`open_text` would, a block at a time."""
+    gz = read_bytes(path, 2) == b"\x1f\x8b"
+
+    def raw() -> BinaryIO:
+        return cast(BinaryIO, gzip.open(path, "rb") if gz else path.open("rb"))
+
+    with raw() as fh:
+        head = fh.read(2)
+    encoding = "utf-16" if head in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    return io.TextIOWrapper(raw(), encoding=encoding, errors="replace", newline=None)

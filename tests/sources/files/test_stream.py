@@ -4,6 +4,7 @@ right row of a bad value in a later chunk, and keep names dictionary-encoded."""
 from __future__ import annotations
 
 import gzip
+import pickle
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from quotatune.model.errors import InputError
+from quotatune.model.errors import InputError, RowError
 from quotatune.sources.files import stream
 from quotatune.sources.files.tables import read_canonical_csv
 from quotatune.sources.registry import iter_files
@@ -130,21 +131,45 @@ def test_a_row_group_larger_than_two_chunks_is_read_in_batches(tmp_path: Path) -
     assert all(isinstance(c["pod"].dtype, pd.CategoricalDtype) for c in chunks)
 
 
-@pytest.mark.parametrize("blank", ["\n", "\r\n", "   \n"], ids=["empty", "crlf", "spaces"])
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "   \n", "\t\n"],
+                         ids=["empty", "crlf", "spaces", "tab"])
 def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(
         tmp_path: Path, blank: str) -> None:
     """The parsers skip blank lines without counting them; the message names the line an
-    editor shows (here line 7: header, two rows, two blank lines, one row, the bad one)."""
+    editor shows (here line 7: header, two rows, two blank lines, one row, the bad one), in
+    plain, gzipped, UTF-16 and gzipped UTF-16 files."""
     text = HEADER + rows(2) + blank + blank + rows(1, 2) + \
         "2026-11-20T10:00:00Z,shop,w,p,app,-1,5\n" + rows(3, 3)
-    plain = tmp_path / "u.csv"
-    plain.write_text(text)
-    zipped = tmp_path / "u.csv.gz"
-    zipped.write_bytes(gzip.compress(text.encode()))
-    utf16 = tmp_path / "u16.csv"
-    utf16.write_bytes(text.encode("utf-16"))
-    for path in (plain, zipped, utf16):
+    for name, data in (("u.csv", text.encode()), ("u.csv.gz", gzip.compress(text.encode())),
+                       ("u16.csv", text.encode("utf-16")),
+                       ("u16.csv.gz", gzip.compress(text.encode("utf-16")))):
+        path = tmp_path / name
+        path.write_bytes(data)
         with pytest.raises(InputError, match=r"column 'cpu_cores', row 7: negative"):
             list(iter_files([path], "canonical"))
         with pytest.raises(InputError, match=r"column 'cpu_cores', row 7: negative"):
             read_canonical_csv(path)
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    # A form feed alone on a line is a row to the parsers (a bad one): not blank.
+    (HEADER + rows(1) + "\x0c\n" + rows(1, 1), 3),
+    # A byte-order mark, then a blank line before the header: both skipped by the parsers.
+    ("\ufeff\n" + HEADER + rows(1) + "2026-11-20T10:00:00Z,shop,w,p,app,-1,5\n", 4),
+    # Bare carriage returns end lines too.
+    ((HEADER + rows(1) + "\n" + "2026-11-20T10:00:00Z,shop,w,p,app,-1,5\n").replace(
+        "\n", "\r"), 4),
+], ids=["form-feed", "bom-then-blank", "bare-cr"])
+def test_lines_are_counted_as_the_parsers_count_them(tmp_path: Path, text: str,
+                                                     line: int) -> None:
+    path = tmp_path / "u.csv"
+    path.write_bytes(text.encode())
+    with pytest.raises(InputError, match=rf", row {line}: "):
+        list(iter_files([path], "canonical"))
+
+
+def test_a_row_error_survives_pickling_with_its_fields() -> None:
+    """It crosses process boundaries (a pool, a multiprocessing queue) like any error."""
+    err = RowError("u.csv", "cpu_cores", 8, "negative")
+    back = pickle.loads(pickle.dumps(err))
+    assert (str(back), back.row, back.at_row(10).row) == (str(err), 8, 10)
