@@ -11,7 +11,9 @@ from quotatune.model.frames import (
     EVENT_COLUMNS,
     KEY_COLUMNS,
     MAX_VALUE,
+    NS_PER_UNIT,
     SPEC_COLUMNS,
+    TIME_SPAN_NS,
     USAGE_COLUMNS,
     USAGE_OPTIONAL_FLOAT,
     USAGE_OPTIONAL_STR,
@@ -35,7 +37,8 @@ from quotatune.model.results import (
 )
 
 __all__ = [
-    "EVENT_COLUMNS", "KEY_COLUMNS", "MAX_VALUE", "SEVERITIES", "SPEC_COLUMNS", "USAGE_COLUMNS",
+    "EVENT_COLUMNS", "KEY_COLUMNS", "MAX_VALUE", "NS_PER_UNIT", "SEVERITIES", "SPEC_COLUMNS",
+    "TIME_SPAN_NS", "USAGE_COLUMNS",
     "USAGE_OPTIONAL_FLOAT", "USAGE_OPTIONAL_STR", "USAGE_REQUIRED", "Collected", "ContainerKey",
     "Current", "Finding", "InputError", "Recommendation", "Result", "SourceError", "Target",
     "empty_events", "empty_specs", "empty_usage", "format_time", "severity_rank",

@@ -308,16 +308,16 @@ def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
 # returning NaT, so out-of-range values are turned into NaT first and reported by row.
 _TS_LO = pd.Timestamp("1677-09-22", tz="UTC")
 _TS_HI = pd.Timestamp("2262-04-11", tz="UTC")
+# The same span as integers, for readers that check typed times before pandas sees them.
+TIME_SPAN_NS = (_TS_LO.value, _TS_HI.value)
+NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _EPOCH_LIMIT = 9.2e9  # seconds either side of 1970 that fit in that span
 _RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
-_NS_PER = {"s": 10**9, "ms": 10**6, "us": 10**3}
-
-
 def _check_time_span(v: np.ndarray, unit: str, source: str, row_offset: int) -> None:
     """Times in ``unit`` since 1970 (NaT: the int64 minimum) must fall in 1677..2262."""
-    scale = _NS_PER[unit]
+    scale = NS_PER_UNIT[unit]
     lo, hi = -(-_TS_LO.value // scale), _TS_HI.value // scale  # whole units inside the span
     if len(v) == 0 or (int(v.min()) >= lo and int(v.max()) <= hi):
         return

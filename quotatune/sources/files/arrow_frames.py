@@ -18,11 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quotatune.model import NS_PER_UNIT, TIME_SPAN_NS
 from quotatune.model.errors import InputError
-
-_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-_NS_LO = pd.Timestamp("1677-09-22", tz="UTC").value  # what pandas' nanoseconds can hold
-_NS_HI = pd.Timestamp("2262-04-11", tz="UTC").value
 
 
 def table_frame(table: Any, source: str) -> pd.DataFrame:
@@ -81,12 +78,13 @@ def _timestamps(column: Any) -> pd.Series | None:
     that do not fit in nanoseconds, are left to the generic path, which reports them."""
     if column.null_count:
         return None
-    scale = _NS_PER_UNIT[column.type.unit]
+    scale = NS_PER_UNIT[column.type.unit]
+    lo, hi = TIME_SPAN_NS
     parts = [c.to_numpy(zero_copy_only=False).view("int64") for c in column.chunks]
     if not parts:
         return None
     v = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    if len(v) and not (_NS_LO <= int(v.min()) * scale and int(v.max()) * scale <= _NS_HI):
+    if len(v) and not (lo <= int(v.min()) * scale and int(v.max()) * scale <= hi):
         return None
     ns = v * scale if scale != 1 else v
     return pd.Series(ns.view("datetime64[ns]"), copy=False).dt.tz_localize("UTC")
