@@ -129,24 +129,30 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         day_usage = day_usage.assign(pod="")
     ts = _ns(day_usage["timestamp"])
     names = [_name_codes(day_usage[c]) for c in POD_KEY]
-    day = ts // DAY_NS
-    rel = day - day.min()
-    span = int(rel.max()) + 1
+    n = len(ts)
+    # Hours, not days, per row: the hourly peaks need them, and a day starts only where an
+    # hour does, so day boundaries are looked for among the few hour boundaries.
+    hour = ts // HOUR_NS
+    day0, span = int(hour.min()) // 24, int(hour.max()) // 24 - int(hour.min()) // 24 + 1
     # Every group = (pod's container, day) must be one contiguous run in time order.  An
     # export usually lists each series whole and in time order: then the rows are used as
     # they are (no sort, no gathers), which was most of the time of a large import, and only
     # the runs are numbered (in order of first appearance, as groupby(sort=False) would).
-    change = runs.changes([rel, *(codes for codes, _ in names)], len(ts))
+    hour_steps = _steps(hour)
+    change = runs.changes([codes for codes, _ in names], n)
+    change[hour_steps] |= hour[hour_steps] // 24 != hour[hour_steps - 1] // 24
     starts = np.flatnonzero(change)
-    run_key = pd.factorize(_key_codes(names, starts))[0].astype("int64") * span + rel[starts]
+    run_key = (pd.factorize(_key_codes(names, starts))[0].astype("int64") * span
+               + hour[starts] // 24 - day0)
     order: np.ndarray | None = None
     if not runs.one_run_per_key(run_key, change, ts):
-        gkey = pd.factorize(_key_codes(names))[0].astype("int64") * span + rel
+        gkey = pd.factorize(_key_codes(names))[0].astype("int64") * span + (hour // 24 - day0)
         order = np.lexsort((ts, gkey))
-        gkey, ts, day = gkey[order], ts[order], day[order]
+        gkey, ts, hour = gkey[order], ts[order], hour[order]
         change = np.r_[True, gkey[1:] != gkey[:-1]]
         starts = np.flatnonzero(change)
         run_key = gkey[starts]
+        hour_steps = _steps(hour)
 
     def take(a: np.ndarray) -> np.ndarray:
         return a if order is None else a[order]
@@ -157,21 +163,20 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
     ends = np.r_[starts[1:], len(ts)]
     lengths = ends - starts
     wanted = set(ROLLUP_COLUMNS if columns is None else columns)
-    since_midnight = ts - day * DAY_NS
+    group_day = hour[starts] // 24
     w: np.ndarray | None = None
     if wanted & {"cpu_w", "mem_w", "cpu_wsum", "mem_wsum", "w_sum"}:
-        w = since_midnight / 1e9
+        w = ts - np.repeat(group_day * DAY_NS, lengths)  # since the day's midnight
+        w = w / 1e9
         w /= HALF_LIFE_S
         np.exp2(w, out=w)
 
     first_rows = starts if order is None else order[starts]
     # Columns gathered in a dict and framed once: inserting 25 columns one by one into a
     # frame cost more than computing them for a day of many short series.
-    out: dict[str, Any] = {c: day_usage[c].iloc[first_rows].astype(str).to_numpy()
-                           for c in KEY_COLUMNS}
-    pod = day_usage["pod"].iloc[first_rows]
-    out["pod"] = pod.astype(str).where(pod.notna().to_numpy(), "").to_numpy()
-    out["day"] = pd.to_datetime(day[starts] * DAY_NS, utc=True)
+    out: dict[str, Any] = {c: _text_at(day_usage[c], first_rows) for c in KEY_COLUMNS}
+    out["pod"] = _text_at(day_usage["pod"], first_rows, missing="")
+    out["day"] = pd.to_datetime(group_day * DAY_NS, utc=True)
     out["n"] = ends - starts
     out["t_first"] = pd.to_datetime(ts[starts], utc=True)
     out["t_last"] = pd.to_datetime(ts[ends - 1], utc=True)
@@ -185,12 +190,14 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         else:
             out[col] = np.add.reduceat(w if values is None else values * w, starts)
     if "mem_hour_max" in wanted:
-        hour = since_midnight // HOUR_NS
+        # Rows are sorted by group, then time: each hour of a group is one run, starting at
+        # a group's start or where the hour changes.
+        at_hour = change.copy()
+        at_hour[hour_steps] = True
+        hstarts = np.flatnonzero(at_hour)
+        slot = (np.cumsum(change[hstarts]) - 1) * 24 + hour[hstarts] % 24
         hmax = np.full(ngroups * 24, np.nan)
-        # non-decreasing: rows are sorted by group, then time (np.repeat: cheaper than a gather)
-        hkey = np.repeat(np.arange(0, ngroups * 24, 24), lengths) + hour
-        hstarts = np.flatnonzero(np.r_[True, hkey[1:] != hkey[:-1]])
-        hmax[hkey[hstarts]] = np.maximum.reduceat(mem, hstarts)
+        hmax[slot] = np.maximum.reduceat(mem, hstarts)
         out["mem_hour_max"] = _lists(hmax, np.arange(0, ngroups * 24 + 1, 24))
     else:
         out["mem_hour_max"] = pd.Series([_NO_HOURS] * ngroups, dtype=object)
@@ -220,6 +227,28 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         if (by_key != np.arange(ngroups)).any():
             frame = frame.iloc[by_key].reset_index(drop=True)
     return frame
+
+
+def _steps(hour: np.ndarray) -> np.ndarray:
+    """Rows whose hour differs from the row before's (the first row excepted)."""
+    return np.flatnonzero(hour[1:] != hour[:-1]) + 1
+
+
+def _text_at(s: pd.Series, rows: np.ndarray, missing: str | None = None) -> np.ndarray:
+    """``s`` at ``rows`` as text (object array); a missing value reads as ``missing``, or
+    as ``astype(str)`` spells it.  A categorical is looked up in its categories: converting
+    the rows' values instead cost as much as a whole rollup step."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.array.codes[rows]
+        text = np.asarray(s.cat.categories.astype(str), dtype=object)
+        if missing is not None:
+            return np.r_[np.array([missing], dtype=object), text][codes + 1]
+        if not len(codes) or codes.min() >= 0:
+            return text[codes]
+    values = s.iloc[rows]
+    if missing is None:
+        return values.astype(str).to_numpy()
+    return values.astype(str).where(values.notna().to_numpy(), missing).to_numpy()
 
 
 def _name_codes(s: pd.Series) -> tuple[np.ndarray, int]:
@@ -288,13 +317,10 @@ def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
 
 def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Last non-NaN value of each run of rows starting at ``starts`` (rows in time order)."""
-    missing = np.isnan(v)
-    last_rows = np.r_[starts[1:], len(v)] - 1
-    if not missing.any():
-        return v[last_rows]
-    out = v[last_rows]
-    if not np.isnan(out).any():
+    out = v[np.r_[starts[1:], len(v)] - 1]
+    if not np.isnan(out).any():  # every run ends on a value: no pass over the rows
         return out
+    missing = np.isnan(v)
     # A series without the value at all (no limit set) is the usual reason for NaN: a run
     # with no valid row stays NaN; only runs ending in NaN after a valid row need a search.
     valid = np.add.reduceat(~missing, starts, dtype=np.int64)
