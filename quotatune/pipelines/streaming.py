@@ -183,21 +183,23 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
                  ) -> np.ndarray | None:
     """Raise :class:`_Overlap` if a pod repeats a time within this chunk or has samples
     within the time span already seen for it in earlier chunks; else widen the spans.
-    Returns each row's pod code when every pod's rows are one run in time order (else
-    ``None``)."""
+    Returns where each pod's rows start when every pod's rows are one run in time order
+    (else ``None``)."""
     ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
-    code, names = _pod_codes(usage)
+    columns = _name_columns(usage)
     # The usual export lists each pod's samples together and in time order: then each run of
-    # one pod is its span, found in one pass; anything else is sorted to find equal times.
-    change = runs.changes([code], len(code))
+    # one pod is its span, found in one pass over the rows' name codes (no per-row key is
+    # built); anything else is sorted to find equal times.
+    change = runs.changes([codes for codes, _ in columns], len(ts))
     starts = np.flatnonzero(change)
-    ends = np.r_[starts[1:], len(code)] - 1
-    run_keys = code[starts]
+    ends = np.r_[starts[1:], len(ts)] - 1
+    run_keys, names = _pod_codes(usage, rows=starts, columns=columns)
     pod_runs: np.ndarray | None = None
     if runs.one_run_per_key(run_keys, change, ts, strict=True):
         keys, lo, hi = run_keys, ts[starts], ts[ends]
-        pod_runs = code
+        pod_runs = change
     else:
+        code, names = _pod_codes(usage, columns=columns)
         order = np.lexsort((ts, code))
         c, t = code[order], ts[order]
         if ((c[1:] == c[:-1]) & (t[1:] == t[:-1])).any():
@@ -216,19 +218,26 @@ def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> p
     """Per container, the samples where ``memory_limit_bytes`` takes a new value (in time
     order, within this chunk): a few rows per container instead of every sample.
 
-    ``pod_runs`` (each row's pod code, when every pod's rows are one run in time order) lets
-    the rows be read as they stand: then the changes are found per pod, a superset of the
-    container's that gives the same limit at any time (pods of one container that run at the
-    same time with different limits excepted: which one is "in force" is moot there)."""
+    ``pod_runs`` (True where a pod's rows start, when every pod's rows are one run in time
+    order) lets the rows be read as they stand: then the changes are found per pod, a
+    superset of the container's that gives the same limit at any time (pods of one container
+    that run at the same time with different limits excepted: which one is "in force" is moot
+    there).  Names stay as the chunk has them (categorical): the caller converts once."""
     cols = [*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]
     if "memory_limit_bytes" not in usage.columns:
         return pd.DataFrame(columns=cols)
     if pod_runs is not None:
         v = usage["memory_limit_bytes"].to_numpy("float64")
-        idx = np.flatnonzero(~np.isnan(v))
-        c, vv = pod_runs[idx], v[idx]
-        keep = idx[np.r_[True, (c[1:] != c[:-1]) | (vv[1:] != vv[:-1])]] if len(idx) else idx
-        return usage[cols].iloc[keep].astype({k: str for k in KEY_COLUMNS})
+        if not np.isnan(v.min(initial=0.0)):  # no missing limit: compare with the row before
+            step = pod_runs.copy()
+            step[1:] |= v[1:] != v[:-1]
+            keep = np.flatnonzero(step)
+        else:  # compare with the pod's last known limit
+            idx = np.flatnonzero(~np.isnan(v))
+            c, vv = np.cumsum(pod_runs)[idx], v[idx]
+            keep = idx[np.r_[True, (c[1:] != c[:-1]) | (vv[1:] != vv[:-1])]] \
+                if len(idx) else idx
+        return usage[cols].iloc[keep]
     d = usage[cols].dropna()
     if d.empty:
         return d
@@ -236,21 +245,34 @@ def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> p
     order = np.lexsort((d["timestamp"].to_numpy("datetime64[ns]").view("int64"), code))
     c, v = code[order], d["memory_limit_bytes"].to_numpy("float64")[order]
     keep = order[np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]]
-    return d.iloc[keep].astype({k: str for k in KEY_COLUMNS})
+    return d.iloc[keep]
 
 
-def _pod_codes(usage: pd.DataFrame) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
-    """One integer per (namespace, workload, pod, container) from the columns' category codes,
-    and a function from such integers back to the names (a missing name reads as "", as
-    validation fills it)."""
-    codes, cats = [], []
+NameColumn = tuple[np.ndarray, np.ndarray]  # a name column's codes, and its names by code + 1
+
+
+def _name_columns(usage: pd.DataFrame) -> list[NameColumn]:
+    """Each of :data:`POD_KEY`'s columns as integer codes (-1: missing) and an array of its
+    names shifted by one, "" first (a missing name reads as "", as validation fills it)."""
+    out = []
     for col in POD_KEY:
         s = usage[col]
         if not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
-        codes.append(s.array.codes)  # the array's codes (-1: missing): no Series built
         text = np.asarray(s.cat.categories.astype(str), dtype=object)
-        cats.append(np.r_[np.array([""], dtype=object), text])  # code + 1: 0 is missing
+        # the array's codes (-1: missing): no Series built
+        out.append((s.array.codes, np.r_[np.array([""], dtype=object), text]))
+    return out
+
+
+def _pod_codes(usage: pd.DataFrame, rows: np.ndarray | None = None,
+               columns: list[NameColumn] | None = None
+               ) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
+    """One integer per (namespace, workload, pod, container) of ``rows`` (default: all) from
+    the columns' category codes, and a function from such integers back to the names."""
+    columns = _name_columns(usage) if columns is None else columns
+    codes = [c if rows is None else c[rows] for c, _ in columns]
+    cats = [t for _, t in columns]
     sizes = [len(c) for c in cats]
     if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
         for i, c in enumerate(codes):
