@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,9 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
         )
     if df.empty:
         raise InputError(f"{source}: no samples")
-    out = pd.DataFrame(index=df.index)
+    # Columns gathered, then framed once in canonical order on a fresh index: inserting them
+    # one by one and reordering cost more than checking a chunk's values.
+    out: dict[str, Any] = {}
     out["timestamp"] = _parse_timestamps(df["timestamp"], source, row_offset)
     for col in ("namespace", "container"):
         s = df[col]
@@ -148,7 +151,8 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
     for col in ("namespace", "workload", "pod", "container"):
         if col in df.columns:
             _no_control_chars(df[col], source, col, row_offset)
-    out["pod"] = _names_column(df["pod"], fill=True) if "pod" in df.columns else ""
+    out["pod"] = (_names_column(df["pod"], fill=True) if "pod" in df.columns
+                  else pd.Series("", index=df.index))
     if "workload" in df.columns:
         w = _names_column(df["workload"], fill=True)
     else:
@@ -165,7 +169,8 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
     for col in USAGE_OPTIONAL_STR:
         if col in df.columns:
             out[col] = _names_column(df[col], fill=True)
-    return out.reset_index(drop=True)[_ordered(out.columns)]
+    frame = pd.DataFrame({c: out[c] for c in _ordered(out)}, copy=False)
+    return frame.reset_index(drop=True)
 
 
 # Name columns: a categorical column (a dictionary-encoded Parquet or CSV column) is checked
@@ -175,16 +180,16 @@ def _is_cat(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.CategoricalDtype)
 
 
-def _empty_names(s: pd.Series) -> pd.Series:
+def _empty_names(s: pd.Series) -> np.ndarray:
+    """Per row, whether the name is missing or blank."""
     if _is_cat(s):
         cats = s.cat.categories.astype(str)
         bad_cat = np.asarray(cats.str.strip() == "", dtype=bool)
-        codes = s.cat.codes.to_numpy()
+        codes = np.asarray(s.array.codes)
         if not bad_cat.any():  # per-row work only when some category is bad
-            return pd.Series(codes < 0, index=s.index)
-        bad = (codes < 0) | (bad_cat[codes] if len(bad_cat) else False)
-        return pd.Series(bad, index=s.index)
-    return s.isna() | (s.astype(str).str.strip() == "")
+            return codes < 0
+        return (codes < 0) | (bad_cat[codes] if len(bad_cat) else False)
+    return (s.isna() | (s.astype(str).str.strip() == "")).to_numpy(dtype=bool)
 
 
 def _names_column(s: pd.Series, *, fill: bool = False) -> pd.Series:
@@ -195,7 +200,7 @@ def _names_column(s: pd.Series, *, fill: bool = False) -> pd.Series:
         return s.astype(str)
     if not pd.api.types.is_string_dtype(s.cat.categories) or s.cat.categories.dtype == object:
         s = s.cat.rename_categories(list(s.cat.categories.astype(str)))
-    if fill and (s.cat.codes < 0).any():
+    if fill and len(s) and np.asarray(s.array.codes).min() < 0:
         if "" not in s.cat.categories:
             s = s.cat.add_categories([""])
         s = s.fillna("")
@@ -228,8 +233,8 @@ def _ordered(cols: Iterable[str]) -> list[str]:
     return head + [c for c in cols if c not in head]
 
 
-def _row(mask: pd.Series, row_offset: int) -> int:
-    pos = int(np.flatnonzero(mask.to_numpy())[0])
+def _row(mask: np.ndarray, row_offset: int) -> int:
+    pos = int(np.flatnonzero(mask)[0])
     return pos + row_offset
 
 
@@ -288,7 +293,9 @@ def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
         if arr.min() >= 0 and arr.max() <= MAX_VALUE:
             return
     else:
-        lo, hi = np.fmin.reduce(arr), np.fmax.reduce(arr)
+        if arr.min() >= 0 and arr.max() <= MAX_VALUE:  # nothing missing, all in range
+            return
+        lo, hi = np.fmin.reduce(arr), np.fmax.reduce(arr)  # slower: only with NaN present
         if np.isnan(lo) or (lo >= 0 and hi <= MAX_VALUE):  # all missing, or all in range
             return
     with np.errstate(invalid="ignore"):
@@ -352,7 +359,8 @@ def _parse_timestamps(s: pd.Series, source: str, row_offset: int) -> pd.Series:
             parsed = parsed.where((parsed >= _TS_LO) & (parsed <= _TS_HI))
             ts = ts.astype("datetime64[ns, UTC]")
             ts.loc[parsed.index] = parsed.astype("datetime64[ns, UTC]")
-    if ts.isna().any():
+    # NaT is the int64 minimum in every unit: one reduction finds it, no mask is built.
+    if int(np.asarray(ts.array.view("i8")).min()) == np.iinfo(np.int64).min:
         pos = int(np.flatnonzero(ts.isna().to_numpy())[0])
         raise _fail(
             source, "timestamp", pos + row_offset,
