@@ -176,10 +176,10 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
     # frame cost more than computing them for a day of many short series.
     out: dict[str, Any] = {c: _text_at(day_usage[c], first_rows) for c in KEY_COLUMNS}
     out["pod"] = _text_at(day_usage["pod"], first_rows, missing="")
-    out["day"] = pd.to_datetime(group_day * DAY_NS, utc=True)
+    out["day"] = _utc(group_day * DAY_NS)
     out["n"] = ends - starts
-    out["t_first"] = pd.to_datetime(ts[starts], utc=True)
-    out["t_last"] = pd.to_datetime(ts[ends - 1], utc=True)
+    out["t_first"] = _utc(ts[starts])
+    out["t_last"] = _utc(ts[ends - 1])
     out["cpu_sum"] = np.add.reduceat(cpu, starts)
     out["cpu_max"] = np.maximum.reduceat(cpu, starts)
     out["mem_sum"] = np.add.reduceat(mem, starts)
@@ -227,6 +227,11 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         if (by_key != np.arange(ngroups)).any():
             frame = frame.iloc[by_key].reset_index(drop=True)
     return frame
+
+
+def _utc(ns: np.ndarray) -> Any:
+    """Nanoseconds since 1970 as UTC times (``to_datetime`` of integers cost 20x more)."""
+    return pd.array(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
 
 
 def _steps(hour: np.ndarray) -> np.ndarray:
@@ -303,8 +308,10 @@ def _sparse_hist(
     filled = np.flatnonzero(counts)
     weights = (np.full(len(filled), np.nan) if w is None  # not asked for: no weights
                else np.bincount(slot, weights=w, minlength=int(base[-1]))[filled])
-    g = np.searchsorted(base, filled, side="right") - 1
-    offsets = np.searchsorted(g, np.arange(len(starts) + 1))
+    # Each group's first filled bucket, found by searching the few group bounds among the
+    # filled slots (sorted), not each filled slot among the bounds.
+    offsets = np.asarray(np.searchsorted(filled, base))
+    g = np.repeat(np.arange(len(starts)), np.diff(offsets))
     return filled - base[g] + lo[g], counts[filled], weights, offsets
 
 
