@@ -60,13 +60,19 @@ collect_app.command("prometheus")(collect_prometheus.command)
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: InputError becomes one line on stderr and exit code 2."""
     from quotatune.cli import config
-    from quotatune.cli.allocator import keep_freed_memory
+    from quotatune.cli.allocator import (
+        freeze_startup_objects,
+        keep_freed_memory,
+        ordinary_pages_for_arrays,
+    )
     from quotatune.cli.output import one_line_tls_warning
     from quotatune.pipelines.maintenance import configure_modes
 
     args = sys.argv[1:] if argv is None else argv
     if args[:1] != ["serve"]:  # a long-lived exporter should give memory back; runs need not
         keep_freed_memory()
+        ordinary_pages_for_arrays()
+        freeze_startup_objects()
     configure_modes(group_readable=config.group_readable())
     one_line_tls_warning()
     try:
