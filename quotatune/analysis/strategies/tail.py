@@ -41,9 +41,9 @@ share by a point at the same cores.
 from __future__ import annotations
 
 import warnings
+from statistics import NormalDist
 
 import numpy as np
-from scipy.special import ndtri
 
 from quotatune.analysis.policy import Policy
 from quotatune.analysis.strategies.base import (
@@ -89,7 +89,9 @@ def theil_sen(y: np.ndarray, confidence: float = TREND_CONFIDENCE
     nt = (~np.isnan(slopes)).sum(axis=1)
     xs = np.where(valid, x[None, :], np.nan)
     intercept = np.nanmedian(y, axis=1) - slope * np.nanmedian(xs, axis=1)
-    z = ndtri(0.5 + confidence / 2.0)
+    # One normal quantile: the standard library's (Wichura's AS241, within 2 ulp of
+    # scipy's ndtri) spares every recommend run scipy.special's 0.1 s import.
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     sigma = np.sqrt(ny * (ny - 1) * (2 * ny + 5) / 18.0)
     rl = np.maximum(np.round((nt - z * sigma) / 2.0).astype("int64") - 1, 0)
     ordered = np.sort(slopes, axis=1)  # NaN last
