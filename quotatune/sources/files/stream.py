@@ -63,7 +63,7 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
 
 
 def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
-    """The file as tables of whole row groups, small ones together up to about ``rows`` rows
+    """The file as tables of whole row groups, small ones together up to ``rows`` rows
     (batches that straddle row groups cost a dictionary unification each: reading by row
     group was twice as fast); a row group of more than twice ``rows`` is read in batches of
     ``rows``, each made a table."""
@@ -73,18 +73,18 @@ def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
     size = 0
     for i in range(pf.num_row_groups):
         n = pf.metadata.row_group(i).num_rows
+        if group and size + n > rows:
+            # Never past ``rows``: a table of several row groups holds every column in
+            # pieces, which the frame copies into one array (and their dictionaries are
+            # unified), so a row group of about ``rows`` rows goes alone.
+            yield pf.read_row_groups(group, columns=columns)
+            group, size = [], 0
         if n > 2 * rows:
-            if group:
-                yield pf.read_row_groups(group, columns=columns)
-                group, size = [], 0
             for batch in pf.iter_batches(batch_size=rows, row_groups=[i], columns=columns):
                 yield pa.Table.from_batches([batch])
             continue
         group.append(i)
         size += n
-        if size >= rows:
-            yield pf.read_row_groups(group, columns=columns)
-            group, size = [], 0
     if group:
         yield pf.read_row_groups(group, columns=columns)
 

@@ -91,6 +91,25 @@ def test_parquet_is_read_by_row_group_with_rows_counted_across_them(tmp_path: Pa
     assert all(isinstance(c["namespace"].dtype, pd.CategoricalDtype) for c in chunks)
 
 
+@pytest.mark.parametrize(("group_rows", "chunks"), [
+    (300, [900, 900, 900, 300]),  # small row groups together, never past the chunk size
+    (900, [900, 900, 900, 300]),  # a row group near the chunk size goes alone
+])
+def test_row_groups_are_gathered_up_to_the_chunk_size(
+        tmp_path: Path, group_rows: int, chunks: list[int]) -> None:
+    df = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-20", periods=3000, freq="1min", tz="UTC"),
+        "namespace": "shop", "workload": "web", "pod": "web-1", "container": "app",
+        "cpu_cores": 0.5, "memory_working_set_bytes": 1e8,
+    })
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path,
+                   row_group_size=group_rows)
+    got = [c.usage for c in stream.iter_canonical_parquet(path, rows=1000)]
+    assert [len(c) for c in got] == chunks
+    assert (pd.concat(got, ignore_index=True)["timestamp"] == df["timestamp"]).all()
+
+
 def test_a_control_character_in_a_dictionary_name_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
     path.write_text(HEADER + rows(3) + '2026-11-20T10:00:00Z,shop,"a\x1bb",p,app,0.5,5\n')
