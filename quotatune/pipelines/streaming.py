@@ -78,8 +78,9 @@ def rollups_from_files(
 
 @dataclass
 class _Scan:
-    """What the reader thread gathers besides the samples (read by the caller after the
-    last chunk)."""
+    """What is gathered besides the samples (read by the caller after the last chunk): the
+    reader thread fills ``acc``, ``known`` and ``future``; ``spans`` and ``limits`` are filled
+    beside the rollups (on the exact path, ``limits`` by the reader)."""
 
     acc: Collected = field(default_factory=Collected)
     known: set[str] = field(default_factory=set)
@@ -94,7 +95,7 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
     """The target's samples of each chunk, to be checked for overlaps and rolled up by the
     caller; with a ``staging`` (the exact path) they go there instead.  Runs on the reader
     thread, which decoding and validation keep the busier of the two: the overlap and limit
-    checks are the caller's, beside the rollups."""
+    checks of the usual path are the caller's, beside the rollups."""
     label = "reading files" if staging is None else "reading files again (overlaps)"
     for _, _path, chunk in files_read(progress, iter_files(files, fmt), len(files), label):
         scan.acc.specs = _cat(scan.acc.specs, chunk.specs)
@@ -107,13 +108,17 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
         if not target.is_all:
             scan.known |= _names(usage)
             usage = usage[target.mask(usage).to_numpy()]
-        # The newest time first (one reduction): the mask only when something is late.
-        if int(np.asarray(usage["timestamp"].array.view("i8")).max()) > limit.value:
+            if usage.empty:  # a chunk of other workloads only
+                continue
+        # The newest time first (one reduction, in ns as validation gives them): the mask
+        # only when something is late.
+        newest = usage["timestamp"].dt.as_unit("ns").array.view("i8")
+        if int(np.asarray(newest).max()) > limit.value:
             late = (usage["timestamp"] > limit).to_numpy()
             scan.future += int(late.sum())
             usage = usage[~late]
-        if usage.empty:
-            continue
+            if usage.empty:
+                continue
         if staging is not None:
             scan.limits.append(_limit_changes(usage))
             staging.add(usage)

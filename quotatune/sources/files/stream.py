@@ -74,9 +74,9 @@ def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
     for i in range(pf.num_row_groups):
         n = pf.metadata.row_group(i).num_rows
         if group and size + n > rows:
-            # Never past ``rows``: a table of several row groups holds every column in
-            # pieces, which the frame copies into one array (and their dictionaries are
-            # unified), so a row group of about ``rows`` rows goes alone.
+            # Several row groups only while they fit in ``rows``: a table of several holds
+            # every column in pieces, which the frame copies into one array (and their
+            # dictionaries are unified), so a row group of about ``rows`` rows goes alone.
             yield pf.read_row_groups(group, columns=columns)
             group, size = [], 0
         if n > 2 * rows:
