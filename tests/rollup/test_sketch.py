@@ -80,3 +80,30 @@ def test_last_valid_value_of_each_run_skips_missing_ones() -> None:
     unset_later = np.array([1.0, 2.0, np.nan, np.nan, np.nan, 6.0, np.nan])
     assert np.array_equal(last_valid_runs(unset_later, starts), [2.0, np.nan, 6.0],
                           equal_nan=True)
+
+
+def test_hourly_peaks_and_days_before_1970_fall_where_the_clock_says() -> None:
+    """Times before 1970 are negative: days and hours still start at midnight and on the
+    hour, not at the nearest one towards zero."""
+    ts = pd.date_range("1969-12-31T22:30:00Z", periods=4, freq="1h")  # 22:30 .. 01:30
+    u = validate_usage(pd.DataFrame({
+        "timestamp": ts, "namespace": "ns", "workload": "app", "pod": "app-1",
+        "container": "main", "cpu_cores": 0.1,
+        "memory_working_set_bytes": [1e8, 2e8, 3e8, 4e8],
+    }), "test")
+    r = daily_rollup(u)
+    assert r["day"].dt.strftime("%Y-%m-%d").tolist() == ["1969-12-31", "1970-01-01"]
+    assert r["n"].tolist() == [2, 2]
+    hours = [np.flatnonzero(~np.isnan(h)).tolist() for h in r["mem_hour_max"]]
+    assert hours == [[22, 23], [0, 1]]
+    assert r["mem_hour_max"][0][23] == 2e8 and r["mem_hour_max"][1][1] == 4e8
+
+
+def test_group_names_of_categorical_columns_with_missing_pods_read_as_empty() -> None:
+    u = usage(categorical=True)
+    u["pod"] = u["pod"].cat.add_categories(["unused"])
+    u.loc[u["workload"] == "app2", "pod"] = np.nan
+    r = daily_rollup(u)
+    assert set(r.loc[r["workload"] == "app2", "pod"]) == {""}
+    assert "unused" not in set(r["pod"])
+    assert all(isinstance(v, str) for v in r["namespace"])
