@@ -3,9 +3,11 @@ and one clear line when it cannot be read."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -42,20 +44,29 @@ def read_bytes(path: Path, size: int = -1) -> bytes:
 
 
 def line_of_row(path: Path, row: int) -> int:
-    """The line of the text file ``path`` that a CSV parser counts as ``row`` (the header is
-    row 1): the parsers skip lines of only spaces and tabs without counting them, so a row
-    after some is further down the file than its number says.  Read only to report an
-    error; when the file cannot be read again, ``row`` as it was."""
-    seen = 0
+    """The line of the text file ``path`` on which the CSV parsers' ``row`` starts (the
+    header is row 1): the parsers skip lines of only spaces and tabs without counting them,
+    and a quoted value may hold line breaks, so a row can be further down the file than its
+    number says.  Read only to report an error; when the file cannot be read again, ``row``
+    as it was."""
     try:
         with _text_lines(path) as lines:
-            for number, line in enumerate(lines, start=1):
-                if line.strip(" \t\r\n"):
-                    seen += 1
-                    if seen == row:
-                        return number
-    except (InputError, OSError, EOFError, zlib.error):
-        pass
+            return _record_start(lines, row)
+    except (InputError, OSError, EOFError, zlib.error, csv.Error):
+        return row
+
+
+def _record_start(lines: Iterator[str], row: int) -> int:
+    """The line where record ``row`` starts, split into records as the parsers split them
+    (a quoted value runs on across line breaks); ``row`` itself past the last record."""
+    reader = csv.reader(lines)
+    seen = end = 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        if len(record) > 1 or (record and record[0].strip(" \t")):
+            seen += 1
+            if seen == row:
+                return start
     return row
 
 

@@ -93,7 +93,8 @@ def read_bitbrains(path: Path) -> Collected:
             pos = int(np.flatnonzero(bad)[0])
             name = next(k for k, x in _BB_COLUMNS.items() if x == col)
             raise InputError(
-                f"{path}: column {name!r}, row {pos + 2}: not a non-negative number: "
+                f"{path}: column {name!r}, row {line_of_row(path, pos + 2)}: "
+                f"not a non-negative number: "
                 f"{str(df[col].iloc[pos]).strip()[:40]!r}"
             )
         df[col] = v.astype("float64")
@@ -127,7 +128,13 @@ def read_bitbrains(path: Path) -> Collected:
         notes.append(f"{path.name}: dropped {dropped_empty} row(s) with 0 cores or 0 memory")
     if dups:
         notes.append(f"{path.name}: dropped {dups} duplicated timestamp(s)")
-    return Collected(usage=model.validate_usage(usage, str(path)), notes=notes)
+    try:
+        checked = model.validate_usage(usage, str(path), row_offset=0)
+    except RowError as exc:
+        # Rows were dropped and sorted since the file was read: the frame's index still
+        # holds each row's place in the file (the header is row 1).
+        raise exc.at_row(line_of_row(path, int(usage.index[exc.row]) + 2)) from None
+    return Collected(usage=checked, notes=notes)
 
 
 def _vm_name(path: Path) -> str:

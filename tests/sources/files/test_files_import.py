@@ -142,6 +142,35 @@ def test_bitbrains_dirty_values_name_column_and_row(
     assert shown in message
 
 
+def test_bitbrains_rows_are_named_by_their_line_after_blank_lines(tmp_path: Path) -> None:
+    """The parser skips blank lines without counting them: the bad row (the parser's row 4)
+    is named by the line an editor shows, 6."""
+    lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:5]
+    fields = lines[3].split(";\t")
+    fields[3] = "-12.5"
+    lines[3] = ";\t".join(fields)
+    path = tmp_path / "blank.csv"
+    path.write_text("\n".join([*lines[:2], "", "  ", *lines[2:]]) + "\n")
+    message = one_line_error(files.read_bitbrains, path)
+    assert message.startswith(f"{path}: column 'CPU usage [MHZ]', row 6: ")
+
+
+def test_bitbrains_time_out_of_range_is_named_by_its_line_after_dropped_rows(
+        tmp_path: Path) -> None:
+    """Rows with 0 cores are dropped and the rest sorted by time before the samples are
+    checked: the bad time (line 2) is still named by its own line, not by its place among
+    the kept rows (last, once sorted)."""
+    lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:6]
+    fields = lines[4].split(";\t")
+    fields[0] = "99999999999"  # epoch seconds past 2262: no time pandas can hold
+    bad = ";\t".join(fields)
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join([lines[0], bad, *VM82_ZERO_DUPLICATES[:2], *lines[1:4]])
+                    + "\n")
+    message = one_line_error(files.read_bitbrains, path)
+    assert message.startswith(f"{path}: column 'timestamp', row 2: "), message
+
+
 # --------------------------------------------------------------------- canonical CSV/Parquet
 
 

@@ -187,6 +187,24 @@ def test_lines_are_counted_as_the_parsers_count_them(tmp_path: Path, text: str,
         list(iter_files([path], "canonical"))
 
 
+def test_a_bad_row_after_a_quoted_line_break_is_named_by_its_line_in_the_file(
+        tmp_path: Path) -> None:
+    """A quoted value may run over two lines (here the platform of row 3, lines 3-4): the
+    bad row after it is row 5 to the parsers but starts on line 6 of the file."""
+    text = (HEADER.replace("\n", ",platform\n")
+            + "2026-11-20T00:00:00Z,shop,w,p,app,0.1,5,linux\n"
+            + '2026-11-20T00:01:00Z,shop,w,p,app,0.1,5,"linux\namd64"\n'
+            + "2026-11-20T00:02:00Z,shop,w,p,app,0.1,5,linux\n"
+            + "2026-11-20T00:03:00Z,shop,w,p,app,-1,5,linux\n")
+    for name, data in (("u.csv", text.encode()), ("u.csv.gz", gzip.compress(text.encode()))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=r"column 'cpu_cores', row 6: negative"):
+            list(iter_files([path], "canonical"))
+        with pytest.raises(InputError, match=r"column 'cpu_cores', row 6: negative"):
+            read_canonical_csv(path)
+
+
 def test_a_row_error_survives_pickling_with_its_fields() -> None:
     """It crosses process boundaries (a pool, a multiprocessing queue) like any error."""
     err = RowError("u.csv", "cpu_cores", 8, "negative")
