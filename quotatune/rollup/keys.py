@@ -37,20 +37,13 @@ def _codes(day: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, pd.DataFrame
         s = day[col]
         c, uniq = (s.array.codes, s.cat.categories) if isinstance(
             s.dtype, pd.CategoricalDtype) else pd.factorize(s)
-        columns.append((np.asarray(c), len(uniq) + 1))
+        columns.append((np.asarray(c), len(uniq)))
     # A stored day is written sorted, so the rows come in runs of one container: the runs
     # are found by comparing each column with the row before, and only the runs' keys are
     # hashed (then spread back over the runs), instead of every row's.
     n = len(day)
     starts = np.flatnonzero(runs.changes((c for c, _ in columns), n))
-    combined = np.zeros(len(starts), dtype=np.int64)
-    bound = 1
-    for c, size in columns:
-        if bound * size >= 1 << 62:  # re-densify before the product overflows
-            dense, seen = pd.factorize(combined)
-            combined, bound = dense.astype(np.int64), len(seen)
-        combined = combined * size + c[starts].astype(np.int64) + 1
-        bound *= size
+    combined = runs.combined(columns, starts)
     run_code, distinct = pd.factorize(combined)
     code = np.repeat(run_code.astype(np.int64), np.diff(np.r_[starts, n]))
     first = np.zeros(len(distinct), dtype=np.int64)

@@ -5,9 +5,11 @@ questions, answered here in one pass each; when the answer is no, the caller sor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+_KEY_BOUND = 1 << 62
 
 
 def changes(columns: Iterable[np.ndarray], n: int) -> np.ndarray:
@@ -19,6 +21,33 @@ def changes(columns: Iterable[np.ndarray], n: int) -> np.ndarray:
     for c in columns:
         change[1:] |= c[1:] != c[:-1]
     return change
+
+
+def combined(columns: Sequence[tuple[np.ndarray, int]], rows: np.ndarray | None = None
+             ) -> np.ndarray:
+    """One int64 per row (of ``rows``; default: all) for the tuple of the columns' codes,
+    equal where the tuples are and ordered as they are.  Each column is its codes (-1:
+    missing, which sorts first) and how many values they take (codes below it).  Before the
+    product of those counts would overflow, the key so far is renumbered densely, in order.
+    Grouping millions of rows by one int64 is several times faster than by the columns."""
+    if not columns:
+        raise ValueError("no columns to combine")
+    code: np.ndarray | None = None
+    bound = 1
+    for codes, distinct in columns:
+        part = (codes if rows is None else codes[rows]).astype(np.int64)
+        part += 1  # missing -> 0
+        if code is None:
+            code, bound = part, distinct + 1
+            continue
+        if bound * (distinct + 1) >= _KEY_BOUND:
+            uniq, dense = np.unique(code, return_inverse=True)
+            code, bound = dense.astype(np.int64), len(uniq)
+        code *= distinct + 1
+        code += part
+        bound *= distinct + 1
+    assert code is not None
+    return code
 
 
 def one_run_per_key(run_keys: np.ndarray, change: np.ndarray, ts: np.ndarray, *,

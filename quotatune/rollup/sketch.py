@@ -142,11 +142,11 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
     change = runs.changes([codes for codes, _ in names], n)
     change[hour_steps] |= hour[hour_steps] // 24 != hour[hour_steps - 1] // 24
     starts = np.flatnonzero(change)
-    run_key = (pd.factorize(_key_codes(names, starts))[0].astype("int64") * span
+    run_key = (pd.factorize(runs.combined(names, starts))[0].astype("int64") * span
                + hour[starts] // 24 - day0)
     order: np.ndarray | None = None
     if not runs.one_run_per_key(run_key, change, ts):
-        gkey = pd.factorize(_key_codes(names))[0].astype("int64") * span + (hour // 24 - day0)
+        gkey = pd.factorize(runs.combined(names))[0].astype("int64") * span + (hour // 24 - day0)
         order = np.lexsort((ts, gkey))
         gkey, ts, hour = gkey[order], ts[order], hour[order]
         change = np.r_[True, gkey[1:] != gkey[:-1]]
@@ -262,28 +262,6 @@ def _name_codes(s: pd.Series) -> tuple[np.ndarray, int]:
         return s.array.codes, len(s.cat.categories)  # the array's codes: no Series built
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     return codes, len(uniq)
-
-
-def _key_codes(names: list[tuple[np.ndarray, int]], rows: np.ndarray | None = None
-               ) -> np.ndarray:
-    """One int64 per distinct (namespace, workload, container, pod) of ``rows`` (default:
-    all), from the columns' codes (``groupby().ngroup()`` was 3x slower on categoricals)."""
-    code: np.ndarray | None = None
-    bound = 1
-    for codes, distinct in names:
-        c = (codes if rows is None else codes[rows]).astype("int64") + 1  # missing -> 0
-        n = distinct + 1
-        if code is None:
-            code, bound = c, n
-            continue
-        if bound * n >= 1 << 62:  # renumber densely (in order) before the product overflows
-            uniq_codes, dense = np.unique(code, return_inverse=True)
-            code, bound = dense.astype("int64"), len(uniq_codes)
-        code *= n
-        code += c
-        bound *= n
-    assert code is not None
-    return code
 
 
 def _ns(ts: pd.Series) -> np.ndarray:

@@ -208,13 +208,8 @@ def _runs_in_order(keys: list[np.ndarray], ts: np.ndarray) -> np.ndarray | None:
     run in time order (a new day from an export listed series by series); else ``None``."""
     change = runs.changes(keys, len(ts))
     starts = np.flatnonzero(change)
-    code = np.zeros(len(starts), dtype=np.int64)
-    bound = 1
-    for k in keys:  # ranks (missing = -1) in one int64 that sorts like the tuple of them
-        n = int(k.max()) + 2
-        if bound * n >= 1 << 62:
-            return None
-        code, bound = code * n + (k[starts] + 1), bound * n
+    # ranks (missing = -1) in one int64 that sorts like the tuple of them
+    code = runs.combined([(k, int(k.max()) + 1) for k in keys], starts)
     if not runs.one_run_per_key(code, change, ts):
         return None
     return runs.runs_by_key(code, starts, len(ts))
