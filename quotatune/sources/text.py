@@ -43,27 +43,45 @@ def read_bytes(path: Path, size: int = -1) -> bytes:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def line_of_row(path: Path, row: int) -> int:
+def line_of_row(path: Path, row: int, *, delimiter: str = ",",
+                skipinitialspace: bool = False) -> int:
     """The line of the text file ``path`` on which the CSV parsers' ``row`` starts (the
     header is row 1): the parsers skip lines of only spaces and tabs without counting them,
     and a quoted value may hold line breaks, so a row can be further down the file than its
-    number says.  Read only to report an error; when the file cannot be read again, ``row``
-    as it was."""
+    number says.  ``delimiter`` and ``skipinitialspace`` as the file was parsed (where a
+    quoted value may start).  Read only to report an error; when the file cannot be read
+    again, ``row`` as it was."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)  # a long value is no reason to lose count
     try:
         with _text_lines(path) as lines:
-            return _record_start(lines, row)
+            return _record_start(lines, row, delimiter, skipinitialspace)
     except (InputError, OSError, EOFError, zlib.error, csv.Error):
         return row
+    finally:
+        csv.field_size_limit(limit)
 
 
-def _record_start(lines: Iterator[str], row: int) -> int:
+def _record_start(lines: Iterator[str], row: int, delimiter: str,
+                  skipinitialspace: bool) -> int:
     """The line where record ``row`` starts, split into records as the parsers split them
-    (a quoted value runs on across line breaks); ``row`` itself past the last record."""
-    reader = csv.reader(lines)
+    (a quoted value runs on across line breaks); ``row`` itself past the last record.
+    Whether a record is blank is read from its text: ``""`` alone on a line is a row of one
+    empty value to the parsers, not a blank line."""
+    text: list[str] = []
+
+    def kept(source: Iterator[str]) -> Iterator[str]:
+        for line in source:
+            text.append(line)
+            yield line
+
+    reader = csv.reader(kept(lines), delimiter=delimiter, skipinitialspace=skipinitialspace)
     seen = end = 0
-    for record in reader:
+    for _record in reader:
         start, end = end + 1, reader.line_num
-        if len(record) > 1 or (record and record[0].strip(" \t")):
+        blank = not "".join(text).strip(" \t\r\n")
+        text.clear()
+        if not blank:
             seen += 1
             if seen == row:
                 return start

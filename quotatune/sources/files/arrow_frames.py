@@ -89,7 +89,7 @@ def _timestamps(column: Any) -> pd.Series | None:
     if len(v) and not (lo <= int(v.min()) * scale and int(v.max()) * scale <= hi):
         return None
     ns = v * scale if scale != 1 else v
-    # Typed as UTC directly: the same instants as tz_localize("UTC"), in half the time.
+    # Typed as UTC as the Series is built: the same instants as tz_localize("UTC"), one call.
     return pd.Series(ns.view("datetime64[ns]"), dtype=_UTC_NS, copy=False)
 
 

@@ -171,6 +171,27 @@ def test_bitbrains_time_out_of_range_is_named_by_its_line_after_dropped_rows(
     assert message.startswith(f"{path}: column 'timestamp', row 2: "), message
 
 
+def test_bitbrains_rows_ending_in_a_separator_read_as_the_plain_rows(tmp_path: Path) -> None:
+    """A trailing ";" gives each row one field more than the header: the values must stay
+    under their own columns (not shift onto the next one), and a bad row is still named by
+    its line."""
+    lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:6]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain, trailing = tmp_path / "a" / "1.csv", tmp_path / "b" / "1.csv"
+    plain.write_text("\n".join(lines) + "\n")
+    trailing.write_text("\n".join([lines[0], *(f"{x};" for x in lines[1:])]) + "\n")
+    pd.testing.assert_frame_equal(files.read_bitbrains(trailing).usage,
+                                  files.read_bitbrains(plain).usage)
+    fields = lines[3].split(";\t")
+    fields[0] = ""  # no timestamp
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([lines[0], *(f"{x};" for x in [*lines[1:3], ";\t".join(fields)])])
+                   + "\n")
+    message = one_line_error(files.read_bitbrains, bad)
+    assert message.startswith(f"{bad}: column 'Timestamp [ms]', row 4: "), message
+
+
 # --------------------------------------------------------------------- canonical CSV/Parquet
 
 

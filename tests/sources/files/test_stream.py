@@ -205,6 +205,23 @@ def test_a_bad_row_after_a_quoted_line_break_is_named_by_its_line_in_the_file(
             read_canonical_csv(path)
 
 
+@pytest.mark.parametrize(("text", "line"), [
+    # A line of only "" is a row of one empty value to the parsers (a bad one), not blank.
+    (HEADER + rows(1) + '""\n' + rows(1, 1), 3),
+    # A value longer than Python's csv module reads by default does not lose the count.
+    (HEADER + "\n\n" + rows(1).replace(",app,", "," + "x" * 200_000 + ",")
+     + "2026-11-20T10:00:00Z,shop,w,p,app,-1,5\n", 5),
+], ids=["quoted-empty-line", "long-value"])
+def test_records_are_told_apart_from_blank_lines_as_the_parsers_tell_them(
+        tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "u.csv"
+    path.write_bytes(text.encode())
+    with pytest.raises(InputError, match=rf", row {line}: "):
+        list(iter_files([path], "canonical"))
+    with pytest.raises(InputError, match=rf", row {line}: "):
+        read_canonical_csv(path)
+
+
 def test_a_row_error_survives_pickling_with_its_fields() -> None:
     """It crosses process boundaries (a pool, a multiprocessing queue) like any error."""
     err = RowError("u.csv", "cpu_cores", 8, "negative")
