@@ -13,7 +13,7 @@ exactly.  See docs/architecture.md, "The flow".
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,20 +200,20 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
     change = runs.changes([codes for codes, _ in columns], len(ts))
     starts = np.flatnonzero(change)
     ends = np.r_[starts[1:], len(ts)] - 1
-    run_keys, names = _pod_codes(usage, rows=starts, columns=columns)
+    run_keys = _pod_codes(columns, rows=starts)
     pod_runs: np.ndarray | None = None
     if runs.one_run_per_key(run_keys, change, ts, strict=True):
-        keys, lo, hi = run_keys, ts[starts], ts[ends]
+        rows, lo, hi = starts, ts[starts], ts[ends]
         pod_runs = change
     else:
-        code, names = _pod_codes(usage, columns=columns)
+        code = _pod_codes(columns)
         order = np.lexsort((ts, code))
         c, t = code[order], ts[order]
         if ((c[1:] == c[:-1]) & (t[1:] == t[:-1])).any():
             raise _Overlap
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        keys, lo, hi = c[first], t[first], t[np.r_[first[1:], len(c)] - 1]
-    for key, a, b in zip(names(keys), lo.tolist(), hi.tolist(), strict=True):
+        rows, lo, hi = order[first], t[first], t[np.r_[first[1:], len(c)] - 1]
+    for key, a, b in zip(_names_at(columns, rows), lo.tolist(), hi.tolist(), strict=True):
         seen = spans.get(key)
         if seen is not None and not (a > seen[1] or b < seen[0]):
             raise _Overlap
@@ -272,36 +272,15 @@ def _name_columns(usage: pd.DataFrame) -> list[NameColumn]:
     return out
 
 
-def _pod_codes(usage: pd.DataFrame, rows: np.ndarray | None = None,
-               columns: list[NameColumn] | None = None
-               ) -> tuple[np.ndarray, Callable[[np.ndarray], list[Any]]]:
-    """One integer per (namespace, workload, pod, container) of ``rows`` (default: all) from
-    the columns' category codes, and a function from such integers back to the names."""
-    columns = _name_columns(usage) if columns is None else columns
-    codes = [c if rows is None else c[rows] for c, _ in columns]
-    cats = [t for _, t in columns]
-    sizes = [len(c) for c in cats]
-    if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # would overflow: renumber
-        for i, c in enumerate(codes):
-            uniq, codes[i] = np.unique(c, return_inverse=True)
-            cats[i], sizes[i] = cats[i][uniq + 1], len(uniq)
-            codes[i] -= 1  # shifted back up with the others below
-    code = codes[0].astype("int64")
-    code += 1
-    for c, n in zip(codes[1:], sizes[1:], strict=True):
-        code *= n
-        code += c  # in place, the narrower codes cast on the fly: no temporaries
-        code += 1
+def _pod_codes(columns: list[NameColumn], rows: np.ndarray | None = None) -> np.ndarray:
+    """One integer per (namespace, workload, pod, container) of ``rows`` (default: all),
+    from the columns' category codes (see :func:`quotatune.rollup.runs.combined`)."""
+    return runs.combined([(codes, len(names) - 1) for codes, names in columns], rows)
 
-    def names(keys: np.ndarray) -> list[Any]:
-        parts = []
-        rest = keys.copy()
-        for c, n in zip(reversed(cats), reversed(sizes), strict=True):
-            parts.append(c[rest % n])
-            rest //= n
-        return list(zip(*reversed(parts), strict=True))
 
-    return code, names
+def _names_at(columns: list[NameColumn], rows: np.ndarray) -> list[tuple[Any, ...]]:
+    """The (namespace, workload, pod, container) names of ``rows``; missing reads as ""."""
+    return list(zip(*(names[codes[rows] + 1] for codes, names in columns), strict=True))
 
 
 def _names(df: pd.DataFrame) -> set[str]:
