@@ -113,21 +113,6 @@ def main(argv: list[str] | None = None) -> None:
     # typer.Exit(n) inside a command returns n here (commands themselves return nothing).
     if isinstance(code, int) and not isinstance(code, bool) and code:
         raise SystemExit(code)
-    if argv is None:
-        _exit_done()
-
-
-def _exit_done() -> None:
-    """End a finished run now: the interpreter would free the run's frames object by object
-    on the way out (0.1 s of a 4 s recommend), memory the system takes back at once.  Only
-    for the console command (a caller passing ``argv`` keeps its process) and only once the
-    output is flushed; a flush that fails (a closed pipe) exits the usual way."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        return
-    os._exit(0)
 
 
 if __name__ == "__main__":
