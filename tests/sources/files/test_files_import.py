@@ -192,6 +192,35 @@ def test_bitbrains_rows_ending_in_a_separator_read_as_the_plain_rows(tmp_path: P
     assert message.startswith(f"{bad}: column 'Timestamp [ms]', row 4: "), message
 
 
+def test_bitbrains_rows_that_end_in_a_separator_only_past_the_first_ones_are_refused(
+        tmp_path: Path) -> None:
+    """Only files whose first rows end in ";" are read as such (the rewrite costs a third of a
+    read): one that changes its rows' shape further down is refused in one line."""
+    lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:22]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\r\n".join([*lines[:18], *(f"{x};\t" for x in lines[18:])]) + "\r\n")
+    message = one_line_error(files.read_bitbrains, path)
+    assert message.startswith(f"{path}: not a Bitbrains trace ("), message
+
+
+def test_bitbrains_line_of_only_a_separator_is_a_bad_row_named_by_its_line(
+        tmp_path: Path) -> None:
+    lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:4]
+    path = tmp_path / "semi.csv"
+    path.write_text("\n".join(f"{x};" for x in [*lines[:2], "", *lines[2:]]) + "\n")
+    message = one_line_error(files.read_bitbrains, path)
+    assert message.startswith(f"{path}: column 'Timestamp [ms]', row 3: "), message
+
+
+def test_bitbrains_rows_with_more_values_than_the_header_are_refused(tmp_path: Path) -> None:
+    """pandas would drop the values past the header's columns without a word."""
+    lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:4]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join([lines[0], *(f"{x};\t7" for x in lines[1:])]) + "\n")
+    message = one_line_error(files.read_bitbrains, path)
+    assert message == f"{path}: not a Bitbrains trace (its rows have more values than its header)"
+
+
 # --------------------------------------------------------------------- canonical CSV/Parquet
 
 
