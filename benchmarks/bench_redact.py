@@ -63,10 +63,13 @@ def main() -> None:
           f"({chars / ours[1] / 1e6:6.1f} M chars/s, {ours[1] / base[1]:.1f}x the baseline)")
 
     worst = 0.0
-    print("hostile input, one piece repeated: CPU s at 100k and 400k characters")
+    print("hostile input, one piece repeated: CPU s at 100k and 400k characters (best of 3)")
     for piece in PIECES:
         small, large = piece * (100_000 // len(piece)), piece * (400_000 // len(piece))
-        t1, t4 = timed(redact, small)[1], timed(redact, large)[1]
+        # The best of three: a single 0.1 s timing on a shared machine once read x10 for a
+        # linear case (a pause of the VM, not of the regexes), failing the whole bench.
+        t1 = min(timed(redact, small)[1] for _ in range(3))
+        t4 = min(timed(redact, large)[1] for _ in range(3))
         ratio = t4 / max(t1, 1e-4)
         worst = max(worst, ratio)
         print(f"  {piece!r:32s} {t1:7.3f} {t4:7.3f}  x{ratio:4.1f}")
