@@ -150,6 +150,14 @@ def test_a_row_group_larger_than_two_chunks_is_read_in_batches(tmp_path: Path) -
     assert all(isinstance(c["pod"].dtype, pd.CategoricalDtype) for c in chunks)
 
 
+def both_readers_name(path: Path, pattern: str) -> None:
+    """The streamed reader and the whole-file one fail on ``path`` with the same message."""
+    with pytest.raises(InputError, match=pattern):
+        list(iter_files([path], "canonical"))
+    with pytest.raises(InputError, match=pattern):
+        read_canonical_csv(path)
+
+
 @pytest.mark.parametrize("blank", ["\n", "\r\n", "   \n", "\t\n"],
                          ids=["empty", "crlf", "spaces", "tab"])
 def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(
@@ -164,10 +172,7 @@ def test_a_bad_row_after_blank_lines_is_named_by_its_line_in_the_file(
                        ("u16.csv.gz", gzip.compress(text.encode("utf-16")))):
         path = tmp_path / name
         path.write_bytes(data)
-        with pytest.raises(InputError, match=r"column 'cpu_cores', row 7: negative"):
-            list(iter_files([path], "canonical"))
-        with pytest.raises(InputError, match=r"column 'cpu_cores', row 7: negative"):
-            read_canonical_csv(path)
+        both_readers_name(path, r"column 'cpu_cores', row 7: negative")
 
 
 @pytest.mark.parametrize(("text", "line"), [
@@ -199,10 +204,7 @@ def test_a_bad_row_after_a_quoted_line_break_is_named_by_its_line_in_the_file(
     for name, data in (("u.csv", text.encode()), ("u.csv.gz", gzip.compress(text.encode()))):
         path = tmp_path / name
         path.write_bytes(data)
-        with pytest.raises(InputError, match=r"column 'cpu_cores', row 6: negative"):
-            list(iter_files([path], "canonical"))
-        with pytest.raises(InputError, match=r"column 'cpu_cores', row 6: negative"):
-            read_canonical_csv(path)
+        both_readers_name(path, r"column 'cpu_cores', row 6: negative")
 
 
 @pytest.mark.parametrize(("text", "line"), [
@@ -216,10 +218,7 @@ def test_records_are_told_apart_from_blank_lines_as_the_parsers_tell_them(
         tmp_path: Path, text: str, line: int) -> None:
     path = tmp_path / "u.csv"
     path.write_bytes(text.encode())
-    with pytest.raises(InputError, match=rf", row {line}: "):
-        list(iter_files([path], "canonical"))
-    with pytest.raises(InputError, match=rf", row {line}: "):
-        read_canonical_csv(path)
+    both_readers_name(path, rf", row {line}: ")
 
 
 def test_a_row_error_survives_pickling_with_its_fields() -> None:
