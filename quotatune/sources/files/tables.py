@@ -73,24 +73,30 @@ def read_bitbrains(path: Path) -> Collected:
     timestamps (last one kept)."""
     # A ";" ending a row gives it a value more than the header: where every row has one,
     # pandas takes the timestamps for the index and shifts every column by one.  Such files
-    # end their first rows so (the substitution costs a third of a read: only for them); a
-    # line of only ";" stays, a row (a bad one).  Rows that differ otherwise are refused by
-    # the parser, naming one.
+    # usually end their first rows so; the substitution costs a third of a read, so it is
+    # made up front only for them, and for any other file only if the parser finds a row
+    # longer than the header.  A line of only ";" stays, a row (a bad one).  Rows that differ
+    # otherwise are refused by the parser, naming one.
     text = open_text(path)
-    if any(line.rstrip(" \t\r").endswith(";") for line in _head(text)):
+    rewritten = any(line.rstrip(" \t\r").endswith(";") for line in _head(text))
+    if rewritten:
         text = _TRAILING_SEPARATOR.sub(r"\1\2", text)
     header, first = (_head(text) + ["", ""])[:2]
     if first.count(";") > header.count(";"):  # pandas would drop the values past the header
         raise InputError(f"{path}: not a Bitbrains trace (its rows have more values than its "
                          "header)")
     try:
-        # ";" with the C parser: the TAB after each ";" is skipped as leading space, and this
-        # is ~5x faster than a regex separator (the python engine) on a month of 500 VMs.
-        # index_col=False: a first column is never taken for an index.
-        df = pd.read_csv(io.StringIO(text), sep=";", skipinitialspace=True, index_col=False)
+        df = _bb_frame(text)
+    except pd.errors.ParserError as exc:
+        if rewritten or not _TRAILING_SEPARATOR.search(text):
+            raise InputError(f"{path}: not a Bitbrains trace ({_first_line(exc)})") from None
+        try:  # rows further down end in ";": read again without it
+            df = _bb_frame(_TRAILING_SEPARATOR.sub(r"\1\2", text))
+        except (pd.errors.ParserError, ValueError) as again:
+            raise InputError(f"{path}: not a Bitbrains trace ({_first_line(again)})") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file") from None
-    except (pd.errors.ParserError, ValueError) as exc:
+    except ValueError as exc:
         raise InputError(f"{path}: not a Bitbrains trace ({_first_line(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in _BB_COLUMNS if c not in df.columns]
@@ -149,6 +155,13 @@ def read_bitbrains(path: Path) -> Collected:
         # holds each row's place in the file (the header is row 1).
         raise exc.at_row(_bb_line(path, int(usage.index[exc.row]) + 2)) from None
     return Collected(usage=checked, notes=notes)
+
+
+def _bb_frame(text: str) -> pd.DataFrame:
+    # ";" with the C parser: the TAB after each ";" is skipped as leading space, and this is
+    # ~5x faster than a regex separator (the python engine) on a month of 500 VMs.
+    # index_col=False: a first column is never taken for an index.
+    return pd.read_csv(io.StringIO(text), sep=";", skipinitialspace=True, index_col=False)
 
 
 def _head(text: str) -> list[str]:

@@ -192,15 +192,23 @@ def test_bitbrains_rows_ending_in_a_separator_read_as_the_plain_rows(tmp_path: P
     assert message.startswith(f"{bad}: column 'Timestamp [ms]', row 4: "), message
 
 
-def test_bitbrains_rows_that_end_in_a_separator_only_past_the_first_ones_are_refused(
+def test_bitbrains_rows_that_end_in_a_separator_only_further_down_read_as_the_plain_rows(
         tmp_path: Path) -> None:
-    """Only files whose first rows end in ";" are read as such (the rewrite costs a third of a
-    read): one that changes its rows' shape further down is refused in one line."""
+    """A file whose rows start ending in ";" past its first lines (two exports joined) reads
+    as the same rows without it; a row further down with a real extra value is still refused
+    in one line."""
     lines = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:22]
-    path = tmp_path / "mixed.csv"
-    path.write_text("\r\n".join([*lines[:18], *(f"{x};\t" for x in lines[18:])]) + "\r\n")
-    message = one_line_error(files.read_bitbrains, path)
-    assert message.startswith(f"{path}: not a Bitbrains trace ("), message
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    plain, mixed = tmp_path / "a" / "1.csv", tmp_path / "b" / "1.csv"
+    plain.write_text("\r\n".join(lines) + "\r\n")
+    mixed.write_text("\r\n".join([*lines[:18], *(f"{x};\t" for x in lines[18:])]) + "\r\n")
+    pd.testing.assert_frame_equal(files.read_bitbrains(mixed).usage,
+                                  files.read_bitbrains(plain).usage)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("\n".join([*lines[:18], *(f"{x};\t7" for x in lines[18:])]) + "\n")
+    message = one_line_error(files.read_bitbrains, wide)
+    assert message.startswith(f"{wide}: not a Bitbrains trace ("), message
 
 
 def test_bitbrains_line_of_only_a_separator_is_a_bad_row_named_by_its_line(
