@@ -13,6 +13,7 @@ facts (the VPA and KRR emulations).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 
 import numpy as np
@@ -22,6 +23,7 @@ from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import sketch
 
 VPA_NBUCKETS = (sketch.NBUCKETS + sketch.FINE - 1) // sketch.FINE
+BLOCK_CELLS = 1 << 21  # dense histogram cells per block: 16 MiB of float64
 
 
 class History:
@@ -107,11 +109,19 @@ class History:
     @cached_property
     def hourly_peaks(self) -> np.ndarray:
         """Memory peak per container and hour since the first day (NaN = no data)."""
-        out = np.full((self.size, len(self.days) * 24), np.nan)
-        hours = np.stack(list(self._rows["mem_hour_max"]))
-        cols = self._day[:, None] * 24 + np.arange(24)[None, :]
-        rows = np.broadcast_to(self._code[:, None], cols.shape)
-        np.fmax.at(out, (rows, cols), hours)  # the pods of a container: the highest
+        return self.hourly_peaks_of(np.arange(self.size))
+
+    def hourly_peaks_of(self, rows: np.ndarray) -> np.ndarray:
+        """:attr:`hourly_peaks` of ``rows`` only (sorted, distinct), one line each: a few
+        pods' hours without a line for every pod (pods x hours grew with a CronJob's pods)."""
+        pick = np.flatnonzero(np.isin(self._code, rows))
+        out = np.full((len(rows), len(self.days) * 24), np.nan)
+        if not len(pick):
+            return out
+        hours = np.stack(list(self._rows["mem_hour_max"].iloc[pick]))
+        cols = self._day[pick][:, None] * 24 + np.arange(24)[None, :]
+        at = np.broadcast_to(np.searchsorted(rows, self._code[pick])[:, None], cols.shape)
+        np.fmax.at(out, (at, cols), hours)  # the pods of a container: the highest
         return out
 
     def current(self, col: str) -> np.ndarray:
@@ -140,23 +150,33 @@ class History:
 
     # -- histograms --------------------------------------------------------------------------
 
-    def histogram(self, prefix: str, *, decayed: bool) -> np.ndarray:
-        """Dense fine-bucket histogram per container: counts, or recency-weighted sums."""
-        key = (prefix, decayed)
-        cache = self.__dict__.setdefault("_hists", {})
-        if key not in cache:
-            col = self._rows[f"{prefix}_w" if decayed else f"{prefix}_c"]
-            arrays = self._rows[f"{prefix}_b"].to_numpy()
-            lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
-            buckets = np.concatenate(arrays).astype("int64")
-            values = np.concatenate(col.to_numpy()).astype("float64")
-            if decayed:
-                values *= np.repeat(self._day_weight(), lengths)
-            flat = np.repeat(self._code, lengths) * sketch.NBUCKETS + buckets
-            cache[key] = np.bincount(flat, weights=values,
-                                     minlength=self.size * sketch.NBUCKETS
-                                     ).reshape(self.size, sketch.NBUCKETS)
-        return cache[key]  # type: ignore[no-any-return]
+    def histogram_blocks(self, prefix: str, *, decayed: bool, cells: int = BLOCK_CELLS
+                         ) -> Iterator[tuple[int, np.ndarray]]:
+        """Dense fine-bucket histograms (counts, or recency-weighted sums), a block of
+        consecutive rows at a time: ``(first row, rows x NBUCKETS)``.  A dense row is 14 KB
+        whatever the row holds, so all rows at once grew with the rows (a CronJob's pods:
+        200,000 pods were 2.8 GB, four times over in temporaries); a block is ``cells``
+        cells.  Each bucket sums its rollup rows in their order, as one dense pass would."""
+        nb = sketch.NBUCKETS
+        step = max(1, cells // nb)
+        order = np.argsort(self._code, kind="stable")  # a row's rollups, in their order
+        bounds = np.searchsorted(self._code[order], np.arange(0, self.size + step, step))
+        buckets = self._rows[f"{prefix}_b"].to_numpy()
+        values = self._rows[f"{prefix}_w" if decayed else f"{prefix}_c"].to_numpy()
+        factor = self._day_weight() if decayed else None
+        for k, lo in enumerate(range(0, self.size, step)):
+            rows = min(step, self.size - lo)
+            sel = order[bounds[k]:bounds[k + 1]]
+            lengths = np.fromiter(map(len, buckets[sel]), dtype="int64", count=len(sel))
+            if not lengths.sum():
+                yield lo, np.zeros((rows, nb))
+                continue
+            b = np.concatenate(list(buckets[sel])).astype("int64")
+            v = np.concatenate(list(values[sel])).astype("float64")
+            if factor is not None:
+                v *= np.repeat(factor[sel], lengths)
+            flat = np.repeat(self._code[sel] - lo, lengths) * nb + b
+            yield lo, np.bincount(flat, weights=v, minlength=rows * nb).reshape(rows, nb)
 
 
 def quantile_bucket(hist: np.ndarray, q: float) -> np.ndarray:
@@ -178,13 +198,22 @@ def percentile_value(h: History, prefix: str, q: float, *, decayed: bool = False
 
 def percentile_values(h: History, prefix: str, qs: np.ndarray, *,
                       decayed: bool = False) -> np.ndarray:
-    """Several quantiles at once (containers x quantiles) with one cumulative sum and one
-    binary search: each row's cumulative share, offset by the row number, is one sorted
-    array, so ``searchsorted`` finds every (container, quantile) bucket in a single call."""
+    """Several quantiles at once (containers x quantiles), a block of containers at a time
+    (:meth:`History.histogram_blocks`) with one cumulative sum and one binary search: each
+    row's cumulative share, offset by the row number, is one sorted array, so
+    ``searchsorted`` finds every (container, quantile) bucket of the block in a single call."""
     first = sketch.CPU_FIRST if prefix == "cpu" else sketch.MEM_FIRST
-    hist = h.histogram(prefix, decayed=decayed)
-    n, nb = hist.shape
     qs = np.asarray(qs, dtype="float64")
+    top = h.cpu_max if prefix == "cpu" else h.mem_max
+    out = np.zeros((h.size, len(qs)))
+    for lo, hist in h.histogram_blocks(prefix, decayed=decayed):
+        out[lo:lo + len(hist)] = _block_values(hist, qs, first, top[lo:lo + len(hist)])
+    return out
+
+
+def _block_values(hist: np.ndarray, qs: np.ndarray, first: float, top: np.ndarray
+                  ) -> np.ndarray:
+    n, nb = hist.shape
     cum = np.cumsum(hist, axis=1)
     total = cum[:, -1].copy()
     safe = np.where(total > 0, total, 1.0)
@@ -200,8 +229,17 @@ def percentile_values(h: History, prefix: str, qs: np.ndarray, *,
     frac = np.clip((qs[None, :] - before) / np.where(inside > 0, inside, 1.0), 0.0, 1.0)
     start = np.asarray(sketch.bucket_start(b, first))
     end = np.asarray(sketch.bucket_start(b + 1, first))
-    top = (h.cpu_max if prefix == "cpu" else h.mem_max)[:, None]
-    return np.where((total > 0)[:, None], np.minimum(start + (end - start) * frac, top), 0.0)
+    return np.where((total > 0)[:, None], np.minimum(start + (end - start) * frac,
+                                                      top[:, None]), 0.0)
+
+
+def coarse_quantile_bucket(h: History, prefix: str, q: float, *, decayed: bool
+                           ) -> np.ndarray:
+    """Per row, :func:`quantile_bucket` of the row's histogram in VPA's 5 % buckets."""
+    out = np.full(h.size, -1, dtype="int64")
+    for lo, hist in h.histogram_blocks(prefix, decayed=decayed):
+        out[lo:lo + len(hist)] = quantile_bucket(coarse(hist), q)
+    return out
 
 
 def coarse(hist: np.ndarray) -> np.ndarray:

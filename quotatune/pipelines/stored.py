@@ -110,14 +110,13 @@ def p95_buckets(rollups: pd.DataFrame | None, q: float = 0.95) -> dict[Container
     if rollups is None:
         return {}
     h = History(rollups)
-    hist = h.histogram("cpu", decayed=False)
     n = h.samples
     need = np.minimum(n - np.floor(q * (n - 1)).astype(np.int64) + 1, n)
     out = np.zeros(h.size, dtype=np.int64)
-    for lo in range(0, h.size, 1000):  # bounded temporaries: 1,000 dense rows at a time
-        part = hist[lo:lo + 1000]
+    for lo, part in h.histogram_blocks("cpu", decayed=False):
+        hi = lo + len(part)
         above = np.cumsum(part[:, ::-1], axis=1)[:, ::-1]  # samples in this bucket or higher
-        out[lo:lo + 1000] = np.maximum((above >= need[lo:lo + 1000, None]).sum(axis=1) - 1, 0)
+        out[lo:hi] = np.maximum((above >= need[lo:hi, None]).sum(axis=1) - 1, 0)
     return {ContainerKey(*k): int(b) for k, b in zip(h.keys.itertuples(index=False),
                                                        out.tolist(), strict=True)}
 

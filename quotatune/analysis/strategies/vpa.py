@@ -37,7 +37,12 @@ from quotatune.analysis.strategies.base import (
     fmt_mem,
     ratio_limit,
 )
-from quotatune.analysis.summary import VPA_NBUCKETS, History, coarse, quantile_bucket
+from quotatune.analysis.summary import (
+    VPA_NBUCKETS,
+    History,
+    coarse_quantile_bucket,
+    quantile_bucket,
+)
 from quotatune.model.units import MIB
 from quotatune.rollup import sketch
 
@@ -79,17 +84,22 @@ def pod_window_peaks(h: History, ev: Evidence) -> tuple[np.ndarray, np.ndarray, 
     kills = ev.oom_kills
     if len(kills.container) == 0:
         return peaks, owner, counted
-    hourly = pods.hourly_peaks
-    request = _pod_day_requests(pods)
-    for c, name, t in zip(kills.container, kills.pod, kills.at_ns, strict=True):
-        p = _pod_of_kill(pods, owner, int(c), str(name), t)
+    found = [(int(c), _pod_of_kill(pods, owner, int(c), str(name), t), t)
+             for c, name, t in zip(kills.container, kills.pod, kills.at_ns, strict=True)]
+    # The hours and requests of the pods that were killed only (one line per pod of every
+    # pod grew with a CronJob's pods).
+    hit = np.unique([p for _, p, _ in found if p >= 0]).astype("int64")
+    hourly = pods.hourly_peaks_of(hit)
+    request = _pod_day_requests(pods, hit)
+    for c, p, t in found:
         if p < 0 or np.isnan(t) or t < pods.t_first[p]:
             continue  # no pod, no time, or before the pod's first sample: VPA drops it
         d = int(np.searchsorted(h.days, t, side="right")) - 1
         hour = int((t - h.days[d]) // HOUR_NS)
-        so_far = hourly[p, d * 24: d * 24 + min(hour, 23) + 1]
+        i = int(np.searchsorted(hit, p))
+        so_far = hourly[i, d * 24: d * 24 + min(hour, 23) + 1]
         peak = float(np.nanmax(so_far)) if np.isfinite(so_far).any() else 0.0
-        req = request[p, d] if np.isfinite(request[p, d]) else np.nan_to_num(ev.mem_request[c])
+        req = request[i, d] if np.isfinite(request[i, d]) else np.nan_to_num(ev.mem_request[c])
         used = max(float(req), peak)
         bump = max(used + MIN_MEM_STEP, used * OOM_RATIO)
         peaks[p, d] = np.fmax(peaks[p, d], bump)
@@ -111,11 +121,14 @@ def _pod_of_kill(pods: History, owner: np.ndarray, c: int, name: str, t: float) 
     return int(pick[np.argmax(pods.t_first[pick])])
 
 
-def _pod_day_requests(pods: History) -> np.ndarray:
-    """The memory request each pod had each day, as its samples say (NaN = not known)."""
-    out = np.full((pods.size, len(pods.days)), np.nan)
+def _pod_day_requests(pods: History, rows: np.ndarray) -> np.ndarray:
+    """The memory request each pod of ``rows`` (sorted, distinct) had each day, as its
+    samples say (NaN = not known)."""
+    out = np.full((len(rows), len(pods.days)), np.nan)
     code, day = pods.day_rows
-    np.fmax.at(out, (code, day), pods.row_values("memory_request_bytes"))
+    pick = np.flatnonzero(np.isin(code, rows))
+    np.fmax.at(out, (np.searchsorted(rows, code[pick]), day[pick]),
+               pods.row_values("memory_request_bytes")[pick])
     return out
 
 
@@ -145,7 +158,7 @@ def vpa(h: History, ev: Evidence, policy: Policy) -> Sizing:
     reasons = empty_reasons(n)
     per_pod = containers_per_pod(h)
     min_cpu, min_mem = pod_minimums(per_pod)
-    cpu_b = quantile_bucket(coarse(h.histogram("cpu", decayed=True)), PERCENTILE)
+    cpu_b = coarse_quantile_bucket(h, "cpu", PERCENTILE, decayed=True)
     cpu_p = vpa_bucket_end(cpu_b, sketch.CPU_FIRST)
     cpu = _floor(cpu_p * (1 + MARGIN), min_cpu, per_pod, "CPU",
                  f"{POD_MIN_CPU_MILLICORES}m", fmt_cpu, reasons)
