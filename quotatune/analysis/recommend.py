@@ -27,10 +27,11 @@ from quotatune.model import KEY_COLUMNS, Current, Recommendation
 from quotatune.model.errors import InputError
 from quotatune.model.units import MIB, bytes_to_mib_ceil, cores_to_millicores_ceil
 from quotatune.rollup import sketch
+from quotatune.rollup.merge import fold_pods
 from quotatune.rollup.sketch import daily_rollup
 
 __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "recommend", "recommend_from_rollups",
-           "get_strategy", "rollup_columns"]
+           "get_strategy", "rollup_columns", "folds_pods"]
 
 
 def get_strategy(name: str | None) -> Strategy:
@@ -44,6 +45,13 @@ def rollup_columns(strategy: str | None = None) -> list[str]:
     """The rollup columns a strategy reads: pass them to ``Store.read_rollups(columns=...)``."""
     extra = [c for c in get_strategy(strategy).columns if c not in sketch.BASE_COLUMNS]
     return list(sketch.BASE_COLUMNS) + list(dict.fromkeys(extra))
+
+
+def folds_pods(strategy: str | None = None) -> bool:
+    """Whether the strategy reads rollups folded per container and day
+    (:func:`quotatune.rollup.merge.fold_pods`): a reader may fold them as it reads, day by
+    day, and :func:`recommend_from_rollups` folds what it is given either way."""
+    return not get_strategy(strategy).per_pod
 
 
 def recommend(
@@ -75,6 +83,9 @@ def recommend_from_rollups(
     policy = policy or DEFAULT_POLICY
     out: list[Recommendation] = []
     if not rollups.empty:
+        if not strat.per_pod:
+            # Folded here too, so rollups read folded or not give the same history.
+            rollups = fold_pods(rollups)
         windowed = _window(rollups, strat, policy)
         h = History(windowed)
         ev = evidence(h, specs, events, rollups)

@@ -11,6 +11,7 @@ import pandas as pd
 from quotatune.analysis.policy import Policy
 from quotatune.analysis.recommend import (
     STRATEGIES,
+    folds_pods,
     get_strategy,
     recommend_from_rollups,
     rollup_columns,
@@ -41,7 +42,8 @@ def from_files(
     get_strategy(strategy)  # a bad name fails before any file is read
     # Streamed into per-day rollups (a file larger than memory is never held whole), of only
     # the columns the strategy reads, as from the store.
-    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy))
+    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy),
+                              fold_pods=folds_pods(strategy))
     if data.rollups.empty and data.specs.empty:
         raise InputError(f"no containers for {target} in the given files (no usage samples "
                          "and no pod or container specs)")
@@ -57,9 +59,10 @@ def from_store(
     """From the store's per-day rollups: a fleet's week of samples never has to be loaded."""
     st = existing_store(store)
     # Only the target's rows are decoded; if it has none, read all (to suggest names).
-    rollups = st.read_rollups(columns=rollup_columns(strategy), target=target)
+    fold = folds_pods(strategy)
+    rollups = st.read_rollups(columns=rollup_columns(strategy), target=target, fold_pods=fold)
     if rollups is None or rollups.empty:
-        rollups = st.read_rollups(columns=rollup_columns(strategy))
+        rollups = st.read_rollups(columns=rollup_columns(strategy), fold_pods=fold)
     if rollups is None:
         rollups = pd.DataFrame(columns=rollup_columns(strategy))
     specs, events = st.read_specs(), st.read_events()

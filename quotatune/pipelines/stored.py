@@ -25,7 +25,7 @@ import pandas as pd
 from quotatune.analysis.findings.common import DiagnosePolicy
 from quotatune.analysis.findings.diagnose import diagnose as find
 from quotatune.analysis.findings.digest import SPAN_COLUMNS, DigestBuilder, PeakRows
-from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
+from quotatune.analysis.recommend import folds_pods, recommend_from_rollups, rollup_columns
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
@@ -84,11 +84,13 @@ def open_stored(root: Path, target: Target) -> Stored:
 
 def read_rollups(s: Stored, strategy: str | None = None, extra: Iterable[str] = ()
                  ) -> pd.DataFrame | None:
-    """The rollups of the target's containers: the columns ``strategy`` reads and ``extra``."""
+    """The rollups of the target's containers: the columns ``strategy`` reads and ``extra``,
+    folded per container and day as they are read when the strategy reads them so."""
     if not s.has_usage:
         return None
     cols = list(dict.fromkeys([*rollup_columns(strategy), *extra]))
-    rollups = s.store.read_rollups(columns=cols, target=s.target)
+    rollups = s.store.read_rollups(columns=cols, target=s.target,
+                                   fold_pods=folds_pods(strategy))
     return None if rollups is None or rollups.empty else rollups
 
 

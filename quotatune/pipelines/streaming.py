@@ -28,7 +28,7 @@ from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import runs
-from quotatune.rollup.merge import merge_rollups
+from quotatune.rollup.merge import fold_pods, merge_rollups
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
@@ -59,14 +59,16 @@ class _Overlap(Exception):
 def rollups_from_files(
     files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
     now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
-    columns: list[str] | None = None,
+    columns: list[str] | None = None, fold_pods: bool = False,
 ) -> FileRollups:
     """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
     when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
     (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
-    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`)."""
+    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`);
+    ``fold_pods``: the rollups are kept one row per container and day
+    (:func:`quotatune.rollup.merge.fold_pods`), not per pod."""
     limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
-    args = (files, fmt, target, keep_samples, limit, progress, columns)
+    args = (files, fmt, target, keep_samples, limit, progress, columns, fold_pods)
     try:
         out = _read(*args, exact=False)
     except _Overlap:
@@ -127,11 +129,16 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
-          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, *,
-          exact: bool) -> FileRollups:
+          limit: pd.Timestamp, progress: Progress, columns: list[str] | None,
+          fold: bool, *, exact: bool) -> FileRollups:
     scan = _Scan()
+
+    def compact(pieces: list[pd.DataFrame]) -> pd.DataFrame:
+        # Folding merges the pieces of a pod's day with its other pods at once.
+        return (fold_pods if fold else merge_rollups)(pd.concat(pieces, ignore_index=True))
+
     pieces: list[pd.DataFrame] = []
-    pending = 0
+    pending = kept = 0
     samples: list[pd.DataFrame] = []
     dup = 0
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
@@ -143,9 +150,12 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
                 samples.append(usage)
-            if pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
-                pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
-                pending = len(pieces[0])
+            # Compacted when the pieces are four times what the last compaction left (at
+            # least 200,000 rows): merging pod pieces needs two of them, folding shrinks even
+            # one (a chunk of short-lived pods is a row each).
+            if pending > 4 * max(kept, 50_000) and (fold or len(pieces) > 1):
+                pieces = [compact(pieces)]
+                pending = kept = len(pieces[0])
         if exact:
             progress.phase("rolling up days", len(staging.days()))
             for day in staging.days():
@@ -156,7 +166,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                     samples.append(frame)
                 progress.advance()
             staging.close()
-    rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else pd.DataFrame()
+    rollups = compact(pieces) if pieces else pd.DataFrame()
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")

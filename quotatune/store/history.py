@@ -33,6 +33,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.rollup import merge
 from quotatune.store import lock as filelock
 from quotatune.store import modes, reads
 from quotatune.store.files import atomic_write_text as _atomic_write_text
@@ -309,10 +310,12 @@ class Store:
     def read_rollups(
         self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
         columns: list[str] | None = None, target: model.Target | None = None,
+        fold_pods: bool = False,
     ) -> pd.DataFrame | None:
         """Per-day summaries, recomputed for days written without (or with an older) rollup.
         ``columns``: read only these (a strategy needs a few of the histograms); ``target``:
-        only its containers, filtered inside Parquet."""
+        only its containers, filtered inside Parquet; ``fold_pods``: each day's pods merged
+        per container as it is read (:func:`quotatune.rollup.merge.fold_pods`)."""
         if self.rollup is None:
             return None
         where = reads.target_filter(target)
@@ -329,7 +332,7 @@ class Store:
                 r = None if data is None or data.empty else self.rollup(data)
                 r = r[columns] if r is not None and columns is not None else r
             if r is not None and not r.empty:
-                parts.append(r)
+                parts.append(merge.fold_pods(r) if fold_pods else r)
         return reads.concat_rollups(parts)
 
     def scan_usage(

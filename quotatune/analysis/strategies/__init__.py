@@ -14,13 +14,13 @@ STRATEGIES: dict[str, Strategy] = {
     "percentile": Strategy("percentile", "p95 CPU, p99 memory x1.15, limit = max x1.15",
                            percentile, columns=sketch.CPU_COUNTS + sketch.MEM_COUNTS),
     "krr": Strategy("krr", "Robusta KRR simple: highest pod p95 CPU, max memory x1.15 over 14 "
-                    "days", krr, window_days=14.0, columns=sketch.CPU_COUNTS),
+                    "days", krr, window_days=14.0, columns=sketch.CPU_COUNTS, per_pod=True),
     "krr-oom": Strategy("krr-oom", "krr with --use_oomkill_data: after an OOM kill, memory at "
                         "least the limit x1.25", krr_oom, window_days=14.0,
-                        columns=sketch.CPU_COUNTS),
+                        columns=sketch.CPU_COUNTS, per_pod=True),
     "vpa": Strategy("vpa", "Kubernetes VPA recommender defaults (decaying histograms, p90, "
                     "x1.15, one memory peak per pod and day)", vpa,
-                    columns=(*sketch.CPU_DECAYED, "mem_hour_max")),
+                    columns=(*sketch.CPU_DECAYED, "mem_hour_max"), per_pod=True),
     **WINDOW_STRATEGIES,
     TAIL.name: TAIL,
 }

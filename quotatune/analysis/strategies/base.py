@@ -75,6 +75,10 @@ class Strategy:
     window_days: float | None = None
     # Rollup columns read besides sketch.BASE_COLUMNS (histograms are the bulk of a store).
     columns: tuple[str, ...] = ()
+    # Sizes from per-pod facts (History.pods): its rollups keep a row per pod.  The others
+    # read them folded per container and day (rollup.merge.fold_pods), so their memory
+    # follows the containers, not the pods a CronJob keeps starting.
+    per_pod: bool = False
 
 
 def empty_reasons(n: int) -> list[list[str]]:

@@ -1,0 +1,147 @@
+"""Containers whose pods come and go: a CronJob starts a pod every few minutes, a Deployment
+rolls out to new pods.  Strategies that size a container from its whole history read its
+pods' rollups folded into one row per container and day; those that size from per-pod facts
+(KRR's highest pod p95, VPA's one peak per pod and day) keep a row per pod.  Either way the
+answers are those of the raw samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quotatune.analysis.recommend import (
+    STRATEGIES,
+    folds_pods,
+    recommend,
+    recommend_from_rollups,
+    rollup_columns,
+)
+from quotatune.analysis.summary import History, percentile_values
+from quotatune.model import validate_usage
+from quotatune.rollup import sketch
+from quotatune.rollup.merge import fold_pods
+from quotatune.rollup.sketch import daily_rollup
+
+MIB = 1 << 20
+DAY = pd.Timedelta(days=1)
+
+
+def usage(days: int = 3, seed: int = 4) -> pd.DataFrame:
+    """A CronJob (a pod of three 1-minute samples every 10 minutes), a Deployment that
+    rolls out to a new pod every 9 hours with a higher memory limit each time, and a
+    long-lived pod."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2026-11-20T00:00:00Z")
+    runs = days * 144
+    cron_t = start + pd.to_timedelta(np.repeat(np.arange(runs) * 10, 3)
+                                     + np.tile(np.arange(3), runs), unit="min")
+    minutes = start + pd.to_timedelta(np.arange(days * 1440), unit="min")
+    rollout = np.arange(days * 1440) // (9 * 60)
+    frames = [
+        pd.DataFrame({
+            "timestamp": cron_t, "namespace": "batch", "workload": "report", "container": "job",
+            "pod": [f"report-{29000000 + i // 3 * 10}-x2k9q" for i in range(len(cron_t))],
+            "cpu_cores": rng.gamma(2.0, 0.2, len(cron_t)),
+            "memory_working_set_bytes": rng.integers(100, 400, len(cron_t)) * MIB * 1.0,
+            "memory_limit_bytes": 512.0 * MIB,
+        }),
+        pd.DataFrame({
+            "timestamp": minutes, "namespace": "shop", "workload": "web", "container": "app",
+            "pod": [f"web-{r}" for r in rollout],
+            "cpu_cores": rng.gamma(2.0, 0.05, len(minutes)) * (1 + rollout % 3),
+            "memory_working_set_bytes": (300 + 40 * rollout + rng.normal(0, 5, len(minutes)))
+            * MIB,
+            "memory_limit_bytes": (600.0 + 100 * rollout) * MIB,
+            "platform": np.where(rollout % 2 == 1, "", "kubernetes"),
+        }),
+        pd.DataFrame({
+            "timestamp": minutes, "namespace": "shop", "workload": "db", "container": "db",
+            "pod": "db-0", "cpu_cores": rng.gamma(4.0, 0.1, len(minutes)),
+            "memory_working_set_bytes": rng.normal(2000, 30, len(minutes)) * MIB,
+            "memory_limit_bytes": 4096.0 * MIB, "platform": "kubernetes",
+        }),
+    ]
+    return validate_usage(pd.concat(frames, ignore_index=True), "test")
+
+
+def by_day(u: pd.DataFrame) -> list[pd.DataFrame]:
+    return [daily_rollup(g) for _, g in u.groupby(u["timestamp"].dt.floor("D"))]
+
+
+def test_a_day_of_many_pods_folds_into_one_row_per_container() -> None:
+    rollups = pd.concat(by_day(usage()), ignore_index=True)
+    folded = fold_pods(rollups)
+    assert len(rollups) > 400  # one row per CronJob pod
+    assert len(folded) == 3 * 3  # three containers, three days
+    assert set(folded["pod"]) == {""}
+    assert list(folded.columns) == list(rollups.columns)
+    pods, merged = History(rollups), History(folded)
+    for attr in ("samples", "t_first", "t_last", "cpu_max", "mem_max", "hourly_peaks",
+                 "daily_peaks"):
+        np.testing.assert_array_equal(getattr(merged, attr), getattr(pods, attr), err_msg=attr)
+    for col in (*sketch.CURRENT_COLUMNS, "restarts"):
+        np.testing.assert_array_equal(merged.current(col), pods.current(col), err_msg=col)
+    # batch/report has no platform; web's newest pod names none, the one before does.
+    assert merged.platform == pods.platform == [None, "kubernetes", "kubernetes"]
+    qs = np.array([0.5, 0.9, 0.99])
+    np.testing.assert_array_equal(percentile_values(merged, "cpu", qs),
+                                  percentile_values(pods, "cpu", qs))
+    np.testing.assert_array_equal(percentile_values(merged, "mem", qs),
+                                  percentile_values(pods, "mem", qs))
+
+
+def test_the_newest_pod_gives_the_days_current_limit() -> None:
+    folded = fold_pods(pd.concat(by_day(usage(days=1)), ignore_index=True))
+    web = folded[folded["workload"] == "web"].iloc[0]
+    # Pods web-0, web-1 and web-2 ran that day; web-2 (limit 800 MiB) is the newest.
+    assert web["memory_limit_bytes"] == 800.0 * MIB
+    assert web["n"] == 1440
+
+
+def test_a_projected_read_folds_with_only_its_columns() -> None:
+    rollups = pd.concat(by_day(usage(days=2)), ignore_index=True)
+    cols = rollup_columns("tail")
+    folded = fold_pods(rollups[cols])
+    assert list(folded.columns) == cols
+    whole = fold_pods(rollups)
+    for col in ("n", "mem_max", "cpu_c"):
+        assert [np.asarray(v).tolist() for v in folded[col]] == \
+            [np.asarray(v).tolist() for v in whole[col]], col
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_rollups_folded_as_read_give_the_answers_of_the_raw_samples(strategy: str) -> None:
+    """As the store reads them for a strategy that folds (each day folded as it is read),
+    or per pod for one that does not: the recommendation is the raw path's."""
+    u = usage()
+    days = by_day(u)
+    read = [fold_pods(d[rollup_columns(strategy)]) if folds_pods(strategy)
+            else d[rollup_columns(strategy)] for d in days]
+    got = recommend_from_rollups(pd.concat(read, ignore_index=True), strategy=strategy)
+    assert [r.to_dict() for r in got] == [r.to_dict() for r in recommend(u, strategy=strategy)]
+
+
+def test_krr_and_vpa_keep_their_pods() -> None:
+    """KRR sizes CPU from the highest pod's p95: the web pods' CPU steps up with each
+    rollout, so the busiest pod's p95 is above the p95 of all samples together."""
+    assert not folds_pods("krr") and not folds_pods("krr-oom") and not folds_pods("vpa")
+    assert all(folds_pods(s) for s in STRATEGIES if s not in ("krr", "krr-oom", "vpa"))
+    u = usage()
+    web = u[u["workload"] == "web"]
+    krr = {r.workload: r for r in recommend(u, strategy="krr")}["web"]
+    highest_pod = web.groupby("pod")["cpu_cores"].quantile(0.95).max()
+    together = np.quantile(web["cpu_cores"], 0.95)
+    assert together * 1000 * 1.01 < highest_pod * 1000 <= krr.cpu_request_millicores
+    assert krr.cpu_request_millicores <= highest_pod * 1000 * 1.005 + 1
+
+
+def test_percentiles_a_block_of_rows_at_a_time_are_those_of_all_rows_at_once() -> None:
+    """One row per CronJob pod: the dense histograms are built a few rows at a time, and
+    the block boundaries change no value."""
+    pods = History(pd.concat(by_day(usage()), ignore_index=True), key=sketch.POD_KEY)
+    blocks = list(pods.histogram_blocks("cpu", decayed=False, cells=7 * sketch.NBUCKETS))
+    assert len(blocks) > 10 and [lo for lo, _ in blocks] == list(range(0, pods.size, 7))
+    whole = list(pods.histogram_blocks("cpu", decayed=False, cells=pods.size * sketch.NBUCKETS))
+    assert len(whole) == 1
+    np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), whole[0][1])
