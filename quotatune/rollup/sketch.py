@@ -57,6 +57,8 @@ CPU_FIRST = 0.01  # cores: VPA's first CPU bucket
 MEM_FIRST = 1e7  # bytes: VPA's first memory bucket
 # VPA's histograms end at 1000 cores and 1e12 bytes; both give the same bucket count.
 NBUCKETS = int(math.log(1000.0 * (RATIO - 1) / CPU_FIRST + 1) / math.log(FINE_RATIO)) + 1
+# A group's dense count slice may be this many times its rows before rows are sorted instead.
+SPARSE_SPREAD = 8
 HALF_LIFE_S = 24 * 3600.0  # decay half-life of the recency weights (VPA's default)
 DAY_NS = 86_400 * 10**9
 HOUR_NS = 3_600 * 10**9
@@ -276,10 +278,14 @@ def _sparse_hist(
 
     Rows are grouped in runs (``starts``), so each group counts into its own slice of one
     dense array, as wide as the buckets it spans: linear in the rows, where sorting them
-    (np.unique) or counting into every bucket of every group cost several times more."""
+    (np.unique) or counting into every bucket of every group cost several times more.  Groups
+    of a few samples spread over many buckets (a CronJob's pods: three samples each) would
+    make that array far larger than the rows: then the rows are sorted after all."""
     lo = np.minimum.reduceat(bucket, starts)
     width = np.maximum.reduceat(bucket, starts) - lo + 1
     base = np.r_[0, np.cumsum(width)]
+    if base[-1] > SPARSE_SPREAD * len(bucket):
+        return _sorted_hist(starts, lengths, bucket, w)
     slot = np.repeat(base[:-1] - lo, lengths)
     slot += bucket
     counts = np.bincount(slot, minlength=int(base[-1]))
@@ -291,6 +297,20 @@ def _sparse_hist(
     offsets = np.asarray(np.searchsorted(filled, base))
     g = np.repeat(np.arange(len(starts)), np.diff(offsets))
     return filled - base[g] + lo[g], counts[filled], weights, offsets
+
+
+def _sorted_hist(
+    starts: np.ndarray, lengths: np.ndarray, bucket: np.ndarray, w: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_sparse_hist` by sorting (group, bucket) keys: the same buckets, counts and
+    weights (each summed over its rows in their order), for groups sparse in their span."""
+    key = np.repeat(np.arange(len(starts), dtype="int64"), lengths) * NBUCKETS + bucket
+    uniq, inv = np.unique(key, return_inverse=True)
+    counts = np.bincount(inv, minlength=len(uniq))
+    weights = (np.full(len(uniq), np.nan) if w is None
+               else np.bincount(inv, weights=w, minlength=len(uniq)))
+    offsets = np.asarray(np.searchsorted(uniq // NBUCKETS, np.arange(len(starts) + 1)))
+    return uniq % NBUCKETS, counts, weights, offsets
 
 
 def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:

@@ -92,7 +92,7 @@ def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object:
-            kinds = {type(v) for v in out[col].dropna()}
+            kinds = set(map(type, out[col].dropna()))
             if kinds & {list, tuple}:
                 out[col] = out[col].map(
                     lambda v: [str(x) for x in v] if isinstance(v, list | tuple) else []

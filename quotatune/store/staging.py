@@ -69,8 +69,32 @@ def from_arrow(tables: list[Any]) -> pd.DataFrame:
     """Tables of :func:`to_arrow` as one frame with categorical names."""
     import pyarrow as pa
 
+    # Each piece's names are cut to its rows' before the pieces' dictionaries are unified
+    # (unifying every name of every chunk cost more than the rest of the conversion).
+    tables = [_used_names_only(t) for t in tables]
     table = pa.concat_tables(tables, promote_options="default").unify_dictionaries()
     return table.combine_chunks().to_pandas()
+
+
+def _used_names_only(table: Any) -> Any:
+    """``table`` with each dictionary cut to the names its rows use, where the dictionary is
+    larger than a quarter of the rows.  A day's rows are a slice of chunks whose
+    dictionaries hold the names of every day: with short-lived pods (a CronJob's), each day
+    turned every pod name of the file into text again."""
+    import pyarrow as pa
+
+    for i, col in enumerate(table.columns):
+        if not pa.types.is_dictionary(col.type) or col.num_chunks != 1:
+            continue
+        arr = col.chunk(0)
+        if len(arr.dictionary) <= max(len(arr) // 4, 1024) or arr.null_count:
+            continue
+        codes = arr.indices.to_numpy()
+        used, inverse = np.unique(codes, return_inverse=True)
+        smaller = pa.DictionaryArray.from_arrays(
+            pa.array(inverse.astype(codes.dtype, copy=False)), arr.dictionary.take(used))
+        table = table.set_column(i, table.field(i), smaller)
+    return table
 
 
 class DayStaging:

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from quotatune.model import validate_usage
-from quotatune.rollup.sketch import ROLLUP_COLUMNS, daily_rollup
+from quotatune.rollup.sketch import (
+    CPU_FIRST,
+    MEM_FIRST,
+    ROLLUP_COLUMNS,
+    bucket_index,
+    daily_rollup,
+)
 
 
 def usage(*, categorical: bool) -> pd.DataFrame:
@@ -107,3 +113,27 @@ def test_group_names_of_categorical_columns_with_missing_pods_read_as_empty() ->
     assert set(r.loc[r["workload"] == "app2", "pod"]) == {""}
     assert "unused" not in set(r["pod"])
     assert all(isinstance(v, str) for v in r["namespace"])
+
+
+def test_pods_of_a_few_samples_spread_over_many_buckets_count_each_sample_once() -> None:
+    """A CronJob's pods: three samples each, anywhere from 1 MiB to 10 GiB.  Each pod's
+    buckets and counts are those of its own samples (the spread makes the rollup sort the
+    samples instead of counting into a slice per pod)."""
+    rng = np.random.default_rng(5)
+    n_pods = 400
+    t = pd.Timestamp("2026-11-20T00:00:00Z") + pd.to_timedelta(
+        np.repeat(np.arange(n_pods) * 3, 3) + np.tile(np.arange(3), n_pods), unit="min")
+    u = validate_usage(pd.DataFrame({
+        "timestamp": t, "namespace": "batch", "workload": "job", "container": "job",
+        "pod": np.repeat([f"job-{i:04d}" for i in range(n_pods)], 3),
+        "cpu_cores": 10 ** rng.uniform(-3, 2, 3 * n_pods),
+        "memory_working_set_bytes": 2 ** rng.uniform(20, 33, 3 * n_pods),
+    }), "test")
+    r = daily_rollup(u)
+    assert len(r) == n_pods
+    for (_, g), row in zip(u.groupby("pod"), r.itertuples(), strict=True):
+        for col, first, prefix in (("cpu_cores", CPU_FIRST, "cpu"),
+                                   ("memory_working_set_bytes", MEM_FIRST, "mem")):
+            b, c = np.unique(bucket_index(g[col].to_numpy(), first), return_counts=True)
+            assert getattr(row, f"{prefix}_b").tolist() == b.tolist()
+            assert getattr(row, f"{prefix}_c").tolist() == c.tolist()

@@ -68,3 +68,21 @@ def test_a_day_listed_series_by_series_sorts_like_any_other_order() -> None:
     assert dup_a == dup_b == 0
     assert list(a["workload"].drop_duplicates()) == ["app10", "app11", "app12", "app8", "app9"]
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_day_of_a_chunk_holding_many_days_brings_only_its_own_names() -> None:
+    """A chunk of short-lived pods spans days: each day's frame names its own pods only (the
+    chunk's dictionary holds every day's), with the same rows as before."""
+    ts = pd.date_range("2026-11-20T00:00:00", periods=3 * 1440, freq="1min", tz="UTC")
+    df = pd.DataFrame({"timestamp": ts, "namespace": "batch", "workload": "job",
+                       "pod": [f"job-{i // 3}" for i in range(len(ts))], "container": "job",
+                       "cpu_cores": np.arange(len(ts)) / 1000.0,
+                       "memory_working_set_bytes": 1e8})
+    df["pod"] = df["pod"].astype("category")
+    staging = DayStaging(Path("/nonexistent"))  # never spills: the budget is not reached
+    staging.add(validate_usage(df, "test", row_offset=0))
+    day = from_arrow(staging.take("2026-11-21"))
+    assert len(day) == 1440
+    assert len(day["pod"].cat.categories) == 480
+    assert set(day["pod"].astype(str)) == {f"job-{i}" for i in range(480, 960)}
+    np.testing.assert_array_equal(day["cpu_cores"], np.arange(1440, 2880) / 1000.0)
