@@ -24,6 +24,9 @@ from quotatune.rollup import sketch
 
 VPA_NBUCKETS = (sketch.NBUCKETS + sketch.FINE - 1) // sketch.FINE
 BLOCK_CELLS = 1 << 21  # dense histogram cells per block: 16 MiB of float64
+# Percentiles of counts come from the non-empty buckets alone where the rows' bucket entries
+# are fewer than 1/SPARSE_RATIO of the dense cells (sorting them costs more per entry).
+SPARSE_RATIO = 16
 
 
 class History:
@@ -150,6 +153,10 @@ class History:
 
     # -- histograms --------------------------------------------------------------------------
 
+    def bucket_entries(self, prefix: str) -> int:
+        """How many (bucket, count) entries the rows' histograms of ``prefix`` hold."""
+        return int(sum(map(len, self._rows[f"{prefix}_b"].to_numpy())))
+
     def histogram_blocks(self, prefix: str, *, decayed: bool, cells: int = BLOCK_CELLS
                          ) -> Iterator[tuple[int, np.ndarray]]:
         """Dense fine-bucket histograms (counts, or recency-weighted sums), a block of
@@ -197,18 +204,70 @@ def percentile_value(h: History, prefix: str, q: float, *, decayed: bool = False
 
 
 def percentile_values(h: History, prefix: str, qs: np.ndarray, *,
-                      decayed: bool = False) -> np.ndarray:
+                      decayed: bool = False, sparse: bool | None = None) -> np.ndarray:
     """Several quantiles at once (containers x quantiles), a block of containers at a time
     (:meth:`History.histogram_blocks`) with one cumulative sum and one binary search: each
     row's cumulative share, offset by the row number, is one sorted array, so
-    ``searchsorted`` finds every (container, quantile) bucket of the block in a single call."""
+    ``searchsorted`` finds every (container, quantile) bucket of the block in a single call.
+    Counts of rows with few non-empty buckets go the sparse way (:func:`_sparse_values`,
+    the same values); ``sparse`` forces the choice (counts only)."""
     first = sketch.CPU_FIRST if prefix == "cpu" else sketch.MEM_FIRST
     qs = np.asarray(qs, dtype="float64")
     top = h.cpu_max if prefix == "cpu" else h.mem_max
+    if sparse is None:
+        sparse = h.bucket_entries(prefix) * SPARSE_RATIO < h.size * sketch.NBUCKETS
+    if sparse and not decayed:
+        return _sparse_values(h, prefix, qs, first, top)
     out = np.zeros((h.size, len(qs)))
     for lo, hist in h.histogram_blocks(prefix, decayed=decayed):
         out[lo:lo + len(hist)] = _block_values(hist, qs, first, top[lo:lo + len(hist)])
     return out
+
+
+def _sparse_values(h: History, prefix: str, qs: np.ndarray, first: float, top: np.ndarray
+                   ) -> np.ndarray:
+    """:func:`percentile_values` of counts from the non-empty buckets only, for rows with
+    few of them (a CronJob's pods: a dense row each was 1,746 buckets for three samples).
+    The arithmetic is :func:`_block_values`' on the same numbers (counts are whole, so
+    their running sums are exact either way; each row's offset is its place in its block),
+    so the values are the same to the bit."""
+    n, nq = h.size, len(qs)
+    arrays = h._rows[f"{prefix}_b"].to_numpy()
+    lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
+    key = np.repeat(h._code, lengths) * sketch.NBUCKETS \
+        + np.concatenate([np.empty(0, "int64"), *arrays]).astype("int64")
+    counts = np.concatenate([np.empty(0), *h._rows[f"{prefix}_c"].to_numpy()])
+    uniq, inv = np.unique(key, return_inverse=True)
+    if not len(uniq):
+        return np.zeros((n, nq))
+    weight = np.bincount(inv, weights=counts.astype("float64"), minlength=len(uniq))
+    code, bucket = uniq // sketch.NBUCKETS, uniq % sketch.NBUCKETS
+    bounds = np.searchsorted(code, np.arange(n + 1))
+    total = np.bincount(code, weights=weight, minlength=n)
+    safe = np.where(total > 0, total, 1.0)
+    cum = np.cumsum(weight)
+    cum -= np.repeat(np.r_[0.0, cum][bounds[:-1]], np.diff(bounds))  # per row, exact
+    step = max(1, BLOCK_CELLS // sketch.NBUCKETS)
+    local = (np.arange(n) % step).astype("float64")  # the row's offset in its block
+    shares = cum / safe[code]
+    shares += local[code]
+    wanted = local[:, None] + qs[None, :]
+    at = np.zeros((n, nq), dtype="int64")
+    for lo in range(0, n, step):  # within a block the shares are one sorted array
+        a, b = bounds[lo], bounds[min(lo + step, n)]
+        at[lo:lo + step] = a + np.searchsorted(shares[a:b], wanted[lo:lo + step].ravel()
+                                               ).reshape(-1, nq)
+    has = total > 0
+    # Within the row's own entries (an empty row reads entry 0, and is zero below).
+    at = np.clip(at, bounds[:-1, None], np.maximum(bounds[1:] - 1, 0)[:, None])
+    at = np.where(has[:, None], at, 0)
+    b_at = bucket[at]
+    inside = weight[at] / safe[:, None]
+    before = (shares[at] - local[:, None]) - inside
+    frac = np.clip((qs[None, :] - before) / np.where(inside > 0, inside, 1.0), 0.0, 1.0)
+    start = np.asarray(sketch.bucket_start(b_at, first))
+    end = np.asarray(sketch.bucket_start(b_at + 1, first))
+    return np.where(has[:, None], np.minimum(start + (end - start) * frac, top[:, None]), 0.0)
 
 
 def _block_values(hist: np.ndarray, qs: np.ndarray, first: float, top: np.ndarray

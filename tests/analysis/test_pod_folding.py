@@ -17,7 +17,7 @@ from quotatune.analysis.recommend import (
     recommend_from_rollups,
     rollup_columns,
 )
-from quotatune.analysis.summary import History, percentile_values
+from quotatune.analysis.summary import BLOCK_CELLS, History, percentile_values
 from quotatune.model import validate_usage
 from quotatune.rollup import sketch
 from quotatune.rollup.merge import fold_pods
@@ -145,3 +145,17 @@ def test_percentiles_a_block_of_rows_at_a_time_are_those_of_all_rows_at_once() -
     whole = list(pods.histogram_blocks("cpu", decayed=False, cells=pods.size * sketch.NBUCKETS))
     assert len(whole) == 1
     np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), whole[0][1])
+
+
+@pytest.mark.parametrize("prefix", ["cpu", "mem"])
+def test_percentiles_from_the_non_empty_buckets_only_are_the_dense_ones(prefix: str) -> None:
+    """Rows of a few samples (a CronJob's pods) are sized from their non-empty buckets: the
+    values are those of the dense histograms to the bit, across blocks of rows too."""
+    pods = History(pd.concat(by_day(usage(days=9)), ignore_index=True), key=sketch.POD_KEY)
+    assert pods.size > BLOCK_CELLS // sketch.NBUCKETS  # more than one block
+    assert pods.bucket_entries(prefix) * 16 < pods.size * sketch.NBUCKETS  # chosen by itself
+    qs = np.array([0.5, 0.8, 0.9, 0.95, 0.99, 0.995, 1.0])
+    np.testing.assert_array_equal(percentile_values(pods, prefix, qs, sparse=True),
+                                  percentile_values(pods, prefix, qs, sparse=False))
+    np.testing.assert_array_equal(percentile_values(pods, prefix, qs),
+                                  percentile_values(pods, prefix, qs, sparse=False))
