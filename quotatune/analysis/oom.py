@@ -7,7 +7,8 @@ a kill comes from, in order:
 
 1. the usage samples: the container's last ``memory_limit_bytes`` at or before the kill
    (:func:`limits_at_ooms`, on the raw path, stored as the ``limit_at_oom`` column);
-2. the per-day rollups: the lower of the limits known at the end of the kill's day and of
+2. the per-day rollups: the killed pod's own limit that day, where the event names a pod
+   that has a row; else the lower of the limits known at the end of the kill's day and of
    the day before (a raise after the kill, on the same day, does not count);
 3. the spec row of the pod that was killed (a pod's limits are those of its spec).
 
@@ -86,16 +87,28 @@ def oom_limits(ooms: pd.DataFrame, specs: pd.DataFrame | None,
 
 def _from_rollups(ooms: pd.DataFrame, rollups: pd.DataFrame) -> np.ndarray:
     r = rollups[[*KEY_COLUMNS, "day", "memory_limit_bytes"]].dropna()
+    pods = (rollups["pod"].astype(str).loc[r.index].tolist() if "pod" in rollups.columns
+            else None)
     known: dict[tuple[str, str, str, pd.Timestamp], float] = {}
-    for ns, wl, ct, day, lim in r.itertuples(index=False, name=None):
-        known[(str(ns), str(wl), str(ct), _day(day))] = float(lim)
+    by_pod: dict[tuple[str, str, str, str, pd.Timestamp], float] = {}
+    for j, (ns, wl, ct, day, lim) in enumerate(r.itertuples(index=False, name=None)):
+        key = (str(ns), str(wl), str(ct))
+        known[(*key, _day(day))] = float(lim)
+        if pods is not None and pods[j]:
+            by_pod[(*key, pods[j], _day(day))] = float(lim)
     out = np.full(len(ooms), np.nan)
     times = pd.to_datetime(ooms["timestamp"], utc=True, errors="coerce")
+    killed = ooms["pod"].astype(str).to_numpy() if "pod" in ooms.columns else \
+        np.full(len(ooms), "")
     for i, (key, t) in enumerate(zip(ooms[KEY_COLUMNS].astype(str).itertuples(
             index=False, name=None), times, strict=True)):
         if pd.isna(t):
             continue
         d = t.floor("D")
+        own = by_pod.get((*key, killed[i], d))
+        if own is not None:  # a pod's limit is fixed for its life: the one it was killed at
+            out[i] = own
+            continue
         seen = [v for v in (known.get((*key, d)), known.get((*key, d - DAY))) if v is not None]
         if seen:
             out[i] = min(seen)

@@ -76,19 +76,24 @@ def recommend_from_rollups(
     *,
     strategy: str | None = None,
     policy: Policy | None = None,
+    limit_rows: pd.DataFrame | None = None,
 ) -> list[Recommendation]:
     """One Recommendation per container in ``rollups``, then one per container known only
-    from ``specs`` (status ``no-usage``: current values, and what evidence alone gives)."""
+    from ``specs`` (status ``no-usage``: current values, and what evidence alone gives).
+    The memory limit at an OOM kill that ``events`` do not give is looked up in
+    ``limit_rows`` (rollup rows per pod, of the kills' days), by default in ``rollups``:
+    rollups read folded per container hold only each day's newest limit."""
     strat = get_strategy(strategy)
     policy = policy or DEFAULT_POLICY
     out: list[Recommendation] = []
     if not rollups.empty:
+        given = rollups
         if not strat.per_pod:
             # Folded here too, so rollups read folded or not give the same history.
             rollups = fold_pods(rollups)
         windowed = _window(rollups, strat, policy)
         h = History(windowed)
-        ev = evidence(h, specs, events, rollups)
+        ev = evidence(h, specs, events, given if limit_rows is None else limit_rows)
         out = _build(h, ev, strat.fn(h, ev, policy), strat, policy)
     sized = {(r.namespace, r.workload, r.container) for r in out}
     return out + unsized_rows(specs, events, sized, strat.name)

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from quotatune.model import Target
+from quotatune.analysis.oom import LIMIT_AT_OOM, oom_events
+from quotatune.model import KEY_COLUMNS, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.streaming import FileRollups, rollups_from_files
 from quotatune.store import Store
 
-__all__ = ["FileRollups", "existing_store", "load_inputs", "open_store", "rollups_from_files"]
+__all__ = ["FileRollups", "existing_store", "load_inputs", "oom_limit_rows", "open_store",
+           "rollups_from_files"]
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
@@ -110,3 +112,21 @@ def _names(data: Collected) -> set[str]:
             ):
                 names.add(f"{n}/{w}/{c}")
     return names
+
+
+def oom_limit_rows(store: Store, target: Target | None, events: pd.DataFrame
+                   ) -> pd.DataFrame | None:
+    """The limits of each pod on the days of the OOM kills whose limit the events do not
+    give (and the day before each): rollups read folded per container keep only a day's
+    newest limit, perhaps raised after the kill.  None when no kill needs one."""
+    oom = oom_events(events)
+    if oom.empty or "timestamp" not in oom.columns:
+        return None
+    if LIMIT_AT_OOM in oom.columns:
+        oom = oom[pd.to_numeric(oom[LIMIT_AT_OOM], errors="coerce").isna()]
+    times = pd.to_datetime(oom["timestamp"], utc=True, errors="coerce").dropna()
+    if times.empty:
+        return None
+    return store.read_rollups(since=times.min().floor("D") - pd.Timedelta(days=1),
+                              until=times.max(), target=target,
+                              columns=[*KEY_COLUMNS, "pod", "day", "memory_limit_bytes"])

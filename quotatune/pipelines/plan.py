@@ -8,12 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from quotatune.analysis.capacity.plan import parse_shape, plan_capacity
-from quotatune.analysis.recommend import (
-    folds_pods,
-    recommend,
-    recommend_from_rollups,
-    rollup_columns,
-)
+from quotatune.analysis.recommend import recommend, recommend_from_rollups, rollup_columns
 from quotatune.model import Recommendation, Target
 from quotatune.model.capacity import HostCapacity
 from quotatune.model.collected import Collected
@@ -65,8 +60,7 @@ def plan_inputs(files: list[Path] | None, fmt: str | None, store: Path, target: 
     if files:
         # Streamed into per-day rollups (the files are never held whole) of the columns the
         # default strategy reads, as from a store.
-        fr = rollups_from_files(files, fmt, target, columns=rollup_columns(None),
-                                fold_pods=folds_pods(None))
+        fr = rollups_from_files(files, fmt, target, columns=rollup_columns(None))
         recs = recommend_from_rollups(fr.rollups, fr.specs, fr.events)
         usage = last_samples(fr.rollups)
         return recs, Collected(usage=usage, specs=fr.specs, events=fr.events,

@@ -19,7 +19,7 @@ from quotatune.analysis.recommend import (
 from quotatune.model import Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
-from quotatune.pipelines.inputs import existing_store, rollups_from_files
+from quotatune.pipelines.inputs import existing_store, oom_limit_rows, rollups_from_files
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
 from quotatune.sources.prometheus.client import PrometheusClient
 from quotatune.sources.prometheus.run import MAX_CONCURRENCY
@@ -42,8 +42,7 @@ def from_files(
     get_strategy(strategy)  # a bad name fails before any file is read
     # Streamed into per-day rollups (a file larger than memory is never held whole), of only
     # the columns the strategy reads, as from the store.
-    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy),
-                              fold_pods=folds_pods(strategy))
+    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy))
     if data.rollups.empty and data.specs.empty:
         raise InputError(f"no containers for {target} in the given files (no usage samples "
                          "and no pod or container specs)")
@@ -71,7 +70,9 @@ def from_store(
     if not target.is_all:
         rollups, specs = _select_known(target, rollups, specs)
         events = events[target.mask(events)] if not events.empty else events
-    return recommend_from_rollups(rollups, specs, events, strategy=strategy), specs
+    limits = oom_limit_rows(st, None if target.is_all else target, events) if fold else None
+    return recommend_from_rollups(rollups, specs, events, strategy=strategy,
+                                  limit_rows=limits), specs
 
 
 def _select_known(target: Target, rollups: pd.DataFrame, specs: pd.DataFrame

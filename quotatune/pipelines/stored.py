@@ -29,7 +29,12 @@ from quotatune.analysis.recommend import folds_pods, recommend_from_rollups, rol
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.pipelines.inputs import FUTURE_TOLERANCE, existing_store, open_store
+from quotatune.pipelines.inputs import (
+    FUTURE_TOLERANCE,
+    existing_store,
+    oom_limit_rows,
+    open_store,
+)
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
 from quotatune.sources.registry import iter_files
@@ -100,7 +105,10 @@ def recommendations(s: Stored, strategy: str | None = None,
     rollups = read_rollups(s, strategy) if rollups is None else rollups
     if rollups is None:
         return []
-    return recommend_from_rollups(rollups, s.specs, s.events, strategy=strategy)
+    limits = oom_limit_rows(s.store, s.target, s.events) if folds_pods(strategy) else None
+    return recommend_from_rollups(rollups, s.specs, s.events, strategy=strategy,
+                                  limit_rows=limits)
+
 
 
 def p95_buckets(rollups: pd.DataFrame | None, q: float = 0.95) -> dict[ContainerKey, int]:

@@ -28,7 +28,7 @@ from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import runs
-from quotatune.rollup.merge import fold_pods, merge_rollups
+from quotatune.rollup.merge import merge_rollups
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
@@ -59,16 +59,14 @@ class _Overlap(Exception):
 def rollups_from_files(
     files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
     now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
-    columns: list[str] | None = None, fold_pods: bool = False,
+    columns: list[str] | None = None,
 ) -> FileRollups:
     """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
     when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
     (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
-    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`);
-    ``fold_pods``: the rollups are kept one row per container and day
-    (:func:`quotatune.rollup.merge.fold_pods`), not per pod."""
+    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`)."""
     limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
-    args = (files, fmt, target, keep_samples, limit, progress, columns, fold_pods)
+    args = (files, fmt, target, keep_samples, limit, progress, columns)
     try:
         out = _read(*args, exact=False)
     except _Overlap:
@@ -129,13 +127,12 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
-          limit: pd.Timestamp, progress: Progress, columns: list[str] | None,
-          fold: bool, *, exact: bool) -> FileRollups:
+          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, *,
+          exact: bool) -> FileRollups:
     scan = _Scan()
 
     def compact(pieces: list[pd.DataFrame]) -> pd.DataFrame:
-        # Folding merges the pieces of a pod's day with its other pods at once.
-        return (fold_pods if fold else merge_rollups)(pd.concat(pieces, ignore_index=True))
+        return merge_rollups(pd.concat(pieces, ignore_index=True))
 
     pieces: list[pd.DataFrame] = []
     pending = kept = 0
@@ -151,9 +148,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             if keep_samples and not target.is_all:
                 samples.append(usage)
             # Compacted when the pieces are four times what the last compaction left (at
-            # least 200,000 rows): merging pod pieces needs two of them, folding shrinks even
-            # one (a chunk of short-lived pods is a row each).
-            if pending > 4 * max(kept, 50_000) and (fold or len(pieces) > 1):
+            # least 200,000 rows) and there are two to merge.
+            if pending > 4 * max(kept, 50_000) and len(pieces) > 1:
                 pieces = [compact(pieces)]
                 pending = kept = len(pieces[0])
         if exact:

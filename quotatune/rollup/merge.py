@@ -39,7 +39,7 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
     if len(starts) == len(r):
         return r
     out, _ = _merge_groups(r, starts)
-    return out
+    return out[[c for c in sketch.ROLLUP_COLUMNS if c in out.columns]]
 
 
 def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
@@ -48,8 +48,10 @@ def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
     hourly peaks take the larger, and each current request, limit and restart count is the
     newest pod's that has one, the platform the newest pod's that names one (the values
     :class:`quotatune.analysis.summary.History` takes from the rows it merges).  Only the
-    columns ``rollups`` has are computed, so a projected read folds as it is; pieces of one
-    pod's day fold with the rest."""
+    columns ``rollups`` has are computed, so a projected read folds as it is.  Fold rows
+    once, each a pod's whole day: a folded row's ``t_last`` is its newest pod's, its limit
+    perhaps an older pod's, so folded again with other pods' rows it could win over a
+    newer limit."""
     if rollups.empty:
         return rollups
     key = [*KEY_COLUMNS, "day"]

@@ -10,9 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quotatune.analysis.policy import DEFAULT_POLICY
 from quotatune.analysis.recommend import (
     STRATEGIES,
+    evidence,
     folds_pods,
+    get_strategy,
     recommend,
     recommend_from_rollups,
     rollup_columns,
@@ -110,14 +113,32 @@ def test_a_projected_read_folds_with_only_its_columns() -> None:
             [np.asarray(v).tolist() for v in whole[col]], col
 
 
+@pytest.mark.parametrize("strategy", sorted(s for s in STRATEGIES if folds_pods(s)))
+def test_a_strategy_sizes_folded_rows_as_it_sizes_a_row_per_pod(strategy: str) -> None:
+    """The strategy itself, given the history of the rows per pod and of the same rows
+    folded per container and day: the same numbers (recency-weighted sums add in another
+    order, so to the last bits) and the same reasons."""
+    rollups = pd.concat(by_day(usage()), ignore_index=True)
+    strat = get_strategy(strategy)
+    got = []
+    for rows in (rollups, pd.concat([fold_pods(d) for d in by_day(usage())],
+                                    ignore_index=True)):
+        h = History(rows)
+        got.append(strat.fn(h, evidence(h, None, None, rows), DEFAULT_POLICY))
+    per_pod, folded = got
+    for field in ("cpu_request", "cpu_limit", "mem_request", "mem_limit"):
+        np.testing.assert_allclose(getattr(folded, field), getattr(per_pod, field),
+                                   rtol=1e-12, err_msg=field)
+    assert folded.reasons == per_pod.reasons
+
+
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_rollups_folded_as_read_give_the_answers_of_the_raw_samples(strategy: str) -> None:
     """As the store reads them for a strategy that folds (each day folded as it is read),
     or per pod for one that does not: the recommendation is the raw path's."""
     u = usage()
-    days = by_day(u)
     read = [fold_pods(d[rollup_columns(strategy)]) if folds_pods(strategy)
-            else d[rollup_columns(strategy)] for d in days]
+            else d[rollup_columns(strategy)] for d in by_day(u)]
     got = recommend_from_rollups(pd.concat(read, ignore_index=True), strategy=strategy)
     assert [r.to_dict() for r in got] == [r.to_dict() for r in recommend(u, strategy=strategy)]
 

@@ -1,0 +1,49 @@
+"""An OOM kill's limit when the store's rollups are read folded per container and day.
+
+The store keeps no limit with the kill event: the limit in force is looked up in the rollups.
+Read folded, a day's row holds only its newest pod's limit, which may have been raised after
+the kill; the floor must grow from the limit the killed pod had, or every applied
+recommendation would raise the next one (a ratchet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from quotatune.model import Target, validate_usage
+from quotatune.model.collected import Collected
+from quotatune.pipelines.inputs import open_store
+from quotatune.pipelines.recommend import from_store
+
+MIB = 1 << 20
+T = pd.Timestamp("2026-11-20T00:00:00Z")
+
+
+def pod(name: str, start_h: int, end_h: int, limit_mib: int) -> pd.DataFrame:
+    ts = pd.date_range(T + pd.Timedelta(hours=start_h), T + pd.Timedelta(hours=end_h),
+                       freq="1min", inclusive="left")
+    return pd.DataFrame({"timestamp": ts, "namespace": "shop", "workload": "web",
+                         "container": "app", "pod": name, "cpu_cores": 0.1,
+                         "memory_working_set_bytes": 300.0 * MIB,
+                         "memory_limit_bytes": limit_mib * MIB * 1.0})
+
+
+def test_the_floor_grows_from_the_killed_pods_limit_not_the_days_newest(
+        tmp_path: Path) -> None:
+    """Killed at 05:00 with 400 MiB; at 12:00 the same day a pod with 800 MiB replaces it
+    (the names sort the killed pod last, so no row order can hide a wrong lookup)."""
+    usage = validate_usage(pd.concat([pod("web-7c9f-zz9", 0, 12, 400),
+                                      pod("web-7c9f-aa1", 12, 72, 800)]), "test")
+    kill = pd.DataFrame({"timestamp": [T + pd.Timedelta(hours=5)], "namespace": "shop",
+                         "workload": "web", "pod": "web-7c9f-zz9", "container": "app",
+                         "reason": "OOMKilled", "oom_killed": True})
+    root = tmp_path / "store"
+    open_store(root).append(Collected(usage=usage, events=kill))
+    for strategy in ("tail", "krr-oom"):
+        recs, _ = from_store(root, Target(), strategy)
+        oom = [r for r in recs[0].reasons if "OOM" in r]
+        assert len(oom) == 1 and "400 MiB" in oom[0] and "800 MiB" not in oom[0], \
+            (strategy, oom)
+    tail, _ = from_store(root, Target(), "tail")
+    assert tail[0].memory_limit_mib == 500  # 400 MiB + the 100 MiB step, not 800 x 1.2
