@@ -130,12 +130,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
           limit: pd.Timestamp, progress: Progress, columns: list[str] | None, *,
           exact: bool) -> FileRollups:
     scan = _Scan()
-
-    def compact(pieces: list[pd.DataFrame]) -> pd.DataFrame:
-        return merge_rollups(pd.concat(pieces, ignore_index=True))
-
     pieces: list[pd.DataFrame] = []
-    pending = kept = 0
+    pending = 0
     samples: list[pd.DataFrame] = []
     dup = 0
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
@@ -147,11 +143,9 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
                 samples.append(usage)
-            # Compacted when the pieces are four times what the last compaction left (at
-            # least 200,000 rows) and there are two to merge.
-            if pending > 4 * max(kept, 50_000) and len(pieces) > 1:
-                pieces = [compact(pieces)]
-                pending = kept = len(pieces[0])
+            if pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
+                pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
+                pending = len(pieces[0])
         if exact:
             progress.phase("rolling up days", len(staging.days()))
             for day in staging.days():
@@ -162,7 +156,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                     samples.append(frame)
                 progress.advance()
             staging.close()
-    rollups = compact(pieces) if pieces else pd.DataFrame()
+    rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else pd.DataFrame()
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
