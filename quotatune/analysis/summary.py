@@ -157,6 +157,17 @@ class History:
         """How many (bucket, count) entries the rows' histograms of ``prefix`` hold."""
         return int(sum(map(len, self._rows[f"{prefix}_b"].to_numpy())))
 
+    def bucket_counts(self, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The non-empty fine buckets of each row's histogram of counts: their buckets, in
+        order of row, then bucket; where each row's start (and one past the last); and
+        their counts (as float64, summed over the rollup rows in their order)."""
+        arrays = self._rows[f"{prefix}_b"].to_numpy()
+        lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
+        bucket, bounds, (counts,) = sketch.sum_buckets(
+            np.repeat(self._code, lengths), np.concatenate([np.empty(0, "int64"), *arrays]),
+            self.size, [np.concatenate([np.empty(0), *self._rows[f"{prefix}_c"].to_numpy()])])
+        return bucket, bounds, counts
+
     def histogram_blocks(self, prefix: str, *, decayed: bool, cells: int = BLOCK_CELLS
                          ) -> Iterator[tuple[int, np.ndarray]]:
         """Dense fine-bucket histograms (counts, or recency-weighted sums), a block of
@@ -232,17 +243,10 @@ def _sparse_values(h: History, prefix: str, qs: np.ndarray, first: float, top: n
     their running sums are exact either way; each row's offset is its place in its block),
     so the values are the same to the bit."""
     n, nq = h.size, len(qs)
-    arrays = h._rows[f"{prefix}_b"].to_numpy()
-    lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
-    key = np.repeat(h._code, lengths) * sketch.NBUCKETS \
-        + np.concatenate([np.empty(0, "int64"), *arrays]).astype("int64")
-    counts = np.concatenate([np.empty(0), *h._rows[f"{prefix}_c"].to_numpy()])
-    uniq, inv = np.unique(key, return_inverse=True)
-    if not len(uniq):
+    bucket, bounds, weight = h.bucket_counts(prefix)
+    if not len(bucket):
         return np.zeros((n, nq))
-    weight = np.bincount(inv, weights=counts.astype("float64"), minlength=len(uniq))
-    code, bucket = uniq // sketch.NBUCKETS, uniq % sketch.NBUCKETS
-    bounds = np.searchsorted(code, np.arange(n + 1))
+    code = np.repeat(np.arange(n), np.diff(bounds))
     total = np.bincount(code, weights=weight, minlength=n)
     safe = np.where(total > 0, total, 1.0)
     cum = np.cumsum(weight)

@@ -41,7 +41,7 @@ What a rollup keeps, and why it is exact enough:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -304,13 +304,27 @@ def _sorted_hist(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_sparse_hist` by sorting (group, bucket) keys: the same buckets, counts and
     weights (each summed over its rows in their order), for groups sparse in their span."""
-    key = np.repeat(np.arange(len(starts), dtype="int64"), lengths) * NBUCKETS + bucket
+    group = np.repeat(np.arange(len(starts), dtype="int64"), lengths)
+    ones = np.ones(len(bucket))
+    b, offsets, sums = sum_buckets(group, bucket, len(starts),
+                                   [ones] if w is None else [ones, w])
+    weights = np.full(len(b), np.nan) if w is None else sums[1]
+    return b, sums[0].astype("int64"), weights, offsets
+
+
+def sum_buckets(group: np.ndarray, bucket: np.ndarray, ngroups: int,
+                weights: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Pairs of (group, bucket) summed per distinct pair, in order of group, then bucket:
+    each distinct pair's bucket, where each of the ``ngroups`` groups' pairs start (and one
+    past the last), and each of ``weights`` (a value per pair given) summed per distinct
+    pair in the order given.  The one place rollup histograms are merged by sorting (a
+    day's sparse groups, pieces of a day, a history's rows)."""
+    key = np.asarray(group, dtype="int64") * NBUCKETS + np.asarray(bucket, dtype="int64")
     uniq, inv = np.unique(key, return_inverse=True)
-    counts = np.bincount(inv, minlength=len(uniq))
-    weights = (np.full(len(uniq), np.nan) if w is None
-               else np.bincount(inv, weights=w, minlength=len(uniq)))
-    offsets = np.asarray(np.searchsorted(uniq // NBUCKETS, np.arange(len(starts) + 1)))
-    return uniq % NBUCKETS, counts, weights, offsets
+    sums = [np.bincount(inv, weights=np.asarray(w, dtype="float64"), minlength=len(uniq))
+            for w in weights]
+    offsets = np.asarray(np.searchsorted(uniq // NBUCKETS, np.arange(ngroups + 1)))
+    return uniq % NBUCKETS, offsets, sums
 
 
 def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
