@@ -29,7 +29,10 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
     if rollups.empty:
         return rollups
     day = _ns(rollups["day"])
-    code = rollups.groupby(sketch.POD_KEY, sort=False, observed=True).ngroup().to_numpy()
+    # dropna=False: rows missing a name would otherwise all share group -1 and merge
+    # across unrelated containers.
+    code = rollups.groupby(sketch.POD_KEY, sort=False, observed=True,
+                           dropna=False).ngroup().to_numpy()
     gkey = code.astype("int64") * (int(day.max() - day.min()) // sketch.DAY_NS + 1) \
         + (day - day.min()) // sketch.DAY_NS
     order = np.lexsort((_ns(rollups["t_last"]), gkey))

@@ -52,3 +52,14 @@ def test_rows_already_alone_pass_through_unchanged() -> None:
     r = daily_rollup(usage())
     out = merge_rollups(r)
     assert len(out) == len(r) and int(out["n"].sum()) == int(r["n"].sum())
+
+
+def test_rows_missing_a_name_stay_apart_from_other_containers() -> None:
+    """A row whose pod (or any key) is missing is its own container's, not one shared
+    bucket for every row with a missing name."""
+    r = daily_rollup(usage())
+    first_day = r["day"] == r["day"].min()
+    r.loc[first_day, "pod"] = None  # four containers, each with a nameless pod on day one
+    out = merge_rollups(r)
+    assert len(out) == len(r)
+    assert sorted(out.loc[out["pod"].isna(), "workload"]) == ["app0", "app1", "app2", "app3"]
