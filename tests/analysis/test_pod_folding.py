@@ -23,7 +23,7 @@ from quotatune.analysis.recommend import (
 from quotatune.analysis.summary import BLOCK_CELLS, History, percentile_values
 from quotatune.model import validate_usage
 from quotatune.rollup import sketch
-from quotatune.rollup.merge import fold_pods
+from quotatune.rollup.merge import AS_OF_COLUMNS, fold_pods, with_seen_at
 from quotatune.rollup.sketch import daily_rollup
 
 MIB = 1 << 20
@@ -180,3 +180,48 @@ def test_percentiles_from_the_non_empty_buckets_only_are_the_dense_ones(prefix: 
                                   percentile_values(pods, prefix, qs, sparse=False))
     np.testing.assert_array_equal(percentile_values(pods, prefix, qs),
                                   percentile_values(pods, prefix, qs, sparse=False))
+
+
+def test_folding_again_and_again_as_of_gives_the_single_folds_history() -> None:
+    """A stream folds each chunk's pieces into what it holds (``as_of``): pieces cut at any
+    row, folded in any grouping, give the history one fold of the whole days gives."""
+    u = usage(days=2)
+    cuts = [0, 1000, 1001, 2500, 4321, 5000, len(u)]
+    held: pd.DataFrame | None = None
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        piece = daily_rollup(u.iloc[a:b])
+        both = piece if held is None else pd.concat([with_seen_at(held), with_seen_at(piece)],
+                                                     ignore_index=True)
+        held = fold_pods(both, as_of=True)
+    assert held is not None and len(held) == 3 * 2
+    once = fold_pods(pd.concat(by_day(u), ignore_index=True))
+    streamed = History(held.drop(columns=AS_OF_COLUMNS))
+    whole = History(once)
+    for attr in ("samples", "t_first", "t_last", "cpu_max", "mem_max", "hourly_peaks"):
+        np.testing.assert_array_equal(getattr(streamed, attr), getattr(whole, attr),
+                                      err_msg=attr)
+    for col in (*sketch.CURRENT_COLUMNS, "restarts"):
+        np.testing.assert_array_equal(streamed.current(col), whole.current(col), err_msg=col)
+    assert streamed.platform == whole.platform
+    qs = np.array([0.5, 0.9, 0.99])
+    np.testing.assert_array_equal(percentile_values(streamed, "cpu", qs),
+                                  percentile_values(whole, "cpu", qs))
+
+
+def test_a_value_seen_later_wins_over_a_folded_rows_older_one() -> None:
+    """Folded once, a row's t_last is its newest pod's while its limit may be an older
+    pod's; folded again as_of, the limit seen last wins, not the row seen last."""
+    day = pd.Timestamp("2026-11-20", tz="UTC")
+
+    def row(pod: str, t_last: str, limit: float) -> dict[str, object]:
+        return {"namespace": "batch", "workload": "job", "container": "main", "pod": pod,
+                "day": day, "n": 1, "t_first": pd.Timestamp(t_last, tz="UTC"),
+                "t_last": pd.Timestamp(t_last, tz="UTC"), "memory_limit_bytes": limit}
+
+    first = fold_pods(pd.DataFrame([row("a", "2026-11-20T10:00", 1.0 * MIB),
+                                    row("b", "2026-11-20T20:00", np.nan)]), as_of=True)
+    assert first["memory_limit_bytes"].tolist() == [MIB]
+    later = with_seen_at(pd.DataFrame([row("c", "2026-11-20T15:00", 2.0 * MIB)]))
+    again = fold_pods(pd.concat([first, later], ignore_index=True), as_of=True)
+    assert again["memory_limit_bytes"].tolist() == [2 * MIB]
+    assert again["t_last"].tolist() == [pd.Timestamp("2026-11-20T20:00", tz="UTC")]
