@@ -42,7 +42,8 @@ def from_files(
     get_strategy(strategy)  # a bad name fails before any file is read
     # Streamed into per-day rollups (a file larger than memory is never held whole), of only
     # the columns the strategy reads, as from the store.
-    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy))
+    data = rollups_from_files(files, fmt, target, columns=rollup_columns(strategy),
+                              fold=folds_pods(strategy))
     if data.rollups.empty and data.specs.empty:
         raise InputError(f"no containers for {target} in the given files (no usage samples "
                          "and no pod or container specs)")

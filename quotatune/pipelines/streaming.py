@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +27,7 @@ from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import runs
-from quotatune.rollup.merge import merge_rollups
+from quotatune.rollup.merge import AS_OF_COLUMNS, fold_pods, merge_rollups, with_seen_at
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
@@ -59,14 +58,17 @@ class _Overlap(Exception):
 def rollups_from_files(
     files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
     now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
-    columns: list[str] | None = None,
+    columns: list[str] | None = None, fold: bool = False,
 ) -> FileRollups:
     """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
     when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
     (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
-    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`)."""
+    rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`).
+    ``fold``: the rollups come one row per container and day, pods folded as the chunks
+    arrive (:func:`quotatune.rollup.merge.fold_pods` ``as_of``), for a strategy that sizes
+    containers as a whole: a CronJob's pods, one row each, then never pile up."""
     limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
-    args = (files, fmt, target, keep_samples, limit, progress, columns)
+    args = (files, fmt, target, keep_samples, limit, progress, columns, fold)
     try:
         out = _read(*args, exact=False)
     except _Overlap:
@@ -86,7 +88,16 @@ class _Scan:
     known: set[str] = field(default_factory=set)
     future: int = 0
     limits: list[pd.DataFrame] = field(default_factory=list)
-    spans: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    spans: PodSpans = field(default_factory=lambda: PodSpans())
+    _limit_rows: int = 0  # rows in ``limits`` when they were last compacted
+
+    def compact_limits(self) -> None:
+        """Per pod, a limit changes at least where each pod starts: past 100,000 rows more
+        (a CronJob's pods), the changes are found again per container, over all of them."""
+        rows = sum(map(len, self.limits))
+        if rows - self._limit_rows > 100_000:
+            self.limits = [_limit_changes(_cat_names(self.limits))]
+            self._limit_rows = len(self.limits[0])
 
 
 def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timestamp,
@@ -121,17 +132,18 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
                 continue
         if staging is not None:
             scan.limits.append(_limit_changes(usage))
+            scan.compact_limits()
             staging.add(usage)
             continue
         yield usage
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
-          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, *,
+          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, fold: bool, *,
           exact: bool) -> FileRollups:
     scan = _Scan()
     pieces: list[pd.DataFrame] = []
-    pending = 0
+    pending = combined = 0  # rollup rows held; of those, rows folded already
     samples: list[pd.DataFrame] = []
     dup = 0
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
@@ -139,12 +151,19 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
         for usage in prefetched(reader):
             scan.limits.append(_limit_changes(usage, _check_spans(usage, scan.spans)))
+            scan.compact_limits()
             pieces.append(daily_rollup(usage, columns))
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
                 samples.append(usage)
-            if pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
-                pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
+            # Merged pieces shrink only where a chunk cut a pod's day: merged when they are 4x
+            # what was merged before; folded ones shrink to the containers' days: folded as
+            # soon as 50,000 rows wait (a chunk of a CronJob's pods alone, too).
+            if fold and pending - combined > 50_000:
+                pieces = [_combine(pieces, fold)]
+                pending = combined = len(pieces[0])
+            elif not fold and pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
+                pieces = [_combine(pieces, fold)]
                 pending = len(pieces[0])
         if exact:
             progress.phase("rolling up days", len(staging.days()))
@@ -155,8 +174,11 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 if keep_samples and not target.is_all:
                     samples.append(frame)
                 progress.advance()
+                if fold and len(pieces) > 1:
+                    pieces = [_combine(pieces, fold)]
             staging.close()
-    rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else pd.DataFrame()
+    rollups = _combine(pieces, fold) if pieces else pd.DataFrame()
+    rollups = rollups.drop(columns=[c for c in AS_OF_COLUMNS if c in rollups.columns])
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
@@ -186,8 +208,54 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                        notes=acc.notes, errors=acc.errors)
 
 
-def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, int]]
-                 ) -> np.ndarray | None:
+def _combine(pieces: list[pd.DataFrame], fold: bool) -> pd.DataFrame:
+    """The pieces as one row per pod's container and day, or folded per container and day."""
+    if fold:
+        return fold_pods(pd.concat([with_seen_at(p) for p in pieces], ignore_index=True),
+                         as_of=True)
+    return merge_rollups(pd.concat(pieces, ignore_index=True))
+
+
+class PodSpans:
+    """Each pod's time span seen so far, in arrays sorted by a 64-bit hash of the pod's
+    names: a dict of name tuples cost about 300 bytes a pod, half a GiB for a month of a
+    fleet's CronJob pods.  Pods whose names hash alike are taken for one, so at worst an
+    overlap is suspected where there is none and the files are read again exactly; an
+    overlap is never missed."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype="int64")
+        self.lo = np.empty(0, dtype="int64")
+        self.hi = np.empty(0, dtype="int64")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+        """Widen the spans by these pods' (one each); False, with nothing changed, if one
+        of them is given twice or has a time within the span already seen for it."""
+        order = np.argsort(keys, kind="stable")
+        k, lo, hi = keys[order], lo[order], hi[order]
+        if (k[1:] == k[:-1]).any():
+            return False
+        at = np.searchsorted(self.keys, k)
+        found = np.zeros(len(k), dtype=bool)
+        inside = at < len(self.keys)
+        found[inside] = self.keys[at[inside]] == k[inside]
+        f = at[found]
+        if ((lo[found] <= self.hi[f]) & (hi[found] >= self.lo[f])).any():
+            return False
+        self.lo[f] = np.minimum(self.lo[f], lo[found])
+        self.hi[f] = np.maximum(self.hi[f], hi[found])
+        new = ~found
+        # k is sorted, so inserting at the search positions keeps the keys sorted.
+        self.keys = np.insert(self.keys, at[new], k[new])
+        self.lo = np.insert(self.lo, at[new], lo[new])
+        self.hi = np.insert(self.hi, at[new], hi[new])
+        return True
+
+
+def _check_spans(usage: pd.DataFrame, spans: PodSpans) -> np.ndarray | None:
     """Raise :class:`_Overlap` if a pod repeats a time within this chunk or has samples
     within the time span already seen for it in earlier chunks; else widen the spans.
     Returns where each pod's rows start when every pod's rows are one run in time order
@@ -213,11 +281,8 @@ def _check_spans(usage: pd.DataFrame, spans: dict[tuple[str, ...], tuple[int, in
             raise _Overlap
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
         rows, lo, hi = order[first], t[first], t[np.r_[first[1:], len(c)] - 1]
-    for key, a, b in zip(_names_at(columns, rows), lo.tolist(), hi.tolist(), strict=True):
-        seen = spans.get(key)
-        if seen is not None and not (a > seen[1] or b < seen[0]):
-            raise _Overlap
-        spans[key] = (a, b) if seen is None else (min(seen[0], a), max(seen[1], b))
+    if not spans.add(_name_hashes(columns, rows), lo, hi):
+        raise _Overlap
     return pod_runs
 
 
@@ -278,9 +343,19 @@ def _pod_codes(columns: list[NameColumn], rows: np.ndarray | None = None) -> np.
     return runs.combined([(codes, len(names) - 1) for codes, names in columns], rows)
 
 
-def _names_at(columns: list[NameColumn], rows: np.ndarray) -> list[tuple[Any, ...]]:
-    """The (namespace, workload, pod, container) names of ``rows``; missing reads as ""."""
-    return list(zip(*(names[codes[rows] + 1] for codes, names in columns), strict=True))
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant: spreads one hash into the next
+
+
+def _name_hashes(columns: list[NameColumn], rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of the (namespace, workload, pod, container) names of ``rows``, the
+    same for the same names in any chunk of this run (missing reads as ""); each distinct
+    name is hashed once."""
+    key = np.zeros(len(rows), dtype="uint64")
+    for codes, names in columns:
+        h = np.fromiter(map(hash, names), dtype="int64", count=len(names)).view("uint64")
+        key *= _MIX  # wraps around, as a hash should
+        key ^= h[codes[rows] + 1]
+    return key.view("int64")
 
 
 def _names(df: pd.DataFrame) -> set[str]:
@@ -288,6 +363,19 @@ def _names(df: pd.DataFrame) -> set[str]:
         return set()
     keys = df[KEY_COLUMNS].drop_duplicates()
     return {f"{n}/{w}/{c}" for n, w, c in keys.itertuples(index=False)}
+
+
+def _cat_names(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames joined, their name columns as one categorical each (chunks have their own
+    categories: joined as they are, names would become Python strings)."""
+    from pandas.api.types import union_categoricals
+
+    out = pd.concat(frames, ignore_index=True)
+    for col in KEY_COLUMNS:
+        parts = [f[col] for f in frames if len(f)]
+        if parts and all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            out[col] = pd.Series(union_categoricals(parts), index=out.index)
+    return out
 
 
 def _cat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from quotatune.model import KEY_COLUMNS
-from quotatune.pipelines.streaming import _check_spans, _limit_changes
+from quotatune.pipelines.streaming import PodSpans, _check_spans, _limit_changes
 
 GIB = float(1 << 30)
 
@@ -38,13 +38,48 @@ def changes(df: pd.DataFrame) -> list[tuple[str, str, float]]:
 ])
 def test_runs_of_pods_give_the_changes_sorting_gives(limits: list[list[float]]) -> None:
     df = usage(limits)
-    runs = _check_spans(df, {})
+    runs = _check_spans(df, PodSpans())
     assert runs is not None  # one run per pod, in time order: read as they stand
     assert changes(_limit_changes(df, runs)) == changes(_limit_changes(df))
 
 
 def test_a_limit_is_kept_where_it_changes_and_where_each_pod_starts() -> None:
     df = usage([[GIB, GIB, 2 * GIB], [2 * GIB, 2 * GIB]])
-    got = _limit_changes(df, _check_spans(df, {}))
+    got = _limit_changes(df, _check_spans(df, PodSpans()))
     assert got["memory_limit_bytes"].tolist() == [GIB, 2 * GIB, 2 * GIB]
     assert got["timestamp"].dt.minute.tolist() == [0, 2, 0]
+
+
+def test_many_pods_limits_are_compacted_per_container_with_the_same_limit_at_any_time(
+) -> None:
+    """A CronJob's chunks hold a limit row per pod; past 100,000 rows they are found again
+    per container: the limit in force at any time stays what every row gives."""
+    from quotatune.analysis.oom import limits_at_ooms
+    from quotatune.pipelines.streaming import _Scan
+
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2026-11-02", tz="UTC")
+    scan, whole = _Scan(), []
+    for chunk in range(3):
+        n = 60_000  # pods of 2 samples, each a CronJob run of one of two containers
+        minute = np.arange(n) + chunk * n
+        df = pd.DataFrame({
+            "timestamp": np.repeat(start + pd.to_timedelta(minute, unit="min"), 2)
+            + np.tile(pd.to_timedelta([0, 30], unit="s"), n),
+            "namespace": "batch", "workload": np.repeat(np.where(minute % 2, "a", "b"), 2),
+            "pod": np.repeat([f"p{m}" for m in minute], 2), "container": "main",
+            "memory_limit_bytes": np.repeat(rng.choice([GIB, 2 * GIB, np.nan], n), 2),
+        }).astype({c: "category" for c in [*KEY_COLUMNS, "pod"]})
+        whole.append(_limit_changes(df, _check_spans(df, scan.spans)))
+        scan.limits.append(whole[-1])
+        scan.compact_limits()
+    assert sum(map(len, scan.limits)) < sum(map(len, whole)) // 2  # compacted
+    kills = pd.DataFrame({
+        "timestamp": start + pd.to_timedelta(rng.integers(0, 3 * 60_000, 500), unit="min"),
+        "namespace": "batch", "workload": rng.choice(["a", "b"], 500), "container": "main",
+        "pod": "", "reason": "OOMKilled"})
+    every, compacted = (limits_at_ooms(pd.concat(frames, ignore_index=True), kills)
+                        for frames in (whole, scan.limits))
+    assert every is not None and compacted is not None
+    assert set(every["limit_at_oom"].dropna()) == {GIB, 2 * GIB}
+    pd.testing.assert_frame_equal(every, compacted)

@@ -1,14 +1,15 @@
 """The ``--from`` overlap check numbers each pod from its names' category codes: distinct
-pods get distinct numbers, equal pods equal ones, and their rows read back as their names, a
-missing name as "" (as validation fills it) instead of borrowing another category's name;
-so also when the codes must be renumbered to fit 64 bits."""
+pods get distinct numbers, equal pods equal ones, so also when the codes must be renumbered
+to fit 64 bits; and it keys the spans it keeps by a hash of the names that is the same in
+every chunk whatever its categories, a missing name hashing as "" (as validation fills it)
+instead of borrowing another category's name."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from quotatune.pipelines.streaming import POD_KEY, _name_columns, _names_at, _pod_codes
+from quotatune.pipelines.streaming import POD_KEY, _name_columns, _name_hashes, _pod_codes
 
 
 def frame(rows: list[tuple[str | None, ...]], extra: int = 0) -> pd.DataFrame:
@@ -33,10 +34,15 @@ WANT = [("shop", "web", "web-1", "app"), ("shop", "web", "", "app"),
         ("shop", "web", "", "app")]
 
 
-def test_pods_are_numbered_apart_and_read_back_with_missing_names_empty() -> None:
+def hashes(rows: list[tuple[str | None, ...]], extra: int = 0) -> list[int]:
+    return _name_hashes(_name_columns(frame(rows, extra)), np.arange(len(rows))).tolist()
+
+
+def test_pods_are_numbered_apart_and_hashed_with_missing_names_empty() -> None:
     columns = _name_columns(frame(ROWS))
     code = _pod_codes(columns)
-    assert _names_at(columns, np.arange(len(ROWS))) == WANT
+    assert hashes(ROWS) == hashes(WANT)  # type: ignore[arg-type]
+    assert len(set(hashes(ROWS))) == 4
     assert len(np.unique(code)) == 4 and code[1] == code[4]
     assert _pod_codes(columns, rows=np.array([4, 0])).tolist() == [code[4], code[0]]
 
@@ -45,5 +51,12 @@ def test_so_too_when_the_codes_are_renumbered_to_fit() -> None:
     # 2^16 categories in each of four columns: their product passes 2^62.
     columns = _name_columns(frame(ROWS, extra=1 << 16))
     code = _pod_codes(columns)
-    assert _names_at(columns, np.arange(len(ROWS))) == WANT
+    assert hashes(ROWS, extra=1 << 16) == hashes(WANT)  # type: ignore[arg-type]
     assert len(np.unique(code)) == 4 and code[1] == code[4]
+
+
+def test_a_pods_hash_does_not_depend_on_the_chunks_other_names() -> None:
+    # Another chunk: other pods first, so every name has another category code.
+    other = [("batch", "job", "job-7", "main"), *reversed(ROWS)]
+    assert hashes(other)[1:] == list(reversed(hashes(ROWS)))
+    assert hashes(other)[0] not in hashes(ROWS)
