@@ -24,6 +24,7 @@ end of the kill's hour (the rollups keep hourly peaks).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,6 +55,16 @@ OOM_RATIO = 1.2
 HOUR_NS = 3_600 * 10**9
 
 
+@dataclass(frozen=True)
+class WindowPeaks:
+    """Memory values of pods' windows, in order of pod, then day: the pod's row in
+    ``History.pods``, the window's day (a column of ``History.days``), its value (NaN: none)."""
+
+    pod: np.ndarray
+    day: np.ndarray
+    value: np.ndarray
+
+
 def vpa_bucket_end(bucket: np.ndarray, first: float) -> np.ndarray:
     """VPA's percentile value: the end of the bucket (the start of the last one)."""
     b = np.where(bucket < VPA_NBUCKETS - 1, bucket + 1, bucket)
@@ -74,16 +85,21 @@ def pod_minimums(per_pod: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cpu, mem
 
 
-def pod_window_peaks(h: History, ev: Evidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pod_window_peaks(h: History, ev: Evidence) -> tuple[WindowPeaks, np.ndarray, np.ndarray]:
     """One memory value per pod and UTC-day window: the pod's peak, raised by the bump of
-    every OOM kill in that window.  Returns (pods x days values, NaN = no window; the
-    container row of each pod; the number of kills counted per container)."""
+    every OOM kill in that window.  Returns (the windows; the container row of each pod; the
+    number of kills counted per container).  Only windows with rows or kills are held: a
+    pods x days table grew with a CronJob's pods times the days (half a GiB for a month)."""
     pods, owner = h.pods
-    peaks = pods.daily_peaks.copy()
+    code, day = pods.day_rows
+    ndays = max(len(pods.days), 1)
+    keys, inv = np.unique(code * ndays + day, return_inverse=True)
+    value = np.full(len(keys), np.nan)
+    np.fmax.at(value, inv, pods.row_values("mem_max"))
     counted = np.zeros(h.size, "int64")
     kills = ev.oom_kills
     if len(kills.container) == 0:
-        return peaks, owner, counted
+        return WindowPeaks(keys // ndays, keys % ndays, value), owner, counted
     found = [(int(c), _pod_of_kill(pods, owner, int(c), str(name), t), t)
              for c, name, t in zip(kills.container, kills.pod, kills.at_ns, strict=True)]
     # The hours and requests of the pods that were killed only (one line per pod of every
@@ -91,6 +107,7 @@ def pod_window_peaks(h: History, ev: Evidence) -> tuple[np.ndarray, np.ndarray, 
     hit = np.unique([p for _, p, _ in found if p >= 0]).astype("int64")
     hourly = pods.hourly_peaks_of(hit)
     request = _pod_day_requests(pods, hit)
+    added: dict[int, float] = {}  # windows with a kill and no rows
     for c, p, t in found:
         if p < 0 or np.isnan(t) or t < pods.t_first[p]:
             continue  # no pod, no time, or before the pod's first sample: VPA drops it
@@ -102,9 +119,20 @@ def pod_window_peaks(h: History, ev: Evidence) -> tuple[np.ndarray, np.ndarray, 
         req = request[i, d] if np.isfinite(request[i, d]) else np.nan_to_num(ev.mem_request[c])
         used = max(float(req), peak)
         bump = max(used + MIN_MEM_STEP, used * OOM_RATIO)
-        peaks[p, d] = np.fmax(peaks[p, d], bump)
+        k = p * ndays + d
+        at = int(np.searchsorted(keys, k))
+        if at < len(keys) and keys[at] == k:
+            value[at] = np.fmax(value[at], bump)
+        else:
+            added[k] = float(np.fmax(added.get(k, np.nan), bump))
         counted[c] += 1
-    return peaks, owner, counted
+    if added:
+        new = np.fromiter(added, dtype="int64", count=len(added))
+        keys = np.concatenate([keys, new])
+        value = np.concatenate([value, np.fromiter(added.values(), dtype="float64")])
+        order = np.argsort(keys, kind="stable")
+        keys, value = keys[order], value[order]
+    return WindowPeaks(keys // ndays, keys % ndays, value), owner, counted
 
 
 def _pod_of_kill(pods: History, owner: np.ndarray, c: int, name: str, t: float) -> int:
@@ -132,13 +160,13 @@ def _pod_day_requests(pods: History, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def memory_histogram(h: History, peaks: np.ndarray, owner: np.ndarray) -> np.ndarray:
+def memory_histogram(h: History, peaks: WindowPeaks, owner: np.ndarray) -> np.ndarray:
     """Per container, VPA's 5 % bucket histogram of its pods' window values, each weighted
     by its window's end in real time (half-life 24 h, relative to the newest window)."""
-    ok = ~np.isnan(peaks)
-    p, d = np.nonzero(ok)
+    ok = ~np.isnan(peaks.value)
+    p, d = peaks.pod[ok], peaks.day[ok]
     w = np.exp2((h.days[d] - h.ref_day_ns) / 1e9 / sketch.HALF_LIFE_S)
-    b = sketch.bucket_index(peaks[ok], sketch.MEM_FIRST) // sketch.FINE
+    b = sketch.bucket_index(peaks.value[ok], sketch.MEM_FIRST) // sketch.FINE
     return np.bincount(owner[p] * VPA_NBUCKETS + b, weights=w,
                        minlength=h.size * VPA_NBUCKETS).reshape(h.size, VPA_NBUCKETS)
 
@@ -169,7 +197,7 @@ def vpa(h: History, ev: Evidence, policy: Policy) -> Sizing:
     mem = _floor(mem_p * (1 + MARGIN), min_mem, per_pod, "memory",
                  f"{POD_MIN_MEMORY_MB} MiB", fmt_mem, reasons)
 
-    windows = np.bincount(owner, weights=(~np.isnan(peaks)).sum(axis=1), minlength=n)
+    windows = np.bincount(owner[peaks.pod[~np.isnan(peaks.value)]], minlength=n)
     npods = np.bincount(owner, minlength=n)
     for i in range(n):
         pods = f" of {npods[i]} pods" if npods[i] > 1 else ""
