@@ -77,22 +77,27 @@ def recommend_from_rollups(
     strategy: str | None = None,
     policy: Policy | None = None,
     limit_rows: pd.DataFrame | None = None,
+    pod_rows: pd.DataFrame | None = None,
 ) -> list[Recommendation]:
     """One Recommendation per container in ``rollups``, then one per container known only
     from ``specs`` (status ``no-usage``: current values, and what evidence alone gives).
     The memory limit at an OOM kill that ``events`` do not give is looked up in
     ``limit_rows`` (rollup rows per pod, of the kills' days), by default in ``rollups``:
-    rollups read folded per container hold only each day's newest limit."""
+    rollups read folded per container hold only each day's newest limit.  ``pod_rows``:
+    for a strategy of per-pod scalars (``Strategy.pod_scalars``), its per-pod rows without
+    histograms (see :func:`quotatune.pipelines.inputs.pod_rows`); ``rollups`` are then
+    read folded."""
     strat = get_strategy(strategy)
     policy = policy or DEFAULT_POLICY
     out: list[Recommendation] = []
     if not rollups.empty:
         given = rollups
-        if not strat.per_pod:
+        pods = pod_rows if strat.pod_scalars else None
+        if not strat.per_pod or pods is not None:
             # Folded here too, so rollups read folded or not give the same history.
             rollups = fold_pods(rollups)
         windowed = _window(rollups, strat, policy)
-        h = History(windowed)
+        h = History(windowed, pod_rows=None if pods is None else _window(pods, strat, policy))
         ev = evidence(h, specs, events, given if limit_rows is None else limit_rows)
         out = _build(h, ev, strat.fn(h, ev, policy), strat, policy)
     sized = {(r.namespace, r.workload, r.container) for r in out}

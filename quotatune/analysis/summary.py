@@ -32,8 +32,12 @@ SPARSE_RATIO = 16
 class History:
     """Usage history of a set of containers, merged from rollup rows."""
 
-    def __init__(self, rollups: pd.DataFrame, key: list[str] = KEY_COLUMNS) -> None:
+    def __init__(self, rollups: pd.DataFrame, key: list[str] = KEY_COLUMNS,
+                 pod_rows: pd.DataFrame | None = None) -> None:
+        """``pod_rows``: the rows :attr:`pods` is made of (one per pod and day), when
+        ``rollups`` are folded per container (by default ``rollups`` themselves)."""
         r = rollups if "pod" in rollups.columns else rollups.assign(pod="")
+        self._pod_rows = pod_rows
         self._code, self.keys = _factorize(r, key)
         self.size = len(self.keys)
         self._rows = r
@@ -85,10 +89,21 @@ class History:
     def pods(self) -> tuple[History, np.ndarray]:
         """The history one row per pod (namespace, workload, container, pod), and for each
         pod the row of its container in this history."""
-        pods = History(self._rows, key=sketch.POD_KEY)
-        own = pd.MultiIndex.from_frame(pods.keys[KEY_COLUMNS])
-        owner = pd.MultiIndex.from_frame(self.keys[KEY_COLUMNS]).get_indexer(own)
-        return pods, np.asarray(owner, dtype="int64")
+        pods = History(self._rows if self._pod_rows is None else self._pod_rows,
+                       key=sketch.POD_KEY)
+        # Pods come sorted by container: each container's pods are one run, looked up once
+        # (a MultiIndex of every pod cost hundreds of MB for a CronJob's pods).
+        own = pods.keys[KEY_COLUMNS]
+        change = np.zeros(len(own), dtype=bool)
+        change[:1] = True
+        for col in KEY_COLUMNS:
+            v = own[col].to_numpy(object)
+            change[1:] |= v[1:] != v[:-1]
+        starts = np.flatnonzero(change)
+        first = pd.MultiIndex.from_frame(own.iloc[starts])
+        owner = pd.MultiIndex.from_frame(self.keys[KEY_COLUMNS]).get_indexer(first)
+        sizes = np.diff(np.r_[starts, len(own)])
+        return pods, np.repeat(np.asarray(owner, dtype="int64"), sizes)
 
     def row_values(self, col: str) -> np.ndarray:
         """A rollup column's values, one per rollup row (in ``day_rows`` order)."""

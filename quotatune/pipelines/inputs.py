@@ -12,14 +12,15 @@ from pathlib import Path
 import pandas as pd
 
 from quotatune.analysis.oom import LIMIT_AT_OOM, oom_events
-from quotatune.model import KEY_COLUMNS, Target
+from quotatune.model import KEY_COLUMNS, ContainerKey, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.streaming import FileRollups, rollups_from_files
-from quotatune.store import Store
+from quotatune.rollup import sketch
+from quotatune.store import Store, reads
 
 __all__ = ["FileRollups", "existing_store", "load_inputs", "oom_limit_rows", "open_store",
-           "rollups_from_files"]
+           "pod_rows", "rollups_from_files"]
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
@@ -130,3 +131,25 @@ def oom_limit_rows(store: Store, target: Target | None, events: pd.DataFrame
     return store.read_rollups(since=times.min().floor("D") - pd.Timedelta(days=1),
                               until=times.max(), target=target,
                               columns=[*KEY_COLUMNS, "pod", "day", "memory_limit_bytes"])
+
+
+def pod_rows(store: Store, target: Target | None, events: pd.DataFrame) -> pd.DataFrame | None:
+    """Each pod's days as their scalars (:data:`quotatune.rollup.sketch.BASE_COLUMNS`, no
+    histograms), with the hourly memory peaks of the pods of OOM-killed containers (the
+    other rows share one row of NaN): what a strategy of per-pod scalars reads (VPA: a peak
+    per pod and day; at a kill, the pod's peak so far).  None without rollups."""
+    rows = store.read_rollups(columns=list(sketch.BASE_COLUMNS), target=target)
+    if rows is None or rows.empty:
+        return rows
+    hours = pd.Series([sketch.NO_HOURS] * len(rows), index=rows.index, dtype=object)
+    oom = oom_events(events)
+    killed = sorted({ContainerKey(*k) for k in oom[KEY_COLUMNS].astype(str).itertuples(
+        index=False, name=None)}) if not oom.empty else []
+    got = store.read_rollups(columns=[*sketch.POD_KEY, "day", "mem_hour_max"], target=target,
+                             keys=killed) if killed else None
+    if got is not None and not got.empty:
+        on = [*sketch.POD_KEY, "day"]
+        mine = reads.keep_keys(rows, killed)[on].reset_index()
+        found = mine.merge(got[[*on, "mem_hour_max"]], on=on, how="inner")
+        hours.loc[found["index"].to_numpy()] = found["mem_hour_max"].to_numpy()
+    return rows.assign(mem_hour_max=hours)

@@ -19,7 +19,12 @@ from quotatune.analysis.recommend import (
 from quotatune.model import Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
-from quotatune.pipelines.inputs import existing_store, oom_limit_rows, rollups_from_files
+from quotatune.pipelines.inputs import (
+    existing_store,
+    oom_limit_rows,
+    pod_rows,
+    rollups_from_files,
+)
 from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
 from quotatune.sources.prometheus.client import PrometheusClient
 from quotatune.sources.prometheus.run import MAX_CONCURRENCY
@@ -59,7 +64,9 @@ def from_store(
     """From the store's per-day rollups: a fleet's week of samples never has to be loaded."""
     st = existing_store(store)
     # Only the target's rows are decoded; if it has none, read all (to suggest names).
-    fold = folds_pods(strategy)
+    # A strategy of per-pod scalars reads its histograms folded too, its pods apart.
+    scalars = get_strategy(strategy).pod_scalars
+    fold = folds_pods(strategy) or scalars
     rollups = st.read_rollups(columns=rollup_columns(strategy), target=target, fold_pods=fold)
     if rollups is None or rollups.empty:
         rollups = st.read_rollups(columns=rollup_columns(strategy), fold_pods=fold)
@@ -71,9 +78,11 @@ def from_store(
     if not target.is_all:
         rollups, specs = _select_known(target, rollups, specs)
         events = events[target.mask(events)] if not events.empty else events
-    limits = oom_limit_rows(st, None if target.is_all else target, events) if fold else None
+    where = None if target.is_all else target
+    limits = oom_limit_rows(st, where, events) if fold else None
+    pods = pod_rows(st, where, events) if scalars and not rollups.empty else None
     return recommend_from_rollups(rollups, specs, events, strategy=strategy,
-                                  limit_rows=limits), specs
+                                  limit_rows=limits, pod_rows=pods), specs
 
 
 def _select_known(target: Target, rollups: pd.DataFrame, specs: pd.DataFrame

@@ -106,9 +106,9 @@ def bucket_start(index: np.ndarray | int, first: float, fine: int = 1) -> np.nda
 
 
 # What a row holds in place of what was not asked for (shared: never written to).
-_NO_HOURS = np.full(24, np.nan)
+NO_HOURS = np.full(24, np.nan)
 _NO_BUCKETS = (np.empty(0, dtype="int16"), np.empty(0, dtype="int32"), np.empty(0))
-for _a in (_NO_HOURS, *_NO_BUCKETS):
+for _a in (NO_HOURS, *_NO_BUCKETS):
     _a.flags.writeable = False
 
 
@@ -202,7 +202,7 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         hmax[slot] = np.maximum.reduceat(mem, hstarts)
         out["mem_hour_max"] = _lists(hmax, np.arange(0, ngroups * 24 + 1, 24))
     else:
-        out["mem_hour_max"] = pd.Series([_NO_HOURS] * ngroups, dtype=object)
+        out["mem_hour_max"] = pd.Series([NO_HOURS] * ngroups, dtype=object)
     for prefix, values, first in (("cpu", cpu, CPU_FIRST), ("mem", mem, MEM_FIRST)):
         if not wanted & {f"{prefix}_b", f"{prefix}_c", f"{prefix}_w"}:
             for col, empty in zip(("b", "c", "w"), _NO_BUCKETS, strict=True):

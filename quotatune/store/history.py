@@ -310,15 +310,20 @@ class Store:
     def read_rollups(
         self, since: pd.Timestamp | None = None, until: pd.Timestamp | None = None,
         columns: list[str] | None = None, target: model.Target | None = None,
-        fold_pods: bool = False,
+        fold_pods: bool = False, keys: list[model.ContainerKey] | None = None,
     ) -> pd.DataFrame | None:
         """Per-day summaries, recomputed for days written without (or with an older) rollup.
         ``columns``: read only these (a strategy needs a few of the histograms); ``target``:
-        only its containers, filtered inside Parquet; ``fold_pods``: each day's pods merged
-        per container as it is read (:func:`quotatune.rollup.merge.fold_pods`)."""
+        only its containers, filtered inside Parquet; ``keys``: only these containers (of
+        the target); ``fold_pods``: each day's pods merged per container as it is read
+        (:func:`quotatune.rollup.merge.fold_pods`)."""
         if self.rollup is None:
             return None
         where = reads.target_filter(target)
+        if keys is not None:
+            if not keys:
+                return None
+            where = reads.both(where, reads.keys_filter(keys))
         parts = []
         for day in self._selected_days(since, until):
             m = self._manifest(day)
@@ -331,6 +336,8 @@ class Store:
                 data = self._read_day(day, filters=where)
                 r = None if data is None or data.empty else self.rollup(data)
                 r = r[columns] if r is not None and columns is not None else r
+            if r is not None and keys is not None:
+                r = reads.keep_keys(r, keys)
             if r is not None and not r.empty:
                 parts.append(merge.fold_pods(r) if fold_pods else r)
         return reads.concat_rollups(parts)

@@ -20,7 +20,8 @@ STRATEGIES: dict[str, Strategy] = {
                         columns=sketch.CPU_COUNTS, per_pod=True),
     "vpa": Strategy("vpa", "Kubernetes VPA recommender defaults (decaying histograms, p90, "
                     "x1.15, one memory peak per pod and day)", vpa,
-                    columns=(*sketch.CPU_DECAYED, "mem_hour_max"), per_pod=True),
+                    columns=(*sketch.CPU_DECAYED, "mem_hour_max"), per_pod=True,
+                    pod_scalars=True),
     **WINDOW_STRATEGIES,
     TAIL.name: TAIL,
 }

@@ -79,6 +79,11 @@ class Strategy:
     # read them folded per container and day (rollup.merge.fold_pods), so their memory
     # follows the containers, not the pods a CronJob keeps starting.
     per_pod: bool = False
+    # Of a per-pod strategy: its per-pod facts are the rows' scalars (and the hourly peaks
+    # of killed containers' pods); the histograms it reads are its containers'.  A store
+    # then gives it rollups folded per container and day, and pod rows without histograms
+    # (History.pods), so a CronJob's pods cost a few numbers each.
+    pod_scalars: bool = False
 
 
 def empty_reasons(n: int) -> list[list[str]]:
