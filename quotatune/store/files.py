@@ -78,12 +78,13 @@ def write_usage_table(df: pd.DataFrame, path: Path) -> None:
         use_byte_stream_split=measured))
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
+def write_parquet(df: pd.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(parquet_safe(df), preserve_index=False)
-    atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd"))
+    atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd",
+                                                      row_group_size=row_group_size))
 
 
 def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:

@@ -210,7 +210,8 @@ class Store:
                 if self.rollup is not None:
                     manifest["rollup"] = f"rollup-{token}.parquet"
                     manifest["rollup_version"] = self.rollup_version
-                    _write_parquet(self.rollup(df), d / manifest["rollup"])
+                    _write_parquet(self.rollup(df), d / manifest["rollup"],
+                                   row_group_size=reads.ROLLUP_ROW_GROUP_ROWS)
                 written.result()
             _atomic_write_text(d / "manifest.json", json.dumps(manifest))
         except OSError as exc:

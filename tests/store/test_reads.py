@@ -98,3 +98,41 @@ def test_a_store_with_one_big_row_group_and_old_rollups_reads_the_same(tmp_path)
                                                      "mem_c", "mem_w", "mem_hour_max"]))
     scanned = pd.concat([df for _, df in st.scan_usage(None, target=target)])
     assert len(scanned) == 600
+
+
+def cron_day(jobs: int, runs: int) -> pd.DataFrame:
+    """A day of CronJobs: every run is a new pod that lives five minutes."""
+    start = pd.Timestamp("2026-11-20T00:00:00Z")
+    frames = [pd.DataFrame({
+        "timestamp": start + pd.to_timedelta(r * 10 + np.arange(5), unit="min"),
+        "namespace": "batch", "workload": f"cron{j}", "pod": f"cron{j}-{r}", "container": "job",
+        "cpu_cores": 0.1 + j / 1000, "memory_working_set_bytes": 100e6 + r * 1e6,
+    }) for j in range(jobs) for r in range(runs)]
+    return validate_usage(pd.concat(frames, ignore_index=True), "test")
+
+
+def test_a_day_of_many_pods_keeps_its_rollups_in_row_groups_a_target_read_skips(tmp_path):
+    st = open_store(tmp_path)
+    st.append(Collected(usage=cron_day(jobs=60, runs=140)))  # 8,400 pod rollup rows
+    meta = pq.ParquetFile(day_file(tmp_path, "rollup")).metadata
+    assert meta.num_row_groups == -(-8400 // reads.ROLLUP_ROW_GROUP_ROWS)
+    everything = st.read_rollups()
+    one = st.read_rollups(target=Target.parse("batch/cron7"))
+    want = everything[everything["workload"] == "cron7"].reset_index(drop=True)
+    assert len(one) == 140
+    pd.testing.assert_frame_equal(
+        one.astype({c: str for c in reads.NAME_COLUMNS if c in one}).reset_index(drop=True),
+        want.astype({c: str for c in reads.NAME_COLUMNS if c in want}))
+
+
+def test_a_filtered_read_names_only_the_pods_it_returns(tmp_path):
+    """A filter keeps a row group's whole dictionary; the read cuts it to the rows' names, so
+    one CronJob of a day of thousands of pods does not come back with them all as categories."""
+    st = open_store(tmp_path)
+    st.append(Collected(usage=cron_day(jobs=60, runs=140)))
+    table = reads.read_table(day_file(tmp_path), ["pod", "cpu_cores"],
+                             [("workload", "=", "cron7")])
+    assert table.num_rows == 140 * 5
+    assert sum(len(c.dictionary) for c in table.column("pod").chunks) == 140
+    unfiltered = reads.read_table(day_file(tmp_path), ["pod"], None)
+    assert len(unfiltered.column("pod").unique()) == 8400
