@@ -114,7 +114,7 @@ def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFr
         now = pd.Timestamp(policy.now)
         end = pd.Series(now if now.tzinfo else now.tz_localize("UTC"), index=rollups.index)
     else:
-        end = last.groupby([rollups[c] for c in KEY_COLUMNS]).transform("max")
+        end = last.groupby([rollups[c] for c in KEY_COLUMNS], dropna=False).transform("max")
     since = (end - pd.Timedelta(days=strat.window_days)).dt.floor("D")
     return rollups[pd.to_datetime(rollups["day"], utc=True) >= since]
 

@@ -330,7 +330,9 @@ def _factorize(rows: pd.DataFrame, key: list[str]) -> tuple[np.ndarray, pd.DataF
     row (a MultiIndex's factorize) cost 1.5 GiB for a month of a CronJob's 1.7 M pods."""
     if rows.empty:
         return np.empty(0, "int64"), pd.DataFrame([], columns=key)
-    levels = [pd.factorize(rows[c].astype(str), sort=True) for c in key]
+    # A missing name is a key of its own, numbered last as a MultiIndex would.
+    levels = [pd.factorize(rows[c].astype(str), sort=True, use_na_sentinel=False)
+              for c in key]
     combined = runs.combined([(codes, len(names)) for codes, names in levels])
     _, first, code = np.unique(combined, return_index=True, return_inverse=True)
     keys = pd.DataFrame({c: np.asarray(names, dtype=object)[codes[first]]

@@ -225,3 +225,20 @@ def test_a_value_seen_later_wins_over_a_folded_rows_older_one() -> None:
     again = fold_pods(pd.concat([first, later], ignore_index=True), as_of=True)
     assert again["memory_limit_bytes"].tolist() == [2 * MIB]
     assert again["t_last"].tolist() == [pd.Timestamp("2026-11-20T20:00", tz="UTC")]
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_a_container_without_a_workload_name_is_its_own_container(strategy: str) -> None:
+    """Rows with no workload are numbered as a key of their own (after the named ones), not
+    given the last name's code (that sized "zzz" from the nameless pod and broke VPA), nor
+    dropped from a strategy's window."""
+    t = pd.Timestamp("2026-11-02T00:00:00Z") + pd.to_timedelta(np.arange(900) * 5, unit="min")
+    rows = pd.concat([pd.DataFrame({
+        "timestamp": t, "namespace": "shop", "workload": workload, "pod": pod,
+        "container": "app", "cpu_cores": 0.1, "memory_working_set_bytes": mib * float(MIB),
+    }) for workload, pod, mib in (("web", "web-1", 400), (None, "x-1", 1200),
+                                  ("zzz", "zzz-1", 800))], ignore_index=True)
+    got = {r.workload if isinstance(r.workload, str) else None: r.memory_request_mib
+           for r in recommend_from_rollups(daily_rollup(rows), strategy=strategy)}
+    assert set(got) == {"web", "zzz", None}
+    assert got["web"] < got["zzz"] < got[None]

@@ -73,7 +73,8 @@ def vpa_bucket_end(bucket: np.ndarray, first: float) -> np.ndarray:
 
 def containers_per_pod(h: History) -> np.ndarray:
     """Per container: how many containers its workload's pods run (those in the history)."""
-    wl = h.keys.groupby(["namespace", "workload"], sort=False)["container"].transform("size")
+    wl = h.keys.groupby(["namespace", "workload"], sort=False, dropna=False)["container"].transform(
+        "size")
     return wl.to_numpy("int64")
 
 
