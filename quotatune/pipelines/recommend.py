@@ -54,8 +54,8 @@ def from_files(
                          "and no pod or container specs)")
     errors += data.errors
     notes += data.notes
-    return recommend_from_rollups(data.rollups, data.specs, data.events,
-                                  strategy=strategy), data.specs
+    return recommend_from_rollups(data.rollups, data.specs, data.events, strategy=strategy,
+                                  limit_rows=data.limit_rows), data.specs
 
 
 def from_store(

@@ -20,14 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quotatune.analysis.oom import limits_at_ooms
+from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
 from quotatune.model import KEY_COLUMNS, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import runs
-from quotatune.rollup.merge import AS_OF_COLUMNS, fold_pods, merge_rollups, with_seen_at
+from quotatune.rollup.currents import NameColumn, PodCurrents, name_columns, name_hashes
+from quotatune.rollup.merge import fold_pods, merge_rollups
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
@@ -47,6 +48,9 @@ class FileRollups:
     events: pd.DataFrame
     usage: pd.DataFrame | None = None
     samples: int = 0
+    # Folded rollups: each pod's limit on the days of the OOM kills whose limit the samples
+    # do not give (:meth:`quotatune.rollup.currents.PodCurrents.limit_rows`).
+    limit_rows: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -65,8 +69,9 @@ def rollups_from_files(
     (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
     rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`).
     ``fold``: the rollups come one row per container and day, pods folded as the chunks
-    arrive (:func:`quotatune.rollup.merge.fold_pods` ``as_of``), for a strategy that sizes
-    containers as a whole: a CronJob's pods, one row each, then never pile up."""
+    arrive (:func:`quotatune.rollup.merge.fold_pods`), for a strategy that sizes containers
+    as a whole: a CronJob's pods, one row each, then never pile up.  Their current values
+    are those the whole days give (:class:`quotatune.rollup.currents.PodCurrents`)."""
     limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
     args = (files, fmt, target, keep_samples, limit, progress, columns, fold)
     try:
@@ -89,6 +94,7 @@ class _Scan:
     future: int = 0
     limits: list[pd.DataFrame] = field(default_factory=list)
     spans: PodSpans = field(default_factory=lambda: PodSpans())
+    currents: PodCurrents | None = None  # when the pods are folded
     _limit_rows: int = 0  # rows in ``limits`` when they were last compacted
 
     def compact_limits(self) -> None:
@@ -130,6 +136,12 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             usage = usage[~late]
             if usage.empty:
                 continue
+        if staging is not None and scan.currents is not None:
+            # The days come back from the staging in their own order: the pods' order of
+            # first appearance is noted as the input gives it.
+            columns = name_columns(usage, POD_KEY)
+            starts = np.flatnonzero(runs.changes([codes for codes, _ in columns], len(usage)))
+            scan.currents.note_seen(name_hashes(columns, starts))
         if staging is not None:
             scan.limits.append(_limit_changes(usage))
             scan.compact_limits()
@@ -141,7 +153,7 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
           limit: pd.Timestamp, progress: Progress, columns: list[str] | None, fold: bool, *,
           exact: bool) -> FileRollups:
-    scan = _Scan()
+    scan = _Scan(currents=PodCurrents() if fold else None)
     pieces: list[pd.DataFrame] = []
     pending = combined = 0  # rollup rows held; of those, rows folded already
     samples: list[pd.DataFrame] = []
@@ -153,6 +165,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             scan.limits.append(_limit_changes(usage, _check_spans(usage, scan.spans)))
             scan.compact_limits()
             pieces.append(daily_rollup(usage, columns))
+            if scan.currents is not None:
+                scan.currents.add(pieces[-1])
             pending += len(pieces[-1])
             if keep_samples and not target.is_all:
                 samples.append(usage)
@@ -171,6 +185,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 frame, d = merge_day(from_arrow(staging.take(day)))
                 dup += d
                 pieces.append(daily_rollup(frame, columns))
+                if scan.currents is not None:
+                    scan.currents.add(pieces[-1], in_input_order=False)
                 if keep_samples and not target.is_all:
                     samples.append(frame)
                 progress.advance()
@@ -178,7 +194,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                     pieces = [_combine(pieces, fold)]
             staging.close()
     rollups = _combine(pieces, fold) if pieces else pd.DataFrame()
-    rollups = rollups.drop(columns=[c for c in AS_OF_COLUMNS if c in rollups.columns])
+    if scan.currents is not None:
+        rollups = scan.currents.resolve(rollups)
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
@@ -200,19 +217,24 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             specs = specs[target.mask(specs)]
         if not events.empty:
             events = events[target.mask(events)]
+    limit_rows = None
+    if scan.currents is not None:
+        kills = oom_events(events)
+        if LIMIT_AT_OOM in kills.columns:
+            kills = kills[pd.to_numeric(kills[LIMIT_AT_OOM], errors="coerce").isna()]
+        limit_rows = scan.currents.limit_rows(kills)
     raw = None
     if keep_samples and samples:
         raw = _as_text(pd.concat(samples, ignore_index=True))
     n = int(rollups["n"].sum()) if not rollups.empty else 0
     return FileRollups(rollups=rollups, specs=specs, events=events, usage=raw, samples=n,
-                       notes=acc.notes, errors=acc.errors)
+                       notes=acc.notes, errors=acc.errors, limit_rows=limit_rows)
 
 
 def _combine(pieces: list[pd.DataFrame], fold: bool) -> pd.DataFrame:
     """The pieces as one row per pod's container and day, or folded per container and day."""
-    if fold:
-        return fold_pods(pd.concat([with_seen_at(p) for p in pieces], ignore_index=True),
-                         as_of=True)
+    if fold:  # the current values are set from the pods' own (PodCurrents) at the end
+        return fold_pods(pd.concat(pieces, ignore_index=True))
     return merge_rollups(pd.concat(pieces, ignore_index=True))
 
 
@@ -261,7 +283,7 @@ def _check_spans(usage: pd.DataFrame, spans: PodSpans) -> np.ndarray | None:
     Returns where each pod's rows start when every pod's rows are one run in time order
     (else ``None``)."""
     ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
-    columns = _name_columns(usage)
+    columns = name_columns(usage, POD_KEY)
     # The usual export lists each pod's samples together and in time order: then each run of
     # one pod is its span, found in one pass over the rows' name codes (no per-row key is
     # built); anything else is sorted to find equal times.
@@ -281,7 +303,7 @@ def _check_spans(usage: pd.DataFrame, spans: PodSpans) -> np.ndarray | None:
             raise _Overlap
         first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
         rows, lo, hi = order[first], t[first], t[np.r_[first[1:], len(c)] - 1]
-    if not spans.add(_name_hashes(columns, rows), lo, hi):
+    if not spans.add(name_hashes(columns, rows), lo, hi):
         raise _Overlap
     return pod_runs
 
@@ -320,42 +342,10 @@ def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> p
     return d.iloc[keep]
 
 
-NameColumn = tuple[np.ndarray, np.ndarray]  # a name column's codes, and its names by code + 1
-
-
-def _name_columns(usage: pd.DataFrame) -> list[NameColumn]:
-    """Each of :data:`POD_KEY`'s columns as integer codes (-1: missing) and an array of its
-    names shifted by one, "" first (a missing name reads as "", as validation fills it)."""
-    out = []
-    for col in POD_KEY:
-        s = usage[col]
-        if not isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype("category")
-        text = np.asarray(s.cat.categories.astype(str), dtype=object)
-        # the array's codes (-1: missing): no Series built
-        out.append((s.array.codes, np.r_[np.array([""], dtype=object), text]))
-    return out
-
-
 def _pod_codes(columns: list[NameColumn], rows: np.ndarray | None = None) -> np.ndarray:
     """One integer per (namespace, workload, pod, container) of ``rows`` (default: all),
     from the columns' category codes (see :func:`quotatune.rollup.runs.combined`)."""
     return runs.combined([(codes, len(names) - 1) for codes, names in columns], rows)
-
-
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant: spreads one hash into the next
-
-
-def _name_hashes(columns: list[NameColumn], rows: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of the (namespace, workload, pod, container) names of ``rows``, the
-    same for the same names in any chunk of this run (missing reads as ""); each distinct
-    name is hashed once."""
-    key = np.zeros(len(rows), dtype="uint64")
-    for codes, names in columns:
-        h = np.fromiter(map(hash, names), dtype="int64", count=len(names)).view("uint64")
-        key *= _MIX  # wraps around, as a hash should
-        key ^= h[codes[rows] + 1]
-    return key.view("int64")
 
 
 def _names(df: pd.DataFrame) -> set[str]:

@@ -22,8 +22,6 @@ from quotatune.rollup import sketch
 _SUMS = ("n", "cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum")
 _MAXES = ("cpu_max", "mem_max")
 _NEWEST = (*sketch.CURRENT_COLUMNS, "restarts")
-NEVER = np.iinfo("int64").min  # the time a value never seen was seen at (fold_pods as_of)
-AS_OF_COLUMNS = [f"{c}_at" for c in (*_NEWEST, "platform")]
 
 
 def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +45,7 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
     return out[[c for c in sketch.ROLLUP_COLUMNS if c in out.columns]]
 
 
-def fold_pods(rollups: pd.DataFrame, *, as_of: bool = False) -> pd.DataFrame:
+def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
     """One row per (namespace, workload, container, day), its pods' rows merged (pod ``""``),
     in order of container, then day: counts, sums, histograms and weights add, maxima and
     hourly peaks take the larger, and each current request, limit and restart count is the
@@ -56,14 +54,8 @@ def fold_pods(rollups: pd.DataFrame, *, as_of: bool = False) -> pd.DataFrame:
     columns ``rollups`` has are computed, so a projected read folds as it is.  Fold rows
     once, each a pod's whole day: a folded row's ``t_last`` is its newest pod's, its limit
     perhaps an older pod's, so folded again with other pods' rows it could win over a
-    newer limit.
-
-    ``as_of``: rows may be folded again, as often as wanted (a stream folds its chunks'
-    pieces into what it holds).  Each current value then carries the time it was seen at
-    (``<column>_at``, see :func:`with_seen_at`), and a fold takes each column's value seen
-    last.  That is the value a single fold gives, except where a pod's own samples drop a
-    value it had while another pod of its container reports one (then the value seen last
-    wins over the newest pod's older one)."""
+    newer limit: a stream that folds again and again takes those values from
+    :class:`quotatune.rollup.currents.PodCurrents` instead."""
     if rollups.empty:
         return rollups
     key = [*KEY_COLUMNS, "day"]
@@ -74,76 +66,16 @@ def fold_pods(rollups: pd.DataFrame, *, as_of: bool = False) -> pd.DataFrame:
     c = code[order]
     starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
     if len(starts) == len(r):
-        r = r.assign(pod="") if "pod" in r.columns else r
-        return _seen_at(r, r, np.arange(len(r)), len(r)) if as_of else r
+        return r.assign(pod="") if "pod" in r.columns else r
     out, group = _merge_groups(r, starts)
     if "pod" in out.columns:
         out["pod"] = ""
-    if as_of:
-        return _seen_at(out, r, group, len(starts))
     if "platform" in r.columns:
         p = r["platform"].fillna("").astype(str).to_numpy()
         named = np.flatnonzero((p != "") & (p != "nan"))
         last = np.full(len(starts), -1)
         np.maximum.at(last, group[named], named)
         out["platform"] = np.where(last >= 0, p[np.maximum(last, 0)], "")
-    return out
-
-
-def with_seen_at(rollups: pd.DataFrame) -> pd.DataFrame:
-    """``rollups`` with the times their current values were seen at (``<column>_at``, in
-    nanoseconds; :data:`NEVER` where there is no value), for :func:`fold_pods` ``as_of``:
-    a row not folded yet saw its values at its ``t_last``.  Rows that have them keep them
-    (given to every row before frames are joined: a join that fills a missing column turns
-    its integers into floats, which do not hold nanoseconds)."""
-    missing = [c for c in (*_NEWEST, "platform")
-               if c in rollups.columns and f"{c}_at" not in rollups.columns]
-    if not missing:
-        return rollups
-    t_last = _ns(rollups["t_last"])
-    out = rollups.copy()
-    for col in missing:
-        if col == "platform":
-            text = out[col].fillna("").astype(str).to_numpy()
-            valid = (text != "") & (text != "nan")
-        else:
-            valid = ~np.isnan(out[col].to_numpy("float64"))
-        out[f"{col}_at"] = np.where(valid, t_last, NEVER)
-    return out
-
-
-def _seen_at(out: pd.DataFrame, r: pd.DataFrame, group: np.ndarray, ngroups: int
-             ) -> pd.DataFrame:
-    """``out``'s current values (and platform) as the value of its group's rows of ``r``
-    seen last, each with the time it was seen at (see :func:`fold_pods`'s ``as_of``)."""
-    r = with_seen_at(r)
-    for col in (*_NEWEST, "platform"):
-        if col not in r.columns:
-            continue
-        at = r[f"{col}_at"].to_numpy("int64")
-        if col == "platform":
-            text = r[col].fillna("").astype(str).to_numpy()
-            valid = (text != "") & (text != "nan")
-        else:
-            values = r[col].to_numpy("float64")
-            valid = ~np.isnan(values)
-        pos = np.flatnonzero(valid)
-        # Per group, the valid row seen last (ties: the later row, as a single fold takes).
-        o = pos[np.lexsort((pos, at[pos], group[pos]))]
-        g = group[o]
-        last = o[np.r_[g[1:] != g[:-1], True]] if len(o) else o
-        got = np.full(ngroups, -1)
-        got[group[last]] = last
-        has = got >= 0
-        seen = np.full(ngroups, NEVER)  # no value: never seen
-        seen[has] = at[got[has]]
-        if col == "platform":
-            out[col] = np.where(has, text[np.maximum(got, 0)], "")
-        else:
-            v = np.full(ngroups, np.nan)
-            v[has] = values[got[has]]
-            out[col] = v
-        out[f"{col}_at"] = seen
     return out
 
 

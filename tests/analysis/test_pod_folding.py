@@ -23,7 +23,8 @@ from quotatune.analysis.recommend import (
 from quotatune.analysis.summary import BLOCK_CELLS, History, percentile_values
 from quotatune.model import validate_usage
 from quotatune.rollup import sketch
-from quotatune.rollup.merge import AS_OF_COLUMNS, fold_pods, with_seen_at
+from quotatune.rollup.currents import PodCurrents
+from quotatune.rollup.merge import fold_pods
 from quotatune.rollup.sketch import daily_rollup
 
 MIB = 1 << 20
@@ -182,20 +183,21 @@ def test_percentiles_from_the_non_empty_buckets_only_are_the_dense_ones(prefix: 
                                   percentile_values(pods, prefix, qs, sparse=False))
 
 
-def test_folding_again_and_again_as_of_gives_the_single_folds_history() -> None:
-    """A stream folds each chunk's pieces into what it holds (``as_of``): pieces cut at any
-    row, folded in any grouping, give the history one fold of the whole days gives."""
+@pytest.mark.parametrize("cuts", [[1000, 1001, 2500, 4321, 5000], [7], list(range(0, 6000, 97))])
+def test_folding_again_and_again_gives_the_single_folds_history(cuts: list[int]) -> None:
+    """A stream folds each chunk's pieces into what it holds, its pods' current values
+    kept aside (``PodCurrents``): pieces cut at any row give the history one fold of the
+    whole days gives."""
     u = usage(days=2)
-    cuts = [0, 1000, 1001, 2500, 4321, 5000, len(u)]
     held: pd.DataFrame | None = None
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    currents = PodCurrents()
+    for a, b in zip([0, *cuts], [*cuts, len(u)], strict=True):
         piece = daily_rollup(u.iloc[a:b])
-        both = piece if held is None else pd.concat([with_seen_at(held), with_seen_at(piece)],
-                                                     ignore_index=True)
-        held = fold_pods(both, as_of=True)
+        currents.add(piece)
+        held = fold_pods(piece if held is None else pd.concat([held, piece], ignore_index=True))
     assert held is not None and len(held) == 3 * 2
     once = fold_pods(pd.concat(by_day(u), ignore_index=True))
-    streamed = History(held.drop(columns=AS_OF_COLUMNS))
+    streamed = History(currents.resolve(held))
     whole = History(once)
     for attr in ("samples", "t_first", "t_last", "cpu_max", "mem_max", "hourly_peaks"):
         np.testing.assert_array_equal(getattr(streamed, attr), getattr(whole, attr),
@@ -208,23 +210,52 @@ def test_folding_again_and_again_as_of_gives_the_single_folds_history() -> None:
                                   percentile_values(whole, "cpu", qs))
 
 
-def test_a_value_seen_later_wins_over_a_folded_rows_older_one() -> None:
-    """Folded once, a row's t_last is its newest pod's while its limit may be an older
-    pod's; folded again as_of, the limit seen last wins, not the row seen last."""
-    day = pd.Timestamp("2026-11-20", tz="UTC")
+def samples(pod: str, times: list[str], limit: float) -> pd.DataFrame:
+    return validate_usage(pd.DataFrame({
+        "timestamp": pd.to_datetime(times, utc=True), "namespace": "shop", "workload": "web",
+        "pod": pod, "container": "app", "cpu_cores": 0.1, "memory_working_set_bytes": 1e8,
+        "memory_limit_bytes": limit}), "test")
 
-    def row(pod: str, t_last: str, limit: float) -> dict[str, object]:
-        return {"namespace": "batch", "workload": "job", "container": "main", "pod": pod,
-                "day": day, "n": 1, "t_first": pd.Timestamp(t_last, tz="UTC"),
-                "t_last": pd.Timestamp(t_last, tz="UTC"), "memory_limit_bytes": limit}
 
-    first = fold_pods(pd.DataFrame([row("a", "2026-11-20T10:00", 1.0 * MIB),
-                                    row("b", "2026-11-20T20:00", np.nan)]), as_of=True)
-    assert first["memory_limit_bytes"].tolist() == [MIB]
-    later = with_seen_at(pd.DataFrame([row("c", "2026-11-20T15:00", 2.0 * MIB)]))
-    again = fold_pods(pd.concat([first, later], ignore_index=True), as_of=True)
-    assert again["memory_limit_bytes"].tolist() == [2 * MIB]
-    assert again["t_last"].tolist() == [pd.Timestamp("2026-11-20T20:00", tz="UTC")]
+def streamed_limit(chunks: list[pd.DataFrame]) -> float:
+    currents = PodCurrents()
+    held: pd.DataFrame | None = None
+    for chunk in chunks:
+        piece = daily_rollup(chunk)
+        currents.add(piece)
+        held = fold_pods(piece if held is None else pd.concat([held, piece], ignore_index=True))
+    assert held is not None
+    return float(currents.resolve(held)["memory_limit_bytes"].iloc[0])
+
+
+def whole_limit(chunks: list[pd.DataFrame]) -> float:
+    return float(History(daily_rollup(pd.concat(chunks, ignore_index=True))).current(
+        "memory_limit_bytes")[0])
+
+
+def test_a_pods_later_samples_without_a_limit_keep_its_own_limit_the_newest() -> None:
+    """web-a is the newest pod (its last sample at 12:00), its limit the 1 GiB it reported at
+    10:00; web-b's 2 GiB at 11:00 is older, whichever chunk brought the 12:00 sample."""
+    chunks = [samples("web-a", ["2026-11-02T10:00"], 1.0 * 2**30),
+              samples("web-b", ["2026-11-02T11:00"], 2.0 * 2**30),
+              samples("web-a", ["2026-11-02T12:00"], np.nan)]
+    assert whole_limit(chunks) == 2**30
+    assert streamed_limit(chunks) == 2**30
+    assert streamed_limit([pd.concat(chunks[:2]), chunks[2]]) == 2**30
+
+
+def test_pods_seen_last_at_the_same_time_give_the_pod_that_appeared_later() -> None:
+    """Two pods of a container both last seen at 10:00: the limit is the one of the pod the
+    input lists later, however the input is cut into chunks."""
+    a = samples("web-a", ["2026-11-02T09:00", "2026-11-02T10:00"], 1.0 * 2**30)
+    b = samples("web-b", ["2026-11-02T09:30", "2026-11-02T10:00"], 2.0 * 2**30)
+    assert whole_limit([a, b]) == 2 * 2**30
+    assert whole_limit([b, a]) == 2**30
+    assert streamed_limit([a, b]) == 2 * 2**30
+    assert streamed_limit([pd.concat([a, b])]) == 2 * 2**30
+    assert streamed_limit([a.iloc[:1], b, a.iloc[1:]]) == 2 * 2**30
+    assert streamed_limit([b, a]) == 2**30
+    assert streamed_limit([b.iloc[:1], a, b.iloc[1:]]) == 2**30
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))

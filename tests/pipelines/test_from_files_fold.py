@@ -56,3 +56,59 @@ def test_cronjob_pods_fold_as_they_stream_with_the_per_pod_answers(tmp_path: Pat
     assert [r.to_dict() for r in got] == [r.to_dict() for r in want]
     # a's limit raised, b's last known one: as the newest pods with one say
     assert [r.to_dict()["current"]["memory_limit_mib"] for r in got] == [512, 128]
+
+
+def web_csv(path: Path, rows: list[tuple[str, str, float]], filler: int = 0) -> Path:
+    """Samples of pods of shop/web/app (pod, time, memory limit), after ``filler`` one-sample
+    pods of another container."""
+    frames = [pd.DataFrame({
+        "timestamp": "2026-11-02T09:00:00Z", "namespace": "batch", "workload": "cron",
+        "pod": [f"cron-{i}" for i in range(filler)], "container": "main", "cpu_cores": 0.1,
+        "memory_working_set_bytes": 1e8, "memory_limit_bytes": 1e9})] if filler else []
+    frames.append(pd.DataFrame({
+        "timestamp": [t for _, t, _ in rows], "namespace": "shop", "workload": "web",
+        "pod": [p for p, _, _ in rows], "container": "app", "cpu_cores": 0.1,
+        "memory_working_set_bytes": 1e8, "memory_limit_bytes": [m for _, _, m in rows]}))
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def web_limit(files: list[Path], *, fold: bool) -> float:
+    got = rollups_from_files(files, None, Target.parse("shop/web"), now=NOW,
+                             columns=rollup_columns("tail"), fold=fold)
+    [rec] = recommend_from_rollups(got.rollups, got.specs, got.events, strategy="tail")
+    return rec.to_dict()["current"]["memory_limit_mib"]
+
+
+def test_a_pod_whose_later_samples_name_no_limit_keeps_its_limit_across_files(
+        tmp_path: Path) -> None:
+    """web-a, the pod seen last, said 1 GiB at 10:00 and nothing at 12:00; web-b's 2 GiB at
+    11:00 is an older pod's, in whichever file it comes."""
+    files = [web_csv(tmp_path / "1.csv", [("web-a", "2026-11-02T10:00:00Z", 2.0**30)]),
+             web_csv(tmp_path / "2.csv", [("web-b", "2026-11-02T11:00:00Z", 2.0**31)]),
+             web_csv(tmp_path / "3.csv", [("web-a", "2026-11-02T12:00:00Z", np.nan)])]
+    assert web_limit(files, fold=False) == 1024
+    assert web_limit(files, fold=True) == 1024
+    assert web_limit([*files, files[1]], fold=True) == 1024  # read again exactly: overlaps
+
+
+def test_pods_last_seen_at_the_same_time_give_the_later_listed_pods_limit(
+        tmp_path: Path) -> None:
+    """web-a and web-b both last seen at 10:00: web-b, listed later, gives the limit,
+    also when 50,001 other pods before them fold the stream in between, and when the files
+    are read again exactly (an overlap)."""
+    files = [web_csv(tmp_path / "1.csv", [("web-a", "2026-11-02T10:00:00Z", 2.0**30),
+                                          ("web-c", "2026-11-02T11:00:00Z", np.nan)],
+                     filler=50_001),
+             web_csv(tmp_path / "2.csv", [("web-b", "2026-11-02T10:00:00Z", 2.0**31)])]
+    assert web_limit(files, fold=False) == 2048
+    assert web_limit(files, fold=True) == 2048
+    assert web_limit([*files, files[1]], fold=True) == 2048
+    assert web_limit(files[::-1], fold=True) == web_limit(files[::-1], fold=False) == 1024
+    # web-b listed first, its last sample in a later file: web-a, listed later, still wins.
+    split = [web_csv(tmp_path / "3.csv", [("web-b", "2026-11-02T09:30:00Z", 2.0**31),
+                                          ("web-a", "2026-11-02T10:00:00Z", 2.0**30)]),
+             web_csv(tmp_path / "4.csv", [("web-b", "2026-11-02T10:00:00Z", 2.0**31)])]
+    assert web_limit(split, fold=False) == 1024
+    assert web_limit(split, fold=True) == 1024
+    assert web_limit([*split, split[1]], fold=True) == 1024

@@ -7,6 +7,7 @@ recommendation would raise the next one (a ratchet)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ import pandas as pd
 from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
-from quotatune.pipelines.recommend import from_store
+from quotatune.pipelines.recommend import from_files, from_store
 
 MIB = 1 << 20
 T = pd.Timestamp("2026-11-20T00:00:00Z")
@@ -47,3 +48,39 @@ def test_the_floor_grows_from_the_killed_pods_limit_not_the_days_newest(
             (strategy, oom)
     tail, _ = from_store(root, Target(), "tail")
     assert tail[0].memory_limit_mib == 500  # 400 MiB + the 100 MiB step, not 800 x 1.2
+
+
+def killed_pod_list(path: Path) -> Path:
+    """``kubectl get pods -o json`` of the killed pod: OOMKilled at 05:00, its samples in the
+    files starting only after (so none says the limit at the kill)."""
+    status = {"name": "app", "ready": True, "restartCount": 1,
+              "state": {"running": {"startedAt": "2026-11-20T05:30:00Z"}},
+              "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                                           "startedAt": "2026-11-20T00:00:00Z",
+                                           "finishedAt": "2026-11-20T05:00:00Z"}}}
+    item = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-7c9f-zz9", "namespace": "shop",
+                         "creationTimestamp": "2026-11-20T00:00:00Z",
+                         "ownerReferences": [{"kind": "ReplicaSet", "name": "web-7c9f"}]},
+            "spec": {"containers": [{"name": "app", "image": "x", "resources": {}}]},
+            "status": {"phase": "Running", "containerStatuses": [status]}}
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [item]}))
+    return path
+
+
+def test_from_files_folded_the_floor_grows_from_the_killed_pods_limit(tmp_path: Path) -> None:
+    """``--from`` folds the pods of a day as it streams; the killed pod's own limit is kept
+    aside for the kill, so the floor is 400 MiB x 1.25, as per-pod rollups give it."""
+    samples = tmp_path / "usage.csv"
+    # The pod list names the workload after the ReplicaSet (a short hash is kept).
+    pd.concat([pod("web-7c9f-zz9", 5, 12, 400), pod("web-7c9f-aa1", 12, 72, 800)]).assign(
+        timestamp=lambda d: d["timestamp"] + pd.Timedelta(minutes=30),
+        workload="web-7c9f").to_csv(samples, index=False)
+    files = [samples, killed_pod_list(tmp_path / "pods.json")]
+    for strategy in ("tail", "krr-oom"):
+        recs, _ = from_files(files, None, Target(), strategy, [], [])
+        oom = [r for r in recs[0].reasons if "OOM" in r]
+        assert len(oom) == 1 and "400 MiB" in oom[0] and "800 MiB" not in oom[0], \
+            (strategy, oom)
+    tail, _ = from_files(files, None, Target(), "tail", [], [])
+    assert tail[0].memory_limit_mib == 500

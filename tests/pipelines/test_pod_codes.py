@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.pipelines.streaming import POD_KEY, _name_columns, _name_hashes, _pod_codes
+from quotatune.pipelines.streaming import POD_KEY, _pod_codes
+from quotatune.rollup.currents import name_columns, name_hashes
 
 
 def frame(rows: list[tuple[str | None, ...]], extra: int = 0) -> pd.DataFrame:
@@ -35,11 +36,11 @@ WANT = [("shop", "web", "web-1", "app"), ("shop", "web", "", "app"),
 
 
 def hashes(rows: list[tuple[str | None, ...]], extra: int = 0) -> list[int]:
-    return _name_hashes(_name_columns(frame(rows, extra)), np.arange(len(rows))).tolist()
+    return name_hashes(name_columns(frame(rows, extra), POD_KEY), np.arange(len(rows))).tolist()
 
 
 def test_pods_are_numbered_apart_and_hashed_with_missing_names_empty() -> None:
-    columns = _name_columns(frame(ROWS))
+    columns = name_columns(frame(ROWS), POD_KEY)
     code = _pod_codes(columns)
     assert hashes(ROWS) == hashes(WANT)  # type: ignore[arg-type]
     assert len(set(hashes(ROWS))) == 4
@@ -49,7 +50,7 @@ def test_pods_are_numbered_apart_and_hashed_with_missing_names_empty() -> None:
 
 def test_so_too_when_the_codes_are_renumbered_to_fit() -> None:
     # 2^16 categories in each of four columns: their product passes 2^62.
-    columns = _name_columns(frame(ROWS, extra=1 << 16))
+    columns = name_columns(frame(ROWS, extra=1 << 16), POD_KEY)
     code = _pod_codes(columns)
     assert hashes(ROWS, extra=1 << 16) == hashes(WANT)  # type: ignore[arg-type]
     assert len(np.unique(code)) == 4 and code[1] == code[4]
