@@ -109,10 +109,17 @@ def _categorical(column: Any) -> pd.Categorical[Any]:
         chunks = [column.cast(pa.string()).combine_chunks().dictionary_encode()]
         dictionary = chunks[0].dictionary
     codes = [_codes(c.indices) for c in chunks]
+    code = codes[0] if len(codes) == 1 else np.concatenate(codes)
+    if len(dictionary) > max(2 * len(code), 1024):
+        # A frame's categorical written whole brings every value of the file into each row
+        # group (a month of CronJob pods: 1.7 M names for a group's 330,000): the names its
+        # rows use, in the dictionary's order, cost a count instead of 1.7 M strings a chunk.
+        used = np.bincount(code[code >= 0], minlength=len(dictionary)) > 0
+        renumber = np.cumsum(used) - 1
+        code = np.where(code >= 0, renumber[np.maximum(code, 0)], -1)
+        dictionary = dictionary.filter(pa.array(used))
     categories = pd.Index(dictionary.cast(pa.string()).to_pandas())
-    return pd.Categorical.from_codes(
-        codes[0] if len(codes) == 1 else np.concatenate(codes),
-        dtype=pd.CategoricalDtype(categories))
+    return pd.Categorical.from_codes(code, dtype=pd.CategoricalDtype(categories))
 
 
 def _codes(indices: Any) -> np.ndarray:

@@ -136,3 +136,18 @@ def test_a_column_named_twice_is_refused_by_name() -> None:
     twice = table.append_column("cpu_cores", pa.array([9.0] * table.num_rows))
     with pytest.raises(InputError, match=r"u.csv: column 'cpu_cores' appears twice"):
         table_frame(twice, "u.csv")
+
+
+def test_a_row_group_of_a_frames_whole_dictionary_keeps_only_the_names_it_uses() -> None:
+    """A categorical written by pandas brings every category into each row group (a month
+    of CronJob pods: millions of names for a group's few): the frame's categories are the
+    names its rows use, in the dictionary's order, and the values are the same."""
+    everything = [f"job-{i:05d}" for i in range(5000)]
+    used = ["job-04000", None, "job-00007", "job-04000", "job-00123", "job-00007"]
+    table = usage_table(pods=names(used, everything))
+    got = validate_usage(table_frame(table, "t.parquet"), "t.parquet")
+    want = validate_usage(table.to_pandas(ignore_metadata=True), "t.parquet")
+    pd.testing.assert_frame_equal(got.astype({"pod": str}), want.astype({"pod": str}))
+    assert list(got["pod"].cat.categories) == ["job-00007", "job-00123", "job-04000", ""]
+    assert got["pod"].tolist() == ["job-04000", "", "job-00007", "job-04000", "job-00123",
+                                   "job-00007"]
