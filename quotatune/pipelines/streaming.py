@@ -34,6 +34,7 @@ from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
+FOLD_ROWS = 50_000  # pod rows folded into what is held at a time
 POD_KEY = ["namespace", "workload", "pod", "container"]
 
 
@@ -162,23 +163,26 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         staging = DayStaging(Path(tmp) / "days")
         reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
         for usage in prefetched(reader):
-            scan.limits.append(_limit_changes(usage, _check_spans(usage, scan.spans)))
+            pod_runs = _check_spans(usage, scan.spans)
+            scan.limits.append(_limit_changes(usage, pod_runs))
             scan.compact_limits()
-            pieces.append(daily_rollup(usage, columns))
-            if scan.currents is not None:
-                scan.currents.add(pieces[-1])
-            pending += len(pieces[-1])
             if keep_samples and not target.is_all:
                 samples.append(usage)
-            # Merged pieces shrink only where a chunk cut a pod's day: merged when they are 4x
-            # what was merged before; folded ones shrink to the containers' days: folded as
-            # soon as 50,000 rows wait (a chunk of a CronJob's pods alone, too).
-            if fold and pending - combined > 50_000:
-                pieces = [_combine(pieces, fold)]
-                pending = combined = len(pieces[0])
-            elif not fold and pending > 4 * max(len(pieces[0]), 50_000) and len(pieces) > 1:
-                pieces = [_combine(pieces, fold)]
-                pending = len(pieces[0])
+            for part in _by_pods(usage, pod_runs) if fold else [usage]:
+                pieces.append(daily_rollup(part, columns))
+                if scan.currents is not None:
+                    scan.currents.add(pieces[-1])
+                pending += len(pieces[-1])
+                # Merged pieces shrink only where a chunk cut a pod's day: merged when they
+                # are 4x what was merged before; folded ones shrink to the containers' days:
+                # folded as soon as 50,000 rows wait (a chunk of a CronJob's pods, too).
+                if fold and pending - combined > FOLD_ROWS:
+                    pieces = [_combine(pieces, fold)]
+                    pending = combined = len(pieces[0])
+                elif not fold and pending > 4 * max(len(pieces[0]), 50_000) \
+                        and len(pieces) > 1:
+                    pieces = [_combine(pieces, fold)]
+                    pending = len(pieces[0])
         if exact:
             progress.phase("rolling up days", len(staging.days()))
             for day in staging.days():
@@ -231,10 +235,31 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                        notes=acc.notes, errors=acc.errors, limit_rows=limit_rows)
 
 
+def _by_pods(usage: pd.DataFrame, pod_runs: np.ndarray | None) -> list[pd.DataFrame]:
+    """``usage`` cut where a pod's rows start, into parts of at most :data:`FOLD_ROWS` pods:
+    a chunk of a million rows of short-lived pods rolled up whole was 300,000 pod rows of
+    histograms at once (the peak of ``--from`` on a month of CronJobs)."""
+    if pod_runs is None:
+        return [usage]
+    starts = np.flatnonzero(pod_runs)
+    if len(starts) <= FOLD_ROWS:
+        return [usage]
+    cuts = [*starts[FOLD_ROWS::FOLD_ROWS].tolist(), len(usage)]
+    return [usage.iloc[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+
+
 def _combine(pieces: list[pd.DataFrame], fold: bool) -> pd.DataFrame:
     """The pieces as one row per pod's container and day, or folded per container and day."""
     if fold:  # the current values are set from the pods' own (PodCurrents) at the end
-        return fold_pods(pd.concat(pieces, ignore_index=True))
+        # A few rows at a time: a chunk of a CronJob's pods is 300,000 rows, and folding
+        # them at once (sorted, their histograms gathered) took 1.7 GiB.
+        held: pd.DataFrame | None = None
+        for piece in pieces:
+            for at in range(0, len(piece), FOLD_ROWS):
+                part = piece.iloc[at:at + FOLD_ROWS]
+                held = fold_pods(part if held is None
+                                 else pd.concat([held, part], ignore_index=True))
+        return held if held is not None else pd.DataFrame()
     return merge_rollups(pd.concat(pieces, ignore_index=True))
 
 

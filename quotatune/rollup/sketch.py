@@ -247,7 +247,15 @@ def _text_at(s: pd.Series, rows: np.ndarray, missing: str | None = None) -> np.n
     the rows' values instead cost as much as a whole rollup step."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.array.codes[rows]
-        text = np.asarray(s.cat.categories.astype(str), dtype=object)
+        cats = s.cat.categories
+        if len(cats) > 2 * len(codes) and (missing is not None or codes.min(initial=0) >= 0):
+            # A slice of a chunk of many names (its pods cut into parts): only the rows'
+            # names, not every category each time.
+            ok = codes >= 0
+            out = np.full(len(codes), missing, dtype=object)
+            out[ok] = np.asarray(cats[codes[ok]].astype(str), dtype=object)
+            return out
+        text = np.asarray(cats.astype(str), dtype=object)
         if missing is not None:
             return np.r_[np.array([missing], dtype=object), text][codes + 1]
         if not len(codes) or codes.min() >= 0:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
 from quotatune.model import Target
+from quotatune.pipelines import streaming
 from quotatune.pipelines.streaming import rollups_from_files
 
 NOW = pd.Timestamp("2026-12-01T00:00:00Z")
@@ -56,6 +57,20 @@ def test_cronjob_pods_fold_as_they_stream_with_the_per_pod_answers(tmp_path: Pat
     assert [r.to_dict() for r in got] == [r.to_dict() for r in want]
     # a's limit raised, b's last known one: as the newest pods with one say
     assert [r.to_dict()["current"]["memory_limit_mib"] for r in got] == [512, 128]
+
+
+def test_a_chunk_of_more_pods_than_are_folded_at_once_folds_in_parts(tmp_path: Path) -> None:
+    """One file, one chunk, 2 x 30,000 pods: rolled up and folded a part of its pods at a
+    time (``FOLD_ROWS``), with the answers of the per-pod rows."""
+    files = [cron_export(tmp_path / "big.parquet", 0, 30_000, 7)]
+    assert 2 * 30_000 > streaming.FOLD_ROWS
+    columns = rollup_columns(None)
+    per_pod = rollups_from_files(files, None, Target(), now=NOW, columns=columns)
+    folded = rollups_from_files(files, None, Target(), now=NOW, columns=columns, fold=True)
+    assert folded.samples == per_pod.samples == 4 * 30_000
+    want = recommend_from_rollups(per_pod.rollups, per_pod.specs, per_pod.events)
+    got = recommend_from_rollups(folded.rollups, folded.specs, folded.events)
+    assert [r.to_dict() for r in got] == [r.to_dict() for r in want]
 
 
 def web_csv(path: Path, rows: list[tuple[str, str, float]], filler: int = 0) -> Path:
