@@ -27,15 +27,21 @@ from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import runs
-from quotatune.rollup.currents import NameColumn, PodCurrents, name_columns, name_hashes
+from quotatune.rollup.currents import PodCurrents, name_columns, name_hashes
 from quotatune.rollup.merge import fold_pods, merge_rollups
 from quotatune.rollup.sketch import daily_rollup
+from quotatune.rollup.spans import (
+    POD_KEY,
+    Overlap,
+    PodSpans,
+    check_spans,
+    limit_changes,
+)
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 FOLD_ROWS = 50_000  # pod rows folded into what is held at a time
-POD_KEY = ["namespace", "workload", "pod", "container"]
 
 
 @dataclass
@@ -56,10 +62,6 @@ class FileRollups:
     errors: list[str] = field(default_factory=list)
 
 
-class _Overlap(Exception):
-    """A chunk repeats a pod's time span: samples may be duplicated across chunks."""
-
-
 def rollups_from_files(
     files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
     now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
@@ -77,7 +79,7 @@ def rollups_from_files(
     args = (files, fmt, target, keep_samples, limit, progress, columns, fold)
     try:
         out = _read(*args, exact=False)
-    except _Overlap:
+    except Overlap:
         out = _read(*args, exact=True)
     if out.rollups.empty and out.specs.empty and out.events.empty:
         raise InputError("no data in the given files")
@@ -103,7 +105,7 @@ class _Scan:
         (a CronJob's pods), the changes are found again per container, over all of them."""
         rows = sum(map(len, self.limits))
         if rows - self._limit_rows > 100_000:
-            self.limits = [_limit_changes(_cat_names(self.limits))]
+            self.limits = [limit_changes(_cat_names(self.limits))]
             self._limit_rows = len(self.limits[0])
 
 
@@ -144,7 +146,7 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             starts = np.flatnonzero(runs.changes([codes for codes, _ in columns], len(usage)))
             scan.currents.note_seen(name_hashes(columns, starts))
         if staging is not None:
-            scan.limits.append(_limit_changes(usage))
+            scan.limits.append(limit_changes(usage))
             scan.compact_limits()
             staging.add(usage)
             continue
@@ -163,8 +165,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         staging = DayStaging(Path(tmp) / "days")
         reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
         for usage in prefetched(reader):
-            pod_runs = _check_spans(usage, scan.spans)
-            scan.limits.append(_limit_changes(usage, pod_runs))
+            pod_runs = check_spans(usage, scan.spans)
+            scan.limits.append(limit_changes(usage, pod_runs))
             scan.compact_limits()
             if keep_samples and not target.is_all:
                 samples.append(usage)
@@ -261,116 +263,6 @@ def _combine(pieces: list[pd.DataFrame], fold: bool) -> pd.DataFrame:
                                  else pd.concat([held, part], ignore_index=True))
         return held if held is not None else pd.DataFrame()
     return merge_rollups(pd.concat(pieces, ignore_index=True))
-
-
-class PodSpans:
-    """Each pod's time span seen so far, in arrays sorted by a 64-bit hash of the pod's
-    names: a dict of name tuples cost about 300 bytes a pod, half a GiB for a month of a
-    fleet's CronJob pods.  Pods whose names hash alike are taken for one, so at worst an
-    overlap is suspected where there is none and the files are read again exactly; an
-    overlap is never missed."""
-
-    def __init__(self) -> None:
-        self.keys = np.empty(0, dtype="int64")
-        self.lo = np.empty(0, dtype="int64")
-        self.hi = np.empty(0, dtype="int64")
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def add(self, keys: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
-        """Widen the spans by these pods' (one each); False, with nothing changed, if one
-        of them is given twice or has a time within the span already seen for it."""
-        order = np.argsort(keys, kind="stable")
-        k, lo, hi = keys[order], lo[order], hi[order]
-        if (k[1:] == k[:-1]).any():
-            return False
-        at = np.searchsorted(self.keys, k)
-        found = np.zeros(len(k), dtype=bool)
-        inside = at < len(self.keys)
-        found[inside] = self.keys[at[inside]] == k[inside]
-        f = at[found]
-        if ((lo[found] <= self.hi[f]) & (hi[found] >= self.lo[f])).any():
-            return False
-        self.lo[f] = np.minimum(self.lo[f], lo[found])
-        self.hi[f] = np.maximum(self.hi[f], hi[found])
-        new = ~found
-        # k is sorted, so inserting at the search positions keeps the keys sorted.
-        self.keys = np.insert(self.keys, at[new], k[new])
-        self.lo = np.insert(self.lo, at[new], lo[new])
-        self.hi = np.insert(self.hi, at[new], hi[new])
-        return True
-
-
-def _check_spans(usage: pd.DataFrame, spans: PodSpans) -> np.ndarray | None:
-    """Raise :class:`_Overlap` if a pod repeats a time within this chunk or has samples
-    within the time span already seen for it in earlier chunks; else widen the spans.
-    Returns where each pod's rows start when every pod's rows are one run in time order
-    (else ``None``)."""
-    ts = usage["timestamp"].to_numpy("datetime64[ns]").view("int64")
-    columns = name_columns(usage, POD_KEY)
-    # The usual export lists each pod's samples together and in time order: then each run of
-    # one pod is its span, found in one pass over the rows' name codes (no per-row key is
-    # built); anything else is sorted to find equal times.
-    change = runs.changes([codes for codes, _ in columns], len(ts))
-    starts = np.flatnonzero(change)
-    ends = np.r_[starts[1:], len(ts)] - 1
-    run_keys = _pod_codes(columns, rows=starts)
-    pod_runs: np.ndarray | None = None
-    if runs.one_run_per_key(run_keys, change, ts, strict=True):
-        rows, lo, hi = starts, ts[starts], ts[ends]
-        pod_runs = change
-    else:
-        code = _pod_codes(columns)
-        order = np.lexsort((ts, code))
-        c, t = code[order], ts[order]
-        if ((c[1:] == c[:-1]) & (t[1:] == t[:-1])).any():
-            raise _Overlap
-        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        rows, lo, hi = order[first], t[first], t[np.r_[first[1:], len(c)] - 1]
-    if not spans.add(name_hashes(columns, rows), lo, hi):
-        raise _Overlap
-    return pod_runs
-
-
-def _limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> pd.DataFrame:
-    """Per container, the samples where ``memory_limit_bytes`` takes a new value (in time
-    order, within this chunk): a few rows per container instead of every sample.
-
-    ``pod_runs`` (True where a pod's rows start, when every pod's rows are one run in time
-    order) lets the rows be read as they stand: then the changes are found per pod, a
-    superset of the container's that gives the same limit at any time (pods of one container
-    that run at the same time with different limits excepted: which one is "in force" is moot
-    there).  Names stay as the chunk has them (categorical): the caller converts once."""
-    cols = [*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]
-    if "memory_limit_bytes" not in usage.columns:
-        return pd.DataFrame(columns=cols)
-    if pod_runs is not None:
-        v = usage["memory_limit_bytes"].to_numpy("float64")
-        if not np.isnan(v.min(initial=0.0)):  # no missing limit: compare with the row before
-            step = pod_runs.copy()
-            step[1:] |= v[1:] != v[:-1]
-            keep = np.flatnonzero(step)
-        else:  # compare with the pod's last known limit
-            idx = np.flatnonzero(~np.isnan(v))
-            c, vv = np.cumsum(pod_runs)[idx], v[idx]
-            keep = idx[np.r_[True, (c[1:] != c[:-1]) | (vv[1:] != vv[:-1])]] \
-                if len(idx) else idx
-        return usage[cols].iloc[keep]
-    d = usage[cols].dropna()
-    if d.empty:
-        return d
-    code = d.groupby(KEY_COLUMNS, observed=True, sort=False).ngroup().to_numpy()
-    order = np.lexsort((d["timestamp"].to_numpy("datetime64[ns]").view("int64"), code))
-    c, v = code[order], d["memory_limit_bytes"].to_numpy("float64")[order]
-    keep = order[np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]]
-    return d.iloc[keep]
-
-
-def _pod_codes(columns: list[NameColumn], rows: np.ndarray | None = None) -> np.ndarray:
-    """One integer per (namespace, workload, pod, container) of ``rows`` (default: all),
-    from the columns' category codes (see :func:`quotatune.rollup.runs.combined`)."""
-    return runs.combined([(codes, len(names) - 1) for codes, names in columns], rows)
 
 
 def _names(df: pd.DataFrame) -> set[str]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from quotatune.model import KEY_COLUMNS
-from quotatune.pipelines.streaming import PodSpans, _check_spans, _limit_changes
+from quotatune.rollup.spans import PodSpans, check_spans, limit_changes
 
 GIB = float(1 << 30)
 
@@ -38,14 +38,14 @@ def changes(df: pd.DataFrame) -> list[tuple[str, str, float]]:
 ])
 def test_runs_of_pods_give_the_changes_sorting_gives(limits: list[list[float]]) -> None:
     df = usage(limits)
-    runs = _check_spans(df, PodSpans())
+    runs = check_spans(df, PodSpans())
     assert runs is not None  # one run per pod, in time order: read as they stand
-    assert changes(_limit_changes(df, runs)) == changes(_limit_changes(df))
+    assert changes(limit_changes(df, runs)) == changes(limit_changes(df))
 
 
 def test_a_limit_is_kept_where_it_changes_and_where_each_pod_starts() -> None:
     df = usage([[GIB, GIB, 2 * GIB], [2 * GIB, 2 * GIB]])
-    got = _limit_changes(df, _check_spans(df, PodSpans()))
+    got = limit_changes(df, check_spans(df, PodSpans()))
     assert got["memory_limit_bytes"].tolist() == [GIB, 2 * GIB, 2 * GIB]
     assert got["timestamp"].dt.minute.tolist() == [0, 2, 0]
 
@@ -70,7 +70,7 @@ def test_many_pods_limits_are_compacted_per_container_with_the_same_limit_at_any
             "pod": np.repeat([f"p{m}" for m in minute], 2), "container": "main",
             "memory_limit_bytes": np.repeat(rng.choice([GIB, 2 * GIB, np.nan], n), 2),
         }).astype({c: "category" for c in [*KEY_COLUMNS, "pod"]})
-        whole.append(_limit_changes(df, _check_spans(df, scan.spans)))
+        whole.append(limit_changes(df, check_spans(df, scan.spans)))
         scan.limits.append(whole[-1])
         scan.compact_limits()
     assert sum(map(len, scan.limits)) < sum(map(len, whole)) // 2  # compacted

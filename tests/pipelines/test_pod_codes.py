@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.pipelines.streaming import POD_KEY, _pod_codes
 from quotatune.rollup.currents import name_columns, name_hashes
+from quotatune.rollup.spans import POD_KEY, pod_codes
 
 
 def frame(rows: list[tuple[str | None, ...]], extra: int = 0) -> pd.DataFrame:
@@ -41,17 +41,17 @@ def hashes(rows: list[tuple[str | None, ...]], extra: int = 0) -> list[int]:
 
 def test_pods_are_numbered_apart_and_hashed_with_missing_names_empty() -> None:
     columns = name_columns(frame(ROWS), POD_KEY)
-    code = _pod_codes(columns)
+    code = pod_codes(columns)
     assert hashes(ROWS) == hashes(WANT)  # type: ignore[arg-type]
     assert len(set(hashes(ROWS))) == 4
     assert len(np.unique(code)) == 4 and code[1] == code[4]
-    assert _pod_codes(columns, rows=np.array([4, 0])).tolist() == [code[4], code[0]]
+    assert pod_codes(columns, rows=np.array([4, 0])).tolist() == [code[4], code[0]]
 
 
 def test_so_too_when_the_codes_are_renumbered_to_fit() -> None:
     # 2^16 categories in each of four columns: their product passes 2^62.
     columns = name_columns(frame(ROWS, extra=1 << 16), POD_KEY)
-    code = _pod_codes(columns)
+    code = pod_codes(columns)
     assert hashes(ROWS, extra=1 << 16) == hashes(WANT)  # type: ignore[arg-type]
     assert len(np.unique(code)) == 4 and code[1] == code[4]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from quotatune.pipelines.streaming import PodSpans
+from quotatune.rollup.spans import PodSpans
 
 
 def arr(*v: int) -> np.ndarray:
