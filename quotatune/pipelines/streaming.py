@@ -158,6 +158,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
           exact: bool) -> FileRollups:
     scan = _Scan(currents=PodCurrents() if fold else None)
     pieces: list[pd.DataFrame] = []
+    held: pd.DataFrame | None = None  # folding: what the pieces so far folded to
     pending = combined = 0  # rollup rows held; of those, rows folded already
     samples: list[pd.DataFrame] = []
     dup = 0
@@ -179,11 +180,11 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 # are 4x what was merged before; folded ones shrink to the containers' days:
                 # folded as soon as 50,000 rows wait (a chunk of a CronJob's pods, too).
                 if fold and pending - combined > FOLD_ROWS:
-                    pieces = [_combine(pieces, fold)]
-                    pending = combined = len(pieces[0])
+                    held, pieces = _fold_into(held, pieces), []
+                    pending = combined = len(held) if held is not None else 0
                 elif not fold and pending > 4 * max(len(pieces[0]), 50_000) \
                         and len(pieces) > 1:
-                    pieces = [_combine(pieces, fold)]
+                    pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
                     pending = len(pieces[0])
         if exact:
             progress.phase("rolling up days", len(staging.days()))
@@ -196,10 +197,14 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 if keep_samples and not target.is_all:
                     samples.append(frame)
                 progress.advance()
-                if fold and len(pieces) > 1:
-                    pieces = [_combine(pieces, fold)]
+                if fold:
+                    held, pieces = _fold_into(held, pieces), []
             staging.close()
-    rollups = _combine(pieces, fold) if pieces else pd.DataFrame()
+    if fold:
+        rollups = _fold_into(held, pieces)
+    else:
+        rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else None
+    rollups = pd.DataFrame() if rollups is None else rollups
     if scan.currents is not None:
         rollups = scan.currents.resolve(rollups)
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
@@ -250,19 +255,27 @@ def _by_pods(usage: pd.DataFrame, pod_runs: np.ndarray | None) -> list[pd.DataFr
     return [usage.iloc[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
 
 
-def _combine(pieces: list[pd.DataFrame], fold: bool) -> pd.DataFrame:
-    """The pieces as one row per pod's container and day, or folded per container and day."""
-    if fold:  # the current values are set from the pods' own (PodCurrents) at the end
-        # A few rows at a time: a chunk of a CronJob's pods is 300,000 rows, and folding
-        # them at once (sorted, their histograms gathered) took 1.7 GiB.
-        held: pd.DataFrame | None = None
-        for piece in pieces:
-            for at in range(0, len(piece), FOLD_ROWS):
-                part = piece.iloc[at:at + FOLD_ROWS]
-                held = fold_pods(part if held is None
-                                 else pd.concat([held, part], ignore_index=True))
-        return held if held is not None else pd.DataFrame()
-    return merge_rollups(pd.concat(pieces, ignore_index=True))
+def _fold_into(held: pd.DataFrame | None, pieces: list[pd.DataFrame]
+               ) -> pd.DataFrame | None:
+    """``held`` (folded already, taken whole) with the pieces folded in, per container and
+    day, :data:`FOLD_ROWS` new rows at a time: a chunk of a CronJob's pods is 300,000 rows,
+    and folding them at once (sorted, their histograms gathered) took 1.7 GiB; folding each
+    small piece on its own into what is held cost a fold of everything held per piece."""
+    batch: list[pd.DataFrame] = []
+    size = 0
+    for piece in pieces:
+        for at in range(0, len(piece), FOLD_ROWS):
+            part = piece.iloc[at:at + FOLD_ROWS]
+            if batch and size + len(part) > FOLD_ROWS:
+                held = _fold(held, batch)
+                batch, size = [], 0
+            batch.append(part)
+            size += len(part)
+    return _fold(held, batch) if batch else held
+
+
+def _fold(held: pd.DataFrame | None, batch: list[pd.DataFrame]) -> pd.DataFrame:
+    return fold_pods(pd.concat(batch if held is None else [held, *batch], ignore_index=True))
 
 
 def _names(df: pd.DataFrame) -> set[str]:

@@ -127,3 +127,27 @@ def test_pods_last_seen_at_the_same_time_give_the_later_listed_pods_limit(
     assert web_limit(split, fold=False) == 1024
     assert web_limit(split, fold=True) == 1024
     assert web_limit([*split, split[1]], fold=True) == 1024
+
+
+def test_pieces_fold_into_what_is_held_in_batches_as_one_fold_of_all(tmp_path: Path) -> None:
+    """What is held (folded already) with small pieces and a piece of more rows than are
+    folded at once: folded a batch at a time, the rows one fold of everything gives."""
+    from quotatune.rollup.merge import fold_pods
+    from quotatune.rollup.sketch import daily_rollup
+
+    usage = pd.read_parquet(cron_export(tmp_path / "c.parquet", 0, 36_000, 3))
+    cut = [0, 4_000, 5_000, 6_000, 7_000, len(usage)]
+    pieces = [daily_rollup(usage.iloc[a:b]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    assert len(pieces[-1]) > streaming.FOLD_ROWS
+    held = fold_pods(pieces[0])
+    got = streaming._fold_into(held, pieces[1:])
+    want = fold_pods(pd.concat(pieces, ignore_index=True))
+    assert got is not None and len(got) == len(want) < len(held) + 50
+    key = ["namespace", "workload", "container", "day"]
+    got, want = (f.sort_values(key).reset_index(drop=True) for f in (got, want))
+    pd.testing.assert_frame_equal(got[key + ["n", "cpu_sum", "mem_max", "t_last"]],
+                                  want[key + ["n", "cpu_sum", "mem_max", "t_last"]],
+                                  check_exact=False, rtol=1e-12)
+    for col in ("cpu_b", "cpu_c", "mem_b", "mem_c"):
+        assert all(np.array_equal(a, b) for a, b in zip(got[col], want[col], strict=True))
+    assert streaming._fold_into(None, []) is None
