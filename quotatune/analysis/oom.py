@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
+from quotatune.rollup.namehash import newest_last, pod_hashes
 
 LIMIT_AT_OOM = "limit_at_oom"
 DAY = pd.Timedelta(days=1)
@@ -86,6 +87,13 @@ def oom_limits(ooms: pd.DataFrame, specs: pd.DataFrame | None,
 
 
 def _from_rollups(ooms: pd.DataFrame, rollups: pd.DataFrame) -> np.ndarray:
+    if "t_last" in rollups.columns:
+        # The limit known at a day's end is its newest pod's: of pods last seen at the same
+        # time, the one of the larger name hash (as History picks, in any row order).
+        last = pd.to_datetime(rollups["t_last"], utc=True).to_numpy("datetime64[ns]")
+        by = rollups
+        order = newest_last((last.astype("int64"),), lambda: pod_hashes(by))
+        rollups = rollups.iloc[order].reset_index(drop=True)
     r = rollups[[*KEY_COLUMNS, "day", "memory_limit_bytes"]].dropna()
     pods = (rollups["pod"].astype(str).loc[r.index].tolist() if "pod" in rollups.columns
             else None)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import runs, sketch
+from quotatune.rollup.namehash import newest_last, pod_hashes
 
 VPA_NBUCKETS = (sketch.NBUCKETS + sketch.FINE - 1) // sketch.FINE
 BLOCK_CELLS = 1 << 21  # dense histogram cells per block: 16 MiB of float64
@@ -160,8 +161,15 @@ class History:
 
     def _newest_last(self, rows: np.ndarray) -> np.ndarray:
         """``rows`` ordered by container, then day, then last sample (the pod seen last that
-        day): each container's newest row comes last."""
-        return rows[np.lexsort((self._t_last_rows[rows], self._day[rows], self._code[rows]))]
+        day), then the hash of the pod's names (of pods seen last at the same time, the one
+        a stream of the same rows in any order picks, :mod:`quotatune.rollup.namehash`):
+        each container's newest row comes last."""
+        keys = (self._t_last_rows[rows], self._day[rows], self._code[rows])
+        return rows[newest_last(keys, lambda: self._pod_hashes[rows])]
+
+    @cached_property
+    def _pod_hashes(self) -> np.ndarray:
+        return pod_hashes(self._rows)
 
     # -- histograms --------------------------------------------------------------------------
 

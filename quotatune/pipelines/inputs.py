@@ -130,7 +130,8 @@ def oom_limit_rows(store: Store, target: Target | None, events: pd.DataFrame
         return None
     return store.read_rollups(since=times.min().floor("D") - pd.Timedelta(days=1),
                               until=times.max(), target=target,
-                              columns=[*KEY_COLUMNS, "pod", "day", "memory_limit_bytes"])
+                              columns=[*KEY_COLUMNS, "pod", "day", "t_last",
+                                       "memory_limit_bytes"])
 
 
 def pod_rows(store: Store, target: Target | None, events: pd.DataFrame) -> pd.DataFrame | None:

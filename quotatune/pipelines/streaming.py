@@ -26,17 +26,11 @@ from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
-from quotatune.rollup import runs
-from quotatune.rollup.currents import PodCurrents, name_columns, name_hashes
+from quotatune.rollup.currents import PodCurrents
 from quotatune.rollup.merge import fold_pods, merge_rollups
+from quotatune.rollup.namehash import POD_KEY
 from quotatune.rollup.sketch import daily_rollup
-from quotatune.rollup.spans import (
-    POD_KEY,
-    Overlap,
-    PodSpans,
-    check_spans,
-    limit_changes,
-)
+from quotatune.rollup.spans import Overlap, PodSpans, check_spans, limit_changes
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
 
@@ -139,12 +133,6 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             usage = usage[~late]
             if usage.empty:
                 continue
-        if staging is not None and scan.currents is not None:
-            # The days come back from the staging in their own order: the pods' order of
-            # first appearance is noted as the input gives it.
-            columns = name_columns(usage, POD_KEY)
-            starts = np.flatnonzero(runs.changes([codes for codes, _ in columns], len(usage)))
-            scan.currents.note_seen(name_hashes(columns, starts))
         if staging is not None:
             scan.limits.append(limit_changes(usage))
             scan.compact_limits()
@@ -193,7 +181,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 dup += d
                 pieces.append(daily_rollup(frame, columns))
                 if scan.currents is not None:
-                    scan.currents.add(pieces[-1], in_input_order=False)
+                    scan.currents.add(pieces[-1])
                 if keep_samples and not target.is_all:
                     samples.append(frame)
                 progress.advance()

@@ -2,8 +2,8 @@
 from its pods' rollup pieces as a stream brings them.
 
 A container's day takes these from its newest pod that has one (by the pod's last sample
-that day; of pods seen last at the same time, the one that first appeared later in the
-input), each pod giving the value of its newest sample that has one: what
+that day; of pods seen last at the same time, the one whose names hash larger,
+:mod:`quotatune.rollup.namehash`), each pod giving the value of its newest sample that has one: what
 :class:`quotatune.analysis.summary.History` takes from the whole day's rows.  A stream that
 folds its chunks' pieces per container cannot find that from folded rows: a pod's later
 piece without a limit makes that pod the newest while its limit sits in an older piece.  So
@@ -15,74 +15,33 @@ docs/architecture.md, "The flow".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import sketch
+from quotatune.rollup.namehash import frame_hashes, pod_hashes
 
-POD_KEY = ["namespace", "workload", "pod", "container"]
 CURRENT = (*sketch.CURRENT_COLUMNS, "restarts")
-NameColumn = tuple[np.ndarray, np.ndarray]  # a name column's codes, and its names by code + 1
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # an odd 64-bit constant: spreads one hash into the next
 _KEYS = ("pod", "container", "day", "t_last")
-
-
-def name_hashes(columns: Sequence[NameColumn], rows: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of the names of ``rows``, the same for the same names in any chunk of
-    this process (missing reads as ""); each distinct name is hashed once.  Names that hash
-    alike are taken for one: at 64 bits, not to be met among a fleet's pods."""
-    key = np.zeros(len(rows), dtype="uint64")
-    for codes, names in columns:
-        h = np.fromiter(map(hash, names), dtype="int64", count=len(names)).view("uint64")
-        key *= _MIX  # wraps around, as a hash should
-        key ^= h[codes[rows] + 1]
-    return key.view("int64")
-
-
-def name_columns(frame: pd.DataFrame, cols: Sequence[str]) -> list[NameColumn]:
-    """Each of ``cols`` as integer codes (-1: missing) and an array of its names shifted by
-    one, "" first (a missing name reads as "", as validation fills it)."""
-    out = []
-    for col in cols:
-        s = frame[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes, uniq = s.array.codes, s.cat.categories
-        else:
-            codes, uniq = pd.factorize(s)
-        text = np.asarray(pd.Index(uniq).astype(str), dtype=object)
-        out.append((np.asarray(codes), np.r_[np.array([""], dtype=object), text]))
-    return out
-
-
-def frame_hashes(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
-    """:func:`name_hashes` of every row of ``frame`` over ``cols``."""
-    return name_hashes(name_columns(frame, cols), np.arange(len(frame)))
 
 
 class PodCurrents:
     """Each pod's day's current values, from the rollup pieces of a stream in any order and
-    cut at any row, and the order in which the pods first appeared."""
+    cut at any row."""
 
     def __init__(self) -> None:
         self._parts: list[dict[str, np.ndarray]] = []
         self._rows = 0
         self._compacted = 0  # rows after the last compaction
         self._platforms: dict[str, int] = {}
-        self._seen: list[tuple[np.ndarray, np.ndarray]] = []
-        self._arrivals = 0
         self._per_pod: dict[str, np.ndarray] | None = None  # the pod-days, once all are in
 
-    def add(self, piece: pd.DataFrame, *, in_input_order: bool = True) -> None:
-        """The pod rows of ``piece`` (:func:`quotatune.rollup.sketch.daily_rollup` rows).
-        ``in_input_order``: the pieces come as the input lists the samples (a rollup lists
-        its pods in order of first appearance), so they tell the pods' order; else
-        :meth:`note_seen` is told it."""
+    def add(self, piece: pd.DataFrame) -> None:
+        """The pod rows of ``piece`` (:func:`quotatune.rollup.sketch.daily_rollup` rows)."""
         if piece.empty:
             return
-        pods = frame_hashes(piece, POD_KEY)
+        pods = pod_hashes(piece)
         part = {"pod": pods, "container": frame_hashes(piece, KEY_COLUMNS),
                 "day": _ns(piece["day"]), "t_last": _ns(piece["t_last"]),
                 "platform": self._platform_codes(piece)}
@@ -92,27 +51,18 @@ class PodCurrents:
         self._parts.append(part)
         self._per_pod = None
         self._rows += len(piece)
-        if in_input_order:
-            self.note_seen(pods)
         # Pieces of one pod's day merge into one row: past 4x what was merged last time
         # (a day cut by many chunks), the rows are merged again.
         if self._rows > 4 * max(self._compacted, 250_000):
             self._parts = [_newest_per_group(_joined(self._parts), ("pod", "day"))]
             self._rows = self._compacted = len(self._parts[0]["pod"])
 
-    def note_seen(self, pods: np.ndarray) -> None:
-        """These pods (hashes of :data:`POD_KEY`) appear next in the input, in this order."""
-        self._seen.append((pods, np.arange(self._arrivals, self._arrivals + len(pods))))
-        self._arrivals += len(pods)
-        if len(self._seen) > 64:
-            self._seen = [_first_seen(self._seen)]
-
     def resolve(self, folded: pd.DataFrame) -> pd.DataFrame:
         """``folded`` (one row per container and day) with the current values and platform
         of each row's container and day as the whole day's rows give them."""
         if folded.empty or not self._parts:
             return folded
-        per_day = _newest_per_group(self._pod_days(), ("container", "day"), tie="seen",
+        per_day = _newest_per_group(self._pod_days(), ("container", "day"), tie="pod",
                                     named=True)
         key = pd.DataFrame({"container": per_day["container"], "day": per_day["day"]})
         want = pd.DataFrame({"container": frame_hashes(folded, KEY_COLUMNS),
@@ -132,8 +82,9 @@ class PodCurrents:
     def limit_rows(self, kills: pd.DataFrame) -> pd.DataFrame | None:
         """For the day of each OOM kill in ``kills`` (names of :data:`POD_KEY` and a
         ``timestamp``) and the day before: each pod's memory limit of its container, as
-        rollup rows (:data:`KEY_COLUMNS`, ``pod``, ``day``, ``memory_limit_bytes``) in the
-        order the pods first appeared, the killed pod named, the others ``""``.  The limit a
+        rollup rows (:data:`KEY_COLUMNS`, ``pod``, ``day``, ``t_last``,
+        ``memory_limit_bytes``), newest pod last (ties: as :meth:`resolve` breaks them), the
+        killed pod named, the others ``""``.  The limit a
         kill happened at is looked up in such rows (:mod:`quotatune.analysis.oom`): folded
         rows hold only the day's newest pod's limit, perhaps raised after the kill."""
         if kills.empty or not self._parts:
@@ -147,33 +98,29 @@ class PodCurrents:
         killed = pd.DataFrame({
             **{c: kills[c].astype(str).to_numpy() for c in KEY_COLUMNS},
             "killed": kills["pod"].astype(str).to_numpy() if "pod" in kills.columns else "",
-            "killed_hash": frame_hashes(kills, POD_KEY) if "pod" in kills.columns else 0,
+            "killed_hash": pod_hashes(kills) if "pod" in kills.columns else 0,
             "container_hash": frame_hashes(kills, KEY_COLUMNS)})
         wanted = pd.concat([killed.assign(day=day),
                             killed.assign(day=day - sketch.DAY_NS)]).drop_duplicates()
         p = self._pod_days()
         rows = pd.DataFrame({"container_hash": p["container"], "day": p["day"],
-                             "pod_hash": p["pod"], "seen": p["seen"],
+                             "pod_hash": p["pod"], "t_last": p["t_last"],
                              "memory_limit_bytes": p["memory_limit_bytes"]})
-        got = rows.merge(wanted, on=["container_hash", "day"]).sort_values("seen", kind="stable")
+        got = rows.merge(wanted, on=["container_hash", "day"]).sort_values(
+            ["day", "t_last", "pod_hash"], kind="stable")
         if got.empty:
             return None
         return pd.DataFrame({
             **{c: got[c].to_numpy() for c in KEY_COLUMNS},
             "pod": np.where(got["pod_hash"] == got["killed_hash"], got["killed"], ""),
             "day": pd.to_datetime(got["day"].to_numpy(), utc=True),
+            "t_last": pd.to_datetime(got["t_last"].to_numpy(), utc=True),
             "memory_limit_bytes": got["memory_limit_bytes"].to_numpy()})
 
     def _pod_days(self) -> dict[str, np.ndarray]:
-        """One row per pod and day, with the place the pod first appeared (``seen``)."""
+        """One row per pod and day."""
         if self._per_pod is None:
-            per_pod = _newest_per_group(_joined(self._parts), ("pod", "day"))
-            pods, first = _first_seen(self._seen)
-            at = np.minimum(np.searchsorted(pods, per_pod["pod"]), max(len(pods) - 1, 0))
-            # A pod not noted (none is, when the caller notes every pod) sorts first.
-            per_pod["seen"] = np.where(pods[at] == per_pod["pod"], first[at], -1) \
-                if len(pods) else np.full(len(per_pod["pod"]), -1)
-            self._per_pod = per_pod
+            self._per_pod = _newest_per_group(_joined(self._parts), ("pod", "day"))
         return self._per_pod
 
     def _platform_codes(self, piece: pd.DataFrame) -> np.ndarray:
@@ -205,7 +152,7 @@ def _newest_per_group(rows: dict[str, np.ndarray], by: tuple[str, str], *, tie: 
     ends = np.r_[starts[1:], len(order)]
     group = np.repeat(np.arange(len(starts)), ends - starts)
     newest = order[ends - 1]
-    out = {k: rows[k][newest] for k in rows if k in _KEYS or k == "seen"}
+    out = {k: rows[k][newest] for k in rows if k in _KEYS}
     for col in CURRENT:
         out[col] = sketch.last_valid(rows[col][order], group, len(starts))
     platform = rows["platform"][order]
@@ -217,18 +164,6 @@ def _newest_per_group(rows: dict[str, np.ndarray], by: tuple[str, str], *, tie: 
     else:
         out["platform"] = platform[ends - 1]
     return out
-
-
-def _first_seen(seen: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """The pods noted (sorted) and the first place each was noted at."""
-    if not seen:
-        return np.empty(0, "int64"), np.empty(0, "int64")
-    pods = np.concatenate([p for p, _ in seen])
-    at = np.concatenate([a for _, a in seen])
-    order = np.lexsort((at, pods))
-    pods, at = pods[order], at[order]
-    first = np.r_[True, pods[1:] != pods[:-1]]
-    return pods[first], at[first]
 
 
 def _ns(s: pd.Series) -> np.ndarray:

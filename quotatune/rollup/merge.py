@@ -18,6 +18,7 @@ import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import sketch
+from quotatune.rollup.namehash import newest_last, pod_hashes
 
 _SUMS = ("n", "cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum")
 _MAXES = ("cpu_max", "mem_max")
@@ -61,7 +62,8 @@ def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
     key = [*KEY_COLUMNS, "day"]
     code = rollups.groupby(key, sort=True, observed=True, dropna=False).ngroup().to_numpy(
         "int64")
-    order = np.lexsort((_ns(rollups["t_last"]), _ns(rollups["day"]), code))
+    order = newest_last((_ns(rollups["t_last"]), _ns(rollups["day"]), code),
+                        lambda: pod_hashes(rollups))
     r = rollups.iloc[order].reset_index(drop=True)
     c = code[order]
     starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])

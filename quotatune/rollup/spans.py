@@ -9,9 +9,7 @@ import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import runs
-from quotatune.rollup.currents import NameColumn, name_columns, name_hashes
-
-POD_KEY = ["namespace", "workload", "pod", "container"]
+from quotatune.rollup.namehash import POD_KEY, NameColumn, name_columns, name_hashes
 
 
 class Overlap(Exception):

@@ -14,6 +14,7 @@ from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
 from quotatune.model import Target
 from quotatune.pipelines import streaming
 from quotatune.pipelines.streaming import rollups_from_files
+from quotatune.rollup.namehash import pod_hashes
 
 NOW = pd.Timestamp("2026-12-01T00:00:00Z")
 MIB = float(1 << 20)
@@ -107,26 +108,41 @@ def test_a_pod_whose_later_samples_name_no_limit_keeps_its_limit_across_files(
     assert web_limit([*files, files[1]], fold=True) == 1024  # read again exactly: overlaps
 
 
-def test_pods_last_seen_at_the_same_time_give_the_later_listed_pods_limit(
+def store_limit(files: list[Path], root: Path) -> float:
+    from quotatune.pipelines.importing import import_into_store
+    from quotatune.pipelines.recommend import from_store
+
+    import_into_store(files, None, root, None)
+    [rec], _ = from_store(root, Target.parse("shop/web"), "tail")
+    return float(rec.to_dict()["current"]["memory_limit_mib"])
+
+
+def test_pods_last_seen_at_the_same_time_give_one_pods_limit_however_read(
         tmp_path: Path) -> None:
-    """web-a and web-b both last seen at 10:00: web-b, listed later, gives the limit,
-    also when 50,001 other pods before them fold the stream in between, and when the files
-    are read again exactly (an overlap)."""
+    """web-a and web-b both last seen at 10:00: the pod whose names hash larger gives the
+    limit, whether the files are read whole or folded, in either order, with 50,001 other
+    pods before them folding the stream in between, read again exactly (an overlap), or
+    imported into the store (which sorts each day by name)."""
+    pods = pd.DataFrame({"namespace": "shop", "workload": "web", "pod": ["web-a", "web-b"],
+                         "container": "app"})
+    want = {0: 1024, 1: 2048}[int(np.argmax(pod_hashes(pods)))]
     files = [web_csv(tmp_path / "1.csv", [("web-a", "2026-11-02T10:00:00Z", 2.0**30),
                                           ("web-c", "2026-11-02T11:00:00Z", np.nan)],
                      filler=50_001),
              web_csv(tmp_path / "2.csv", [("web-b", "2026-11-02T10:00:00Z", 2.0**31)])]
-    assert web_limit(files, fold=False) == 2048
-    assert web_limit(files, fold=True) == 2048
-    assert web_limit([*files, files[1]], fold=True) == 2048
-    assert web_limit(files[::-1], fold=True) == web_limit(files[::-1], fold=False) == 1024
-    # web-b listed first, its last sample in a later file: web-a, listed later, still wins.
+    for order in (files, files[::-1], [*files, files[1]]):
+        assert web_limit(order, fold=False) == want
+        assert web_limit(order, fold=True) == want
+    assert store_limit(files, tmp_path / "s1") == store_limit(files[::-1], tmp_path / "s2") \
+        == want
+    # web-b listed first, its last sample in a later file.
     split = [web_csv(tmp_path / "3.csv", [("web-b", "2026-11-02T09:30:00Z", 2.0**31),
                                           ("web-a", "2026-11-02T10:00:00Z", 2.0**30)]),
              web_csv(tmp_path / "4.csv", [("web-b", "2026-11-02T10:00:00Z", 2.0**31)])]
-    assert web_limit(split, fold=False) == 1024
-    assert web_limit(split, fold=True) == 1024
-    assert web_limit([*split, split[1]], fold=True) == 1024
+    for order in (split, split[::-1], [*split, split[1]]):
+        assert web_limit(order, fold=False) == want
+        assert web_limit(order, fold=True) == want
+    assert store_limit(split, tmp_path / "s3") == want
 
 
 def test_pieces_fold_into_what_is_held_in_batches_as_one_fold_of_all(tmp_path: Path) -> None:

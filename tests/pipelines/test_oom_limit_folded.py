@@ -16,6 +16,7 @@ from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.recommend import from_files, from_store
+from quotatune.rollup.namehash import pod_hashes
 
 MIB = 1 << 20
 T = pd.Timestamp("2026-11-20T00:00:00Z")
@@ -84,3 +85,37 @@ def test_from_files_folded_the_floor_grows_from_the_killed_pods_limit(tmp_path: 
             (strategy, oom)
     tail, _ = from_files(files, None, Target(), "tail", [], [])
     assert tail[0].memory_limit_mib == 500
+
+
+def test_a_kill_of_a_pod_without_rows_reads_the_newest_pods_limit_however_listed(
+        tmp_path: Path) -> None:
+    """The killed pod has no rows, and no sample says the limit at the kill (the samples
+    start after it); two pods then live the day through, both last seen at its end, with
+    400 and 600 MiB.  The limit known at the day's end is the one of the pod whose names
+    hash larger (the tie rule of every path), whichever pod the input lists first and
+    whether the files are streamed or imported into the store."""
+    names = ["web-7c9f-aa1", "web-7c9f-bb2"]
+    both = [pod(names[0], 5, 48, 400), pod(names[1], 5, 48, 600)]
+    keys = pd.DataFrame({"namespace": "shop", "workload": "web-7c9f", "pod": names,
+                         "container": "app"})
+    want = (400, 600)[int(pod_hashes(keys).argmax())]
+    kill = pd.DataFrame({"timestamp": [T + pd.Timedelta(hours=5)], "namespace": "shop",
+                         "workload": "web-7c9f", "pod": "web-7c9f-zz9", "container": "app",
+                         "reason": "OOMKilled", "oom_killed": True})
+    floors: dict[str, set[str]] = {"tail": set(), "krr-oom": set()}
+    for i, listed in enumerate((both, both[::-1])):
+        usage = pd.concat(listed).assign(
+            timestamp=lambda d: d["timestamp"] + pd.Timedelta(minutes=30), workload="web-7c9f")
+        samples = tmp_path / f"usage{i}.csv"
+        usage.to_csv(samples, index=False)
+        files = [samples, killed_pod_list(tmp_path / "pods.json")]
+        root = tmp_path / f"store{i}"
+        open_store(root).append(Collected(usage=validate_usage(usage, "test"), events=kill))
+        for strategy, reasons in floors.items():
+            for recs, _ in (from_files(files, None, Target(), strategy, [], []),
+                            from_store(root, Target(), strategy)):
+                reasons.update(r for r in recs[0].reasons if "OOM" in r)
+    other = 1000 - want
+    for reasons in floors.values():
+        [reason] = reasons
+        assert f"{want} MiB" in reason and f"{other} MiB" not in reason, reason

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.rollup.currents import name_columns, name_hashes
-from quotatune.rollup.spans import POD_KEY, pod_codes
+from quotatune.rollup.namehash import POD_KEY, name_columns, name_hashes
+from quotatune.rollup.spans import pod_codes
 
 
 def frame(rows: list[tuple[str | None, ...]], extra: int = 0) -> pd.DataFrame:
