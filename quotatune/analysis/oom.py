@@ -91,8 +91,10 @@ def _from_rollups(ooms: pd.DataFrame, rollups: pd.DataFrame) -> np.ndarray:
         # The limit known at a day's end is its newest pod's: of pods last seen at the same
         # time, the one of the larger name hash (as History picks, in any row order).
         last = pd.to_datetime(rollups["t_last"], utc=True).to_numpy("datetime64[ns]")
+        # Rows that name only the killed pod carry every pod's hash (``pod_hash``).
         by = rollups
-        order = newest_last((last.astype("int64"),), lambda: pod_hashes(by))
+        order = newest_last((last.astype("int64"),), lambda: by["pod_hash"].to_numpy(
+            "int64") if "pod_hash" in by.columns else pod_hashes(by))
         rollups = rollups.iloc[order].reset_index(drop=True)
     r = rollups[[*KEY_COLUMNS, "day", "memory_limit_bytes"]].dropna()
     pods = (rollups["pod"].astype(str).loc[r.index].tolist() if "pod" in rollups.columns

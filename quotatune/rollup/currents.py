@@ -83,10 +83,11 @@ class PodCurrents:
         """For the day of each OOM kill in ``kills`` (names of :data:`POD_KEY` and a
         ``timestamp``) and the day before: each pod's memory limit of its container, as
         rollup rows (:data:`KEY_COLUMNS`, ``pod``, ``day``, ``t_last``,
-        ``memory_limit_bytes``), newest pod last (ties: as :meth:`resolve` breaks them), the
-        killed pod named, the others ``""``.  The limit a
-        kill happened at is looked up in such rows (:mod:`quotatune.analysis.oom`): folded
-        rows hold only the day's newest pod's limit, perhaps raised after the kill."""
+        ``memory_limit_bytes``, and ``pod_hash``: the pod's names' hash, which breaks ties
+        as :meth:`resolve` does), newest pod last, the killed pod named, the others ``""``.
+        The limit a kill happened at is looked up in such rows
+        (:mod:`quotatune.analysis.oom`): folded rows hold only the day's newest pod's limit,
+        perhaps raised after the kill."""
         if kills.empty or not self._parts:
             return None
         times = pd.to_datetime(kills["timestamp"], utc=True, errors="coerce")
@@ -115,6 +116,7 @@ class PodCurrents:
             "pod": np.where(got["pod_hash"] == got["killed_hash"], got["killed"], ""),
             "day": pd.to_datetime(got["day"].to_numpy(), utc=True),
             "t_last": pd.to_datetime(got["t_last"].to_numpy(), utc=True),
+            "pod_hash": got["pod_hash"].to_numpy(),
             "memory_limit_bytes": got["memory_limit_bytes"].to_numpy()})
 
     def _pod_days(self) -> dict[str, np.ndarray]:

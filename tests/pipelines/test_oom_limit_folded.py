@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from quotatune.analysis.oom import oom_limits
 from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.recommend import from_files, from_store
+from quotatune.rollup.currents import PodCurrents
 from quotatune.rollup.namehash import pod_hashes
+from quotatune.rollup.sketch import daily_rollup
 
 MIB = 1 << 20
 T = pd.Timestamp("2026-11-20T00:00:00Z")
@@ -119,3 +122,36 @@ def test_a_kill_of_a_pod_without_rows_reads_the_newest_pods_limit_however_listed
     for reasons in floors.values():
         [reason] = reasons
         assert f"{want} MiB" in reason and f"{other} MiB" not in reason, reason
+
+
+def test_a_streams_limit_rows_break_a_tie_with_the_killed_pod_as_the_stores_rows_do() -> None:
+    """The stream's limit rows name only the killed pod (the others read ""), so the tie
+    between the killed pod and another, both last seen at 23:50 the day before the kill, is
+    broken by the hashes the rows carry, not by the hash of a blanked name."""
+    def keys(pods: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({"namespace": "shop", "workload": "web", "pod": pods,
+                             "container": "app"})
+
+    blank = pod_hashes(keys([""]))[0]
+    killed, other = next((k, o) for i in range(1000) for k, o in [(f"web-k{i}", "web-o")]
+                         if pod_hashes(keys([o]))[0] > pod_hashes(keys([k]))[0] > blank)
+
+    def samples(name: str, times: list[str], mib: float) -> pd.DataFrame:
+        return pd.DataFrame({"timestamp": pd.to_datetime(times, utc=True), "namespace": "shop",
+                             "workload": "web", "pod": name, "container": "app",
+                             "cpu_cores": 0.1, "memory_working_set_bytes": 1e8,
+                             "memory_limit_bytes": mib * MIB})
+
+    usage = validate_usage(pd.concat([
+        samples(killed, ["2026-11-19T20:00", "2026-11-19T23:50"], 400),
+        samples(other, ["2026-11-19T20:00", "2026-11-19T23:50", "2026-11-20T06:00"], 600)]),
+        "test")
+    rollups = daily_rollup(usage)
+    kills = pd.DataFrame({"timestamp": [pd.Timestamp("2026-11-20T00:05Z")],
+                          "namespace": "shop", "workload": "web", "pod": killed,
+                          "container": "app"})
+    currents = PodCurrents()
+    currents.add(rollups)
+    stream = oom_limits(kills, None, currents.limit_rows(kills))
+    store = oom_limits(kills, None, rollups)
+    assert stream.tolist() == store.tolist() == [600 * MIB]
