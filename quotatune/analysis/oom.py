@@ -5,8 +5,9 @@ from the limit in force *at the kill*. Taking the newest limit instead turns eve
 recommendation into a higher floor on the next run, with no new kill (a ratchet). The limit at
 a kill comes from, in order:
 
-1. the usage samples: the container's last ``memory_limit_bytes`` at or before the kill
-   (:func:`limits_at_ooms`, on the raw path, stored as the ``limit_at_oom`` column);
+1. the usage samples: the killed pod's last ``memory_limit_bytes`` at or before the kill,
+   else its container's (:func:`limits_at_ooms`, on the raw and ``--from`` paths, as the
+   ``limit_at_oom`` column);
 2. the per-day rollups: the killed pod's own limit that day, where the event names a pod
    that has a row; else the lower of the limits known at the end of the kill's day and of
    the day before (a raise after the kill, on the same day, does not count);
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
+from quotatune.rollup.limits import LimitChanges
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
 LIMIT_AT_OOM = "limit_at_oom"
@@ -31,39 +33,38 @@ def oom_events(events: pd.DataFrame | None) -> pd.DataFrame:
     """The OOM kills among ``events`` (OOMKilled terminations and kernel OOM events)."""
     if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns):
         return pd.DataFrame(columns=[*KEY_COLUMNS, "timestamp"])
-    oom = pd.Series(False, index=events.index)
+    return events[_is_oom(events)]
+
+
+def _is_oom(events: pd.DataFrame) -> np.ndarray:
+    oom = np.zeros(len(events), dtype=bool)
     if "oom_killed" in events.columns:
-        oom |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true")
+        oom |= events["oom_killed"].map(lambda v: v is True or str(v).lower() == "true"
+                                        ).to_numpy(bool)
     if "reason" in events.columns:
-        oom |= events["reason"].astype(str) == "OOMKilled"
-    return events[oom]
+        oom |= (events["reason"].astype(str) == "OOMKilled").to_numpy()
+    return oom
 
 
-def limits_at_ooms(usage: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame | None:
-    """``events`` with ``limit_at_oom``: the container's memory limit in its last sample at or
-    before each OOM kill (NaN where no sample says). Other events pass unchanged."""
-    oom = oom_events(events)
-    if events is None or oom.empty or usage.empty or "memory_limit_bytes" not in usage.columns \
-            or "timestamp" not in oom.columns:
+def limits_at_ooms(usage: pd.DataFrame | LimitChanges, events: pd.DataFrame | None
+                   ) -> pd.DataFrame | None:
+    """``events`` with ``limit_at_oom``: at each OOM kill, the killed pod's memory limit in
+    its last sample at or before the kill, else its container's (NaN where no sample says;
+    :mod:`quotatune.rollup.limits`).  ``usage``: the samples, or the limit changes a stream
+    kept of them.  Other events pass unchanged."""
+    if events is None or events.empty or not set(KEY_COLUMNS) <= set(events.columns) \
+            or "timestamp" not in events.columns:
         return events
-    u = usage[[*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]].dropna()
-    e = oom[[*KEY_COLUMNS, "timestamp"]].copy()
-    # One resolution on both sides: merge_asof refuses microseconds against nanoseconds.
-    e["timestamp"] = pd.to_datetime(e["timestamp"], utc=True, errors="coerce"
-                                    ).astype("datetime64[ns, UTC]")
-    e = e.dropna(subset=["timestamp"])
-    if u.empty or e.empty:
+    rows = np.flatnonzero(_is_oom(events))
+    if not len(rows):
         return events
-    u = u.astype({c: str for c in KEY_COLUMNS})
-    u["timestamp"] = pd.to_datetime(u["timestamp"], utc=True).dt.as_unit("ns")
-    e["timestamp"] = e["timestamp"].dt.as_unit("ns")  # merge_asof needs one unit on both sides
-    e = e.astype({c: str for c in KEY_COLUMNS})
-    e["_row"] = e.index
-    got = pd.merge_asof(e.sort_values("timestamp"), u.sort_values("timestamp"),
-                        on="timestamp", by=KEY_COLUMNS, direction="backward")
+    changes = usage if isinstance(usage, LimitChanges) else LimitChanges.of(usage)
+    if not len(changes):
+        return events
     out = events.copy()
-    out[LIMIT_AT_OOM] = np.nan
-    out.loc[got["_row"].to_numpy(), LIMIT_AT_OOM] = got["memory_limit_bytes"].to_numpy("float64")
+    limits = np.full(len(out), np.nan)
+    limits[rows] = changes.at(events.iloc[rows])
+    out[LIMIT_AT_OOM] = limits
     return out
 
 

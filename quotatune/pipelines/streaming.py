@@ -27,10 +27,11 @@ from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup.currents import PodCurrents
+from quotatune.rollup.limits import LimitChanges
 from quotatune.rollup.merge import fold_pods, merge_rollups
 from quotatune.rollup.namehash import POD_KEY
 from quotatune.rollup.sketch import daily_rollup
-from quotatune.rollup.spans import Overlap, PodSpans, check_spans, limit_changes
+from quotatune.rollup.spans import Overlap, PodSpans, check_spans
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
 
@@ -89,17 +90,18 @@ class _Scan:
     acc: Collected = field(default_factory=Collected)
     known: set[str] = field(default_factory=set)
     future: int = 0
-    limits: list[pd.DataFrame] = field(default_factory=list)
+    limits: list[LimitChanges] = field(default_factory=list)
     spans: PodSpans = field(default_factory=lambda: PodSpans())
     currents: PodCurrents | None = None  # when the pods are folded
     _limit_rows: int = 0  # rows in ``limits`` when they were last compacted
 
     def compact_limits(self) -> None:
-        """Per pod, a limit changes at least where each pod starts: past 100,000 rows more
-        (a CronJob's pods), the changes are found again per container, over all of them."""
+        """A pod cut across chunks (or read again) repeats its rows: past twice the rows
+        joined last time, the parts are joined again (a CronJob month: a row or two for
+        each of 1.7 M pods, sorted a few times rather than every 100,000 rows)."""
         rows = sum(map(len, self.limits))
-        if rows - self._limit_rows > 100_000:
-            self.limits = [limit_changes(_cat_names(self.limits))]
+        if rows > 2 * max(self._limit_rows, 100_000):
+            self.limits = [LimitChanges.joined(self.limits)]
             self._limit_rows = len(self.limits[0])
 
 
@@ -134,7 +136,7 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             if usage.empty:
                 continue
         if staging is not None:
-            scan.limits.append(limit_changes(usage))
+            scan.limits.append(LimitChanges.of(usage))
             scan.compact_limits()
             staging.add(usage)
             continue
@@ -155,7 +157,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
         for usage in prefetched(reader):
             pod_runs = check_spans(usage, scan.spans)
-            scan.limits.append(limit_changes(usage, pod_runs))
+            scan.limits.append(LimitChanges.of(usage, pod_runs))
             scan.compact_limits()
             if keep_samples and not target.is_all:
                 samples.append(usage)
@@ -205,7 +207,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
     if not events.empty and limits:
         # The limit in force at each OOM kill, as the whole-frame path finds it in the samples
         # (the limits' change points give the same answer as every sample).
-        annotated = limits_at_ooms(pd.concat(limits, ignore_index=True), events)
+        annotated = limits_at_ooms(LimitChanges.joined(limits), events)
         events = events if annotated is None else annotated
     if not target.is_all:
         if rollups.empty and specs.empty:
@@ -271,19 +273,6 @@ def _names(df: pd.DataFrame) -> set[str]:
         return set()
     keys = df[KEY_COLUMNS].drop_duplicates()
     return {f"{n}/{w}/{c}" for n, w, c in keys.itertuples(index=False)}
-
-
-def _cat_names(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Frames joined, their name columns as one categorical each (chunks have their own
-    categories: joined as they are, names would become Python strings)."""
-    from pandas.api.types import union_categoricals
-
-    out = pd.concat(frames, ignore_index=True)
-    for col in KEY_COLUMNS:
-        parts = [f[col] for f in frames if len(f)]
-        if parts and all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            out[col] = pd.Series(union_categoricals(parts), index=out.index)
-    return out
 
 
 def _cat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

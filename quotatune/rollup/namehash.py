@@ -10,6 +10,7 @@ once.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ def text_hashes(values: Any) -> np.ndarray:
 
 
 _EMPTY = text_hashes([""])
+_recent: dict[int, tuple[weakref.ref[pd.Index], np.ndarray]] = {}
 
 
 def name_columns(frame: pd.DataFrame, cols: Sequence[str]) -> list[NameColumn]:
@@ -47,7 +49,24 @@ def name_columns(frame: pd.DataFrame, cols: Sequence[str]) -> list[NameColumn]:
             codes, uniq = s.array.codes, s.cat.categories
         else:
             codes, uniq = pd.factorize(s)
-        out.append((np.asarray(codes), np.r_[_EMPTY, text_hashes(uniq)]))
+        out.append((np.asarray(codes), _category_hashes(uniq)))
+    return out
+
+
+def _category_hashes(names: pd.Index) -> np.ndarray:
+    """``names``' hashes, "" first.  A chunk's categories are shared by the frames cut from
+    it (its pods' rollups, its limit changes, its overlap check): hashed once for all, a
+    cache of plain values while that Index lives, not a state that changes any answer."""
+    key = id(names)
+    hit = _recent.get(key)
+    if hit is not None and hit[0]() is names:
+        return hit[1]
+    out = np.r_[_EMPTY, text_hashes(names)]
+    for k, (ref, _) in list(_recent.items()):  # the reader thread hashes too: no del
+        if ref() is None:
+            _recent.pop(k, None)
+    if len(_recent) < 64:
+        _recent[key] = (weakref.ref(names), out)
     return out
 
 

@@ -1,13 +1,12 @@
-"""Which pods a stream of chunks has seen and when, and where their memory limits change:
-the bookkeeping that lets ``--from`` roll files up chunk by chunk and still count a sample
-repeated across chunks once (see docs/architecture.md, "The flow")."""
+"""Which pods a stream of chunks has seen and when: the bookkeeping that lets ``--from``
+roll files up chunk by chunk and still count a sample repeated across chunks once (see
+docs/architecture.md, "The flow")."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
 from quotatune.rollup import runs
 from quotatune.rollup.namehash import POD_KEY, NameColumn, name_columns, name_hashes
 
@@ -84,40 +83,6 @@ def check_spans(usage: pd.DataFrame, spans: PodSpans) -> np.ndarray | None:
     if not spans.add(name_hashes(columns, rows), lo, hi):
         raise Overlap
     return pod_runs
-
-
-def limit_changes(usage: pd.DataFrame, pod_runs: np.ndarray | None = None) -> pd.DataFrame:
-    """Per container, the samples where ``memory_limit_bytes`` takes a new value (in time
-    order, within this chunk): a few rows per container instead of every sample.
-
-    ``pod_runs`` (True where a pod's rows start, when every pod's rows are one run in time
-    order) lets the rows be read as they stand: then the changes are found per pod, a
-    superset of the container's that gives the same limit at any time (pods of one container
-    that run at the same time with different limits excepted: which one is "in force" is moot
-    there).  Names stay as the chunk has them (categorical): the caller converts once."""
-    cols = [*KEY_COLUMNS, "timestamp", "memory_limit_bytes"]
-    if "memory_limit_bytes" not in usage.columns:
-        return pd.DataFrame(columns=cols)
-    if pod_runs is not None:
-        v = usage["memory_limit_bytes"].to_numpy("float64")
-        if not np.isnan(v.min(initial=0.0)):  # no missing limit: compare with the row before
-            step = pod_runs.copy()
-            step[1:] |= v[1:] != v[:-1]
-            keep = np.flatnonzero(step)
-        else:  # compare with the pod's last known limit
-            idx = np.flatnonzero(~np.isnan(v))
-            c, vv = np.cumsum(pod_runs)[idx], v[idx]
-            keep = idx[np.r_[True, (c[1:] != c[:-1]) | (vv[1:] != vv[:-1])]] \
-                if len(idx) else idx
-        return usage[cols].iloc[keep]
-    d = usage[cols].dropna()
-    if d.empty:
-        return d
-    code = d.groupby(KEY_COLUMNS, observed=True, sort=False).ngroup().to_numpy()
-    order = np.lexsort((d["timestamp"].to_numpy("datetime64[ns]").view("int64"), code))
-    c, v = code[order], d["memory_limit_bytes"].to_numpy("float64")[order]
-    keep = order[np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]]
-    return d.iloc[keep]
 
 
 def pod_codes(columns: list[NameColumn], rows: np.ndarray | None = None) -> np.ndarray:
