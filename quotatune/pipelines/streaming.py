@@ -85,7 +85,7 @@ def rollups_from_files(
 class _Scan:
     """What is gathered besides the samples (read by the caller after the last chunk): the
     reader thread fills ``acc``, ``known`` and ``future``; ``spans`` and ``limits`` are filled
-    beside the rollups (on the exact path, ``limits`` by the reader)."""
+    beside the rollups (on the exact path, ``limits`` from each merged day)."""
 
     acc: Collected = field(default_factory=Collected)
     known: set[str] = field(default_factory=set)
@@ -136,8 +136,6 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             if usage.empty:
                 continue
         if staging is not None:
-            scan.limits.append(LimitChanges.of(usage))
-            scan.compact_limits()
             staging.add(usage)
             continue
         yield usage
@@ -181,6 +179,10 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             for day in staging.days():
                 frame, d = merge_day(from_arrow(staging.take(day)))
                 dup += d
+                # From the merged day: chunks that interleave a pod's times (why this path
+                # runs) would each keep rows that are not the pod's changes.
+                scan.limits.append(LimitChanges.of(frame))
+                scan.compact_limits()
                 pieces.append(daily_rollup(frame, columns))
                 if scan.currents is not None:
                     scan.currents.add(pieces[-1])

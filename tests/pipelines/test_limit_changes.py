@@ -47,11 +47,11 @@ def test_runs_of_pods_give_the_changes_sorting_gives(limits: list[list[float]]) 
     assert rows(LimitChanges.of(df, runs)) == rows(LimitChanges.of(df))
 
 
-def test_a_limit_is_kept_where_it_changes_and_where_each_pod_starts() -> None:
-    df = usage([[GIB, GIB, 2 * GIB], [2 * GIB, 2 * GIB]])
+def test_a_limit_is_kept_where_it_changes_and_where_each_pod_starts_and_ends() -> None:
+    df = usage([[GIB, GIB, 2 * GIB, 2 * GIB], [2 * GIB, 2 * GIB, 2 * GIB]])
     got = LimitChanges.of(df, check_spans(df, PodSpans())).rows
-    assert got["limit"].tolist() == [GIB, 2 * GIB, 2 * GIB]
-    assert ((got["t"] - T0.value) // 60_000_000_000).tolist() == [0, 2, 0]
+    assert got["limit"].tolist() == [GIB, 2 * GIB, 2 * GIB, 2 * GIB, 2 * GIB]
+    assert ((got["t"] - T0.value) // 60_000_000_000).tolist() == [0, 2, 3, 0, 2]
 
 
 def kill(pod: str, minute: int) -> pd.DataFrame:
@@ -120,3 +120,55 @@ def test_a_stream_of_chunks_gives_the_whole_frames_limits() -> None:
     assert whole is not None and streamed is not None
     assert set(whole["limit_at_oom"].dropna()) == {GIB, 2 * GIB}
     pd.testing.assert_frame_equal(whole, streamed)
+
+
+def pods(spec: list[tuple[str, range, float]]) -> pd.DataFrame:
+    """Samples of shop/web/app: each pod's minutes and its limit in MiB."""
+    return pd.concat([pd.DataFrame({
+        "timestamp": T0 + pd.to_timedelta(list(minutes), unit="min"), "namespace": "shop",
+        "workload": "web", "pod": pod, "container": "app",
+        "memory_limit_bytes": mib * float(1 << 20)}) for pod, minutes, mib in spec],
+        ignore_index=True)
+
+
+def at_kills(samples: pd.DataFrame, pod: str | None, minutes: list[int]) -> list[float]:
+    got = limits_at_ooms(samples, pd.concat([kill("", m) for m in minutes]).assign(pod=pod))
+    assert got is not None
+    return (got["limit_at_oom"] / float(1 << 20)).tolist()
+
+
+def test_a_kill_without_its_pod_takes_the_pod_running_then_else_the_last_seen() -> None:
+    """A rollout rolled back: web-a (400 MiB) runs minutes 0-100, web-b (600 MiB) 50-60 and
+    is deleted.  A kill at 80 naming no pod with samples was web-a's, the one pod running;
+    between pods that run one after another, the pod seen last gives the limit."""
+    rollback = pods([("web-a", range(0, 101), 400), ("web-b", range(50, 61), 600)])
+    for pod in ("", None, "web-gone"):
+        assert np.isnan(at_kills(rollback, pod, [-1])).all()  # before any sample
+        assert at_kills(rollback, pod, [10, 80, 200]) == [400, 400, 400]
+    one_after_another = pods([("web-a", range(0, 11), 400), ("web-b", range(20, 31), 600),
+                              ("web-c", range(40, 51), 300)])
+    assert at_kills(one_after_another, "", [5, 15, 25, 35, 45, 60]) == \
+        [400, 400, 600, 600, 300, 300]
+
+
+def test_of_pods_running_at_the_kill_the_larger_hash_gives_the_limit() -> None:
+    """web-a runs minutes 0-9 and web-b 3-9: at 5 both run, and the rule, not which pod
+    started last, picks one."""
+    samples = pods([("web-a", range(0, 10), 400), ("web-b", range(3, 10), 600)])
+    both = samples.drop_duplicates("pod")
+    want = [400.0, 600.0][int(np.argmax(pod_hashes(both)))]
+    assert at_kills(samples, "", [5]) == at_kills(samples.iloc[::-1], "", [5]) == [want]
+
+
+def test_a_duplicated_sample_with_two_limits_gives_one_answer_in_any_order() -> None:
+    samples = pods([("web-a", range(0, 10), 400), ("web-a", range(5, 6), 600)])
+    assert at_kills(samples, "web-a", [5]) == at_kills(samples.iloc[::-1], "web-a", [5]) \
+        == at_kills(samples, "", [5])
+
+
+def test_a_categorical_pod_column_with_a_missing_pod_is_read_as_no_pod() -> None:
+    samples = pods([("web-a", range(0, 10), 400)])
+    kills = pd.concat([kill("web-a", 5), kill("web-a", 6)], ignore_index=True)
+    kills["pod"] = pd.Categorical(["web-a", None])
+    got = limits_at_ooms(samples, kills)
+    assert got is not None and (got["limit_at_oom"] / float(1 << 20)).tolist() == [400, 400]

@@ -17,6 +17,7 @@ from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.recommend import from_files, from_store
+from quotatune.pipelines.streaming import rollups_from_files
 from quotatune.rollup.currents import PodCurrents
 from quotatune.rollup.namehash import pod_hashes
 from quotatune.rollup.sketch import daily_rollup
@@ -155,3 +156,24 @@ def test_a_streams_limit_rows_break_a_tie_with_the_killed_pod_as_the_stores_rows
     stream = oom_limits(kills, None, currents.limit_rows(kills))
     store = oom_limits(kills, None, rollups)
     assert stream.tolist() == store.tolist() == [600 * MIB]
+
+
+def test_files_that_interleave_a_pods_samples_give_the_limit_at_the_kill(
+        tmp_path: Path) -> None:
+    """Two files (an HA pair's exports) interleave the killed pod's samples: 600 MiB at
+    04:57, 04:59 and 05:01 in one, 400 MiB at 04:58 in the other.  At the 05:00 kill its
+    limit was 600 (its 04:59 sample), as the samples merged say, not the changes each file
+    shows on its own."""
+    def at(minutes: list[int], mib: int) -> pd.DataFrame:
+        return pod("web-7c9f-zz9", 0, 6, mib).iloc[minutes].assign(workload="web-7c9f")
+
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    base = 4 * 60 + 57  # 04:57, in minutes since midnight
+    at([base, base + 2, base + 4], 600).to_csv(first, index=False)
+    at([base + 1], 400).to_csv(second, index=False)
+    files = [first, second, killed_pod_list(tmp_path / "pods.json")]
+    for fold in (False, True):
+        for order in (files, [second, first, files[2]]):
+            got = rollups_from_files(order, None, Target(), fold=fold)
+            kills = got.events[got.events["reason"] == "OOMKilled"]
+            assert (kills["limit_at_oom"] / MIB).tolist() == [600], (fold, order)
