@@ -177,12 +177,15 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         if exact:
             progress.phase("rolling up days", len(staging.days()))
             for day in staging.days():
-                frame, d = merge_day(from_arrow(staging.take(day)))
-                dup += d
-                # From the merged day: chunks that interleave a pod's times (why this path
-                # runs) would each keep rows that are not the pod's changes.
-                scan.limits.append(LimitChanges.of(frame))
+                day_rows = from_arrow(staging.take(day))
+                # From the whole day: chunks that interleave a pod's times (why this path
+                # runs) would each keep rows that are not the pod's changes; and before the
+                # duplicates go, which keep the row of the file read first.
+                scan.limits.append(LimitChanges.of(day_rows))
                 scan.compact_limits()
+                frame, d = merge_day(day_rows)
+                del day_rows
+                dup += d
                 pieces.append(daily_rollup(frame, columns))
                 if scan.currents is not None:
                     scan.currents.add(pieces[-1])

@@ -2,7 +2,8 @@
 
 A pod's limit is its own: when a rollout runs an old pod at 400 MiB beside a new one at
 600 MiB and the old one is killed, it was killed at 400, whichever pod sampled last.  So a
-kill that names a pod with samples takes that pod's last limit at or before the kill.  A
+kill that names a pod with samples takes that pod's last limit at or before the kill (its
+first, if it was killed before its first sample: a pod's limit is fixed for its life).  A
 kill without one takes its container's: the limit of the pod running at the kill (of
 several, the one whose names hash larger, as everywhere: :mod:`quotatune.rollup.namehash`),
 else of the pod seen last before it; for pods that run one after another, the container's
@@ -12,7 +13,7 @@ The samples are reduced to each pod's first and last rows with a limit and the r
 its limit takes a new value (a few a pod, where a week of samples is thousands), held as
 plain arrays keyed by name hashes, so a stream keeps them chunk by chunk and a whole frame
 reduces the same way: both give the same answer.  Chunks must not interleave one pod's
-times (the overlap check's runs, or a day's merged samples, guarantee it).
+times (the overlap check's runs, or a whole day's samples at once, guarantee it).
 """
 
 from __future__ import annotations
@@ -95,19 +96,37 @@ class LimitChanges:
             named = ok & pod.notna().to_numpy() & (pod.astype(object).astype(str).to_numpy()
                                                    != "")
         r = self.rows
+        pods = _pods(r)
         if named.any():
-            out[named] = _last_at(r["pod"], r["t"], r["limit"], pod_hashes(kills[named]),
-                                  t[named])
+            wanted, when_named = pod_hashes(kills[named]), t[named]
+            got = _last_at(r["pod"], r["t"], r["limit"], wanted, when_named)
+            # Killed before its first sample (a pod's limit is fixed for its life): its
+            # first limit, not another pod's.
+            first = _first_seen(pods, wanted)
+            early = np.isnan(got) & (first != _NONE)
+            got[early] = _last_at(r["pod"], r["t"], r["limit"], wanted[early], first[early])
+            out[named] = got
         rest = np.flatnonzero(ok & np.isnan(out))
         if len(rest):
-            pods = _pods(r)
-            want = frame_hashes(kills.iloc[rest], KEY_COLUMNS)
-            chosen = np.array([_running(pods, c, at) for c, at in zip(want, t[rest],
-                                                                       strict=True)],
-                              dtype="int64")
+            want, at = frame_hashes(kills.iloc[rest], KEY_COLUMNS), t[rest]
+            los = np.searchsorted(pods["container"], want, side="left")
+            his = np.searchsorted(pods["container"], want, side="right")
+            # A container of one pod (most of a fleet): that pod, once it has begun.
+            one = np.flatnonzero(his - los == 1)
+            chosen = np.full(len(rest), _NONE)
+            chosen[one] = np.where(pods["first"][los[one]] <= at[one], pods["pod"][los[one]],
+                                   _NONE)
+            many = np.flatnonzero(his - los > 1)
+            order = many[np.argsort(want[many], kind="stable")]
+            w = want[order]
+            starts = np.flatnonzero(np.r_[True, w[1:] != w[:-1]])[:len(w)]
+            for a, b in zip(starts, [*starts[1:], len(w)][:len(starts)], strict=True):
+                lo, hi, mine = los[order[a]], his[order[a]], order[a:b]
+                chosen[mine] = _running(pods["first"][lo:hi], pods["last"][lo:hi],
+                                        pods["pod"][lo:hi], at[mine])
             found = chosen != _NONE
             out[rest[found]] = _last_at(r["pod"], r["t"], r["limit"], chosen[found],
-                                        t[rest][found])
+                                        at[found])
         return out
 
 
@@ -135,22 +154,39 @@ def _pods(r: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "first": r["t"][order][start], "last": r["t"][order][end]}
 
 
-def _running(pods: dict[str, np.ndarray], container: int, at: int) -> int:
-    """The pod of ``container`` running at ``at`` (of several, the larger hash), else the
-    one seen last before it (of several, the larger hash); :data:`_NONE` without one."""
-    lo, hi = int(np.searchsorted(pods["container"], container, side="left")), \
-        int(np.searchsorted(pods["container"], container, side="right"))
-    if lo == hi:
-        return int(_NONE)
-    first, last, hashes = pods["first"][lo:hi], pods["last"][lo:hi], pods["pod"][lo:hi]
-    running = (first <= at) & (at <= last)
-    if running.any():
-        return int(hashes[running].max())
-    before = last <= at
-    if not before.any():
-        return int(_NONE)
-    newest = last[before].max()
-    return int(hashes[before & (last == newest)].max())
+def _first_seen(pods: dict[str, np.ndarray], want: np.ndarray) -> np.ndarray:
+    """Each wanted pod's first time; :data:`_NONE` for a pod without rows."""
+    order = np.argsort(pods["pod"], kind="stable")
+    keys = pods["pod"][order]
+    at = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+    hit = (keys[at] == want) if len(keys) else np.zeros(len(want), dtype=bool)
+    return np.where(hit, pods["first"][order][at], _NONE) if len(keys) else \
+        np.full(len(want), _NONE)
+
+
+def _running(first: np.ndarray, last: np.ndarray, hashes: np.ndarray, at: np.ndarray
+             ) -> np.ndarray:
+    """For each time of ``at``, of one container's pods (their first and last times and
+    hashes): the pod running then (of several, the larger hash), else the one seen last
+    before it (of several, the larger hash); :data:`_NONE` without one.  Sorted searches,
+    not a scan of every pod per kill (a CronJob's 200,000 pods, 1,000 kills: 1 s)."""
+    o = np.lexsort((hashes, first))
+    first, last, hashes = first[o], last[o], hashes[o]
+    started = np.searchsorted(first, at, side="right")  # pods [0, started) began by then
+    newest = np.maximum.accumulate(last)  # the latest last time among the pods so far
+    seen = np.where(started > 0, newest[np.maximum(started - 1, 0)], _NONE)
+    out = np.full(len(at), _NONE)
+    gone = (started > 0) & (seen < at)
+    if gone.any():  # none runs: the pods seen last (their first times are all before)
+        by_last = np.lexsort((hashes, last))
+        j = np.searchsorted(last[by_last], seen[gone], side="right") - 1
+        out[gone] = hashes[by_last][j]
+    span = int((last - first).max())  # a running pod began at most this long before
+    for i in np.flatnonzero((started > 0) & (seen >= at)):
+        lo = int(np.searchsorted(first, at[i] - span, side="left"))
+        live = last[lo:started[i]] >= at[i]
+        out[i] = hashes[lo:started[i]][live].max()
+    return out
 
 
 def _last_at(keys: np.ndarray, times: np.ndarray, values: np.ndarray,

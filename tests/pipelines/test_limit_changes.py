@@ -172,3 +172,52 @@ def test_a_categorical_pod_column_with_a_missing_pod_is_read_as_no_pod() -> None
     kills["pod"] = pd.Categorical(["web-a", None])
     got = limits_at_ooms(samples, kills)
     assert got is not None and (got["limit_at_oom"] / float(1 << 20)).tolist() == [400, 400]
+
+
+def test_a_named_pod_killed_before_its_first_sample_keeps_its_own_limit() -> None:
+    """web-b (600 MiB) is killed a minute before its first scrape, beside web-a (400 MiB):
+    a pod's limit is fixed for its life, so it was killed at 600."""
+    samples = pods([("web-a", range(0, 101), 400), ("web-b", range(50, 101), 600)])
+    assert at_kills(samples, "web-b", [49]) == [600]
+
+
+def brute_force(samples: pd.DataFrame, pod: str, t: pd.Timestamp) -> float:
+    """The rule, sample by sample."""
+    s = samples.dropna(subset=["memory_limit_bytes"])
+    own = s[s["pod"] == pod]
+    if len(own):
+        before = own[own["timestamp"] <= t]
+        row = before.iloc[-1] if len(before) else own.iloc[0]
+        return float(row["memory_limit_bytes"])
+    spans = s.groupby("pod")["timestamp"].agg(["min", "max"])
+    spans["hash"] = pod_hashes(spans.reset_index().assign(
+        namespace="shop", workload="web", container="app"))
+    running = spans[(spans["min"] <= t) & (t <= spans["max"])]
+    gone = spans[spans["max"] < t]
+    if len(running):
+        chosen = running["hash"].idxmax()
+    elif len(gone):
+        chosen = gone[gone["max"] == gone["max"].max()]["hash"].idxmax()
+    else:
+        return float("nan")
+    mine = s[(s["pod"] == chosen) & (s["timestamp"] <= t)]
+    return float(mine["memory_limit_bytes"].iloc[-1])
+
+
+def test_the_limit_at_any_kill_is_the_rules_sample_by_sample() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        spec = []
+        for i in range(int(rng.integers(1, 6))):
+            start = int(rng.integers(0, 60))
+            spec.append((f"web-{i}", range(start, start + int(rng.integers(1, 40))),
+                         float(rng.choice([256, 400, 600]))))
+        samples = pods(spec)
+        samples.loc[rng.random(len(samples)) < 0.1, "memory_limit_bytes"] = np.nan
+        minutes = [int(m) for m in rng.integers(-5, 105, 12)]
+        names = ["", "web-gone", *(p for p, _, _ in spec)]
+        for pod in names:
+            got = at_kills(samples, pod, minutes)
+            want = [brute_force(samples, pod, T0 + pd.Timedelta(minutes=m)) / float(1 << 20)
+                    for m in minutes]
+            np.testing.assert_array_equal(got, want, err_msg=f"{pod} {spec}")

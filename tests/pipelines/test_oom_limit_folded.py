@@ -177,3 +177,21 @@ def test_files_that_interleave_a_pods_samples_give_the_limit_at_the_kill(
             got = rollups_from_files(order, None, Target(), fold=fold)
             kills = got.events[got.events["reason"] == "OOMKilled"]
             assert (kills["limit_at_oom"] / MIB).tolist() == [600], (fold, order)
+
+
+def test_a_sample_repeated_with_another_limit_gives_one_answer_in_any_file_order(
+        tmp_path: Path) -> None:
+    """The 04:59 sample is in both files, at 600 MiB in one and 400 in the other: whichever
+    file comes first, the limit at the 05:00 kill is the one a whole frame gives (of one
+    instant's two limits, the larger)."""
+    def at(minutes: list[int], mib: int) -> pd.DataFrame:
+        return pod("web-7c9f-zz9", 0, 6, mib).iloc[minutes].assign(workload="web-7c9f")
+
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    at([297, 299], 600).to_csv(first, index=False)
+    at([299], 400).to_csv(second, index=False)
+    pods_json = killed_pod_list(tmp_path / "pods.json")
+    for order in ([first, second], [second, first]):
+        got = rollups_from_files([*order, pods_json], None, Target())
+        kills = got.events[got.events["reason"] == "OOMKilled"]
+        assert (kills["limit_at_oom"] / MIB).tolist() == [600], order
