@@ -85,7 +85,7 @@ def rollups_from_files(
 class _Scan:
     """What is gathered besides the samples (read by the caller after the last chunk): the
     reader thread fills ``acc``, ``known`` and ``future``; ``spans`` and ``limits`` are filled
-    beside the rollups (on the exact path, ``limits`` from each merged day)."""
+    beside the rollups (on the exact path, ``limits`` from each whole day's samples)."""
 
     acc: Collected = field(default_factory=Collected)
     known: set[str] = field(default_factory=set)
