@@ -53,19 +53,25 @@ class LimitChanges:
         if "memory_limit_bytes" not in usage.columns or usage.empty:
             return cls()
         v = usage["memory_limit_bytes"].to_numpy("float64")
-        has = np.flatnonzero(~np.isnan(v))
-        if not len(has):
-            return cls()
-        t = pd.to_datetime(usage["timestamp"], utc=True).to_numpy("datetime64[ns]").view(
-            "int64")
-        if pod_runs is None:
-            sub = usage.iloc[has]
-            return cls.joined([cls({"container": frame_hashes(sub, KEY_COLUMNS),
-                                    "pod": pod_hashes(sub), "t": t[has], "limit": v[has]})])
-        keep = has[_kept(np.cumsum(pod_runs)[has], v[has])]
+        missing = np.isnan(v)
+        if pod_runs is not None and not missing.any():
+            # Every row has a limit (the usual export): the kept rows in one pass over the
+            # runs, without gathering a million rows' pods and limits first (a chunk's
+            # limit rows were 15 ms of --from's main thread, the rollup's is 25).
+            keep = np.flatnonzero(_kept_runs(pod_runs, v))
+        else:
+            has = np.flatnonzero(~missing)
+            if not len(has):
+                return cls()
+            if pod_runs is None:
+                sub = usage.iloc[has]
+                return cls.joined([cls({"container": frame_hashes(sub, KEY_COLUMNS),
+                                        "pod": pod_hashes(sub), "t": _ns(sub["timestamp"]),
+                                        "limit": v[has]})])
+            keep = has[_kept(np.cumsum(pod_runs)[has], v[has])]
         sub = usage.iloc[keep]
         return cls({"container": frame_hashes(sub, KEY_COLUMNS), "pod": pod_hashes(sub),
-                    "t": t[keep], "limit": v[keep]})
+                    "t": _ns(sub["timestamp"]), "limit": v[keep]})
 
     @classmethod
     def joined(cls, parts: list[LimitChanges]) -> LimitChanges:
@@ -141,6 +147,21 @@ def _kept(pod: np.ndarray, limit: np.ndarray) -> np.ndarray:
     start = np.r_[True, pod[1:] != pod[:-1]]
     end = np.r_[start[1:], True]
     return start | end | np.r_[True, limit[1:] != limit[:-1]]
+
+
+def _kept_runs(pod_runs: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """:func:`_kept` for rows whose pods are runs (``pod_runs``: True where one starts,
+    always on the first row), every row with a limit."""
+    keep = pod_runs.copy()
+    keep[:-1] |= pod_runs[1:]
+    keep[-1] = True
+    keep[1:] |= limit[1:] != limit[:-1]
+    return keep
+
+
+def _ns(timestamps: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch, UTC, of a column of times."""
+    return pd.to_datetime(timestamps, utc=True).to_numpy("datetime64[ns]").view("int64")
 
 
 def _pods(r: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

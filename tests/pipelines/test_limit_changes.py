@@ -39,6 +39,7 @@ def rows(changes: LimitChanges) -> list[tuple[int, int, float]]:
 @pytest.mark.parametrize("limits", [
     [[GIB, GIB, 2 * GIB, 2 * GIB], [GIB, GIB], [2 * GIB, GIB, GIB]],
     [[GIB, np.nan, GIB, 2 * GIB], [np.nan, np.nan], [np.nan, GIB, np.nan, 2 * GIB]],
+    [[GIB], [2 * GIB, GIB, GIB, 2 * GIB], [GIB], [GIB]],  # one-sample pods, first and last
 ])
 def test_runs_of_pods_give_the_changes_sorting_gives(limits: list[list[float]]) -> None:
     df = usage(limits)
