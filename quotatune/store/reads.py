@@ -87,10 +87,28 @@ def read_table(path: Path, columns: list[str] | None, filters: Any) -> Any:
 
     have = set(pq.read_schema(path).names)
     cols = None if columns is None else [c for c in columns if c in have]
-    table = pq.read_table(path, columns=cols, filters=filters,
-                          read_dictionary=[c for c in NAME_COLUMNS if c in have
-                                           and (cols is None or c in cols)])
-    return table if filters is None else _only_used_names(table)
+    names = [c for c in NAME_COLUMNS if c in have and (cols is None or c in cols)]
+    if filters is None:
+        return pq.read_table(path, columns=cols, read_dictionary=names)
+    return _only_used_names(_filtered(path, cols, names, filters))
+
+
+def _filtered(path: Path, columns: list[str] | None, names: list[str], filters: Any) -> Any:
+    """The rows ``filters`` keeps, names dictionary-encoded.  Row groups are chosen by their
+    statistics on the file's own (text) schema first: read as dictionaries, the names' text
+    statistics were not used, and one workload of a 10,000-container day decoded all 44 row
+    groups (0.4 s a day; 0.01 s from its one row group)."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if not isinstance(filters, ds.Expression):  # the list form pq.read_table takes
+        filters = pq.filters_to_expression(filters)
+    plain = next(iter(ds.dataset(str(path), format="parquet").get_fragments()))
+    groups = [g.id for part in plain.split_by_row_group(filters) for g in part.row_groups]
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=names))
+    chosen = next(iter(ds.dataset(str(path), format=fmt).get_fragments())).subset(
+        row_group_ids=groups)
+    return chosen.to_table(columns=columns, filter=filters)
 
 
 def _only_used_names(table: Any) -> Any:
