@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from quotatune.analysis.oom import LIMIT_AT_OOM, oom_events
+from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
 from quotatune.model import KEY_COLUMNS, ContainerKey, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.streaming import FileRollups, rollups_from_files
 from quotatune.rollup import sketch
+from quotatune.rollup.limits import LimitChanges
 from quotatune.store import Store, reads
 
-__all__ = ["FileRollups", "existing_store", "load_inputs", "oom_limit_rows", "open_store",
-           "pod_rows", "rollups_from_files"]
+__all__ = ["FileRollups", "existing_store", "load_inputs", "oom_limit_rows", "oom_limits_stored",
+           "open_store", "pod_rows", "rollups_from_files"]
 
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
@@ -113,6 +114,28 @@ def _names(data: Collected) -> set[str]:
             ):
                 names.add(f"{n}/{w}/{c}")
     return names
+
+
+def oom_limits_stored(store: Store, target: Target | None, events: pd.DataFrame
+                      ) -> pd.DataFrame:
+    """``events`` with the limit in force at each OOM kill (``limit_at_oom``) as the stored
+    samples give it, by the rule ``--from`` and whole frames follow
+    (:mod:`quotatune.rollup.limits`).  A day's rollup keeps only each pod's last limit: a
+    limit changed in place after a kill (``docker update``, an in-place pod resize) read
+    960 MiB on ``--store`` where the samples say 500.  Only the killed containers' rows
+    are read, day by day, with the names, the time and the limit; their limit changes are
+    a few rows a pod."""
+    oom = oom_events(events)
+    if oom.empty or "timestamp" not in oom.columns:
+        return events
+    killed = sorted({ContainerKey(*k) for k in oom[KEY_COLUMNS].astype(str).itertuples(
+        index=False, name=None)})
+    changes = LimitChanges()
+    columns = ["timestamp", *sketch.POD_KEY, "memory_limit_bytes"]
+    for _, day in store.scan_usage(columns, target=target, keys=killed):
+        changes = LimitChanges.joined([changes, LimitChanges.of(day)])
+    annotated = limits_at_ooms(changes, events)
+    return events if annotated is None else annotated
 
 
 def oom_limit_rows(store: Store, target: Target | None, events: pd.DataFrame

@@ -22,6 +22,7 @@ from quotatune.model.errors import InputError, SourceError
 from quotatune.pipelines.inputs import (
     existing_store,
     oom_limit_rows,
+    oom_limits_stored,
     pod_rows,
     rollups_from_files,
 )
@@ -79,6 +80,7 @@ def from_store(
         rollups, specs = _select_known(target, rollups, specs)
         events = events[target.mask(events)] if not events.empty else events
     where = None if target.is_all else target
+    events = oom_limits_stored(st, where, events)
     limits = oom_limit_rows(st, where, events) if fold else None
     pods = pod_rows(st, where, events) if scalars and not rollups.empty else None
     return recommend_from_rollups(rollups, specs, events, strategy=strategy,

@@ -33,6 +33,7 @@ from quotatune.pipelines.inputs import (
     FUTURE_TOLERANCE,
     existing_store,
     oom_limit_rows,
+    oom_limits_stored,
     open_store,
 )
 from quotatune.pipelines.prefetch import prefetched
@@ -82,6 +83,7 @@ def open_stored(root: Path, target: Target) -> Stored:
         keys, specs = k, sp
         if not events.empty:
             events = events[target.mask(events)]
+    events = oom_limits_stored(st, None if target.is_all else target, events)
     last = pd.Timestamp(keys["t_last"].max()) if not keys.empty else None
     keys = keys[KEY_COLUMNS].drop_duplicates().reset_index(drop=True)
     return Stored(st, target, specs, events, keys, last)

@@ -13,10 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from quotatune.analysis.oom import oom_limits
+from quotatune.analysis.recommend import recommend
 from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
-from quotatune.pipelines.inputs import open_store
+from quotatune.pipelines.importing import import_into_store
+from quotatune.pipelines.inputs import load_inputs, open_store
 from quotatune.pipelines.recommend import from_files, from_store
+from quotatune.pipelines.stored import open_stored, recommendations
 from quotatune.pipelines.streaming import rollups_from_files
 from quotatune.rollup.currents import PodCurrents
 from quotatune.rollup.namehash import pod_hashes
@@ -195,3 +198,32 @@ def test_a_sample_repeated_with_another_limit_gives_one_answer_in_any_file_order
         got = rollups_from_files([*order, pods_json], None, Target())
         kills = got.events[got.events["reason"] == "OOMKilled"]
         assert (kills["limit_at_oom"] / MIB).tolist() == [600], order
+
+
+def test_a_limit_changed_in_place_after_the_kill_counts_at_the_kill_on_every_path(
+        tmp_path: Path) -> None:
+    """One pod, killed at 05:00 with 400 MiB; at 12:00 its limit is raised in place to 800
+    (``docker update``, an in-place pod resize).  A day's rollup keeps only the pod's last
+    limit, 800: the store reads the limit at the kill from the killed container's samples,
+    as ``--from`` and a whole frame do, for ``recommend`` and for the report's and plan's
+    recommendations alike."""
+    usage = pd.concat([pod("web-7c9f-zz9", 5, 12, 400), pod("web-7c9f-zz9", 12, 72, 800)]
+                      ).assign(timestamp=lambda d: d["timestamp"] + pd.Timedelta(minutes=30),
+                               workload="web-7c9f")
+    samples = tmp_path / "usage.csv"
+    usage.to_csv(samples, index=False)
+    files = [samples, killed_pod_list(tmp_path / "pods.json")]
+    root = tmp_path / "store"
+    import_into_store(files, None, root, None)
+    for strategy in ("tail", "krr-oom"):
+        whole = load_inputs(files, None, None, Target())
+        got = {"whole frame": recommend(whole.usage, whole.specs, whole.events,
+                                        strategy=strategy),
+               "--from": from_files(files, None, Target(), strategy, [], [])[0],
+               "--store": from_store(root, Target(), strategy)[0],
+               "report/plan": recommendations(open_stored(root, Target()), strategy)}
+        for path, recs in got.items():
+            oom = [r for r in recs[0].reasons if "OOM" in r]
+            assert len(oom) == 1 and "400 MiB" in oom[0] and "800 MiB" not in oom[0], \
+                (strategy, path, oom)
+            assert recs[0].memory_limit_mib == 500, (strategy, path)
