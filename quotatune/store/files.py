@@ -83,8 +83,14 @@ def write_parquet(df: pd.DataFrame, path: Path, row_group_size: int | None = Non
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(parquet_safe(df), preserve_index=False)
+    # Only text gets a dictionary: trying one on every column first (the writer's default)
+    # was a third of a day's rollup write, on sums, times and histograms that rarely repeat,
+    # for a larger file (10,000 pods' day: 52 -> 35 ms, 3.73 -> 3.61 MB).
+    text = [f.name for f in table.schema if pa.types.is_string(f.type)
+            or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type)]
     atomic_write_bytes(path, lambda p: pq.write_table(table, p, compression="zstd",
-                                                      row_group_size=row_group_size))
+                                                      row_group_size=row_group_size,
+                                                      use_dictionary=text or False))
 
 
 def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
