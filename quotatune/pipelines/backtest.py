@@ -22,7 +22,7 @@ from quotatune.analysis.folds import SHAPES, fold_summary
 from quotatune.analysis.recommend import get_strategy, rollup_columns
 from quotatune.model import Target
 from quotatune.model.errors import InputError
-from quotatune.pipelines.inputs import existing_store, rollups_from_files
+from quotatune.pipelines.inputs import existing_store, oom_limits_stored, rollups_from_files
 from quotatune.pipelines.progress import NO_PROGRESS, Progress
 
 ALL = Target.parse(None)
@@ -72,6 +72,8 @@ def load_history(files: list[Path], fmt: str | None, store: Path | None, strateg
     if not target.is_all:
         specs = specs[target.mask(specs)] if not specs.empty else specs
         events = events[target.mask(events)] if not events.empty else events
+    # The limit at each OOM kill as the samples give it, as --from's rollups carry it.
+    events = oom_limits_stored(st, target, events)
     return History(pd.concat(parts, ignore_index=True), specs, events)
 
 

@@ -83,7 +83,6 @@ def open_stored(root: Path, target: Target) -> Stored:
         keys, specs = k, sp
         if not events.empty:
             events = events[target.mask(events)]
-    events = oom_limits_stored(st, None if target.is_all else target, events)
     last = pd.Timestamp(keys["t_last"].max()) if not keys.empty else None
     keys = keys[KEY_COLUMNS].drop_duplicates().reset_index(drop=True)
     return Stored(st, target, specs, events, keys, last)
@@ -107,8 +106,9 @@ def recommendations(s: Stored, strategy: str | None = None,
     rollups = read_rollups(s, strategy) if rollups is None else rollups
     if rollups is None:
         return []
-    limits = oom_limit_rows(s.store, s.target, s.events) if folds_pods(strategy) else None
-    return recommend_from_rollups(rollups, s.specs, s.events, strategy=strategy,
+    events = oom_limits_stored(s.store, s.target, s.events)
+    limits = oom_limit_rows(s.store, s.target, events) if folds_pods(strategy) else None
+    return recommend_from_rollups(rollups, s.specs, events, strategy=strategy,
                                   limit_rows=limits)
 
 

@@ -16,6 +16,7 @@ from quotatune.analysis.oom import oom_limits
 from quotatune.analysis.recommend import recommend
 from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
+from quotatune.pipelines.backtest import load_history
 from quotatune.pipelines.importing import import_into_store
 from quotatune.pipelines.inputs import load_inputs, open_store
 from quotatune.pipelines.recommend import from_files, from_store
@@ -205,8 +206,8 @@ def test_a_limit_changed_in_place_after_the_kill_counts_at_the_kill_on_every_pat
     """One pod, killed at 05:00 with 400 MiB; at 12:00 its limit is raised in place to 800
     (``docker update``, an in-place pod resize).  A day's rollup keeps only the pod's last
     limit, 800: the store reads the limit at the kill from the killed container's samples,
-    as ``--from`` and a whole frame do, for ``recommend`` and for the report's and plan's
-    recommendations alike."""
+    as ``--from`` and a whole frame do, for ``recommend``, the report's and plan's
+    recommendations and the backtest's history alike."""
     usage = pd.concat([pod("web-7c9f-zz9", 5, 12, 400), pod("web-7c9f-zz9", 12, 72, 800)]
                       ).assign(timestamp=lambda d: d["timestamp"] + pd.Timedelta(minutes=30),
                                workload="web-7c9f")
@@ -227,3 +228,7 @@ def test_a_limit_changed_in_place_after_the_kill_counts_at_the_kill_on_every_pat
             assert len(oom) == 1 and "400 MiB" in oom[0] and "800 MiB" not in oom[0], \
                 (strategy, path, oom)
             assert recs[0].memory_limit_mib == 500, (strategy, path)
+    for path, history in (("backtest --from", load_history(files, None, None, ["tail"])),
+                          ("backtest --store", load_history([], None, root, ["tail"]))):
+        kills = history.events[history.events["reason"] == "OOMKilled"]
+        assert (kills["limit_at_oom"] / MIB).tolist() == [400], path
