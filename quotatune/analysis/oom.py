@@ -8,10 +8,10 @@ a kill comes from, in order:
 1. the usage samples: the killed pod's last ``memory_limit_bytes`` at or before the kill,
    else its container's (:func:`limits_at_ooms`, on the raw, ``--from`` and store paths, as
    the ``limit_at_oom`` column; the store reads its killed containers' samples for it);
-2. the per-day rollups, where no sample gives one: the killed pod's own limit that day, where
-   the event names a pod
-   that has a row; else the lower of the limits known at the end of the kill's day and of
-   the day before (a raise after the kill, on the same day, does not count);
+2. where no sample gives one, the per-day rollups: the killed pod's own limit that day, where
+   the event names a pod that has a row; else the lower of the limits known at the end of
+   the kill's day and of the day before (a raise after the kill, on the same day, does not
+   count);
 3. the spec row of the pod that was killed (a pod's limits are those of its spec).
 
 Pure: frames in, arrays out.

@@ -122,7 +122,7 @@ def oom_limits_stored(store: Store, target: Target | None, events: pd.DataFrame
     samples give it, by the rule ``--from`` and whole frames follow
     (:mod:`quotatune.rollup.limits`).  A day's rollup keeps only each pod's last limit: a
     limit changed in place after a kill (``docker update``, an in-place pod resize) read
-    960 MiB on ``--store`` where the samples say 500.  Only the killed containers' rows
+    800 MiB on ``--store`` where the samples say 400.  Only the killed containers' rows
     are read, day by day, with the names, the time and the limit; their limit changes are
     a few rows a pod."""
     oom = oom_events(events)
