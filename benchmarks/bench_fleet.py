@@ -5,7 +5,8 @@ Parquet file.
 Baseline, in the same run and as its own process: pandas ``read_parquet`` + per-container
 p95 CPU and max memory.  Then, each as its own process as a user runs them:
 ``quotatune import`` into a fresh store, ``report --store``, ``diagnose --store``,
-``plan --store`` and ``recommend NS/APP --store`` for one workload; with ``--from-files``
+``plan --store``, ``recommend NS/APP --store`` for one workload and one refresh of
+``serve --store`` (``serve_refresh.py``); with ``--from-files``
 also ``report --from`` and ``diagnose --from`` the Parquet file.  report and diagnose run with
 ``--since all``: the week is dated 2026-11, and the default ``--since 14d`` on a later clock
 would leave diagnose nothing to read.  Targets (wall time as a
@@ -87,6 +88,8 @@ def main() -> None:
         Job("diagnose", quotatune("diagnose", *st, *every, "-o", "json")),
         Job("plan", quotatune("plan", *st, "-o", "json")),
         Job(f"recommend {target}", quotatune("recommend", target, *st, "-o", "json")),
+        Job("serve refresh", [sys.executable, str(Path(__file__).with_name("serve_refresh.py")),
+                              str(store)]),
     ]
     if a.from_files:
         jobs += [Job("report --from", quotatune("report", *files, "--out", str(reports))),
@@ -98,6 +101,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     base, imp, rep = got["pandas read_parquet + groupby"], got["import"], got["report"]
     diag, plan, one = got["diagnose"], got["plan"], got[f"recommend {target}"]
+    serve = got["serve refresh"]
     rep_f, diag_f = got.get("report --from"), got.get("diagnose --from")
 
     print(f"load average after: {load_average()}; baseline: {base.stdout.strip()}")
@@ -108,6 +112,7 @@ def main() -> None:
         Row("quotatune diagnose --store", diag, base, 2.0, 2 * GIB),
         Row("quotatune plan --store", plan, base, None, 2 * GIB),
         Row(f"quotatune recommend {target} --store", one, base, 0.25, 2 * GIB),
+        Row("quotatune serve --store, one refresh", serve, base, None, 2 * GIB),
         *([Row("quotatune report --from PARQUET", rep_f, base, None, 2 * GIB),
            Row("quotatune diagnose --from PARQUET", diag_f, base, None, 2 * GIB)]
           if rep_f is not None and diag_f is not None else []),
