@@ -107,3 +107,36 @@ def pod_hashes(frame: pd.DataFrame) -> np.ndarray:
     none = (np.full(len(frame), -1), _EMPTY)
     columns = [name_columns(frame, [c])[0] if c in frame.columns else none for c in POD_KEY]
     return name_hashes(columns, np.arange(len(frame)))
+
+
+class HashIds:
+    """Ids numbered in order of first sight for names given as :func:`name_hashes` (one per
+    distinct name), in two sorted arrays: a dict of name tuples cost about 430 bytes a pod
+    (the report of a month of 1.7 M CronJob pods: 2.65 -> 1.90 GB peak), these cost 16.
+    Names that hash alike are one name, as everywhere here (:func:`text_hashes`)."""
+
+    def __init__(self) -> None:
+        self._keys = np.empty(0, dtype="int64")
+        self._ids = np.empty(0, dtype="int64")
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __call__(self, hashes: np.ndarray) -> np.ndarray:
+        """The id of each hash, new hashes numbered on in the order they come."""
+        hashes = np.asarray(hashes, dtype="int64")
+        at = np.minimum(np.searchsorted(self._keys, hashes), max(len(self._keys) - 1, 0))
+        found = (self._keys[at] == hashes) if len(self._keys) else np.zeros(len(hashes), bool)
+        out = np.empty(len(hashes), dtype="int64")
+        out[found] = self._ids[at[found]]
+        new = np.flatnonzero(~found)
+        if len(new):
+            uniq, first, inverse = np.unique(hashes[new], return_index=True,
+                                             return_inverse=True)
+            ids = np.empty(len(uniq), dtype="int64")
+            ids[np.argsort(first, kind="stable")] = len(self._keys) + np.arange(len(uniq))
+            out[new] = ids[inverse]
+            place = np.searchsorted(self._keys, uniq)
+            self._keys = np.insert(self._keys, place, uniq)
+            self._ids = np.insert(self._ids, place, ids)
+        return out

@@ -12,6 +12,7 @@ import pandas as pd
 from quotatune.model import KEY_COLUMNS, ContainerKey
 from quotatune.rollup import sketch
 from quotatune.rollup.keys import codes
+from quotatune.rollup.namehash import HashIds, pod_hashes
 
 
 class KeyIndex:
@@ -122,9 +123,9 @@ class StatsBuilder:
     def __init__(self, p95_bucket: dict[ContainerKey, int]) -> None:
         self._floor = p95_bucket
         self._ids: dict[tuple[str, ...], int] = {}  # container -> id
-        self._pods: dict[tuple[str, ...], int] = {}  # container and pod -> id
-        self._pod_owner: list[int] = []
-        self._last: list[int] = []  # newest sample per pod so far
+        self._pods = HashIds()  # container and pod -> id, by their names' hash
+        self._pod_owner = np.empty(0, dtype=np.int64)  # container id of each pod
+        self._last = np.empty(0, dtype=np.int64)  # newest sample per pod so far
         self._runs: list[np.ndarray] = []
         self._steps: list[np.ndarray] = []
         self._top: list[np.ndarray] = []
@@ -138,13 +139,12 @@ class StatsBuilder:
 
     def add_first(self, day: pd.DataFrame) -> None:
         code, names = codes(day, [*KEY_COLUMNS, "pod"])
-        pod_ids = self._id(self._pods, names)
+        pod_ids = self._pods(pod_hashes(names))
         grow = len(self._pods) - len(self._pod_owner)
-        self._pod_owner += [0] * grow
-        self._last += [-1] * grow
-        owners = np.asarray(self._pod_owner)
+        self._pod_owner = np.r_[self._pod_owner, np.zeros(grow, dtype=np.int64)]
+        self._last = np.r_[self._last, np.full(grow, -1, dtype=np.int64)]
+        owners = self._pod_owner
         owners[pod_ids] = self._id(self._ids, names[KEY_COLUMNS])
-        self._pod_owner = owners.tolist()
         ts = day["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         order = _pod_time_order(code, ts)
         p = pod_ids[code] if order is None else pod_ids[code[order]]
@@ -161,12 +161,11 @@ class StatsBuilder:
         # Steps within the day, and from each pod's last sample of an earlier day.
         dt = np.diff(t)
         ok = (p[1:] == p[:-1]) & (dt > 0)
-        last = np.asarray(self._last)
+        last = self._last
         prev = last[p[start]]
         gap = t[start] - prev
         cross = (prev >= 0) & (gap > 0)
         last[p[start]] = t[end - 1]
-        self._last = last.tolist()
         self._steps.append(_step_counts(np.r_[owners[p[1:][ok]], owners[p[start][cross]]],
                                         np.r_[dt[ok], gap[cross]]))
 
@@ -192,7 +191,7 @@ class StatsBuilder:
         runs = np.concatenate(self._runs)
         pid = runs[:, 0]
         n_p = len(self._pods)
-        owner = np.asarray(self._pod_owner)
+        owner = self._pod_owner
         samples_p = np.bincount(pid, weights=runs[:, 1], minlength=n_p)
         tmin = np.full(n_p, np.iinfo(np.int64).max)
         np.minimum.at(tmin, pid, runs[:, 2])
