@@ -11,7 +11,9 @@ pandas script on the same file in the same run (``read_parquet`` + per-container
 - ``recommend --store`` with the default strategy and with ``krr`` and ``vpa``, which size
   from per-pod facts (KRR: the highest pod's p95; VPA: one peak per pod and day);
 - ``recommend --from`` the file;
-- ``report``, ``diagnose`` and ``plan`` of the store.
+- ``report``, ``diagnose`` and ``plan`` of the store (report and diagnose ``--since all``: the
+  month is dated 2026-11, and the default ``--since 14d`` on a later clock reads less of it,
+  or none).
 
 Target: every command <= 2 GiB peak RSS.  Each command runs ``--repeat`` times, interleaved,
 and its median run is reported; a command that fails exits non-zero.
@@ -124,8 +126,10 @@ def main() -> None:
             Job("recommend vpa", quotatune("recommend", "--store", store, "--strategy", "vpa",
                                            "-o", "json")),
             Job("recommend --from", quotatune("recommend", "--from", str(path), "-o", "json")),
-            Job("report", quotatune("report", "--store", store, "--out", str(tmp / "report"))),
-            Job("diagnose", quotatune("diagnose", "--store", store, "-o", "json")),
+            Job("report", quotatune("report", "--store", store, "--since", "all", "--out",
+                                    str(tmp / "report"))),
+            Job("diagnose", quotatune("diagnose", "--store", store, "--since", "all", "-o",
+                                      "json")),
             Job("plan", quotatune("plan", "--store", store)),
         ], a.repeat)
     finally:
