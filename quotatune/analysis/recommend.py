@@ -116,7 +116,8 @@ def _window(rollups: pd.DataFrame, strat: Strategy, policy: Policy) -> pd.DataFr
     else:
         end = last.groupby([rollups[c] for c in KEY_COLUMNS], dropna=False).transform("max")
     since = (end - pd.Timedelta(days=strat.window_days)).dt.floor("D")
-    return rollups[pd.to_datetime(rollups["day"], utc=True) >= since]
+    keep = (pd.to_datetime(rollups["day"], utc=True) >= since).to_numpy()
+    return rollups if keep.all() else rollups[keep]  # a copy only where rows go
 
 
 def evidence(h: History, specs: pd.DataFrame | None, events: pd.DataFrame | None,

@@ -16,7 +16,7 @@ from quotatune.analysis.recommend import (
     recommend_from_rollups,
     rollup_columns,
 )
-from quotatune.model import Recommendation, Target
+from quotatune.model import KEY_COLUMNS, Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, SourceError
 from quotatune.pipelines.inputs import (
@@ -30,6 +30,7 @@ from quotatune.sources.prometheus.aggregate import rollups_from_prometheus
 from quotatune.sources.prometheus.client import PrometheusClient
 from quotatune.sources.prometheus.run import MAX_CONCURRENCY
 from quotatune.sources.prometheus.split import MAX_SAMPLES
+from quotatune.store import Store
 
 
 def check_strategy(name: str | None) -> None:
@@ -68,7 +69,9 @@ def from_store(
     # A strategy of per-pod scalars reads its histograms folded too, its pods apart.
     scalars = get_strategy(strategy).pod_scalars
     fold = folds_pods(strategy) or scalars
-    rollups = st.read_rollups(columns=rollup_columns(strategy), target=target, fold_pods=fold)
+    since = _window_start(st, target, strategy)
+    rollups = st.read_rollups(since=since, columns=rollup_columns(strategy), target=target,
+                              fold_pods=fold)
     if rollups is None or rollups.empty:
         rollups = st.read_rollups(columns=rollup_columns(strategy), fold_pods=fold)
     if rollups is None:
@@ -81,10 +84,27 @@ def from_store(
         events = events[target.mask(events)] if not events.empty else events
     where = None if target.is_all else target
     events = oom_limits_stored(st, where, events)
-    limits = oom_limit_rows(st, where, events) if fold else None
+    # Rollups cut to the window no longer hold every kill's day: the kills' own rows.
+    limits = oom_limit_rows(st, where, events) if fold or since is not None else None
     pods = pod_rows(st, where, events) if scalars and not rollups.empty else None
     return recommend_from_rollups(rollups, specs, events, strategy=strategy,
                                   limit_rows=limits, pod_rows=pods), specs
+
+
+def _window_start(st: Store, target: Target, strategy: str | None) -> pd.Timestamp | None:
+    """For a strategy that sizes from the last days before each container's newest sample
+    (KRR's 14), the first day any container's window holds: the days before it are not
+    read (a month of a CronJob's 1.7 M pods held twice the rows it sized from).  None
+    without a window."""
+    days = get_strategy(strategy).window_days
+    if days is None:
+        return None
+    last = st.read_rollups(columns=[*KEY_COLUMNS, "t_last"], target=target)
+    if last is None or last.empty:
+        return None
+    newest = pd.to_datetime(last["t_last"], utc=True).groupby(
+        [last[c] for c in KEY_COLUMNS], dropna=False).max()
+    return (newest.min() - pd.Timedelta(days=days)).floor("D")
 
 
 def _select_known(target: Target, rollups: pd.DataFrame, specs: pd.DataFrame

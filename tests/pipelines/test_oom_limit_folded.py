@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from quotatune.analysis.oom import oom_limits
@@ -232,3 +233,32 @@ def test_a_limit_changed_in_place_after_the_kill_counts_at_the_kill_on_every_pat
                           ("backtest --store", load_history([], None, root, ["tail"]))):
         kills = history.events[history.events["reason"] == "OOMKilled"]
         assert (kills["limit_at_oom"] / MIB).tolist() == [400], path
+
+
+def test_krr_from_the_store_reads_its_window_and_answers_as_the_whole_frame(
+        tmp_path: Path) -> None:
+    """KRR sizes from the 14 days before each container's newest sample; the store reads
+    only the days some container's window holds (here from day 11: "short" ends on day 26,
+    "long" on day 40, each with its own window), and answers as the whole frame does, also
+    with a kill on day 3, before every window (KRR's OOM query does not look back so far)."""
+    def series(workload: str, first: int, last: int, mib: float) -> pd.DataFrame:
+        ts = pd.date_range(T + pd.Timedelta(days=first), T + pd.Timedelta(days=last),
+                           freq="30min", inclusive="left")
+        return pd.DataFrame({"timestamp": ts, "namespace": "shop", "workload": workload,
+                             "container": "app", "pod": f"{workload}-0",
+                             "cpu_cores": 0.1 + (np.arange(len(ts)) % 7) / 100 + first / 50,
+                             "memory_working_set_bytes": mib * MIB,
+                             "memory_limit_bytes": 900.0 * MIB})
+    usage = validate_usage(pd.concat([series("long", 0, 40, 300), series("short", 6, 26, 200)]),
+                           "test")
+    kill = pd.DataFrame({"timestamp": [T + pd.Timedelta(days=3)], "namespace": "shop",
+                         "workload": "long", "pod": "long-0", "container": "app",
+                         "reason": "OOMKilled", "oom_killed": True})
+    root = tmp_path / "store"
+    open_store(root).append(Collected(usage=usage, events=kill))
+    for strategy in ("krr", "krr-oom"):
+        stored, _ = from_store(root, Target(), strategy)
+        whole = recommend(usage, None, kill, strategy=strategy)
+        assert [r.to_dict() for r in stored] == [r.to_dict() for r in whole], strategy
+        assert {r.workload: r.history_hours for r in stored} == {"long": 15 * 24 - 0.5,
+                                                               "short": 15 * 24 - 0.5}
