@@ -46,9 +46,7 @@ def test_the_floor_grows_from_the_killed_pods_limit_not_the_days_newest(
     (the names sort the killed pod last, so no row order can hide a wrong lookup)."""
     usage = validate_usage(pd.concat([pod("web-7c9f-zz9", 0, 12, 400),
                                       pod("web-7c9f-aa1", 12, 72, 800)]), "test")
-    kill = pd.DataFrame({"timestamp": [T + pd.Timedelta(hours=5)], "namespace": "shop",
-                         "workload": "web", "pod": "web-7c9f-zz9", "container": "app",
-                         "reason": "OOMKilled", "oom_killed": True})
+    kill = oom_kill(T + pd.Timedelta(hours=5), "web", "web-7c9f-zz9")
     root = tmp_path / "store"
     open_store(root).append(Collected(usage=usage, events=kill))
     for strategy in ("tail", "krr-oom"):
@@ -58,6 +56,13 @@ def test_the_floor_grows_from_the_killed_pods_limit_not_the_days_newest(
             (strategy, oom)
     tail, _ = from_store(root, Target(), "tail")
     assert tail[0].memory_limit_mib == 500  # 400 MiB + the 100 MiB step, not 800 x 1.2
+
+
+def oom_kill(at: pd.Timestamp, workload: str, pod_name: str) -> pd.DataFrame:
+    """An OOMKilled event of container app of ``pod_name``."""
+    return pd.DataFrame({"timestamp": [at], "namespace": "shop", "workload": workload,
+                         "pod": pod_name, "container": "app", "reason": "OOMKilled",
+                         "oom_killed": True})
 
 
 def killed_pod_list(path: Path) -> Path:
@@ -108,9 +113,7 @@ def test_a_kill_of_a_pod_without_rows_reads_the_newest_pods_limit_however_listed
     keys = pd.DataFrame({"namespace": "shop", "workload": "web-7c9f", "pod": names,
                          "container": "app"})
     want = (400, 600)[int(pod_hashes(keys).argmax())]
-    kill = pd.DataFrame({"timestamp": [T + pd.Timedelta(hours=5)], "namespace": "shop",
-                         "workload": "web-7c9f", "pod": "web-7c9f-zz9", "container": "app",
-                         "reason": "OOMKilled", "oom_killed": True})
+    kill = oom_kill(T + pd.Timedelta(hours=5), "web-7c9f", "web-7c9f-zz9")
     floors: dict[str, set[str]] = {"tail": set(), "krr-oom": set()}
     for i, listed in enumerate((both, both[::-1])):
         usage = pd.concat(listed).assign(
@@ -251,9 +254,7 @@ def test_krr_from_the_store_reads_its_window_and_answers_as_the_whole_frame(
                              "memory_limit_bytes": 900.0 * MIB})
     usage = validate_usage(pd.concat([series("long", 0, 40, 300), series("short", 6, 26, 200)]),
                            "test")
-    kill = pd.DataFrame({"timestamp": [T + pd.Timedelta(days=3)], "namespace": "shop",
-                         "workload": "long", "pod": "long-0", "container": "app",
-                         "reason": "OOMKilled", "oom_killed": True})
+    kill = oom_kill(T + pd.Timedelta(days=3), "long", "long-0")
     root = tmp_path / "store"
     open_store(root).append(Collected(usage=usage, events=kill))
     for strategy in ("krr", "krr-oom"):
