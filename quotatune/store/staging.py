@@ -155,11 +155,17 @@ class DayStaging:
         nums = sorted(set(self._mem) | set(self._files))
         return [pd.Timestamp(d * DAY_NS, tz="UTC").strftime("%Y-%m-%d") for d in nums]
 
+    def staged_bytes(self, day: str) -> int:
+        """What the day holds: its tables in memory and its spilled files' size."""
+        d = _day_number(day)
+        return (sum(t.nbytes for t in self._mem.get(d, []))
+                + sum(p.stat().st_size for p in self._files.get(d, [])))
+
     def take(self, day: str) -> list[Any]:
         """The day's tables (removed from the staging)."""
         import pyarrow as pa
 
-        d = int(pd.Timestamp(day, tz="UTC").value // DAY_NS)
+        d = _day_number(day)
         tables = self._mem.pop(d, [])
         self._bytes -= sum(t.nbytes for t in tables)
         for path in self._files.pop(d, []):
@@ -178,6 +184,10 @@ class DayStaging:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _day_number(day: str) -> int:
+    return int(pd.Timestamp(day, tz="UTC").value // DAY_NS)
 
 
 def spill_dir(base: Path) -> Path:

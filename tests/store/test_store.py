@@ -55,6 +55,23 @@ def test_round_trip_keeps_every_sample_and_value(tmp_path: Path) -> None:
     )
 
 
+def test_days_committed_side_by_side_are_reported_and_progressed_in_day_order(
+        tmp_path: Path) -> None:
+    u = usage(2, 6 * 1440)  # six small days: committed two at a time
+    st = Store(tmp_path)
+    steps: list[tuple[int, int]] = []
+    rep = st.append_stream([Collected(usage=u)], on_day=lambda done, total: steps.append(
+        (done, total)))
+    days = [f"2026-11-{d}" for d in range(20, 26)]
+    assert rep.days_written == days
+    assert steps == [(i, 6) for i in range(7)]
+    assert rep.samples_added == len(u) and rep.samples_duplicate == 0
+    assert st.days() == days
+    assert len(st.read_usage()) == len(u)
+    again = st.append_stream([Collected(usage=u.iloc[::2])])
+    assert again.samples_added == 0 and again.samples_duplicate == len(u.iloc[::2])
+
+
 def test_importing_the_same_samples_twice_adds_nothing(tmp_path: Path) -> None:
     u = usage(2, 2000)
     st = Store(tmp_path)
@@ -209,6 +226,25 @@ def test_a_full_disk_is_a_clear_error_and_the_store_still_reads_back(small_fs: P
         st.append(Collected(usage=usage(400, 1440, seed=3, ns="big")))
     back = st.read_usage()
     assert len(back) == len(first)
+    assert not any(p.name.endswith(".tmp") for p in small_fs.rglob("*"))
+
+
+def test_a_disk_that_fills_during_a_multi_day_import_leaves_every_day_whole(
+        small_fs: Path) -> None:
+    st = Store(small_fs)
+    before = usage(1, 600, start="2026-11-19T00:00:00Z")
+    st.append(Collected(usage=before))
+    small = [usage(3, 1440, start=f"2026-11-{d}T00:00:00Z", seed=d) for d in (20, 21)]
+    big = usage(400, 1440, start="2026-11-22T00:00:00Z", seed=3, ns="big")
+    with pytest.raises(StoreError, match="cannot write"):
+        st.append(Collected(usage=pd.concat([*small, big], ignore_index=True)))
+    per_day = st.read_usage()["timestamp"].dt.strftime("%Y-%m-%d").value_counts().to_dict()
+    whole = {"2026-11-19": len(before), "2026-11-20": len(small[0]),
+             "2026-11-21": len(small[1]), "2026-11-22": len(big)}
+    # Each day is there whole or not at all (a small day committed beside the one that
+    # filled the disk may have failed with it); the day that did not fit is not there.
+    assert {day: whole[day] for day in per_day} == per_day
+    assert "2026-11-19" in per_day and "2026-11-22" not in per_day
     assert not any(p.name.endswith(".tmp") for p in small_fs.rglob("*"))
 
 
