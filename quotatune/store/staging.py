@@ -106,6 +106,7 @@ class DayStaging:
         self._mem: dict[int, list[Any]] = defaultdict(list)
         self._files: dict[int, list[Path]] = defaultdict(list)
         self._bytes = 0
+        self._day_bytes: dict[int, int] = defaultdict(int)
         self.rows = 0
 
     def add(self, usage: pd.DataFrame) -> None:
@@ -134,6 +135,7 @@ class DayStaging:
     def _keep(self, day: int, table: Any) -> None:
         self._mem[day].append(table)
         self._bytes += table.nbytes
+        self._day_bytes[day] += table.nbytes
 
     def spill(self) -> None:
         import pyarrow as pa
@@ -156,16 +158,16 @@ class DayStaging:
         return [pd.Timestamp(d * DAY_NS, tz="UTC").strftime("%Y-%m-%d") for d in nums]
 
     def staged_bytes(self, day: str) -> int:
-        """What the day holds: its tables in memory and its spilled files' size."""
-        d = _day_number(day)
-        return (sum(t.nbytes for t in self._mem.get(d, []))
-                + sum(p.stat().st_size for p in self._files.get(d, [])))
+        """What the day's samples take in memory, spilled or not (a spill file is
+        compressed: its size says less than the day will take back in memory)."""
+        return self._day_bytes.get(_day_number(day), 0)
 
     def take(self, day: str) -> list[Any]:
         """The day's tables (removed from the staging)."""
         import pyarrow as pa
 
         d = _day_number(day)
+        self._day_bytes.pop(d, None)
         tables = self._mem.pop(d, [])
         self._bytes -= sum(t.nbytes for t in tables)
         for path in self._files.pop(d, []):
@@ -176,6 +178,7 @@ class DayStaging:
 
     def close(self) -> None:
         self._mem.clear()
+        self._day_bytes.clear()
         self._files.clear()
         shutil.rmtree(self.spill_dir, ignore_errors=True)
 
