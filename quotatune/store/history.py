@@ -22,7 +22,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -140,7 +140,13 @@ class Store:
                     events.append(chunk.events)
             with self.lock():
                 remove_stale(base)
-                self._commit_days(staging, report, on_day)
+                days = staging.days()
+                for i, day in enumerate(days):
+                    if on_day is not None:
+                        on_day(i, len(days))
+                    self._commit_day(day, staging.take(day), report)
+                if on_day is not None:
+                    on_day(len(days), len(days))
                 if specs:
                     report.specs_rows = self._merge_table(
                         "specs.parquet", pd.concat(specs, ignore_index=True), SPEC_KEY,
@@ -155,60 +161,18 @@ class Store:
             staging.close()
         return report
 
-    def _commit_days(self, staging: DayStaging, report: AppendReport,
-                     on_day: Callable[[int, int], None] | None) -> None:
-        """Every staged day merged into the store, in order of day.  Two days are committed
-        at once while their staged samples together fit in half the staging budget: a
-        day's merge and rollup (mostly numpy) then overlap another's Parquet encoding
-        (off the GIL); a day larger than that is committed alone, so memory stays that of
-        one large day.  Each day is still committed by its own manifest rename, and the
-        report is added up in order of day."""
-        days = staging.days()
-        cap = staging.budget // 2
-        running: list[tuple[str, int, Future[tuple[int, int]]]] = []
-        done = 0
-
-        def finish() -> None:
-            nonlocal done
-            day, _, fut = running.pop(0)
-            added, dup = fut.result()
-            report.samples_duplicate += dup
-            if added:
-                report.samples_added += added
-                report.days_written.append(day)
-            done += 1
-            if on_day is not None:
-                on_day(done, len(days))
-
-        if on_day is not None:
-            on_day(0, len(days))
-        with ThreadPoolExecutor(2) as pool:
-            try:
-                for day in days:
-                    size = staging.staged_bytes(day)
-                    while running and (len(running) >= 2
-                                       or size + sum(b for _, b, _ in running) > cap):
-                        finish()
-                    running.append((day, size,
-                                    pool.submit(self._commit_day, day, staging.take(day))))
-                while running:
-                    finish()
-            finally:
-                # A day that failed stops the others before they start; those running end
-                # (a half-committed day cannot exist: its manifest is renamed or not).
-                for _, _, fut in running:
-                    fut.cancel()
-
-    def _commit_day(self, day: str, new: list[Any]) -> tuple[int, int]:
-        """The day rewritten with ``new`` samples; (samples added, duplicates)."""
+    def _commit_day(self, day: str, new: list[Any], report: AppendReport) -> None:
         old = self._read_day_table(day)
         n_old = 0 if old is None else old.num_rows
         merged, dup = merge_day(from_arrow(([normalise(old)] if old is not None else []) + new))
         del new
+        report.samples_duplicate += dup
         added = len(merged) - n_old
-        if added:
-            self._write_day(day, merged)
-        return added, dup
+        if added == 0:
+            return
+        self._write_day(day, merged)
+        report.samples_added += added
+        report.days_written.append(day)
 
     def _read_day_table(self, day: str) -> Any:
         """The stored day as an Arrow table (names dictionary-encoded), or None."""

@@ -106,7 +106,6 @@ class DayStaging:
         self._mem: dict[int, list[Any]] = defaultdict(list)
         self._files: dict[int, list[Path]] = defaultdict(list)
         self._bytes = 0
-        self._day_bytes: dict[int, int] = defaultdict(int)
         self.rows = 0
 
     def add(self, usage: pd.DataFrame) -> None:
@@ -135,7 +134,6 @@ class DayStaging:
     def _keep(self, day: int, table: Any) -> None:
         self._mem[day].append(table)
         self._bytes += table.nbytes
-        self._day_bytes[day] += table.nbytes
 
     def spill(self) -> None:
         import pyarrow as pa
@@ -157,17 +155,11 @@ class DayStaging:
         nums = sorted(set(self._mem) | set(self._files))
         return [pd.Timestamp(d * DAY_NS, tz="UTC").strftime("%Y-%m-%d") for d in nums]
 
-    def staged_bytes(self, day: str) -> int:
-        """What the day's samples take in memory, spilled or not (a spill file is
-        compressed: its size says less than the day will take back in memory)."""
-        return self._day_bytes.get(_day_number(day), 0)
-
     def take(self, day: str) -> list[Any]:
         """The day's tables (removed from the staging)."""
         import pyarrow as pa
 
-        d = _day_number(day)
-        self._day_bytes.pop(d, None)
+        d = int(pd.Timestamp(day, tz="UTC").value // DAY_NS)
         tables = self._mem.pop(d, [])
         self._bytes -= sum(t.nbytes for t in tables)
         for path in self._files.pop(d, []):
@@ -178,7 +170,6 @@ class DayStaging:
 
     def close(self) -> None:
         self._mem.clear()
-        self._day_bytes.clear()
         self._files.clear()
         shutil.rmtree(self.spill_dir, ignore_errors=True)
 
@@ -187,10 +178,6 @@ class DayStaging:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _day_number(day: str) -> int:
-    return int(pd.Timestamp(day, tz="UTC").value // DAY_NS)
 
 
 def spill_dir(base: Path) -> Path:

@@ -37,23 +37,6 @@ def test_spilled_days_come_back_whole_and_the_spill_is_removed(tmp_path: Path) -
     assert not (tmp_path / "spill").exists()
 
 
-def test_a_day_counts_its_size_in_memory_whether_spilled_or_not(tmp_path: Path) -> None:
-    # The import commits two days at once only while both are small: a spilled day must
-    # count what it takes back in memory, not its compressed file.
-    kept = DayStaging(tmp_path / "kept")
-    spilled = DayStaging(tmp_path / "spilled", budget=1)
-    for staging in (kept, spilled):
-        staging.add(chunk(range(0, 20), "2026-11-20T00:00:00", 1440))
-    day = "2026-11-20"
-    assert spilled.staged_bytes(day) == kept.staged_bytes(day) > 20 * 1440 * 8
-    spill_file = next((tmp_path / "spilled").iterdir())
-    assert spill_file.stat().st_size < spilled.staged_bytes(day)
-    assert len(from_arrow(spilled.take(day))) == 20 * 1440
-    assert spilled.staged_bytes(day) == 0
-    kept.close()
-    spilled.close()
-
-
 def test_merge_day_keeps_the_first_of_equal_keys_and_sorts_by_name_then_time() -> None:
     old = chunk(range(10, 12), "2026-11-20T00:00:00", 5)
     new = chunk(range(9, 12), "2026-11-20T00:03:00", 5).assign(cpu_cores=9.0)

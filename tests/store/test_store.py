@@ -55,9 +55,8 @@ def test_round_trip_keeps_every_sample_and_value(tmp_path: Path) -> None:
     )
 
 
-def test_days_committed_side_by_side_are_reported_and_progressed_in_day_order(
-        tmp_path: Path) -> None:
-    u = usage(2, 6 * 1440)  # six small days: committed two at a time
+def test_a_multi_day_import_is_reported_and_progressed_in_day_order(tmp_path: Path) -> None:
+    u = usage(2, 6 * 1440)  # six days
     st = Store(tmp_path)
     steps: list[tuple[int, int]] = []
     rep = st.append_stream([Collected(usage=u)], on_day=lambda done, total: steps.append(
@@ -241,8 +240,7 @@ def test_a_disk_that_fills_during_a_multi_day_import_leaves_every_day_whole(
     per_day = st.read_usage()["timestamp"].dt.strftime("%Y-%m-%d").value_counts().to_dict()
     whole = {"2026-11-19": len(before), "2026-11-20": len(small[0]),
              "2026-11-21": len(small[1]), "2026-11-22": len(big)}
-    # Each day is there whole or not at all (a small day committed beside the one that
-    # filled the disk may have failed with it); the day that did not fit is not there.
+    # Each day is there whole or not at all; the day that did not fit is not there.
     assert {day: whole[day] for day in per_day} == per_day
     assert "2026-11-19" in per_day and "2026-11-22" not in per_day
     assert not any(p.name.endswith(".tmp") for p in small_fs.rglob("*"))
