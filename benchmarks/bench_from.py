@@ -9,6 +9,10 @@
 3. ``quotatune recommend --from`` that CSV, against ``read_csv`` + the same groupby (no
    target: the figure a user pointing quotatune at a CSV export sees).
 
+Beside 1 and 2, a floor with no target: a process that makes the CLI's imports and decodes
+the file as quotatune's readers do, and nothing else (``decode_floor.py``): what is left of
+a target once it is paid is what the analysis and the store may take.
+
 Every measurement is a whole process (wall, CPU = user + sys, peak RSS from ``wait4``), so
 the figures are what a user sees and survive any re-layout of the package.  Each command runs
 ``--repeat`` times (default 3), interleaved with the others, and its median run is reported:
@@ -45,6 +49,11 @@ from runner import (  # noqa: E402
 )
 
 
+def decode_floor(mode: str, path: Path) -> list[str]:
+    """What a quotatune process spends before any analysis (see decode_floor.py)."""
+    return [sys.executable, str(Path(__file__).with_name("decode_floor.py")), mode, str(path)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--containers", type=int, default=5000)
@@ -78,9 +87,11 @@ def main() -> None:
         got = run_interleaved([
             Job("pandas read_parquet + groupby", pandas_baseline("groupby", parquet)),
             Job("recommend --from", quotatune("recommend", "--from", str(parquet), "-o", "json")),
+            Job("parquet floor", decode_floor("parquet", parquet)),
             Job("pandas.read_csv", pandas_baseline("read_csv", csv)),
             Job("import CSV", quotatune("import", str(csv), "--format", "canonical",
                                         "--store", str(store)), prepare=fresh_store),
+            Job("csv floor", decode_floor("csv", csv)),
             Job("pandas read_csv + groupby", pandas_baseline("csv_groupby", csv)),
             Job("recommend --from CSV", quotatune("recommend", "--from", str(csv),
                                                   "-o", "json")),
@@ -95,8 +106,10 @@ def main() -> None:
     print(table([
         Row("pandas read_parquet + groupby p95/max", base),
         Row("quotatune recommend --from PARQUET -o json", rec, base, 0.2, 2 * GIB),
+        Row("  floor: CLI imports + pyarrow decode only", got["parquet floor"], base),
         Row("pandas.read_csv", read_csv),
         Row("quotatune import CSV", imp, read_csv, 2.0),
+        Row("  floor: CLI imports + pyarrow parse only", got["csv floor"], read_csv),
         Row("pandas read_csv + groupby p95/max", csv_base),
         Row("quotatune recommend --from CSV -o json", csv_rec, csv_base, None, 2 * GIB),
     ]))

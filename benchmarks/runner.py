@@ -129,7 +129,8 @@ class Row:
             parts.append(f"<= {self.max_ratio:g}x")
         if self.max_rss_mib is not None:
             parts.append(f"<= {self.max_rss_mib / GIB:g} GiB")
-        return ", ".join(parts) or "baseline"
+        # A row measured against a baseline but with no target of its own is a reference.
+        return ", ".join(parts) or ("baseline" if self.base is None else "")
 
     def verdict(self) -> str:
         if self.max_ratio is None and self.max_rss_mib is None:
