@@ -141,7 +141,11 @@ class DayStaging:
         modes.make_dir(self.spill_dir)
         for day, tables in self._mem.items():
             path = self.spill_dir / f"{day}-{len(self._files[day])}.arrow"
-            table = pa.concat_tables(tables, promote_options="default").unify_dictionaries()
+            # Cut to the day's own names first, as from_arrow does: each piece is a slice of
+            # a chunk whose dictionaries hold every day's names (a month of CronJob pods:
+            # 1.7 M names hashed again for every day at every spill, 3.5 s of a 26 s import).
+            table = pa.concat_tables([_used_names_only(t) for t in tables],
+                                     promote_options="default").unify_dictionaries()
             with pa.OSFile(str(path), "wb") as sink, \
                     pa.ipc.new_file(sink, table.schema,
                                     options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:

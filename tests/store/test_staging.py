@@ -6,9 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pytest
 
 from quotatune.model import validate_usage
-from quotatune.store.staging import DayStaging, from_arrow, merge_day, remove_stale
+from quotatune.store.staging import (
+    BUDGET_BYTES,
+    DayStaging,
+    from_arrow,
+    merge_day,
+    remove_stale,
+)
 
 
 def chunk(workloads: range, start: str, minutes: int) -> pd.DataFrame:
@@ -70,17 +78,30 @@ def test_a_day_listed_series_by_series_sorts_like_any_other_order() -> None:
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_day_of_a_chunk_holding_many_days_brings_only_its_own_names() -> None:
-    """A chunk of short-lived pods spans days: each day's frame names its own pods only (the
-    chunk's dictionary holds every day's), with the same rows as before."""
+def short_lived_pods_over_three_days() -> pd.DataFrame:
+    """A chunk of short-lived pods spanning three days: its dictionary names every day's."""
     ts = pd.date_range("2026-11-20T00:00:00", periods=3 * 1440, freq="1min", tz="UTC")
     df = pd.DataFrame({"timestamp": ts, "namespace": "batch", "workload": "job",
                        "pod": [f"job-{i // 3}" for i in range(len(ts))], "container": "job",
                        "cpu_cores": np.arange(len(ts)) / 1000.0,
                        "memory_working_set_bytes": 1e8})
     df["pod"] = df["pod"].astype("category")
-    staging = DayStaging(Path("/nonexistent"))  # never spills: the budget is not reached
-    staging.add(validate_usage(df, "test", row_offset=0))
+    return validate_usage(df, "test", row_offset=0)
+
+
+@pytest.mark.parametrize("spilled", [False, True])
+def test_a_day_of_a_chunk_holding_many_days_brings_only_its_own_names(
+        tmp_path: Path, spilled: bool) -> None:
+    """Each day's frame names its own pods only, with the same rows as before; a spilled
+    day's file, too, holds only its own names (not the 1,440 of the whole chunk)."""
+    staging = DayStaging(tmp_path / "spill", budget=1 if spilled else BUDGET_BYTES)
+    staging.add(short_lived_pods_over_three_days())
+    if spilled:
+        files = sorted((tmp_path / "spill").iterdir())
+        assert len(files) == 3
+        with pa.memory_map(str(files[1])) as src:
+            pods = pa.ipc.open_file(src).read_all().column("pod").chunk(0)
+        assert len(pods.dictionary) == 480
     day = from_arrow(staging.take("2026-11-21"))
     assert len(day) == 1440
     assert len(day["pod"].cat.categories) == 480
