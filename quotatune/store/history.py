@@ -56,6 +56,8 @@ USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
 OWN_ENTRIES = ("usage", "staging", "specs.parquet", "events.parquet", ".lock",
                "collections.json")
 SPEC_KEY = ["namespace", "workload", "pod", "container"]
+# A day's samples to its summaries (:func:`quotatune.rollup.sketch.daily_rollup`), whose
+# object columns hold only arrays, text or None: written as they are.
 Rollup = Callable[[pd.DataFrame], pd.DataFrame]
 
 
@@ -211,7 +213,7 @@ class Store:
                     manifest["rollup"] = f"rollup-{token}.parquet"
                     manifest["rollup_version"] = self.rollup_version
                     _write_parquet(self.rollup(df), d / manifest["rollup"],
-                                   row_group_size=reads.ROLLUP_ROW_GROUP_ROWS)
+                                   row_group_size=reads.ROLLUP_ROW_GROUP_ROWS, typed=True)
                 written.result()
             _atomic_write_text(d / "manifest.json", json.dumps(manifest))
         except OSError as exc:

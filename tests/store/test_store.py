@@ -14,10 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from quotatune.model import Target, validate_usage
 from quotatune.model.collected import Collected
+from quotatune.rollup.sketch import daily_rollup
+from quotatune.store.files import write_parquet
 from quotatune.store.history import Store, StoreError
 from tests.conftest import ROOT
 
@@ -266,3 +270,17 @@ def test_store_files_are_never_group_or_world_writable_or_readable(tmp_path: Pat
     assert files
     for p in files:
         assert p.stat().st_mode & 0o077 == 0, p
+
+
+def test_a_rollup_written_as_typed_is_the_file_the_checked_writer_makes(tmp_path: Path) -> None:
+    # The store skips parquet_safe's look at every value for its rollups: their histograms
+    # and hourly peaks (NaN where an hour had no sample) come out as the checked path has them.
+    u = usage(3, 200)
+    u = u[~((u["workload"] == "app1") & (u.index % 7 == 0))]  # gaps: hours without a peak
+    rollup = daily_rollup(u)
+    write_parquet(rollup, tmp_path / "checked.parquet")
+    write_parquet(rollup, tmp_path / "typed.parquet", typed=True)
+    checked = pq.read_table(tmp_path / "checked.parquet")
+    typed = pq.read_table(tmp_path / "typed.parquet")
+    assert typed.equals(checked, check_metadata=True)
+    assert pc.list_flatten(typed.column("mem_hour_max")).null_count > 0
