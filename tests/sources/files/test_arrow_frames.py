@@ -151,3 +151,18 @@ def test_a_row_group_of_a_frames_whole_dictionary_keeps_only_the_names_it_uses()
     assert list(got["pod"].cat.categories) == ["job-00007", "job-00123", "job-04000", ""]
     assert got["pod"].tolist() == ["job-04000", "", "job-00007", "job-04000", "job-00123",
                                    "job-00007"]
+
+
+@pytest.mark.parametrize("rows_use_the_repeat", [True, False])
+def test_a_large_dictionary_is_checked_for_repeats_among_the_names_its_rows_use(
+        rows_use_the_repeat: bool) -> None:
+    """Repeats are looked for only among the names a row group's rows use: one the rows
+    use reads as its plain values; one no row uses costs nothing and changes nothing."""
+    everything = [f"job-{i:05d}" for i in range(5000)] + ["job-00007"]  # 7 and 5000 repeat
+    index = [5000 if rows_use_the_repeat else 123, None, 7, 4000, 7, 4000]
+    pods = pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), pa.array(everything))
+    got = validate_usage(table_frame(usage_table(pods=pods), "t.parquet"), "t.parquet")
+    first = "job-00007" if rows_use_the_repeat else "job-00123"
+    assert got["pod"].tolist() == [first, "", "job-00007", "job-04000", "job-00007",
+                                   "job-04000"]
+    assert got["pod"].cat.categories.is_unique
