@@ -108,11 +108,14 @@ def _categorical(column: Any) -> pd.Categorical[Any]:
         chunks, dictionary = _encoded_again(column)
     codes = [_codes(c.indices) for c in chunks]
     code = codes[0] if len(codes) == 1 else np.concatenate(codes)
-    if len(dictionary) > max(2 * len(code), 1024):
+    used = (np.bincount(code[code >= 0], minlength=len(dictionary)) > 0
+            if len(dictionary) > 1024 else None)
+    if used is not None and 2 * int(used.sum()) < len(dictionary):
         # A frame's categorical written whole brings every value of the file into each row
         # group (a month of CronJob pods: 1.7 M names for a group's 330,000): the names its
-        # rows use, in the dictionary's order, cost a count instead of 1.7 M strings a chunk.
-        used = np.bincount(code[code >= 0], minlength=len(dictionary)) > 0
+        # rows use, in the dictionary's order, cost a count instead of 1.7 M strings a chunk
+        # (hashed for repeats below, and for the pods' keys downstream).  Counted whenever
+        # the dictionary is large: a group of a million rows used a fifth of its 1.7 M.
         renumber = np.cumsum(used) - 1
         code = np.where(code >= 0, renumber[np.maximum(code, 0)], -1)
         dictionary = dictionary.filter(pa.array(used))
