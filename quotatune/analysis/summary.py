@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import runs, sketch
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
@@ -49,8 +49,8 @@ class History:
         self.ref_day_ns = int(self.days[-1]) if len(self.days) else 0
         n = r["n"].to_numpy("int64")
         self.samples = np.bincount(self._code, weights=n, minlength=self.size).astype("int64")
-        first = _ns(r["t_first"])
-        last = _ns(r["t_last"])
+        first = utc_ns(r["t_first"])
+        last = utc_ns(r["t_last"])
         self._t_last_rows = last
         self.t_first = np.full(self.size, np.iinfo("int64").max)
         np.minimum.at(self.t_first, self._code, first)
@@ -348,5 +348,3 @@ def _factorize(rows: pd.DataFrame, key: list[str]) -> tuple[np.ndarray, pd.DataF
     return code.astype("int64"), keys
 
 
-def _ns(s: pd.Series) -> np.ndarray:
-    return pd.to_datetime(s, utc=True).to_numpy("datetime64[ns]").astype("int64")

@@ -21,6 +21,7 @@ from quotatune.model.frames import (
     empty_events,
     empty_specs,
     empty_usage,
+    utc_ns,
     validate_usage,
 )
 from quotatune.model.names import workload_from_pod
@@ -42,5 +43,5 @@ __all__ = [
     "USAGE_OPTIONAL_FLOAT", "USAGE_OPTIONAL_STR", "USAGE_REQUIRED", "Collected", "ContainerKey",
     "Current", "Finding", "InputError", "Recommendation", "Result", "SourceError", "Target",
     "empty_events", "empty_specs", "empty_usage", "format_time", "severity_rank",
-    "validate_usage", "workload_from_pod",
+    "utc_ns", "validate_usage", "workload_from_pod",
 ]

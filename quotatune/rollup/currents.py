@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import sketch
 from quotatune.rollup.namehash import frame_hashes, pod_hashes
 
@@ -43,7 +43,7 @@ class PodCurrents:
             return
         pods = pod_hashes(piece)
         part = {"pod": pods, "container": frame_hashes(piece, KEY_COLUMNS),
-                "day": _ns(piece["day"]), "t_last": _ns(piece["t_last"]),
+                "day": utc_ns(piece["day"]), "t_last": utc_ns(piece["t_last"]),
                 "platform": self._platform_codes(piece)}
         for col in CURRENT:
             part[col] = piece[col].to_numpy("float64") if col in piece.columns \
@@ -66,7 +66,7 @@ class PodCurrents:
                                     named=True)
         key = pd.DataFrame({"container": per_day["container"], "day": per_day["day"]})
         want = pd.DataFrame({"container": frame_hashes(folded, KEY_COLUMNS),
-                             "day": _ns(folded["day"])})
+                             "day": utc_ns(folded["day"])})
         row = want.merge(key.reset_index(), how="left", on=["container", "day"])["index"]
         found = row.notna().to_numpy()
         take = row.fillna(0).to_numpy("int64")
@@ -95,7 +95,7 @@ class PodCurrents:
         if not ok.any():
             return None
         kills = kills[ok]
-        day = _ns(times[ok].dt.floor("D"))
+        day = utc_ns(times[ok].dt.floor("D"))
         killed = pd.DataFrame({
             **{c: kills[c].astype(str).to_numpy() for c in KEY_COLUMNS},
             "killed": kills["pod"].astype(str).to_numpy() if "pod" in kills.columns else "",
@@ -168,5 +168,3 @@ def _newest_per_group(rows: dict[str, np.ndarray], by: tuple[str, str], *, tie: 
     return out
 
 
-def _ns(s: pd.Series) -> np.ndarray:
-    return pd.to_datetime(s, utc=True).to_numpy("datetime64[ns]").astype("int64")

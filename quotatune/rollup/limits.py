@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup.namehash import frame_hashes, pod_hashes
 
 _COLUMNS = ("container", "pod", "t", "limit")
@@ -66,12 +66,12 @@ class LimitChanges:
             if pod_runs is None:
                 sub = usage.iloc[has]
                 return cls.joined([cls({"container": frame_hashes(sub, KEY_COLUMNS),
-                                        "pod": pod_hashes(sub), "t": _ns(sub["timestamp"]),
+                                        "pod": pod_hashes(sub), "t": utc_ns(sub["timestamp"]),
                                         "limit": v[has]})])
             keep = has[_kept(np.cumsum(pod_runs)[has], v[has])]
         sub = usage.iloc[keep]
         return cls({"container": frame_hashes(sub, KEY_COLUMNS), "pod": pod_hashes(sub),
-                    "t": _ns(sub["timestamp"]), "limit": v[keep]})
+                    "t": utc_ns(sub["timestamp"]), "limit": v[keep]})
 
     @classmethod
     def joined(cls, parts: list[LimitChanges]) -> LimitChanges:
@@ -157,11 +157,6 @@ def _kept_runs(pod_runs: np.ndarray, limit: np.ndarray) -> np.ndarray:
     keep[-1] = True
     keep[1:] |= limit[1:] != limit[:-1]
     return keep
-
-
-def _ns(timestamps: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch, UTC, of a column of times."""
-    return pd.to_datetime(timestamps, utc=True).to_numpy("datetime64[ns]").view("int64")
 
 
 def _pods(r: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import sketch
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
@@ -29,14 +29,14 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
     """One row per (namespace, workload, container, pod, day); lone rows pass through."""
     if rollups.empty:
         return rollups
-    day = _ns(rollups["day"])
+    day = utc_ns(rollups["day"])
     # dropna=False: rows missing a name would otherwise all share group -1 and merge
     # across unrelated containers.
     code = rollups.groupby(sketch.POD_KEY, sort=False, observed=True,
                            dropna=False).ngroup().to_numpy()
     gkey = code.astype("int64") * (int(day.max() - day.min()) // sketch.DAY_NS + 1) \
         + (day - day.min()) // sketch.DAY_NS
-    order = np.lexsort((_ns(rollups["t_last"]), gkey))
+    order = np.lexsort((utc_ns(rollups["t_last"]), gkey))
     r = rollups.iloc[order].reset_index(drop=True)
     gkey = gkey[order]
     starts = np.flatnonzero(np.r_[True, gkey[1:] != gkey[:-1]])
@@ -62,7 +62,7 @@ def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
     key = [*KEY_COLUMNS, "day"]
     code = rollups.groupby(key, sort=True, observed=True, dropna=False).ngroup().to_numpy(
         "int64")
-    order = newest_last((_ns(rollups["t_last"]), _ns(rollups["day"]), code),
+    order = newest_last((utc_ns(rollups["t_last"]), utc_ns(rollups["day"]), code),
                         lambda: pod_hashes(rollups))
     r = rollups.iloc[order].reset_index(drop=True)
     c = code[order]
@@ -97,8 +97,8 @@ def _merge_groups(r: pd.DataFrame, starts: np.ndarray) -> tuple[pd.DataFrame, np
     for col in _MAXES:
         if col in r.columns:
             out[col] = np.maximum.reduceat(r[col].to_numpy("float64"), starts)
-    out["t_first"] = _utc(np.minimum.reduceat(_ns(r["t_first"]), starts))
-    out["t_last"] = _utc(np.maximum.reduceat(_ns(r["t_last"]), starts))
+    out["t_first"] = _utc(np.minimum.reduceat(utc_ns(r["t_first"]), starts))
+    out["t_last"] = _utc(np.maximum.reduceat(utc_ns(r["t_last"]), starts))
     for col in _NEWEST:
         if col in r.columns:
             out[col] = sketch.last_valid(r[col].to_numpy("float64"), group, len(starts))
@@ -144,8 +144,6 @@ def _merge_hist(r: pd.DataFrame, prefix: str, group: np.ndarray, ngroups: int
     return out
 
 
-def _ns(s: pd.Series) -> np.ndarray:
-    return pd.to_datetime(s, utc=True).to_numpy("datetime64[ns]").astype("int64")
 
 
 def _utc(ns: np.ndarray) -> pd.DatetimeIndex:

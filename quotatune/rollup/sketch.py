@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import runs
 
 RATIO = 1.05  # VPA's bucket growth
@@ -129,7 +129,7 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         return empty_rollup()
     if "pod" not in day_usage.columns:
         day_usage = day_usage.assign(pod="")
-    ts = _ns(day_usage["timestamp"])
+    ts = utc_ns(day_usage["timestamp"])
     names = [_name_codes(day_usage[c]) for c in POD_KEY]
     n = len(ts)
     # Hours, not days, per row: the hourly peaks need them, and a day starts only where an
@@ -272,11 +272,6 @@ def _name_codes(s: pd.Series) -> tuple[np.ndarray, int]:
         return s.array.codes, len(s.cat.categories)  # the array's codes: no Series built
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     return codes, len(uniq)
-
-
-def _ns(ts: pd.Series) -> np.ndarray:
-    t = ts if str(ts.dtype) == "datetime64[ns, UTC]" else pd.to_datetime(ts, utc=True)
-    return t.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
 def _sparse_hist(
