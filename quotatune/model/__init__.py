@@ -21,7 +21,6 @@ from quotatune.model.frames import (
     empty_events,
     empty_specs,
     empty_usage,
-    utc_ns,
     validate_usage,
 )
 from quotatune.model.names import workload_from_pod
@@ -36,6 +35,7 @@ from quotatune.model.results import (
     format_time,
     severity_rank,
 )
+from quotatune.model.times import utc_ns
 
 __all__ = [
     "EVENT_COLUMNS", "KEY_COLUMNS", "MAX_VALUE", "NS_PER_UNIT", "SEVERITIES", "SPEC_COLUMNS",

@@ -318,15 +318,6 @@ _TS_HI = pd.Timestamp("2262-04-11", tz="UTC")
 # The same span as integers, for readers that check typed times before pandas sees them.
 TIME_SPAN_NS = (_TS_LO.value, _TS_HI.value)
 NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-_UTC_NS = "datetime64[ns, UTC]"
-
-
-def utc_ns(times: pd.Series) -> np.ndarray:
-    """Nanoseconds since the epoch of a column of times, read as UTC (naive times are UTC).
-    A column that already holds UTC nanoseconds (what validation gives) is not copied: the
-    result is then a view of it, to read, never to write."""
-    t = times if str(times.dtype) == _UTC_NS else pd.to_datetime(times, utc=True)
-    return t.to_numpy(dtype="datetime64[ns]").view("int64")
 _EPOCH_LIMIT = 9.2e9  # seconds either side of 1970 that fit in that span
 _RFC3339_START = r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
