@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     from quotatune.cli.allocator import (
         freeze_startup_objects,
         keep_freed_memory,
-        ordinary_pages_for_arrays,
+        ordinary_pages,
     )
     from quotatune.cli.output import one_line_tls_warning
     from quotatune.pipelines.maintenance import configure_modes
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] != ["serve"]:  # a long-lived exporter should give memory back; runs need not
         keep_freed_memory()
-        ordinary_pages_for_arrays()
+        ordinary_pages()
         freeze_startup_objects()
     configure_modes(group_readable=config.group_readable())
     one_line_tls_warning()

@@ -1,6 +1,6 @@
-"""The CLI's process settings: glibc keeps freed chunk-sized blocks, numpy stops asking for
-huge pages, and the start-up objects are frozen out of the collector (fewer page faults
-and collector passes per streamed chunk)."""
+"""The CLI's process settings: glibc keeps freed chunk-sized blocks, the process (numpy,
+Arrow, everything) stops asking for huge pages, and the start-up objects are frozen out of
+the collector (fewer page faults and collector passes per streamed chunk)."""
 
 from __future__ import annotations
 
@@ -18,14 +18,13 @@ def test_every_setting_is_accepted_by_glibc() -> None:
     assert keep_freed_memory() is True
 
 
-def test_numpy_stops_asking_for_huge_pages_and_start_up_objects_are_frozen() -> None:
-    # In a process of its own: freezing is for the process's lifetime, not pytest's.
+def test_huge_pages_are_off_for_numpy_and_start_up_objects_are_frozen() -> None:
+    # In a process of its own: both settings are for the process's lifetime, not pytest's.
     script = (
         "import gc, numpy as np\n"
-        "from quotatune.cli.allocator import freeze_startup_objects, "
-        "ordinary_pages_for_arrays\n"
+        "from quotatune.cli.allocator import freeze_startup_objects, ordinary_pages\n"
         "assert gc.get_freeze_count() == 0\n"
-        "print(ordinary_pages_for_arrays())\n"
+        "ordinary_pages()\n"
         "was = np._core.multiarray._set_madvise_hugepage(True)\n"  # returns the old setting
         "print(was)\n"
         "freeze_startup_objects()\n"
@@ -33,4 +32,19 @@ def test_numpy_stops_asking_for_huge_pages_and_start_up_objects_are_frozen() -> 
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["True", "False", "True"]
+    assert out == ["False", "True"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_the_whole_process_and_its_children_leave_transparent_huge_pages() -> None:
+    script = (
+        "import subprocess\n"
+        "from quotatune.cli.allocator import ordinary_pages\n"
+        "print(ordinary_pages())\n"
+        "print(open('/proc/self/status').read().split('THP_enabled:')[1].split()[0])\n"
+        "print(subprocess.run(['cat', '/proc/self/status'], capture_output=True, text=True)"
+        ".stdout.split('THP_enabled:')[1].split()[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["True", "0", "0"]
