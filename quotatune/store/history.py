@@ -44,8 +44,7 @@ from quotatune.store.files import write_usage_table as _write_usage_table
 from quotatune.store.staging import (
     TEXT,
     DayStaging,
-    from_arrow,
-    merge_day,
+    merge_tables,
     normalise,
     remove_stale,
     spill_dir,
@@ -166,7 +165,7 @@ class Store:
     def _commit_day(self, day: str, new: list[Any], report: AppendReport) -> None:
         old = self._read_day_table(day)
         n_old = 0 if old is None else old.num_rows
-        merged, dup = merge_day(from_arrow(([normalise(old)] if old is not None else []) + new))
+        merged, dup = merge_tables(([normalise(old)] if old is not None else []) + new)
         del new
         report.samples_duplicate += dup
         added = len(merged) - n_old

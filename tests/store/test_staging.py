@@ -15,7 +15,10 @@ from quotatune.store.staging import (
     DayStaging,
     from_arrow,
     merge_day,
+    merge_tables,
+    normalise,
     remove_stale,
+    to_arrow,
 )
 
 
@@ -76,6 +79,29 @@ def test_a_day_listed_series_by_series_sorts_like_any_other_order() -> None:
     assert dup_a == dup_b == 0
     assert list(a["workload"].drop_duplicates()) == ["app10", "app11", "app12", "app8", "app9"]
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_day_merged_in_arrow_is_the_frame_merging_the_converted_pieces_gives(
+        shuffled: bool) -> None:
+    """Pieces of two chunks with their own dictionaries, a stored day with missing values
+    (nulls in Parquet) and a missing name, duplicates among them: the same rows, values,
+    order, types and count of duplicates either way, listed series by series or not."""
+    stored = chunk(range(10, 12), "2026-11-20T00:00:00", 5)
+    stored.loc[1, "cpu_cores"] = np.nan
+    stored["container"] = stored["container"].cat.add_categories(["sidecar"])
+    stored.loc[2, "container"] = None
+    old = normalise(pa.Table.from_pandas(stored, preserve_index=False))  # as read back
+    first = chunk(range(9, 12), "2026-11-20T00:03:00", 5).assign(cpu_cores=9.0)
+    second = chunk(range(7, 10), "2026-11-20T00:06:00", 5)
+    if shuffled:
+        second = second.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pieces = [old, to_arrow(first), to_arrow(second).slice(2)]
+    expected, dup = merge_day(from_arrow(pieces))
+    got, got_dup = merge_tables(pieces)
+    assert got_dup == dup == 2 * 2 + 2  # minutes 3, 4 of app10 and app11; 6, 7 of app9
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["cpu_cores"].isna().sum() == 1 and got["container"].isna().sum() == 1
 
 
 def short_lived_pods_over_three_days() -> pd.DataFrame:
