@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,23 +30,15 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.collected import Collected
-from quotatune.model.errors import InputError
 from quotatune.rollup import merge
 from quotatune.store import lock as filelock
 from quotatune.store import modes, reads
+from quotatune.store.commits import DayCommits
+from quotatune.store.errors import StoreError
 from quotatune.store.files import atomic_write_text as _atomic_write_text
-from quotatune.store.files import remove_unreferenced as _remove_unreferenced
 from quotatune.store.files import why as _why
 from quotatune.store.files import write_parquet as _write_parquet
-from quotatune.store.files import write_usage_table as _write_usage_table
-from quotatune.store.staging import (
-    TEXT,
-    DayStaging,
-    merge_tables,
-    normalise,
-    remove_stale,
-    spill_dir,
-)
+from quotatune.store.staging import DayStaging, remove_stale, spill_dir
 
 USAGE_KEY = ["namespace", "workload", "pod", "container", "timestamp"]
 # What quotatune keeps under a store's root; anything else there is the user's.
@@ -58,10 +48,6 @@ SPEC_KEY = ["namespace", "workload", "pod", "container"]
 # A day's samples to its summaries (:func:`quotatune.rollup.sketch.daily_rollup`), whose
 # object columns hold only arrays, text or None: written as they are.
 Rollup = Callable[[pd.DataFrame], pd.DataFrame]
-
-
-class StoreError(InputError):
-    """The store cannot be written or read (locked, read-only, full, corrupt)."""
 
 
 @dataclass
@@ -142,12 +128,9 @@ class Store:
             with self.lock():
                 remove_stale(base)
                 days = staging.days()
-                for i, day in enumerate(days):
-                    if on_day is not None:
-                        on_day(i, len(days))
-                    self._commit_day(day, staging.take(day), report)
-                if on_day is not None:
-                    on_day(len(days), len(days))
+                with DayCommits(self, report, len(days), on_day) as commits:
+                    for day in days:
+                        commits.commit(day, staging.take(day))
                 if specs:
                     report.specs_rows = self._merge_table(
                         "specs.parquet", pd.concat(specs, ignore_index=True), SPEC_KEY,
@@ -161,64 +144,6 @@ class Store:
         finally:
             staging.close()
         return report
-
-    def _commit_day(self, day: str, new: list[Any], report: AppendReport) -> None:
-        old = self._read_day_table(day)
-        n_old = 0 if old is None else old.num_rows
-        merged, dup = merge_tables(([normalise(old)] if old is not None else []) + new)
-        del new
-        report.samples_duplicate += dup
-        added = len(merged) - n_old
-        if added == 0:
-            return
-        self._write_day(day, merged)
-        report.samples_added += added
-        report.days_written.append(day)
-
-    def _read_day_table(self, day: str) -> Any:
-        """The stored day as an Arrow table (names dictionary-encoded), or None."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        for _ in range(5):
-            m = self._manifest(day)
-            if m is None or not m.get("data"):
-                return None
-            path = self._day_dir(day) / m["data"]
-            try:
-                names = [f.name for f in pq.read_schema(path)
-                         if f.name in TEXT and not pa.types.is_dictionary(f.type)]
-                return pq.read_table(path, read_dictionary=names)
-            except FileNotFoundError:
-                continue
-            except (pa.ArrowException, OSError) as exc:
-                raise StoreError(f"{path}: unreadable store file: {exc}") from None
-        raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
-
-    def _day_dir(self, day: str) -> Path:
-        return self.root / "usage" / f"day={day}"
-
-    def _write_day(self, day: str, df: pd.DataFrame) -> None:
-        d = self._day_dir(day)
-        token = secrets.token_hex(6)
-        try:
-            modes.make_dir(d)
-            manifest: dict[str, Any] = {"data": f"data-{token}.parquet", "rows": len(df)}
-            with ThreadPoolExecutor(1) as pool:
-                # Encoding and compressing the samples (pyarrow, off the GIL) overlaps the
-                # rollup (numpy) on a second core; the manifest waits for both.
-                written = pool.submit(_write_usage_table, df, d / manifest["data"])
-                if self.rollup is not None:
-                    manifest["rollup"] = f"rollup-{token}.parquet"
-                    manifest["rollup_version"] = self.rollup_version
-                    _write_parquet(self.rollup(df), d / manifest["rollup"],
-                                   row_group_size=reads.ROLLUP_ROW_GROUP_ROWS, typed=True)
-                written.result()
-            _atomic_write_text(d / "manifest.json", json.dumps(manifest))
-        except OSError as exc:
-            _remove_unreferenced(d)
-            raise StoreError(f"{d}: cannot write: {_why(exc)}") from None
-        _remove_unreferenced(d)
 
     def _merge_table(
         self, name: str, new: pd.DataFrame, key: list[str] | None,
@@ -255,6 +180,9 @@ class Store:
         _atomic_write_text(self.root / name, text)
 
     # ----------------------------------------------------------------------------- reading
+    def day_dir(self, day: str) -> Path:
+        return self.root / "usage" / f"day={day}"
+
     def days(self) -> list[str]:
         base = self.root / "usage"
         if not base.is_dir():
@@ -265,30 +193,30 @@ class Store:
             if p.name.startswith("day=") and (p / "manifest.json").exists()
         )
 
-    def _manifest(self, day: str) -> dict[str, Any] | None:
+    def manifest(self, day: str) -> dict[str, Any] | None:
         try:
-            return json.loads((self._day_dir(day) / "manifest.json").read_text())  # type: ignore[no-any-return]
+            return json.loads((self.day_dir(day) / "manifest.json").read_text())  # type: ignore[no-any-return]
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise StoreError(f"{self._day_dir(day)}: unreadable manifest: {exc}") from None
+            raise StoreError(f"{self.day_dir(day)}: unreadable manifest: {exc}") from None
 
     def _read_day(
         self, day: str, what: str = "data", columns: list[str] | None = None,
         filters: Any = None,
     ) -> pd.DataFrame | None:
         for _ in range(5):
-            m = self._manifest(day)
+            m = self.manifest(day)
             if m is None or not m.get(what):
                 return None
             try:
                 # Rollups keep their list columns as arrays (per-row tuples of Python
                 # scalars would cost minutes on a fleet-sized day).
-                return _read_parquet(self._day_dir(day) / m[what], tuples=what != "rollup",
+                return _read_parquet(self.day_dir(day) / m[what], tuples=what != "rollup",
                                      columns=columns, filters=filters)
             except FileNotFoundError:
                 continue  # a writer swapped the day under us: read the new manifest
-        raise StoreError(f"{self._day_dir(day)}: kept changing while being read")
+        raise StoreError(f"{self.day_dir(day)}: kept changing while being read")
 
     def _selected_days(self, since: pd.Timestamp | None, until: pd.Timestamp | None) -> list[str]:
         lo = since.tz_convert("UTC").strftime("%Y-%m-%d") if since is not None else None
@@ -328,7 +256,7 @@ class Store:
             where = reads.both(where, reads.keys_filter(keys))
         parts = []
         for day in self._selected_days(since, until):
-            m = self._manifest(day)
+            m = self.manifest(day)
             if m is None:
                 continue
             if m.get("rollup") and m.get("rollup_version") == self.rollup_version:

@@ -250,6 +250,24 @@ def test_a_disk_that_fills_during_a_multi_day_import_leaves_every_day_whole(
     assert not any(p.name.endswith(".tmp") for p in small_fs.rglob("*"))
 
 
+def test_a_day_being_written_is_committed_whole_when_the_next_day_fails(
+        tmp_path: Path) -> None:
+    """A small day's samples are still being written while the next day is read and merged
+    (docs/architecture.md, "The store"): when that next day cannot be read, the day before it
+    is committed whole all the same, and the error names the unreadable file."""
+    st = Store(tmp_path)
+    st.append(Collected(usage=usage(1, 60, start="2026-11-21T00:00:00Z")))
+    stored = next((tmp_path / "usage" / "day=2026-11-21").glob("data-*.parquet"))
+    stored.write_bytes(b"not parquet")
+    new = usage(2, 2 * 1440, start="2026-11-20T00:00:00Z", seed=4)
+    with pytest.raises(StoreError, match="unreadable store file"):
+        st.append(Collected(usage=new))
+    day = st.read_usage(until=pd.Timestamp("2026-11-20T23:59:59Z"))
+    assert len(day) == 2 * 1440
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "usage" / "day=2026-11-20")
+                  .iterdir()) == ["data", "manifest.json"]
+
+
 def test_a_read_only_store_is_a_clear_error_and_keeps_its_data(small_fs: Path) -> None:
     st = Store(small_fs)
     st.append(Collected(usage=usage(1, 600)))
