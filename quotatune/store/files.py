@@ -60,6 +60,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 # which zstd compresses well.  Names, times on a scrape grid, requests and limits repeat: those
 # keep their dictionaries.  Half a million samples wrote in half the time, 25 % smaller.
 MEASURED = ("cpu_cores", "memory_working_set_bytes", "cpu_throttled_ratio")
+FILTERED = ("timestamp", "namespace", "workload", "pod", "container")
 
 
 def write_usage_table(df: pd.DataFrame, path: Path) -> None:
@@ -72,10 +73,15 @@ def write_usage_table(df: pd.DataFrame, path: Path) -> None:
 
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     measured = [c for c in MEASURED if c in table.column_names]
+    # Statistics only where a filtered read looks (names, time; store/reads.py), and a whole
+    # row group encoded per batch instead of 1,024 rows: a fifth of each day's write, for
+    # the same file apart from min/max of the numbers, which no read uses.
+    filtered = [c for c in table.column_names if c in FILTERED]
     atomic_write_bytes(path, lambda p: pq.write_table(
         table, p, compression="zstd", row_group_size=ROW_GROUP_ROWS, store_schema=False,
         use_dictionary=[c for c in table.column_names if c not in measured],
-        use_byte_stream_split=measured))
+        use_byte_stream_split=measured, write_statistics=filtered or False,
+        write_batch_size=ROW_GROUP_ROWS))
 
 
 def write_parquet(df: pd.DataFrame, path: Path, row_group_size: int | None = None,

@@ -48,6 +48,18 @@ def test_a_day_is_sorted_in_row_groups_a_target_read_mostly_skips(tmp_path):
     assert 1 <= len(holding) <= 2  # of five: the others are skipped by their statistics
 
 
+def test_a_day_keeps_statistics_where_filtered_reads_look_and_not_on_the_numbers(tmp_path):
+    u = fleet(2, 2, 60)
+    open_store(tmp_path).append(Collected(usage=u))
+    group = pq.ParquetFile(day_file(tmp_path)).metadata.row_group(0)
+    with_stats = {group.column(i).path_in_schema for i in range(group.num_columns)
+                  if group.column(i).is_stats_set}
+    assert with_stats == {"timestamp", "namespace", "workload", "pod", "container"}
+    since = pd.Timestamp("2026-11-20T00:30:00Z")
+    back = open_store(tmp_path).read_usage(since=since)
+    assert len(back) == 4 * 30 and back["timestamp"].min() == since
+
+
 def test_a_target_read_decodes_only_the_row_groups_its_statistics_allow(tmp_path):
     """Shown by damaging a row group the target is not in: a whole read fails on it, the
     target's read never touches it.  (Read as dictionaries, the names' text statistics were
