@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         freeze_startup_objects,
         keep_freed_memory,
         ordinary_pages,
+        skip_final_collection,
     )
     from quotatune.cli.output import one_line_tls_warning
     from quotatune.pipelines.maintenance import configure_modes
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         # Not standalone, so that usage errors (a missing argument, "--keep-days abc") come
         # here and print one line like every other input error, not a framed help block.
         code = app(args=argv, standalone_mode=False)
+        if args[:1] != ["serve"]:
+            skip_final_collection()
     except NoArgsIsHelpError as exc:
         if exc.format_message().strip():  # rich help has already been printed to stdout
             exc.show()
