@@ -35,6 +35,10 @@ CSV_BLOCK_BYTES = 8 << 20
 # the benchmark's export, up to 1.3x for short values); a larger or compressed one is
 # streamed block by block.
 WHOLE_CSV_BYTES = 512 << 20
+# Such a CSV is handed out in slices of this many rows: the first reaches the store's staging
+# sooner, and each slice's conversion overlaps the staging of the one before (2 M rows: 1.61
+# -> 1.58 s, median of 9 runs, 50 MB less at the peak).
+CSV_SLICE_ROWS = 1 << 19
 NAME_COLUMNS = ("namespace", "workload", "pod", "container", *model.USAGE_OPTIONAL_STR)
 FLOAT_COLUMNS = ("cpu_cores", "memory_working_set_bytes", *model.USAGE_OPTIONAL_FLOAT)
 
@@ -170,8 +174,8 @@ def _arrow_csv_chunks(path: Path) -> Iterator[pd.DataFrame]:
             if "Empty CSV file" in str(exc):
                 raise InputError(f"{path}: empty file") from None
             raise _Fallback from None
-        for start in range(0, table.num_rows, CHUNK_ROWS):
-            yield _frame(table.slice(start, CHUNK_ROWS).to_batches(), str(path))
+        for start in range(0, table.num_rows, CSV_SLICE_ROWS):
+            yield _frame(table.slice(start, CSV_SLICE_ROWS).to_batches(), str(path))
         return
     source: Any = gzip.open(path, "rb") if gz else str(path)
     try:

@@ -121,6 +121,7 @@ def test_a_gzipped_or_large_csv_streams_the_same_frames_as_one_parsed_whole(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, csv_reader: str) -> None:
     monkeypatch.setattr(stream, "CSV_BLOCK_BYTES", 4096)
     monkeypatch.setattr(stream, "CHUNK_ROWS", 256)
+    monkeypatch.setattr(stream, "CSV_SLICE_ROWS", 256)
     path = tmp_path / "u.csv"
     path.write_text(HEADER + rows(1000))
     zipped = tmp_path / "u.csv.gz"
