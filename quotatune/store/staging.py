@@ -60,9 +60,11 @@ def _array(s: pd.Series) -> Any:
     if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.inferred_type == "string":
         codes = s.cat.codes.to_numpy().astype(np.int32)
         missing = codes < 0
+        # A categorical's codes index its categories by construction: not checked again.
         return pa.DictionaryArray.from_arrays(
             pa.array(codes, mask=missing if missing.any() else None),
-            pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string()))
+            pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string()),
+            safe=False)
     return pa.Array.from_pandas(s)
 
 
