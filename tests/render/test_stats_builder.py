@@ -50,3 +50,17 @@ def test_irregular_steps_pods_that_come_back_and_ties_at_the_p95():
         "cpu_cores": cpu, "memory_working_set_bytes": rng.normal(3e8, 1e7, 6000)}), "test")
     assert u["timestamp"].dt.floor("D").nunique() >= 3
     same(accumulated(u), container_stats(u))
+
+
+def test_an_empty_day_adds_nothing():
+    usage, _ = troubled_fleet()
+    b = StatsBuilder(p95_buckets(daily_rollup(usage)))
+    empty = usage.iloc[:0]
+    b.add_day(empty)
+    for d in by_day(usage):
+        b.add_first(d)
+    b.add_first(empty)
+    for d in by_day(usage):
+        b.add_second(d)
+    b.add_second(empty)
+    same(b.stats(), container_stats(usage))

@@ -138,6 +138,8 @@ class StatsBuilder:
                            dtype=np.int64, count=len(tuples))
 
     def add_first(self, day: pd.DataFrame) -> None:
+        if day.empty:  # a day a filter emptied: nothing to count (reduceat needs a row)
+            return
         code, names = codes(day, [*KEY_COLUMNS, "pod"])
         pod_ids = self._pods(pod_hashes(names))
         grow = len(self._pods) - len(self._pod_owner)
@@ -175,6 +177,8 @@ class StatsBuilder:
         self.add_second(day)
 
     def add_second(self, day: pd.DataFrame) -> None:
+        if day.empty:
+            return
         code, names = codes(day, KEY_COLUMNS)
         ids = self._id(self._ids, names)
         floor = np.array([self._floor.get(ContainerKey(*k), 0)
