@@ -63,8 +63,10 @@ def open_store(root: Path) -> Store:
     """The history store at ``root``, writing per-day rollups so
     that ``recommend`` reads summaries instead of every sample."""
     from quotatune.rollup.sketch import ROLLUP_VERSION, daily_rollup
+    from quotatune.rollup.table import rollup_table
 
-    return Store(root, rollup=daily_rollup, rollup_version=ROLLUP_VERSION)
+    return Store(root, rollup=daily_rollup, rollup_table=rollup_table,
+                 rollup_version=ROLLUP_VERSION)
 
 
 def existing_store(root: Path) -> Store:

@@ -127,6 +127,20 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
     go to the store."""
     if day_usage.empty:
         return empty_rollup()
+    out, by_key = rollup_columns(day_usage, columns)
+    frame = pd.DataFrame({c: _lists(*v) if isinstance(v, Flat) else v for c, v in out.items()},
+                         columns=ROLLUP_COLUMNS)
+    return frame if by_key is None else frame.iloc[by_key].reset_index(drop=True)
+
+
+class Flat(tuple[np.ndarray, np.ndarray]):
+    """A list column as its values end to end and each row's offsets into them (n + 1)."""
+
+
+def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = None
+                   ) -> tuple[dict[str, Any], np.ndarray | None]:
+    """:func:`daily_rollup`'s columns (list columns as :class:`Flat`) and the order that
+    sorts its rows by key, then day (None: they are in it), for a frame with rows."""
     if "pod" not in day_usage.columns:
         day_usage = day_usage.assign(pod="")
     ts = utc_ns(day_usage["timestamp"])
@@ -200,7 +214,7 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         slot = (np.cumsum(change[hstarts]) - 1) * 24 + hour[hstarts] % 24
         hmax = np.full(ngroups * 24, np.nan)
         hmax[slot] = np.maximum.reduceat(mem, hstarts)
-        out["mem_hour_max"] = _lists(hmax, np.arange(0, ngroups * 24 + 1, 24))
+        out["mem_hour_max"] = Flat((hmax, np.arange(0, ngroups * 24 + 1, 24)))
     else:
         out["mem_hour_max"] = pd.Series([NO_HOURS] * ngroups, dtype=object)
     for prefix, values, first in (("cpu", cpu, CPU_FIRST), ("mem", mem, MEM_FIRST)):
@@ -209,9 +223,9 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
                 out[f"{prefix}_{col}"] = pd.Series([empty] * ngroups, dtype=object)
             continue
         b, c, wt, offsets = _sparse_hist(starts, lengths, bucket_index(values, first), w)
-        out[f"{prefix}_b"] = _lists(b.astype("int16"), offsets)
-        out[f"{prefix}_c"] = _lists(c.astype("int32"), offsets)
-        out[f"{prefix}_w"] = _lists(wt, offsets)
+        out[f"{prefix}_b"] = Flat((b.astype("int16"), offsets))
+        out[f"{prefix}_c"] = Flat((c.astype("int32"), offsets))
+        out[f"{prefix}_w"] = Flat((wt, offsets))
     for col in CURRENT_COLUMNS + ["restarts"]:
         if col in day_usage.columns:
             out[col] = last_valid_runs(take(day_usage[col].to_numpy("float64")), starts)
@@ -222,13 +236,12 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
         out["platform"] = day_usage["platform"].iloc[last_rows].astype(str).to_numpy()
     else:
         out["platform"] = ""
-    frame = pd.DataFrame(out, columns=ROLLUP_COLUMNS)
     if order is None:
         # Same rows in the same order as sorting would give (groups by key, then day).
         by_key = np.argsort(run_key, kind="stable")
         if (by_key != np.arange(ngroups)).any():
-            frame = frame.iloc[by_key].reset_index(drop=True)
-    return frame
+            return out, by_key
+    return out, None
 
 
 def _utc(ns: np.ndarray) -> Any:

@@ -129,7 +129,9 @@ class DayCommits:
             if self.store.rollup is not None:
                 manifest["rollup"] = f"rollup-{token}.parquet"
                 manifest["rollup_version"] = self.store.rollup_version
-                write_parquet(self.store.rollup(df), d / manifest["rollup"],
+                rolled = (self.store.rollup(df) if self.store.rollup_table is None
+                          else self.store.rollup_table(df))
+                write_parquet(rolled, d / manifest["rollup"],
                               row_group_size=reads.ROLLUP_ROW_GROUP_ROWS, typed=True)
         except BaseException as exc:
             if data is not None:

@@ -65,11 +65,14 @@ class Store:
         root: Path | str,
         *,
         rollup: Rollup | None = None,
+        rollup_table: Callable[[pd.DataFrame], Any] | None = None,
         rollup_version: str = "",
         lock_timeout: float = 120.0,
     ) -> None:
         self.root = Path(root)
         self.rollup = rollup
+        # The same rollup as a pyarrow.Table, which the day commits write as it is.
+        self.rollup_table = rollup_table
         self.rollup_version = rollup_version
         self.lock_timeout = lock_timeout
 
