@@ -31,12 +31,14 @@ def csv(path: str) -> int:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from quotatune.sources.files.stream import CSV_BLOCK_BYTES
+
     with open(path, encoding="utf-8") as f:
         header = [c.strip('"') for c in f.readline().strip().split(",")]
     text = pa.dictionary(pa.int32(), pa.string())
     types = {c: text if c in NAMES else pa.timestamp("ns", tz="UTC") if c == "timestamp"
              else pa.float64() for c in header}
-    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=8 << 20),
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
                            convert_options=pacsv.ConvertOptions(
                                column_types=types, null_values=[""],
                                strings_can_be_null=True, quoted_strings_can_be_null=True))
