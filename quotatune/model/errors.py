@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name if it has none): library errors
+    (Arrow's, pandas') can run to several lines, and a user sees one."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class InputError(Exception):
     """Bad input from the user: a file, a flag, a target, a payload.
 

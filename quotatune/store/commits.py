@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from quotatune.model.errors import first_line
 from quotatune.store import modes, reads
 from quotatune.store.errors import StoreError
 from quotatune.store.files import (
@@ -59,11 +60,14 @@ class DayCommits:
     are removed)."""
 
     def __init__(self, store: Store, report: AppendReport, total: int,
-                 on_day: Callable[[int, int], None] | None = None) -> None:
+                 on_day: Callable[[int, int], None] | None = None, *,
+                 write_samples: Callable[[pd.DataFrame, Path], None] = write_usage_table,
+                 ) -> None:
         self.store = store
         self.report = report
         self.total = total
         self.on_day = on_day
+        self.write_samples = write_samples  # a test's writer may fail or stall
         self.done = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="quotatune-writer")
         self._writing: _Writing | None = None
@@ -80,8 +84,8 @@ class DayCommits:
             else:
                 try:
                     self.finish()
-                except StoreError:
-                    pass  # the first error is the one to report; the day is removed
+                except Exception:  # noqa: BLE001, S110 - the first error is the one to report
+                    pass  # and the pending day's files are removed
         finally:
             self._pool.shutdown(wait=True)
 
@@ -109,9 +113,9 @@ class DayCommits:
         try:
             w.data.result()
             atomic_write_text(w.dir / "manifest.json", json.dumps(w.manifest))
-        except OSError as exc:
-            remove_unreferenced(w.dir)
-            raise StoreError(f"{w.dir}: cannot write: {why(exc)}") from None
+        except BaseException as exc:  # also Ctrl-C while waiting: no file left unreferenced
+            _abandon(w.dir, w.data, exc)
+            raise
         remove_unreferenced(w.dir)
         self.report.samples_added += w.added
         self.report.days_written.append(w.day)
@@ -125,7 +129,7 @@ class DayCommits:
         data: Future[None] | None = None
         try:
             modes.make_dir(d)
-            data = self._pool.submit(write_usage_table, df, d / manifest["data"])
+            data = self._pool.submit(self.write_samples, df, d / manifest["data"])
             if self.store.rollup is not None:
                 manifest["rollup"] = f"rollup-{token}.parquet"
                 manifest["rollup_version"] = self.store.rollup_version
@@ -134,11 +138,7 @@ class DayCommits:
                 write_parquet(rolled, d / manifest["rollup"],
                               row_group_size=reads.ROLLUP_ROW_GROUP_ROWS, typed=True)
         except BaseException as exc:
-            if data is not None:
-                _wait_quietly(data)  # its file is removed below, not left half-written
-            remove_unreferenced(d)
-            if isinstance(exc, OSError):
-                raise StoreError(f"{d}: cannot write: {why(exc)}") from None
+            _abandon(d, data, exc)
             raise
         return _Writing(day, d, manifest, data, added, int(df.memory_usage(index=False).sum()))
 
@@ -168,8 +168,21 @@ def stored_day(store: Store, day: str) -> Any:
     raise StoreError(f"{store.day_dir(day)}: kept changing while being read")
 
 
+def _abandon(d: Path, data: Future[None] | None, exc: BaseException) -> None:
+    """Remove a day's files that its manifest does not name, once its sample write (if it
+    was started) has stopped; raise a failure to write (the disk, or Arrow refusing the
+    data) as a :class:`StoreError`.  Any other exception is the caller's to re-raise."""
+    import pyarrow as pa
+
+    if data is not None:
+        _wait_quietly(data)  # its file is removed below, not left half-written
+    remove_unreferenced(d)
+    if isinstance(exc, OSError):
+        raise StoreError(f"{d}: cannot write: {why(exc)}") from None
+    if isinstance(exc, pa.ArrowException):
+        raise StoreError(f"{d}: cannot write: {first_line(exc)}") from None
+
+
 def _wait_quietly(future: Future[None]) -> None:
-    try:
-        future.result()
-    except Exception:  # noqa: BLE001, S110 - the write is abandoned and its file removed
-        pass
+    """Wait until ``future`` has stopped, whatever it raised (Ctrl-C included)."""
+    wait([future])

@@ -23,7 +23,7 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.collected import Collected
-from quotatune.model.errors import InputError, RowError
+from quotatune.model.errors import InputError, RowError, first_line
 from quotatune.sources.files.arrow_frames import table_frame
 from quotatune.sources.text import line_of_row, read_bytes
 
@@ -209,6 +209,3 @@ def _frame(batches: list[Any], source: str) -> pd.DataFrame:
     # conversion joins them anyway), which cost twice the conversion itself.
     return table_frame(pa.Table.from_batches(batches), source)
 
-
-def first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

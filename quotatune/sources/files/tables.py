@@ -14,7 +14,7 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.collected import Collected
-from quotatune.model.errors import InputError, RowError
+from quotatune.model.errors import InputError, RowError, first_line
 from quotatune.sources.text import line_of_row, open_text
 
 
@@ -39,7 +39,7 @@ def parse_canonical_csv(path: Path) -> Collected:
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a readable CSV ({first_line(exc)})") from None
     return Collected(usage=model.validate_usage(df, str(path), row_offset=2))
 
 
@@ -52,7 +52,7 @@ def read_canonical_parquet(path: Path) -> Collected:
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
     return Collected(usage=model.validate_usage(df, str(path), row_offset=0))
 
 
@@ -89,15 +89,15 @@ def read_bitbrains(path: Path) -> Collected:
         df = _bb_frame(text)
     except pd.errors.ParserError as exc:
         if rewritten or not _TRAILING_SEPARATOR.search(text):
-            raise InputError(f"{path}: not a Bitbrains trace ({_first_line(exc)})") from None
+            raise InputError(f"{path}: not a Bitbrains trace ({first_line(exc)})") from None
         try:  # rows further down end in ";": read again without it
             df = _bb_frame(_TRAILING_SEPARATOR.sub(r"\1\2", text))
         except (pd.errors.ParserError, ValueError) as again:
-            raise InputError(f"{path}: not a Bitbrains trace ({_first_line(again)})") from None
+            raise InputError(f"{path}: not a Bitbrains trace ({first_line(again)})") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file") from None
     except ValueError as exc:
-        raise InputError(f"{path}: not a Bitbrains trace ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a Bitbrains trace ({first_line(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in _BB_COLUMNS if c not in df.columns]
     if missing:
@@ -180,6 +180,3 @@ def _vm_name(path: Path) -> str:
         stem = stem.removesuffix(suffix)
     return f"vm-{stem}"
 
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
