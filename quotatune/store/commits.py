@@ -10,6 +10,7 @@ is read, so that two of them are never in memory at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Callable
@@ -82,10 +83,10 @@ class DayCommits:
             if exc is None:
                 self.finish()
             else:
-                try:
+                # The pending day is committed if its files are complete, else they are
+                # removed; either way the error already raised is the one to report.
+                with contextlib.suppress(Exception):
                     self.finish()
-                except Exception:  # noqa: BLE001, S110 - the first error is the one to report
-                    pass  # and the pending day's files are removed
         finally:
             self._pool.shutdown(wait=True)
 
