@@ -97,6 +97,20 @@ def test_values_too_large_to_be_exact_are_refused() -> None:
     assert validate_usage(usage(memory_limit_bytes=[2.0**53, None, None]), "x") is not None
 
 
+@pytest.mark.parametrize("edge", [0.0, -0.0, 5e-324, 2.0**53])
+def test_values_at_the_edges_of_the_range_are_accepted(edge: float) -> None:
+    # Zero of either sign, the smallest float above it and the largest exact value: the
+    # check that reads a column's bits as integers must agree with the one on floats.
+    ok = validate_usage(usage(cpu_cores=[0.1, edge, 0.3], memory_limit_bytes=[edge] * 3), "x")
+    assert ok["cpu_cores"].tolist()[1] == edge
+
+
+@pytest.mark.parametrize("bad", [2.0**53 + 2, -5e-324, -float("nan")])
+def test_values_just_past_the_edges_are_refused(bad: float) -> None:
+    message = error_of(usage(cpu_cores=[0.1, bad, 0.3]))
+    assert "column 'cpu_cores', row 3: " in message
+
+
 @pytest.mark.parametrize("name", ["x\n# evil: true", "tab\there", "esc\x1b[31m"])
 def test_control_characters_in_names_are_refused(name: str) -> None:
     message = error_of(usage(workload=["web", name, "web"]))
