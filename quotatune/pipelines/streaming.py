@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
-from quotatune.model import KEY_COLUMNS, Target
+from quotatune.model import KEY_COLUMNS, Target, utc_ns
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
@@ -126,10 +126,9 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             usage = usage[target.mask(usage).to_numpy()]
             if usage.empty:  # a chunk of other workloads only
                 continue
-        # The newest time first (one reduction, in ns as validation gives them): the mask
-        # only when something is late.
-        newest = usage["timestamp"].dt.as_unit("ns").array.view("i8")
-        if int(np.asarray(newest).max()) > limit.value:
+        # The newest time first (one reduction over the column as validation gives it, not
+        # copied): the mask only when something is late.
+        if int(utc_ns(usage["timestamp"]).max()) > limit.value:
             late = (usage["timestamp"] > limit).to_numpy()
             scan.future += int(late.sum())
             usage = usage[~late]

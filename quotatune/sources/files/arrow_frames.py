@@ -88,9 +88,15 @@ def _timestamps(column: Any) -> pd.Series | None:
     v = parts[0] if len(parts) == 1 else np.concatenate(parts)
     if len(v) and not (lo <= int(v.min()) * scale and int(v.max()) * scale <= hi):
         return None
-    ns = v * scale if scale != 1 else v
-    # Typed as UTC as the Series is built: the same instants as tz_localize("UTC"), one call.
-    return pd.Series(ns.view("datetime64[ns]"), dtype=_UTC_NS, copy=False)
+    if scale == 1:  # Arrow's own buffer (read-only): pandas copies it as it types it UTC
+        return pd.Series(v.view("datetime64[ns]"), dtype=_UTC_NS, copy=False)
+    # A fresh array, typed UTC where it lies: the public constructors copy it once more to
+    # localise it (a fifth of a Parquet chunk's conversion), which UTC instants do not need.
+    ns = (v * scale).view("datetime64[ns]")
+    simple_new = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
+    if simple_new is None:
+        return pd.Series(ns, dtype=_UTC_NS, copy=False)
+    return pd.Series(simple_new(ns, dtype=_UTC_NS), copy=False)
 
 
 def _categorical(column: Any) -> pd.Categorical[Any]:
@@ -125,7 +131,10 @@ def _categorical(column: Any) -> pd.Categorical[Any]:
         chunks, dictionary = _encoded_again(column)
         code = _codes(chunks[0].indices)
     categories = pd.Index(dictionary.cast(pa.string()).to_pandas())
-    return pd.Categorical.from_codes(code, dtype=_dtype(categories))
+    # Arrow's readers bound-check a dictionary's indices as they decode them, and the
+    # renumbering above maps them into the names kept: pandas' own check of every code (two
+    # passes a name column) would find nothing.
+    return pd.Categorical.from_codes(code, dtype=_dtype(categories), validate=False)
 
 
 def _encoded_again(column: Any) -> tuple[list[Any], Any]:
