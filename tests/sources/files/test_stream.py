@@ -7,6 +7,7 @@ import gzip
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -227,3 +228,40 @@ def test_a_row_error_survives_pickling_with_its_fields() -> None:
     err = RowError("u.csv", "cpu_cores", 8, "negative")
     back = pickle.loads(pickle.dumps(err))
     assert (str(back), back.row, back.at_row(10).row) == (str(err), 8, 10)
+
+
+def _mapped_kib(path: Path) -> int:
+    """Resident KiB of this process's mappings of ``path`` (its pages the reader touched
+    through a mapping, as /proc/self/smaps counts them)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5:  # a mapping's first line
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(head[1])
+    return total
+
+
+def test_a_parquet_file_is_mapped_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """The reader maps the file for the decoder, one chunk's mapping at a time: the pages
+    it touched do not stay resident as the file is read (a mapping of the whole file
+    would end holding all of it)."""
+    rng = np.random.default_rng(7)
+    n = 400_000
+    df = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-20", periods=n, freq="1s", tz="UTC"),
+        "namespace": "shop", "workload": "web", "pod": "web-1", "container": "app",
+        "cpu_cores": rng.random(n), "memory_working_set_bytes": rng.random(n) * 1e9,
+    })
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path,
+                   row_group_size=20_000, compression="none")
+    file_kib = path.stat().st_size // 1024
+    seen = []
+    for chunk in stream.iter_canonical_parquet(path, rows=20_000):
+        assert len(chunk.usage) == 20_000
+        seen.append(_mapped_kib(path))
+    assert len(seen) == 20 and file_kib > 8_000
+    assert max(seen) < file_kib / 4
+    assert _mapped_kib(path) == 0
