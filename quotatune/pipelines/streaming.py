@@ -158,8 +158,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             scan.compact_limits()
             if keep_samples and not target.is_all:
                 samples.append(usage)
-            for part in _by_pods(usage, pod_runs) if fold else [usage]:
-                pieces.append(daily_rollup(part, columns))
+            for part, part_runs in _by_pods(usage, pod_runs) if fold else [(usage, pod_runs)]:
+                pieces.append(daily_rollup(part, columns, pod_runs=part_runs))
                 if scan.currents is not None:
                     scan.currents.add(pieces[-1])
                 pending += len(pieces[-1])
@@ -236,17 +236,19 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                        notes=acc.notes, errors=acc.errors, limit_rows=limit_rows)
 
 
-def _by_pods(usage: pd.DataFrame, pod_runs: np.ndarray | None) -> list[pd.DataFrame]:
-    """``usage`` cut where a pod's rows start, into parts of at most :data:`FOLD_ROWS` pods:
-    a chunk of a million rows of short-lived pods rolled up whole was 300,000 pod rows of
-    histograms at once (the peak of ``--from`` on a month of CronJobs)."""
+def _by_pods(usage: pd.DataFrame, pod_runs: np.ndarray | None
+             ) -> list[tuple[pd.DataFrame, np.ndarray | None]]:
+    """``usage`` cut where a pod's rows start, into parts of at most :data:`FOLD_ROWS` pods
+    (each with its part of ``pod_runs``): a chunk of a million rows of short-lived pods
+    rolled up whole was 300,000 pod rows of histograms at once (the peak of ``--from`` on a
+    month of CronJobs)."""
     if pod_runs is None:
-        return [usage]
+        return [(usage, None)]
     starts = np.flatnonzero(pod_runs)
     if len(starts) <= FOLD_ROWS:
-        return [usage]
+        return [(usage, pod_runs)]
     cuts = [*starts[FOLD_ROWS::FOLD_ROWS].tolist(), len(usage)]
-    return [usage.iloc[a:b] for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+    return [(usage.iloc[a:b], pod_runs[a:b]) for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
 
 
 def _fold_into(held: pd.DataFrame | None, pieces: list[pd.DataFrame]

@@ -116,18 +116,20 @@ def empty_rollup() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in ROLLUP_COLUMNS})
 
 
-def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
-                 ) -> pd.DataFrame:
+def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None, *,
+                 pod_runs: np.ndarray | None = None) -> pd.DataFrame:
     """Summarise a canonical usage frame into one row per pod's container and UTC day.
 
     ``columns`` (default: all) are the rollup columns the caller will read, as
     :func:`quotatune.analysis.recommend.rollup_columns` names them for a strategy: the
     histograms, hourly peaks and recency-weighted sums outside it are left empty (NaN, or
     no buckets), which saves most of their work.  Such rows merge with each other, never
-    go to the store."""
+    go to the store.  ``pod_runs``: True where each pod's rows start, when the caller knows
+    every pod's rows to be one run in strictly increasing time (what
+    :func:`quotatune.rollup.spans.check_spans` returns): the runs are not looked for again."""
     if day_usage.empty:
         return empty_rollup()
-    out, by_key = rollup_columns(day_usage, columns)
+    out, by_key = rollup_columns(day_usage, columns, pod_runs=pod_runs)
     frame = pd.DataFrame({c: _lists(*v) if isinstance(v, Flat) else v for c, v in out.items()},
                          columns=ROLLUP_COLUMNS)
     return frame if by_key is None else frame.iloc[by_key].reset_index(drop=True)
@@ -137,31 +139,39 @@ class Flat(tuple[np.ndarray, np.ndarray]):
     """A list column as its values end to end and each row's offsets into them (n + 1)."""
 
 
-def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = None
+def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = None, *,
+                   pod_runs: np.ndarray | None = None
                    ) -> tuple[dict[str, Any], np.ndarray | None]:
     """:func:`daily_rollup`'s columns (list columns as :class:`Flat`) and the order that
     sorts its rows by key, then day (None: they are in it), for a frame with rows."""
     if "pod" not in day_usage.columns:
         day_usage = day_usage.assign(pod="")
     ts = utc_ns(day_usage["timestamp"])
-    names = [_name_codes(day_usage[c]) for c in POD_KEY]
     n = len(ts)
     # Hours, not days, per row: the hourly peaks need them, and a day starts only where an
     # hour does, so day boundaries are looked for among the few hour boundaries.
     hour = ts // HOUR_NS
-    day0, span = int(hour.min()) // 24, int(hour.max()) // 24 - int(hour.min()) // 24 + 1
     # Every group = (pod's container, day) must be one contiguous run in time order.  An
     # export usually lists each series whole and in time order: then the rows are used as
     # they are (no sort, no gathers), which was most of the time of a large import, and only
     # the runs are numbered (in order of first appearance, as groupby(sort=False) would).
+    # Runs the caller found already (each pod one run, in time order) are those groups, in
+    # that order, once cut at midnights.
     hour_steps = _steps(hour)
-    change = runs.changes([codes for codes, _ in names], n)
+    if pod_runs is not None:
+        change = pod_runs.copy()
+    else:
+        names = [_name_codes(day_usage[c]) for c in POD_KEY]
+        change = runs.changes([codes for codes, _ in names], n)
     change[hour_steps] |= hour[hour_steps] // 24 != hour[hour_steps - 1] // 24
     starts = np.flatnonzero(change)
-    run_key = (pd.factorize(runs.combined(names, starts))[0].astype("int64") * span
-               + hour[starts] // 24 - day0)
     order: np.ndarray | None = None
-    if not runs.one_run_per_key(run_key, change, ts):
+    run_key: np.ndarray | None = None
+    if pod_runs is None:
+        day0, span = int(hour.min()) // 24, int(hour.max()) // 24 - int(hour.min()) // 24 + 1
+        run_key = (pd.factorize(runs.combined(names, starts))[0].astype("int64") * span
+                   + hour[starts] // 24 - day0)
+    if run_key is not None and not runs.one_run_per_key(run_key, change, ts):
         gkey = pd.factorize(runs.combined(names))[0].astype("int64") * span + (hour // 24 - day0)
         order = np.lexsort((ts, gkey))
         gkey, ts, hour = gkey[order], ts[order], hour[order]
@@ -236,7 +246,7 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
         out["platform"] = day_usage["platform"].iloc[last_rows].astype(str).to_numpy()
     else:
         out["platform"] = ""
-    if order is None:
+    if order is None and run_key is not None:
         # Same rows in the same order as sorting would give (groups by key, then day).
         by_key = np.argsort(run_key, kind="stable")
         if (by_key != np.arange(ngroups)).any():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from quotatune.model import validate_usage
+from quotatune.rollup.spans import PodSpans, check_spans
 from quotatune.rollup.sketch import (
     CPU_FIRST,
     MEM_FIRST,
@@ -64,6 +65,21 @@ def test_series_listed_whole_roll_up_as_the_same_rows_as_shuffled_ones(
     shuffled = daily_rollup(u.sample(frac=1.0, random_state=5).reset_index(drop=True))
     assert_same_rows(in_key_order(as_listed), in_key_order(shuffled))
     assert int(as_listed["n"].sum()) == len(u)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_pod_runs_found_by_the_overlap_check_give_the_rows_looking_for_them_gives(
+        categorical: bool) -> None:
+    # --from hands the rollup the runs check_spans found (each pod one run in time order,
+    # across midnight here); the rows must be those the rollup finds on its own, in order.
+    u = usage(categorical=categorical)
+    u = u.sort_values(["namespace", "workload", "pod", "timestamp"], kind="stable"
+                      ).reset_index(drop=True)
+    pod_runs = check_spans(u, PodSpans())
+    assert pod_runs is not None and int(pod_runs.sum()) == 10
+    given = daily_rollup(u, pod_runs=pod_runs)
+    assert_same_rows(given, daily_rollup(u))
+    assert given["day"].nunique() == 2 and len(given) > 10
 
 
 def test_a_day_listed_in_two_separate_runs_is_one_row() -> None:
