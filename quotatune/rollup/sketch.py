@@ -88,14 +88,16 @@ def bucket_index(values: np.ndarray, first: float) -> np.ndarray:
     """Fine bucket of each value (negative values count as 0)."""
     # floor(log(v * (R - 1) / first + 1) / log(r)), in place: the same operations in the
     # same order (the PromQL of the Prometheus path mirrors them), without six temporaries.
-    v = np.maximum(np.asarray(values, dtype="float64"), 0.0)
-    v *= RATIO - 1
+    # A negative value is raised to 1 just before the log, where any value >= 0 already is,
+    # so those take exactly the operations above; and a log >= 0 makes the cast's truncation
+    # the floor (two passes of nine fewer, and no array made only to clip the values at 0).
+    v = np.multiply(values, RATIO - 1, dtype="float64")
     v /= first
     v += 1.0
+    np.maximum(v, 1.0, out=v)
     np.log(v, out=v)
     v /= math.log(FINE_RATIO)
-    np.floor(v, out=v)
-    np.clip(v, 0, NBUCKETS - 1, out=v)
+    np.minimum(v, NBUCKETS - 1, out=v)
     return v.astype("int64")
 
 

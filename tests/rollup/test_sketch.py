@@ -5,19 +5,25 @@ sort); any other order is sorted first.  Both must give the same rows, bit for b
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from quotatune.model import validate_usage
-from quotatune.rollup.spans import PodSpans, check_spans
 from quotatune.rollup.sketch import (
     CPU_FIRST,
+    FINE_RATIO,
     MEM_FIRST,
+    NBUCKETS,
+    RATIO,
     ROLLUP_COLUMNS,
     bucket_index,
+    bucket_start,
     daily_rollup,
 )
+from quotatune.rollup.spans import PodSpans, check_spans
 
 
 def usage(*, categorical: bool) -> pd.DataFrame:
@@ -153,3 +159,18 @@ def test_pods_of_a_few_samples_spread_over_many_buckets_count_each_sample_once()
             b, c = np.unique(bucket_index(g[col].to_numpy(), first), return_counts=True)
             assert getattr(row, f"{prefix}_b").tolist() == b.tolist()
             assert getattr(row, f"{prefix}_c").tolist() == c.tolist()
+
+
+@pytest.mark.parametrize("first", [CPU_FIRST, MEM_FIRST])
+def test_bucket_index_is_the_floor_of_the_log_formula_at_and_beside_every_boundary(
+        first: float) -> None:
+    starts = bucket_start(np.arange(NBUCKETS), first)
+    values = np.concatenate([starts, np.nextafter(starts, 0), np.nextafter(starts, np.inf),
+                             [-1e9, -0.5, -0.0, 5e-324, 2.0**53, np.inf]])
+    # The formula as the module note states it, step by step on clipped values.
+    plain = np.floor(np.log(np.maximum(values, 0) * (RATIO - 1) / first + 1)
+                     / math.log(FINE_RATIO))
+    expected = np.clip(plain, 0, NBUCKETS - 1).astype("int64")
+    assert bucket_index(values, first).tolist() == expected.tolist()
+    assert bucket_index(np.array([-3, 0, 7]), first).tolist() == \
+        bucket_index(np.array([-3.0, 0.0, 7.0]), first).tolist()
