@@ -59,7 +59,10 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
             # Mapped, not read: the decoder takes pages where the page cache holds them
             # instead of copying each into a buffer first (the 50 M-sample file: 2.0 -> 1.8
             # CPU s).  A mapping per chunk: the pages a chunk touched leave the process's
-            # resident memory with it, so that still follows one chunk, not the file.
+            # resident memory with it, so that still follows one chunk, not the file.  A
+            # file replaced while it is read (a new file renamed over it) is read whole as
+            # it was; one cut short in place ends the process with SIGBUS, as any mapped
+            # reader would, where a read would have reported the bad file.
             return pq.ParquetFile(path, read_dictionary=names, memory_map=True,
                                   metadata=pf.metadata)
 
