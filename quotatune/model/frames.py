@@ -285,21 +285,15 @@ def _numeric(
 
 def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
                   required: bool) -> None:
-    # One reduction over the bits finds the usual column fine: a float's bits, read as an
-    # unsigned integer, order as the float does from +0 up to infinity, and every negative
-    # value or NaN reads above them all.  Else two reductions (no temporaries) find whether
-    # anything is wrong: min/max are NaN if any value is, fmin/fmax skip NaN (allowed where
-    # not required); only then is the first bad row looked for.
-    if len(arr) == 0:
+    # One reduction over the bits finds the usual column fine (read as unsigned integers,
+    # floats order as they do from +0 up, and any negative value or NaN reads above them).
+    # Else min/max are NaN if any value is, fmin/fmax skip NaN (allowed where not required);
+    # only then is the first bad row looked for.
+    if len(arr) == 0 or arr.dtype == np.float64 and arr.view(np.uint64).max() <= _MAX_BITS:
         return
-    if arr.dtype == np.float64 and int(arr.view(np.uint64).max()) <= _MAX_BITS:
+    if arr.min() >= 0 and arr.max() <= MAX_VALUE:  # nothing missing, all in range
         return
-    if required:
-        if arr.min() >= 0 and arr.max() <= MAX_VALUE:
-            return
-    else:
-        if arr.min() >= 0 and arr.max() <= MAX_VALUE:  # nothing missing, all in range
-            return
+    if not required:
         lo, hi = np.fmin.reduce(arr), np.fmax.reduce(arr)  # slower: only with NaN present
         if np.isnan(lo) or (lo >= 0 and hi <= MAX_VALUE):  # all missing, or all in range
             return
