@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,10 +28,11 @@ from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup.currents import PodCurrents
+from quotatune.rollup.flat import FlatRows
 from quotatune.rollup.limits import LimitChanges
-from quotatune.rollup.merge import fold_pods, merge_rollups
+from quotatune.rollup.merge import fold_pods, fold_rows, merge_rollups
 from quotatune.rollup.namehash import POD_KEY
-from quotatune.rollup.sketch import daily_rollup
+from quotatune.rollup.sketch import daily_rollup, rollup_rows
 from quotatune.rollup.spans import Overlap, PodSpans, check_spans
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
@@ -144,9 +146,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
           limit: pd.Timestamp, progress: Progress, columns: list[str] | None, fold: bool, *,
           exact: bool) -> FileRollups:
     scan = _Scan(currents=PodCurrents() if fold else None)
-    pieces: list[pd.DataFrame] = []
-    held: pd.DataFrame | None = None  # folding: what the pieces so far folded to
-    pending = combined = 0  # rollup rows held; of those, rows folded already
+    held = _Held(columns, scan.currents)
     samples: list[pd.DataFrame] = []
     dup = 0
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
@@ -159,20 +159,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
             if keep_samples and not target.is_all:
                 samples.append(usage)
             for part, part_runs in _by_pods(usage, pod_runs) if fold else [(usage, pod_runs)]:
-                pieces.append(daily_rollup(part, columns, pod_runs=part_runs))
-                if scan.currents is not None:
-                    scan.currents.add(pieces[-1])
-                pending += len(pieces[-1])
-                # Merged pieces shrink only where a chunk cut a pod's day: merged when they
-                # are 4x what was merged before; folded ones shrink to the containers' days:
-                # folded as soon as 50,000 rows wait (a chunk of a CronJob's pods, too).
-                if fold and pending - combined > FOLD_ROWS:
-                    held, pieces = _fold_into(held, pieces), []
-                    pending = combined = len(held) if held is not None else 0
-                elif not fold and pending > 4 * max(len(pieces[0]), 50_000) \
-                        and len(pieces) > 1:
-                    pieces = [merge_rollups(pd.concat(pieces, ignore_index=True))]
-                    pending = len(pieces[0])
+                held.add(part, part_runs)
         if exact:
             progress.phase("rolling up days", len(staging.days()))
             for day in staging.days():
@@ -185,20 +172,13 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 frame, d = merge_day(day_rows)
                 del day_rows
                 dup += d
-                pieces.append(daily_rollup(frame, columns))
-                if scan.currents is not None:
-                    scan.currents.add(pieces[-1])
+                held.add(frame, None)
                 if keep_samples and not target.is_all:
                     samples.append(frame)
                 progress.advance()
-                if fold:
-                    held, pieces = _fold_into(held, pieces), []
+                held.fold_now()
             staging.close()
-    if fold:
-        rollups = _fold_into(held, pieces)
-    else:
-        rollups = merge_rollups(pd.concat(pieces, ignore_index=True)) if pieces else None
-    rollups = pd.DataFrame() if rollups is None else rollups
+    rollups = held.result()
     if scan.currents is not None:
         rollups = scan.currents.resolve(rollups)
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
@@ -236,6 +216,65 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                        notes=acc.notes, errors=acc.errors, limit_rows=limit_rows)
 
 
+# A fold held flat moves every list value a few times; a frame of one array per row costs an
+# object a row and list column (about 0.2 us each).  Pods of a few samples (a CronJob's: 24
+# hours and 3 buckets a row, 1.7 M pods a month) fold flat in 10.6 s where their arrays took
+# 13 s; a week of long-lived pods (300 buckets a row) folded its arrays in 0.1 s, flat in
+# 1.3 s.  Flat below this many values a list, on average over a row's list columns.
+FLAT_ENTRIES_PER_ROW = 16
+
+
+class _Held:
+    """The rollups of the chunks so far.  Merged per pod and day as they grow: merged when
+    they are 4x what was merged before (pieces shrink only where a chunk cut a pod's day).
+    With ``currents`` (folding), folded per container and day as soon as :data:`FOLD_ROWS`
+    rows wait (a chunk of a CronJob's pods, too), their current values left to
+    ``currents``; held flat (:mod:`quotatune.rollup.flat`) when the first piece's lists are
+    short (:data:`FLAT_ENTRIES_PER_ROW`), as frames otherwise."""
+
+    def __init__(self, columns: list[str] | None, currents: PodCurrents | None) -> None:
+        self.columns, self.currents = columns, currents
+        self.pieces: list[Any] = []  # frames, or FlatRows when folding flat
+        self.flat: bool | None = None
+        self.folded: Any = None  # folding: what the pieces so far folded to
+        self.pending = self.combined = 0  # rows held; of those, rows folded already
+
+    def add(self, part: pd.DataFrame, pod_runs: np.ndarray | None) -> None:
+        if self.currents is None:
+            self.pieces.append(daily_rollup(part, self.columns, pod_runs=pod_runs))
+            self.pending += len(self.pieces[-1])
+            if self.pending > 4 * max(len(self.pieces[0]), 50_000) and len(self.pieces) > 1:
+                self.pieces = [merge_rollups(pd.concat(self.pieces, ignore_index=True))]
+                self.pending = len(self.pieces[0])
+            return
+        if part.empty:
+            return
+        rows = rollup_rows(part, self.columns, pod_runs=pod_runs)
+        if self.flat is None:
+            entries = sum(len(f[0]) for f in rows.lists.values())
+            self.flat = entries < FLAT_ENTRIES_PER_ROW * len(rows) * len(rows.lists)
+        self.pieces.append(rows if self.flat else rows.framed())
+        self.currents.add(rows.frame)
+        self.pending += len(rows)
+        if self.pending - self.combined > FOLD_ROWS:
+            self.fold_now()
+
+    def fold_now(self) -> None:
+        if self.currents is not None:
+            self.folded, self.pieces = _fold_into(self.folded, self.pieces), []
+            self.pending = self.combined = len(self.folded) if self.folded is not None else 0
+
+    def result(self) -> pd.DataFrame:
+        if self.currents is not None:
+            self.fold_now()
+            folded = self.folded
+            return pd.DataFrame() if folded is None else \
+                folded.framed() if isinstance(folded, FlatRows) else folded
+        if not self.pieces:
+            return pd.DataFrame()
+        return merge_rollups(pd.concat(self.pieces, ignore_index=True))
+
+
 def _by_pods(usage: pd.DataFrame, pod_runs: np.ndarray | None
              ) -> list[tuple[pd.DataFrame, np.ndarray | None]]:
     """``usage`` cut where a pod's rows start, into parts of at most :data:`FOLD_ROWS` pods
@@ -251,17 +290,17 @@ def _by_pods(usage: pd.DataFrame, pod_runs: np.ndarray | None
     return [(usage.iloc[a:b], pod_runs[a:b]) for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
 
 
-def _fold_into(held: pd.DataFrame | None, pieces: list[pd.DataFrame]
-               ) -> pd.DataFrame | None:
+def _fold_into(held: Any, pieces: list[Any]) -> Any:
     """``held`` (folded already, taken whole) with the pieces folded in, per container and
     day, :data:`FOLD_ROWS` new rows at a time: a chunk of a CronJob's pods is 300,000 rows,
     and folding them at once (sorted, their histograms gathered) took 1.7 GiB; folding each
-    small piece on its own into what is held cost a fold of everything held per piece."""
-    batch: list[pd.DataFrame] = []
+    small piece on its own into what is held cost a fold of everything held per piece.
+    Pieces are frames or :class:`FlatRows`, all of one kind, and fold to that kind."""
+    batch: list[Any] = []
     size = 0
     for piece in pieces:
         for at in range(0, len(piece), FOLD_ROWS):
-            part = piece.iloc[at:at + FOLD_ROWS]
+            part = piece if len(piece) <= FOLD_ROWS else _rows(piece, at, at + FOLD_ROWS)
             if batch and size + len(part) > FOLD_ROWS:
                 held = _fold(held, batch)
                 batch, size = [], 0
@@ -270,8 +309,17 @@ def _fold_into(held: pd.DataFrame | None, pieces: list[pd.DataFrame]
     return _fold(held, batch) if batch else held
 
 
-def _fold(held: pd.DataFrame | None, batch: list[pd.DataFrame]) -> pd.DataFrame:
-    return fold_pods(pd.concat(batch if held is None else [held, *batch], ignore_index=True))
+def _rows(piece: Any, start: int, stop: int) -> Any:
+    if isinstance(piece, FlatRows):
+        return piece.take(np.arange(start, min(stop, len(piece))))
+    return piece.iloc[start:stop]
+
+
+def _fold(held: Any, batch: list[Any]) -> Any:
+    parts = batch if held is None else [held, *batch]
+    if isinstance(parts[0], FlatRows):
+        return fold_rows(FlatRows.joined(parts))
+    return fold_pods(pd.concat(parts, ignore_index=True))
 
 
 def _names(df: pd.DataFrame) -> set[str]:

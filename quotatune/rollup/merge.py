@@ -18,6 +18,7 @@ import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import sketch
+from quotatune.rollup.flat import LIST_DTYPES, Flat, FlatRows
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
 _SUMS = ("n", "cpu_sum", "cpu_wsum", "mem_sum", "mem_wsum", "w_sum")
@@ -42,7 +43,7 @@ def merge_rollups(rollups: pd.DataFrame) -> pd.DataFrame:
     starts = np.flatnonzero(np.r_[True, gkey[1:] != gkey[:-1]])
     if len(starts) == len(r):
         return r
-    out, _ = _merge_groups(r, starts)
+    out, _ = _merge_frame(r, starts)
     return out[[c for c in sketch.ROLLUP_COLUMNS if c in out.columns]]
 
 
@@ -59,20 +60,54 @@ def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
     :class:`quotatune.rollup.currents.PodCurrents` instead."""
     if rollups.empty:
         return rollups
+    order, starts = _by_container_day(rollups)
+    r = rollups.iloc[order].reset_index(drop=True)
+    if len(starts) == len(r):
+        return r.assign(pod="") if "pod" in r.columns else r
+    out, group = _merge_frame(r, starts)
+    return _as_folded(out, r, starts, group)
+
+
+def fold_rows(rows: FlatRows) -> FlatRows:
+    """:func:`fold_pods` of rows held flat (:mod:`quotatune.rollup.flat`), which stay flat:
+    a stream that folds a chunk of pods at a time never makes a pod's arrays."""
+    if not len(rows):
+        return rows
+    order, starts = _by_container_day(rows.frame)
+    r = rows.take(order)
+    if len(starts) == len(r):
+        return FlatRows(_as_folded(r.frame, r.frame, starts, None), r.lists, r.columns)
+    out, group = _merge_scalars(r.frame, starts)
+    multi, sub_rows, sub_group = _multi(starts, len(r))
+    merged = _merged_lists({c: f.take(sub_rows) for c, f in r.lists.items()},
+                           sub_group, len(multi))
+    ends = np.r_[starts[1:], len(r)]
+    pick = np.arange(len(starts))  # each group's list: its newest row's, or its merge's
+    pick[multi] = len(starts) + np.arange(len(multi))
+    lists = {c: Flat.joined([f.take(ends - 1), merged[c]]).take(pick)
+             for c, f in r.lists.items()}
+    return FlatRows(_as_folded(out, r.frame, starts, group), lists, r.columns)
+
+
+def _by_container_day(rollups: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The order that groups rows by container and day, newest pod last, and where each
+    group starts in it."""
     key = [*KEY_COLUMNS, "day"]
     code = rollups.groupby(key, sort=True, observed=True, dropna=False).ngroup().to_numpy(
         "int64")
     order = newest_last((utc_ns(rollups["t_last"]), utc_ns(rollups["day"]), code),
                         lambda: pod_hashes(rollups))
-    r = rollups.iloc[order].reset_index(drop=True)
     c = code[order]
-    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-    if len(starts) == len(r):
-        return r.assign(pod="") if "pod" in r.columns else r
-    out, group = _merge_groups(r, starts)
+    return order, np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+
+
+def _as_folded(out: pd.DataFrame, r: pd.DataFrame, starts: np.ndarray,
+               group: np.ndarray | None) -> pd.DataFrame:
+    """Merged rows as folded ones: pod ``""``, the platform the newest pod's that names one
+    (``group``: each row's of ``r``; None: every group is one row)."""
     if "pod" in out.columns:
-        out["pod"] = ""
-    if "platform" in r.columns:
+        out = out.assign(pod="")
+    if group is not None and "platform" in r.columns:
         p = r["platform"].fillna("").astype(str).to_numpy()
         named = np.flatnonzero((p != "") & (p != "nan"))
         last = np.full(len(starts), -1)
@@ -81,15 +116,37 @@ def fold_pods(rollups: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _merge_groups(r: pd.DataFrame, starts: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """The groups of rows starting at ``starts`` (each in time order, newest last) merged
-    into one row each, of the columns ``r`` has; and each row's group.  A lone row stands
-    for itself: the newest row of each group is the base, and only groups of several rows
-    have their hours and histograms merged (most groups are one row, and merging every row
-    cost seconds for a CronJob's 400,000 pods)."""
+def _multi(starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The groups of several rows, their rows, and each such row's place among them."""
+    sizes = np.diff(np.r_[starts, n])
+    multi = np.flatnonzero(sizes > 1)
+    return (multi, np.flatnonzero(np.repeat(sizes > 1, sizes)),
+            np.repeat(np.arange(len(multi)), sizes[multi]))
+
+
+def _merge_frame(r: pd.DataFrame, starts: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The groups of rows starting at ``starts`` merged into one row each, of the columns
+    ``r`` has (list columns one array per row); and each row's group.  A lone row stands
+    for itself: only groups of several rows have their hours and histograms merged, flat
+    (most groups are one row, and merging every row cost seconds for a CronJob's 400,000
+    pods)."""
+    out, group = _merge_scalars(r, starts)
+    multi, sub_rows, sub_group = _multi(starts, len(r))
+    sub = FlatRows.of(r.iloc[sub_rows][[c for c in LIST_DTYPES if c in r.columns]])
+    for col, flat in _merged_lists(sub.lists, sub_group, len(multi)).items():
+        values = out[col].to_numpy(dtype=object).copy()
+        for i, a in zip(multi.tolist(), flat.lists(), strict=True):
+            values[i] = a  # one by one: a list of equal-length arrays would become 2-D
+        out[col] = values
+    return out, group
+
+
+def _merge_scalars(r: pd.DataFrame, starts: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The newest row of each group, its counts and sums added, maxima and time span taken
+    over the group, current values the newest that has one; and each row's group.  (In
+    order of time within a group, newest last.)"""
     ends = np.r_[starts[1:], len(r)]
-    sizes = ends - starts
-    group = np.repeat(np.arange(len(starts)), sizes)
+    group = np.repeat(np.arange(len(starts)), ends - starts)
     out = r.iloc[ends - 1].reset_index(drop=True)
     for col in _SUMS:
         if col in r.columns:
@@ -102,48 +159,35 @@ def _merge_groups(r: pd.DataFrame, starts: np.ndarray) -> tuple[pd.DataFrame, np
     for col in _NEWEST:
         if col in r.columns:
             out[col] = sketch.last_valid(r[col].to_numpy("float64"), group, len(starts))
-    multi = np.flatnonzero(sizes > 1)
-    sub = r.iloc[np.flatnonzero(np.repeat(sizes > 1, sizes))]
-    sub_group = np.repeat(np.arange(len(multi)), sizes[multi])
-    merged: dict[str, list[np.ndarray]] = {}
-    if "mem_hour_max" in r.columns:
-        sub_starts = np.r_[0, np.cumsum(sizes[multi])[:-1]]
-        hours = np.fmax.reduceat(np.stack(list(sub["mem_hour_max"])), sub_starts, axis=0)
-        merged["mem_hour_max"] = list(hours)
-    for prefix in ("cpu", "mem"):
-        if f"{prefix}_b" in r.columns:
-            merged.update(_merge_hist(sub, prefix, sub_group, len(multi)))
-    for col, arrays in merged.items():
-        values = out[col].to_numpy(dtype=object).copy()
-        for i, a in zip(multi.tolist(), arrays, strict=True):
-            values[i] = a  # one by one: a list of equal-length arrays would become 2-D
-        out[col] = values
     return out, group
 
 
-def _merge_hist(r: pd.DataFrame, prefix: str, group: np.ndarray, ngroups: int
-                ) -> dict[str, list[np.ndarray]]:
-    """The histogram columns of ``prefix`` that ``r`` has, merged per group: each bucket's
-    counts and weights add."""
-    arrays = r[f"{prefix}_b"].to_numpy()
-    lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
-    cols = [(col, kind) for col, kind in ((f"{prefix}_c", "int32"), (f"{prefix}_w", "float64"))
-            if col in r.columns]
-    bucket, offsets, sums = sketch.sum_buckets(
-        np.repeat(group, lengths), np.concatenate([np.empty(0, "int64"), *arrays]), ngroups,
-        [np.concatenate([np.empty(0), *r[col].to_numpy()]) for col, _ in cols])
-    bounds = offsets.tolist()
-    pairs = list(zip(bounds[:-1], bounds[1:], strict=True))
-
-    def split(v: np.ndarray) -> list[np.ndarray]:  # np.split cost 15 us a piece
-        return [v[a:b] for a, b in pairs]
-
-    out = {f"{prefix}_b": split(bucket.astype("int16"))}
-    for (col, kind), v in zip(cols, sums, strict=True):
-        out[col] = split(np.rint(v).astype(kind) if kind == "int32" else v)
+def _merged_lists(lists: dict[str, Flat], group: np.ndarray, ngroups: int
+                  ) -> dict[str, Flat]:
+    """The list columns of rows (each row's group in ``group``) merged per group: hourly
+    peaks take the larger, each bucket's counts and weights add."""
+    out: dict[str, Flat] = {}
+    if "mem_hour_max" in lists:
+        values, offsets = lists["mem_hour_max"]
+        if (np.diff(offsets) != 24).any():
+            raise ValueError("hourly peaks: a row without 24 hours")
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group
+        hours = np.fmax.reduceat(values.reshape(-1, 24), starts, axis=0) if len(group) \
+            else np.empty((0, 24))
+        out["mem_hour_max"] = Flat((hours.ravel(), np.arange(ngroups + 1) * 24))
+    for prefix in ("cpu", "mem"):
+        if f"{prefix}_b" not in lists:
+            continue
+        buckets, offsets = lists[f"{prefix}_b"]
+        cols = [c for c in (f"{prefix}_c", f"{prefix}_w") if c in lists]
+        bucket, bounds, sums = sketch.sum_buckets(
+            np.repeat(group, np.diff(offsets)), buckets, ngroups,
+            [lists[c][0].astype("float64") for c in cols])
+        out[f"{prefix}_b"] = Flat((bucket.astype("int16"), bounds))
+        for col, v in zip(cols, sums, strict=True):
+            counts = col.endswith("_c")  # whole: summed as floats, so rounded back
+            out[col] = Flat(((np.rint(v) if counts else v).astype(LIST_DTYPES[col]), bounds))
     return out
-
-
 
 
 def _utc(ns: np.ndarray) -> pd.DatetimeIndex:

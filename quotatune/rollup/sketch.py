@@ -49,6 +49,7 @@ import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import runs
+from quotatune.rollup.flat import Flat, FlatRows
 
 RATIO = 1.05  # VPA's bucket growth
 FINE = 10  # fine buckets per VPA bucket
@@ -131,14 +132,18 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
     :func:`quotatune.rollup.spans.check_spans` returns): the runs are not looked for again."""
     if day_usage.empty:
         return empty_rollup()
+    return rollup_rows(day_usage, columns, pod_runs=pod_runs).framed()
+
+
+def rollup_rows(day_usage: pd.DataFrame, columns: Collection[str] | None = None, *,
+                pod_runs: np.ndarray | None = None) -> FlatRows:
+    """:func:`daily_rollup`'s rows, their list columns flat, for a frame with rows."""
     out, by_key = rollup_columns(day_usage, columns, pod_runs=pod_runs)
-    frame = pd.DataFrame({c: _lists(*v) if isinstance(v, Flat) else v for c, v in out.items()},
-                         columns=ROLLUP_COLUMNS)
-    return frame if by_key is None else frame.iloc[by_key].reset_index(drop=True)
-
-
-class Flat(tuple[np.ndarray, np.ndarray]):
-    """A list column as its values end to end and each row's offsets into them (n + 1)."""
+    # A list column not asked for stays one shared empty list per row, in the frame.
+    lists = {c: v for c, v in out.items() if isinstance(v, Flat)}
+    frame = pd.DataFrame({c: v for c, v in out.items() if c not in lists})
+    rows = FlatRows(frame, lists, ROLLUP_COLUMNS)
+    return rows if by_key is None else rows.take(by_key)
 
 
 def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = None, *,
@@ -353,13 +358,6 @@ def sum_buckets(group: np.ndarray, bucket: np.ndarray, ngroups: int,
             for w in weights]
     offsets = np.asarray(np.searchsorted(uniq // NBUCKETS, np.arange(ngroups + 1)))
     return uniq % NBUCKETS, offsets, sums
-
-
-def _lists(values: np.ndarray, offsets: np.ndarray) -> pd.Series:
-    """One array per group (an object column: Parquet stores it as a list column)."""
-    bounds = offsets.tolist()
-    return pd.Series([values[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
-                     dtype=object)
 
 
 def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from quotatune.analysis.recommend import recommend_from_rollups, rollup_columns
 from quotatune.model import Target
@@ -148,17 +149,19 @@ def test_pods_last_seen_at_the_same_time_give_one_pods_limit_however_read(
 def test_pieces_fold_into_what_is_held_in_batches_as_one_fold_of_all(tmp_path: Path) -> None:
     """What is held (folded already) with small pieces and a piece of more rows than are
     folded at once: folded a batch at a time, the rows one fold of everything gives."""
-    from quotatune.rollup.merge import fold_pods
+    from quotatune.rollup.flat import FlatRows
+    from quotatune.rollup.merge import fold_pods, fold_rows
     from quotatune.rollup.sketch import daily_rollup
 
     usage = pd.read_parquet(cron_export(tmp_path / "c.parquet", 0, 36_000, 3))
     cut = [0, 4_000, 5_000, 6_000, 7_000, len(usage)]
     pieces = [daily_rollup(usage.iloc[a:b]) for a, b in zip(cut[:-1], cut[1:], strict=True)]
     assert len(pieces[-1]) > streaming.FOLD_ROWS
-    held = fold_pods(pieces[0])
-    got = streaming._fold_into(held, pieces[1:])
+    held = fold_rows(FlatRows.of(pieces[0]))
+    folded = streaming._fold_into(held, [FlatRows.of(p) for p in pieces[1:]])
     want = fold_pods(pd.concat(pieces, ignore_index=True))
-    assert got is not None and len(got) == len(want) < len(held) + 50
+    assert folded is not None and len(folded) == len(want) < len(held) + 50
+    got = folded.framed()
     key = ["namespace", "workload", "container", "day"]
     got, want = (f.sort_values(key).reset_index(drop=True) for f in (got, want))
     pd.testing.assert_frame_equal(got[key + ["n", "cpu_sum", "mem_max", "t_last"]],
@@ -167,3 +170,46 @@ def test_pieces_fold_into_what_is_held_in_batches_as_one_fold_of_all(tmp_path: P
     for col in ("cpu_b", "cpu_c", "mem_b", "mem_c"):
         assert all(np.array_equal(a, b) for a, b in zip(got[col], want[col], strict=True))
     assert streaming._fold_into(None, []) is None
+
+
+def long_lived_usage(pods: int = 6, days: int = 2) -> pd.DataFrame:
+    """Pods of one container running whole days, a sample a minute: hundreds of buckets a
+    rollup row."""
+    rng = np.random.default_rng(4)
+    t = pd.date_range("2026-11-01", periods=days * 1440, freq="1min", tz="UTC")
+    return pd.concat([pd.DataFrame({
+        "timestamp": t, "namespace": "shop", "workload": "web", "pod": f"web-{p}",
+        "container": "app", "cpu_cores": rng.gamma(2.0, 0.2, len(t)),
+        "memory_working_set_bytes": rng.normal(4e8, 5e7, len(t)).clip(1),
+        "memory_limit_bytes": 1e9}) for p in range(pods)], ignore_index=True)
+
+
+@pytest.mark.parametrize(("shape", "flat"), [("cronjob", True), ("long-lived", False)])
+def test_folding_holds_short_lists_flat_and_long_ones_as_arrays_with_one_result(
+        tmp_path: Path, shape: str, flat: bool) -> None:
+    """A stream's pieces fold flat when their lists are short (a CronJob's pods), as frames
+    of arrays when long (whole days of samples); either way the folded rows are one fold of
+    every piece's rollup."""
+    from quotatune.model import validate_usage
+    from quotatune.rollup.currents import PodCurrents
+    from quotatune.rollup.merge import fold_pods
+    from quotatune.rollup.sketch import daily_rollup
+
+    raw = (pd.read_parquet(cron_export(tmp_path / "c.parquet", 0, 3_000, 5))
+           if shape == "cronjob" else long_lived_usage())
+    usage = validate_usage(raw, "test")
+    cuts = np.linspace(0, len(usage), 5).astype(int)  # pods cut across pieces
+    held = streaming._Held(rollup_columns(None), PodCurrents())
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        held.add(usage.iloc[a:b], None)
+    assert held.flat is flat
+    got = held.result()
+    want = fold_pods(pd.concat([daily_rollup(usage.iloc[a:b], rollup_columns(None))
+                                for a, b in zip(cuts[:-1], cuts[1:], strict=True)],
+                               ignore_index=True))
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for col in ("n", "cpu_sum", "cpu_max", "mem_max", "t_first", "t_last"):
+        assert got[col].tolist() == want[col].tolist(), col
+    for col in ("mem_hour_max", "cpu_b", "cpu_c"):
+        assert all(np.array_equal(x, y, equal_nan=True)
+                   for x, y in zip(got[col], want[col], strict=True)), col
