@@ -15,7 +15,8 @@ row; the rows already yielded are not yielded twice.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Iterator
+import mmap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,26 +52,16 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
 
     try:
         names = _present(path, NAME_COLUMNS)
-        pf = pq.ParquetFile(path, read_dictionary=names)
+        source, mapping = _mapped(path)
+        pf = pq.ParquetFile(source, read_dictionary=names)
         wanted = [n for n in pf.schema_arrow.names
                   if n == "timestamp" or n in NAME_COLUMNS or n in FLOAT_COLUMNS]
-
-        def mapped() -> Any:
-            # Mapped, not read: the decoder takes pages where the page cache holds them
-            # instead of copying each into a buffer first (the 50 M-sample file: 2.0 -> 1.8
-            # CPU s).  A mapping per chunk: the pages a chunk touched leave the process's
-            # resident memory with it, so that still follows one chunk, not the file.  A
-            # file replaced while it is read (a new file renamed over it) is read whole as
-            # it was; one cut short in place ends the process with SIGBUS, as any mapped
-            # reader would, where a read would have reported the bad file.
-            return pq.ParquetFile(path, read_dictionary=names, memory_map=True,
-                                  metadata=pf.metadata)
-
         done = 0
-        for table in _tables(pf, mapped, wanted, rows):
+        for table in _tables(pf, wanted, rows):
             if table.num_rows == 0:
                 continue
             df = table_frame(table, str(path))
+            _release(mapping)
             yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
             done += table.num_rows
     except FileNotFoundError:
@@ -81,12 +72,37 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
         raise InputError(f"{path}: no samples")
 
 
-def _tables(pf: Any, mapped: Callable[[], Any], columns: list[str], rows: int
-            ) -> Iterator[Any]:
-    """The file (``pf``; each table read through a file ``mapped()`` opens) as tables of
-    whole row groups, small ones together up to ``rows`` rows (batches that straddle row
-    groups cost a dictionary unification each: reading by row group was twice as fast); a
-    row group of more than twice ``rows`` is read in batches of ``rows``, each made a table."""
+def _mapped(path: Path) -> tuple[Any, mmap.mmap | None]:
+    """The file as the Parquet reader takes it: mapped, so the decoder reads pages where the
+    page cache holds them instead of copying each into a buffer first (the 50 M-sample
+    file: 2.0 -> 1.8 CPU s); its path, where it cannot be mapped (empty, or a file system
+    without mappings).  One mapping of the file as opened: a file renamed over it, or
+    removed, while it is read is still read whole as it was; one cut short in place ends
+    the process with SIGBUS, as any mapped reader would, where a read reported the file."""
+    import pyarrow as pa
+
+    try:
+        with open(path, "rb") as f:
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return path, None
+    return pa.BufferReader(pa.py_buffer(mapping)), mapping
+
+
+def _release(mapping: mmap.mmap | None) -> None:
+    """Drop the pages a chunk touched from the process's resident memory (the page cache
+    keeps them; they are read again from there if needed), so it follows one chunk, not
+    the file."""
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if mapping is not None and dontneed is not None:
+        mapping.madvise(dontneed)
+
+
+def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
+    """The file as tables of whole row groups, small ones together up to ``rows`` rows
+    (batches that straddle row groups cost a dictionary unification each: reading by row
+    group was twice as fast); a row group of more than twice ``rows`` is read in batches of
+    ``rows``, each made a table."""
     import pyarrow as pa
 
     group: list[int] = []
@@ -97,17 +113,16 @@ def _tables(pf: Any, mapped: Callable[[], Any], columns: list[str], rows: int
             # Several row groups only while they fit in ``rows``: a table of several holds
             # every column in pieces, which the frame copies into one array (and their
             # dictionaries are unified), so a row group of about ``rows`` rows goes alone.
-            yield mapped().read_row_groups(group, columns=columns)
+            yield pf.read_row_groups(group, columns=columns)
             group, size = [], 0
         if n > 2 * rows:
-            for batch in mapped().iter_batches(batch_size=rows, row_groups=[i],
-                                               columns=columns):
+            for batch in pf.iter_batches(batch_size=rows, row_groups=[i], columns=columns):
                 yield pa.Table.from_batches([batch])
             continue
         group.append(i)
         size += n
     if group:
-        yield mapped().read_row_groups(group, columns=columns)
+        yield pf.read_row_groups(group, columns=columns)
 
 
 def _present(path: Path, names: tuple[str, ...]) -> list[str]:

@@ -265,3 +265,27 @@ def test_a_parquet_file_is_mapped_a_chunk_at_a_time(tmp_path: Path) -> None:
     assert len(seen) == 20 and file_kib > 8_000
     assert max(seen) < file_kib / 4
     assert _mapped_kib(path) == 0
+
+
+@pytest.mark.parametrize("change", ["replaced", "removed"])
+def test_a_parquet_file_replaced_or_removed_while_read_is_read_whole_as_it_was(
+        tmp_path: Path, change: str) -> None:
+    """A new export renamed over the file (or the file removed) between two chunks: the
+    rest of the chunks still come from the file as it was opened, never from the new one."""
+    def export(path: Path, cpu: float, rows: int) -> Path:
+        pq.write_table(pa.Table.from_pandas(pd.DataFrame({
+            "timestamp": pd.date_range("2026-11-20", periods=rows, freq="1s", tz="UTC"),
+            "namespace": "shop", "workload": "web", "pod": "web-1", "container": "app",
+            "cpu_cores": cpu, "memory_working_set_bytes": 1e8,
+        }), preserve_index=False), path, row_group_size=10_000)
+        return path
+
+    path = export(tmp_path / "u.parquet", 1.0, 40_000)
+    chunks = stream.iter_canonical_parquet(path, rows=10_000)
+    seen = [next(chunks).usage["cpu_cores"].unique().tolist()]
+    if change == "replaced":
+        export(tmp_path / "new.parquet", 2.0, 25_000).replace(path)
+    else:
+        path.unlink()
+    seen += [c.usage["cpu_cores"].unique().tolist() for c in chunks]
+    assert seen == [[1.0]] * 4
