@@ -44,15 +44,15 @@ def table_frame(table: Any, source: str) -> pd.DataFrame:
         table = table.unify_dictionaries()
     columns: dict[str, Any] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
-        direct = _direct(column)
+        direct = _direct(column, f"{source}: column {name!r}")
         columns[name] = (direct if direct is not None
                          else table.select([name]).to_pandas(split_blocks=True)[name])
     return pd.DataFrame(columns, copy=False)
 
 
-def _direct(column: Any) -> Any:
+def _direct(column: Any, where: str) -> Any:
     """The pandas column for the usual Arrow types, or None for any other (and for
-    timestamps the generic path must report)."""
+    timestamps the generic path must report); ``where`` names the column in errors."""
     import pyarrow as pa
 
     t = column.type
@@ -62,7 +62,7 @@ def _direct(column: Any) -> Any:
         return _timestamps(column)
     if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type)
                                        or pa.types.is_large_string(t.value_type)):
-        return _categorical(column)
+        return _categorical(column, where)
     return None
 
 
@@ -99,10 +99,12 @@ def _timestamps(column: Any) -> pd.Series | None:
     return pd.Series(simple_new(ns, dtype=_UTC_NS), copy=False)
 
 
-def _categorical(column: Any) -> pd.Categorical[Any]:
+def _categorical(column: Any, where: str) -> pd.Categorical[Any]:
     """A dictionary column as a categorical over its dictionary (its codes as they are,
     nulls as -1).  A dictionary with nulls or repeated values (which ``to_pandas`` refuses),
-    or chunks that still differ, are encoded again into one dictionary first."""
+    or chunks that still differ, are encoded again into one dictionary first.  An index
+    past the dictionary (a damaged file: Parquet's reader passes them on) is an
+    :class:`InputError`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -114,6 +116,9 @@ def _categorical(column: Any) -> pd.Categorical[Any]:
         chunks, dictionary = _encoded_again(column)
     codes = [_codes(c.indices) for c in chunks]
     code = codes[0] if len(codes) == 1 else np.concatenate(codes)
+    if len(code) and (code.min() < -1 or code.max() >= len(dictionary)):
+        raise InputError(f"{where}: a name's index is past the file's {len(dictionary)} "
+                         "names (a damaged file)")
     used = (np.bincount(code[code >= 0], minlength=len(dictionary)) > 0
             if len(dictionary) > 1024 else None)
     if used is not None and 2 * int(used.sum()) < len(dictionary):
@@ -131,9 +136,8 @@ def _categorical(column: Any) -> pd.Categorical[Any]:
         chunks, dictionary = _encoded_again(column)
         code = _codes(chunks[0].indices)
     categories = pd.Index(dictionary.cast(pa.string()).to_pandas())
-    # Arrow's readers bound-check a dictionary's indices as they decode them, and the
-    # renumbering above maps them into the names kept: pandas' own check of every code (two
-    # passes a name column) would find nothing.
+    # The codes were checked above and renumbering maps them into the names kept: pandas'
+    # own check of every code would find nothing.
     return pd.Categorical.from_codes(code, dtype=_dtype(categories), validate=False)
 
 

@@ -289,3 +289,24 @@ def test_a_parquet_file_replaced_or_removed_while_read_is_read_whole_as_it_was(
         path.unlink()
     seen += [c.usage["cpu_cores"].unique().tolist() for c in chunks]
     assert seen == [[1.0]] * 4
+
+
+def test_a_damaged_name_index_is_one_line_naming_the_column(tmp_path: Path) -> None:
+    """Parquet's reader hands on a dictionary index past the dictionary (one byte of an
+    index run changed on disk); it is refused there, not left to fail deep in the rollup."""
+    n = 800
+    df = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-20", periods=2 * n, freq="1s", tz="UTC"),
+        "namespace": ["x"] * n + ["y"] * n, "workload": "w", "pod": "p", "container": "c",
+        "cpu_cores": 1.0, "memory_working_set_bytes": 1e6})
+    path = tmp_path / "u.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="none",
+                   write_statistics=False, use_dictionary=["namespace"])
+    data = bytearray(path.read_bytes())
+    run = bytes([0xC0, 0x0C, 0x01])  # RLE: 1,600 / 2 = 800 times index 1 ("y"), 1 byte wide
+    assert data.count(run) == 1
+    data[data.find(run) + 2] = 0x05
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"u\.parquet: column 'namespace': a name's index is "
+                                         r"past the file's 2 names \(a damaged file\)"):
+        list(stream.iter_canonical_parquet(path))
