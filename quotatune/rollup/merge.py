@@ -84,8 +84,10 @@ def fold_rows(rows: FlatRows) -> FlatRows:
     ends = np.r_[starts[1:], len(r)]
     pick = np.arange(len(starts))  # each group's list: its newest row's, or its merge's
     pick[multi] = len(starts) + np.arange(len(multi))
-    lists = {c: Flat.joined([f.take(ends - 1), merged[c]]).take(pick)
-             for c, f in r.lists.items()}
+    # A list column merge does not know (counts without their buckets) stays the newest
+    # row's, as fold_pods leaves it.
+    lists = {c: Flat.joined([f.take(ends - 1), merged[c]]).take(pick) if c in merged
+             else f.take(ends - 1) for c, f in r.lists.items()}
     return FlatRows(_as_folded(out, r.frame, starts, group), lists, r.columns)
 
 

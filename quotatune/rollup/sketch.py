@@ -92,7 +92,7 @@ def bucket_index(values: np.ndarray, first: float) -> np.ndarray:
     # A negative value is raised to 1 just before the log, where any value >= 0 already is,
     # so those take exactly the operations above; and a log >= 0 makes the cast's truncation
     # the floor (two passes of nine fewer, and no array made only to clip the values at 0).
-    v = np.multiply(values, RATIO - 1, dtype="float64")
+    v = np.asarray(values, dtype="float64") * (RATIO - 1)
     v /= first
     v += 1.0
     np.maximum(v, 1.0, out=v)

@@ -72,3 +72,11 @@ def test_pods_folded_flat_are_the_pods_folded_as_a_frame(columns: list[str] | No
     assert_same(folded.framed(), want)
     # The frame's own fold goes flat for its several-pod groups: the same again.
     assert_same(fold_rows(FlatRows.of(want)).framed(), fold_pods(want))
+
+
+def test_counts_without_their_buckets_fold_flat_as_the_frame_folds_them() -> None:
+    # A projection holding cpu_c but not cpu_b: neither fold can merge the counts, so both
+    # keep the newest pod's, and the flat fold does not fail on them.
+    want = daily_rollup(pods_usage())[["namespace", "workload", "container", "pod", "day",
+                                       "n", "t_first", "t_last", "cpu_c"]]
+    assert_same(fold_rows(FlatRows.of(want)).framed(), fold_pods(want))
