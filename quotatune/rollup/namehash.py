@@ -49,11 +49,11 @@ def name_columns(frame: pd.DataFrame, cols: Sequence[str]) -> list[NameColumn]:
             codes, uniq = s.array.codes, s.cat.categories
         else:
             codes, uniq = pd.factorize(s)
-        out.append((np.asarray(codes), _category_hashes(uniq)))
+        out.append((np.asarray(codes), category_hashes(uniq)))
     return out
 
 
-def _category_hashes(names: pd.Index) -> np.ndarray:
+def category_hashes(names: pd.Index) -> np.ndarray:
     """``names``' hashes, "" first.  A chunk's categories are shared by the frames cut from
     it (its pods' rollups, its limit changes, its overlap check): hashed once for all, a
     cache of plain values while that Index lives, not a state that changes any answer."""

@@ -209,18 +209,16 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
     # frame cost more than computing them for a day of many short series.
     out: dict[str, Any] = {c: _text_at(day_usage[c], first_rows) for c in KEY_COLUMNS}
     out["pod"] = _text_at(day_usage["pod"], first_rows, missing="")
-    out["day"] = _utc(group_day * DAY_NS)
+    out["day"] = utc_times(group_day * DAY_NS)
     out["n"] = ends - starts
-    out["t_first"] = _utc(ts[starts])
-    out["t_last"] = _utc(ts[ends - 1])
+    out["t_first"] = utc_times(ts[starts])
+    out["t_last"] = utc_times(ts[ends - 1])
     out["cpu_sum"] = np.add.reduceat(cpu, starts)
     out["cpu_max"] = np.maximum.reduceat(cpu, starts)
     out["mem_sum"] = np.add.reduceat(mem, starts)
     out["mem_max"] = np.maximum.reduceat(mem, starts)
-    for col, values in (("cpu_wsum", cpu), ("mem_wsum", mem), ("w_sum", None)):
-        if w is None:
-            out[col] = np.full(ngroups, np.nan)
-        else:
+    if w is not None:
+        for col, values in (("cpu_wsum", cpu), ("mem_wsum", mem), ("w_sum", None)):
             out[col] = np.add.reduceat(w if values is None else values * w, starts)
     if "mem_hour_max" in wanted:
         # Rows are sorted by group, then time: each hour of a group is one run, starting at
@@ -232,17 +230,11 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
         hmax = np.full(ngroups * 24, np.nan)
         hmax[slot] = np.maximum.reduceat(mem, hstarts)
         out["mem_hour_max"] = Flat((hmax, np.arange(0, ngroups * 24 + 1, 24)))
-    else:
-        out["mem_hour_max"] = pd.Series([NO_HOURS] * ngroups, dtype=object)
     for prefix, values, first in (("cpu", cpu, CPU_FIRST), ("mem", mem, MEM_FIRST)):
-        if not wanted & {f"{prefix}_b", f"{prefix}_c", f"{prefix}_w"}:
-            for col, empty in zip(("b", "c", "w"), _NO_BUCKETS, strict=True):
-                out[f"{prefix}_{col}"] = pd.Series([empty] * ngroups, dtype=object)
-            continue
-        b, c, wt, offsets = _sparse_hist(starts, lengths, bucket_index(values, first), w)
-        out[f"{prefix}_b"] = Flat((b.astype("int16"), offsets))
-        out[f"{prefix}_c"] = Flat((c.astype("int32"), offsets))
-        out[f"{prefix}_w"] = Flat((wt, offsets))
+        if wanted & {f"{prefix}_b", f"{prefix}_c", f"{prefix}_w"}:
+            b, c, wt, offsets = _sparse_hist(starts, lengths, bucket_index(values, first), w)
+            hist_columns(out, prefix, b, c, wt, offsets)
+    unasked(out, ngroups)
     for col in CURRENT_COLUMNS + ["restarts"]:
         if col in day_usage.columns:
             out[col] = last_valid_runs(take(day_usage[col].to_numpy("float64")), starts)
@@ -253,6 +245,7 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
         out["platform"] = day_usage["platform"].iloc[last_rows].astype(str).to_numpy()
     else:
         out["platform"] = ""
+    out = {c: out[c] for c in ROLLUP_COLUMNS}  # one order, whichever pass made them
     if order is None and run_key is not None:
         # Same rows in the same order as sorting would give (groups by key, then day).
         by_key = np.argsort(run_key, kind="stable")
@@ -261,7 +254,26 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
     return out, None
 
 
-def _utc(ns: np.ndarray) -> Any:
+def hist_columns(out: dict[str, Any], prefix: str, b: np.ndarray, c: np.ndarray,
+                 w: np.ndarray, offsets: np.ndarray) -> None:
+    out[f"{prefix}_b"] = Flat((b.astype("int16"), offsets))
+    out[f"{prefix}_c"] = Flat((c.astype("int32"), offsets))
+    out[f"{prefix}_w"] = Flat((w, offsets))
+
+
+def unasked(out: dict[str, Any], ngroups: int) -> None:
+    """The columns not computed (not asked for): NaN weighted sums, no hours, no buckets."""
+    for col in ("cpu_wsum", "mem_wsum", "w_sum"):
+        out.setdefault(col, np.full(ngroups, np.nan))
+    if "mem_hour_max" not in out:
+        out["mem_hour_max"] = pd.Series([NO_HOURS] * ngroups, dtype=object)
+    for prefix in ("cpu", "mem"):
+        if f"{prefix}_b" not in out:
+            for col, empty in zip(("b", "c", "w"), _NO_BUCKETS, strict=True):
+                out[f"{prefix}_{col}"] = pd.Series([empty] * ngroups, dtype=object)
+
+
+def utc_times(ns: np.ndarray) -> Any:
     """Nanoseconds since 1970 as UTC times (``to_datetime`` of integers cost 20x more)."""
     return pd.array(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
 
@@ -312,8 +324,7 @@ def _sparse_hist(
     Rows are grouped in runs (``starts``), so each group counts into its own slice of one
     dense array, as wide as the buckets it spans: linear in the rows, where sorting them
     (np.unique) or counting into every bucket of every group cost several times more.  Groups
-    of a few samples spread over many buckets (a CronJob's pods: three samples each) would
-    make that array far larger than the rows: then the rows are sorted after all."""
+    of a few samples over many buckets (a CronJob's pods) are sorted after all."""
     lo = np.minimum.reduceat(bucket, starts)
     width = np.maximum.reduceat(bucket, starts) - lo + 1
     base = np.r_[0, np.cumsum(width)]
