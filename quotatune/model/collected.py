@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from quotatune.model import frames as model
+from quotatune.model.chunk import UsageColumns
 
 
 @dataclass
@@ -18,6 +19,9 @@ class Collected:
     events: pd.DataFrame = field(default_factory=model.empty_events)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Samples not yet made a frame, for a caller that asked for typed columns (``usage`` is
+    # then empty): :class:`quotatune.model.chunk.UsageColumns`.
+    columns: UsageColumns | None = None
 
     def extend(self, other: Collected) -> Collected:
         """Concatenate another source's frames into this one (returns self)."""

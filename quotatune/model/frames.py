@@ -240,7 +240,7 @@ def _row(mask: np.ndarray, row_offset: int) -> int:
 
 MAX_VALUE = float(2**53)
 _MAX_BITS = int(np.array(MAX_VALUE).view(np.uint64))
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> None:
@@ -248,14 +248,14 @@ def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> N
     ``-o patch`` output or a terminal table."""
     if _is_cat(s):
         cats = s.cat.categories.astype(str)
-        bad_cat = np.asarray(cats.str.contains(_CONTROL, regex=True), dtype=bool)
+        bad_cat = np.asarray(cats.str.contains(CONTROL_CHARS, regex=True), dtype=bool)
         if not bad_cat.any():
             return
         codes = s.cat.codes.to_numpy()
         bad = (codes >= 0) & bad_cat[codes]
     else:
         text = s.astype("string").fillna("")
-        bad = text.str.contains(_CONTROL, regex=True).fillna(False).to_numpy(dtype=bool)
+        bad = text.str.contains(CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
         raise _fail(source, col, pos + row_offset,

@@ -54,7 +54,8 @@ def files_read(progress: Progress, chunks: Iterable[tuple[int, Path, Collected]]
     progress.phase(label, files)
     done = 0
     for i, path, chunk in chunks:
-        progress.advance(steps=i - done, rows=len(chunk.usage))
+        rows = len(chunk.columns) if chunk.columns is not None else len(chunk.usage)
+        progress.advance(steps=i - done, rows=rows)
         done = i
         yield i, path, chunk
     progress.advance(steps=files - done)

@@ -23,16 +23,19 @@ import pandas as pd
 
 from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
 from quotatune.model import KEY_COLUMNS, Target, utc_ns
+from quotatune.model.chunk import UsageColumns
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
+from quotatune.rollup import scan as compiled_pass
 from quotatune.rollup.currents import PodCurrents
 from quotatune.rollup.flat import FlatRows
 from quotatune.rollup.limits import LimitChanges
 from quotatune.rollup.merge import fold_pods, fold_rows, merge_rollups
 from quotatune.rollup.namehash import POD_KEY
-from quotatune.rollup.sketch import daily_rollup, rollup_rows
+from quotatune.rollup.scan import take as take_compiled
+from quotatune.rollup.sketch import rollup_rows
 from quotatune.rollup.spans import Overlap, PodSpans, check_spans
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
@@ -62,7 +65,7 @@ class FileRollups:
 def rollups_from_files(
     files: list[Path], fmt: str | None, target: Target, *, keep_samples: bool = False,
     now: pd.Timestamp | None = None, progress: Progress = NO_PROGRESS,
-    columns: list[str] | None = None, fold: bool = False,
+    columns: list[str] | None = None, fold: bool = False, compiled: bool = True,
 ) -> FileRollups:
     """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
     when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
@@ -71,9 +74,12 @@ def rollups_from_files(
     ``fold``: the rollups come one row per container and day, pods folded as the chunks
     arrive (:func:`quotatune.rollup.merge.fold_pods`), for a strategy that sizes containers
     as a whole: a CronJob's pods, one row each, then never pile up.  Their current values
-    are those the whole days give (:class:`quotatune.rollup.currents.PodCurrents`)."""
+    are those the whole days give (:class:`quotatune.rollup.currents.PodCurrents`).
+    ``compiled``: the usual chunk of a whole file through the compiled pass, where it was
+    built (:mod:`quotatune.rollup.scan`; False: every chunk through numpy, the same
+    result)."""
     limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
-    args = (files, fmt, target, keep_samples, limit, progress, columns, fold)
+    args = (files, fmt, target, keep_samples, limit, progress, columns, fold, compiled)
     try:
         out = _read(*args, exact=False)
     except Overlap:
@@ -108,18 +114,26 @@ class _Scan:
 
 
 def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timestamp,
-            progress: Progress, scan: _Scan, staging: DayStaging | None
-            ) -> Iterator[pd.DataFrame]:
+            progress: Progress, scan: _Scan, staging: DayStaging | None, typed: bool
+            ) -> Iterator[pd.DataFrame | UsageColumns]:
     """The target's samples of each chunk, to be checked for overlaps and rolled up by the
-    caller; with a ``staging`` (the exact path) they go there instead.  Runs on the reader
+    caller; with a ``staging`` (the exact path) they go there instead.  With ``typed``, a
+    whole file's usual chunk comes as typed columns, for the compiled pass.  Runs on the reader
     thread, which decoding and validation keep the busier of the two: the overlap and limit
     checks of the usual path are the caller's, beside the rollups."""
     label = "reading files" if staging is None else "reading files again (overlaps)"
-    for _, _path, chunk in files_read(progress, iter_files(files, fmt), len(files), label):
+    # Typed columns for the compiled pass: for the whole of the files, rolled up as they
+    # come (a target's rows, or the exact path's staging, need the frame anyway).
+    typed = typed and compiled_pass.AVAILABLE and staging is None and target.is_all
+    chunks = iter_files(files, fmt, typed=typed)
+    for _, _path, chunk in files_read(progress, chunks, len(files), label):
         scan.acc.specs = _cat(scan.acc.specs, chunk.specs)
         scan.acc.events = _cat(scan.acc.events, chunk.events)
         scan.acc.notes += chunk.notes
         scan.acc.errors += chunk.errors
+        if chunk.columns is not None:
+            yield chunk.columns  # checked by the caller, beside the rollup
+            continue
         usage = chunk.usage
         if usage.empty:
             continue
@@ -128,31 +142,56 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
             usage = usage[target.mask(usage).to_numpy()]
             if usage.empty:  # a chunk of other workloads only
                 continue
-        # The newest time first (one reduction over the column as validation gives it, not
-        # copied): the mask only when something is late.
-        if int(utc_ns(usage["timestamp"]).max()) > limit.value:
-            late = (usage["timestamp"] > limit).to_numpy()
-            scan.future += int(late.sum())
-            usage = usage[~late]
-            if usage.empty:
-                continue
-        if staging is not None:
-            staging.add(usage)
+        in_time = _in_time(usage, scan, limit)
+        if in_time is None:
             continue
-        yield usage
+        if staging is not None:
+            staging.add(in_time)
+            continue
+        yield in_time
+
+
+def _in_time(usage: pd.DataFrame, scan: _Scan, limit: pd.Timestamp) -> pd.DataFrame | None:
+    """``usage`` without the samples stamped after ``limit`` (counted); None if none is
+    left.  The newest time first (one reduction over the column as validation gives it,
+    not copied): the mask only when something is late."""
+    if int(utc_ns(usage["timestamp"]).max()) > limit.value:
+        late = (usage["timestamp"] > limit).to_numpy()
+        scan.future += int(late.sum())
+        usage = usage[~late]
+        if usage.empty:
+            return None
+    return usage
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,
-          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, fold: bool, *,
-          exact: bool) -> FileRollups:
+          limit: pd.Timestamp, progress: Progress, columns: list[str] | None, fold: bool,
+          compiled: bool, *, exact: bool) -> FileRollups:
     scan = _Scan(currents=PodCurrents() if fold else None)
     held = _Held(columns, scan.currents)
     samples: list[pd.DataFrame] = []
     dup = 0
     with tempfile.TemporaryDirectory(prefix="quotatune-") as tmp:
         staging = DayStaging(Path(tmp) / "days")
-        reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None)
-        for usage in prefetched(reader):
+        reader = _chunks(files, fmt, target, limit, progress, scan, staging if exact else None,
+                         compiled)
+        for item in prefetched(reader):
+            if isinstance(item, UsageColumns):
+                taken = take_compiled(item, scan.spans, columns, limit.value,
+                                      FOLD_ROWS if fold else len(item))
+                if taken is not None:
+                    scan.limits.append(taken.limits)
+                    scan.compact_limits()
+                    for rows in taken.parts:
+                        held.add_rows(rows)
+                    continue
+                # Something the pass does not take: the numpy path finds and names it.
+                checked = _in_time(item.frame(), scan, limit)
+                if checked is None:
+                    continue
+                usage = checked
+            else:
+                usage = item
             pod_runs = check_spans(usage, scan.spans)
             scan.limits.append(LimitChanges.of(usage, pod_runs))
             scan.compact_limits()
@@ -240,16 +279,18 @@ class _Held:
         self.pending = self.combined = 0  # rows held; of those, rows folded already
 
     def add(self, part: pd.DataFrame, pod_runs: np.ndarray | None) -> None:
+        if not part.empty:
+            self.add_rows(rollup_rows(part, self.columns, pod_runs=pod_runs))
+
+    def add_rows(self, rows: FlatRows) -> None:
+        """A chunk's rollup rows (:func:`quotatune.rollup.sketch.rollup_rows`)."""
         if self.currents is None:
-            self.pieces.append(daily_rollup(part, self.columns, pod_runs=pod_runs))
+            self.pieces.append(rows.framed())
             self.pending += len(self.pieces[-1])
             if self.pending > 4 * max(len(self.pieces[0]), 50_000) and len(self.pieces) > 1:
                 self.pieces = [merge_rollups(pd.concat(self.pieces, ignore_index=True))]
                 self.pending = len(self.pieces[0])
             return
-        if part.empty:
-            return
-        rows = rollup_rows(part, self.columns, pod_runs=pod_runs)
         if self.flat is None:
             entries = sum(len(f[0]) for f in rows.lists.values())
             self.flat = entries < FLAT_ENTRIES_PER_ROW * len(rows) * len(rows.lists)

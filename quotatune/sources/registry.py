@@ -20,7 +20,7 @@ from quotatune.sources.kubernetes import files as k8s_files
 from quotatune.sources.text import open_text
 
 Importer = Callable[[Path], Collected]
-Streamer = Callable[[Path], Iterator[Collected]]
+Streamer = Callable[[Path, bool], Iterator[Collected]]  # (path, typed)
 
 
 def _canonical(path: Path) -> Collected:
@@ -47,9 +47,9 @@ IMPORTERS: dict[str, Importer] = {
 
 
 
-def _canonical_stream(path: Path) -> Iterator[Collected]:
+def _canonical_stream(path: Path, typed: bool = False) -> Iterator[Collected]:
     if path.suffix == ".parquet":
-        return stream.iter_canonical_parquet(path)
+        return stream.iter_canonical_parquet(path, typed=typed)
     return stream.iter_canonical_csv(path)
 
 
@@ -128,10 +128,12 @@ def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
     return out
 
 
-def iter_files(paths: list[Path], fmt: str | None = None
+def iter_files(paths: list[Path], fmt: str | None = None, *, typed: bool = False
                ) -> Iterator[tuple[int, Path, Collected]]:
     """Every file as a stream of chunks ``(file index, path, chunk)``: the usage of one chunk
-    plus, for formats that have them, the file's specs, events, notes and errors.
+    plus, for formats that have them, the file's specs, events, notes and errors.  With
+    ``typed``, a chunk a reader can give as typed columns comes as ``chunk.columns``
+    (:class:`quotatune.model.chunk.UsageColumns`) instead of ``chunk.usage``.
 
     Tolerant like :func:`import_files`: a file that fails before its first chunk is skipped
     (a last chunk carries one ``skipped …`` error per such file); one that fails after some
@@ -147,7 +149,7 @@ def iter_files(paths: list[Path], fmt: str | None = None
         try:
             name = fmt or detect_format(path)
             if name in STREAMERS:
-                for chunk in STREAMERS[name](path):
+                for chunk in STREAMERS[name](path, typed):
                     started = True
                     yield i, path, chunk
             else:

@@ -18,8 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quotatune.model import NS_PER_UNIT, TIME_SPAN_NS
+from quotatune.model import NS_PER_UNIT, TIME_SPAN_NS, validate_usage
+from quotatune.model.chunk import UsageColumns, names_as_given
 from quotatune.model.errors import InputError
+from quotatune.model.frames import USAGE_OPTIONAL_FLOAT, USAGE_REQUIRED
+from quotatune.rollup.namehash import POD_KEY
 
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
@@ -106,9 +109,17 @@ def _timestamps(column: Any) -> pd.Series | None:
 
 
 def _categorical(column: Any, where: str) -> pd.Categorical[Any]:
-    """A dictionary column as a categorical over its dictionary (its codes as they are,
-    nulls as -1).  A dictionary with nulls or repeated values (which ``to_pandas`` refuses),
-    or chunks that still differ, are encoded again into one dictionary first.  An index
+    code, categories = dictionary_codes(column, where)
+    # The codes were checked and renumbering maps them into the names kept: pandas' own
+    # check of every code would find nothing.
+    return pd.Categorical.from_codes(code, dtype=_dtype(categories), validate=False)
+
+
+def dictionary_codes(column: Any, where: str) -> tuple[np.ndarray, pd.Index]:
+    """A dictionary column as codes (as they are, nulls as -1) into its distinct names,
+    those of a categorical over it.  A dictionary with nulls or repeated values (which
+    ``to_pandas`` refuses), or chunks that still differ, are encoded again into one
+    dictionary first.  An index
     past the dictionary (a damaged file: Parquet's reader passes them on) is an
     :class:`InputError`."""
     import pyarrow as pa
@@ -116,7 +127,7 @@ def _categorical(column: Any, where: str) -> pd.Categorical[Any]:
 
     chunks = column.chunks
     if not chunks:
-        return pd.Categorical([], categories=pd.Index([], dtype="str"))
+        return np.empty(0, dtype=np.int32), pd.Index([], dtype="str")
     dictionary = chunks[0].dictionary
     if any(not c.dictionary.equals(dictionary) for c in chunks[1:]) or dictionary.null_count:
         chunks, dictionary = _encoded_again(column)
@@ -141,10 +152,7 @@ def _categorical(column: Any, where: str) -> pd.Categorical[Any]:
     if len(pc.unique(dictionary)) != len(dictionary):
         chunks, dictionary = _encoded_again(column)
         code = _codes(chunks[0].indices)
-    categories = pd.Index(dictionary.cast(pa.string()).to_pandas())
-    # The codes were checked above and renumbering maps them into the names kept: pandas'
-    # own check of every code would find nothing.
-    return pd.Categorical.from_codes(code, dtype=_dtype(categories), validate=False)
+    return code, pd.Index(dictionary.cast(pa.string()).to_pandas())
 
 
 def _encoded_again(column: Any) -> tuple[list[Any], Any]:
@@ -172,3 +180,46 @@ def _codes(indices: Any) -> np.ndarray:
     if pa.types.is_unsigned_integer(indices.type):
         indices = indices.cast(pa.int64())
     return (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy()
+
+
+def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | None:
+    """``table`` (a canonical Parquet chunk) as typed columns for the compiled pass, when it
+    is the usual chunk: times without nulls, the four name columns as dictionaries of
+    valid names without nulls (:func:`quotatune.model.chunk.names_as_given`), float64
+    numbers, CPU and memory without nulls, no column twice.  None otherwise: the caller
+    makes a frame of it (:func:`table_frame`, then validation)."""
+    import pyarrow as pa
+
+    names = table.column_names
+    if len(set(names)) != len(names) or not set(POD_KEY) <= set(names) \
+            or "timestamp" not in names:
+        return None
+    if any(c.num_chunks != 1 for c in table.columns):
+        table = table.unify_dictionaries().combine_chunks()
+    ts = table.column("timestamp").chunk(0)
+    if not pa.types.is_timestamp(ts.type) or ts.null_count:
+        return None
+    chunk = UsageColumns(
+        ts=np.frombuffer(ts.buffers()[1], dtype=np.int64)[ts.offset:ts.offset + len(ts)],
+        scale=NS_PER_UNIT[ts.type.unit], names={}, numbers={}, source=source,
+        row_offset=row_offset,
+        frame=lambda: validate_usage(table_frame(table, source), source, row_offset=row_offset))
+    for name, column in zip(names, table.columns, strict=True):
+        t = column.type
+        if name in POD_KEY or name == "platform":
+            if not (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type)
+                                                   or pa.types.is_large_string(t.value_type))):
+                return None
+            if column.null_count:
+                return None
+            codes, values = dictionary_codes(column, f"{source}: column {name!r}")
+            if not names_as_given(values, name):
+                return None
+            chunk.names[name] = (codes.astype(np.int32, copy=False), values)
+        elif name in ("cpu_cores", "memory_working_set_bytes", *USAGE_OPTIONAL_FLOAT):
+            if not pa.types.is_float64(t) or (column.null_count and name in USAGE_REQUIRED):
+                return None
+            chunk.numbers[name] = _numpy(column)
+    if not {"cpu_cores", "memory_working_set_bytes"} <= set(chunk.numbers):
+        return None
+    return chunk

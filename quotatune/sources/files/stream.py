@@ -25,7 +25,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError, RowError, first_line
-from quotatune.sources.files.arrow_frames import table_frame
+from quotatune.sources.files.arrow_frames import table_columns, table_frame
 from quotatune.sources.text import line_of_row, read_bytes
 
 CHUNK_ROWS = 1 << 20  # rows per Parquet chunk (whole row groups); CSV blocks hold about as many
@@ -46,7 +46,10 @@ NAME_COLUMNS = ("namespace", "workload", "pod", "container", *model.USAGE_OPTION
 FLOAT_COLUMNS = ("cpu_cores", "memory_working_set_bytes", *model.USAGE_OPTIONAL_FLOAT)
 
 
-def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Collected]:
+def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS, *, typed: bool = False
+                           ) -> Iterator[Collected]:
+    """The file's samples, a chunk of whole row groups at a time; with ``typed``, the usual
+    chunk as typed columns (:func:`quotatune.sources.files.arrow_frames.table_columns`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -60,9 +63,14 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS) -> Iterator[Colle
         for table in _tables(pf, wanted, rows):
             if table.num_rows == 0:
                 continue
-            df = table_frame(table, str(path))
-            _release(mapping)
-            yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
+            columns = table_columns(table, str(path), done) if typed else None
+            if columns is not None:
+                _release(mapping)
+                yield Collected(columns=columns)
+            else:
+                df = table_frame(table, str(path))
+                _release(mapping)
+                yield Collected(usage=model.validate_usage(df, str(path), row_offset=done))
             done += table.num_rows
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None

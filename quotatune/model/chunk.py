@@ -1,0 +1,57 @@
+"""A chunk of samples as typed columns, before any frame is made of it.
+
+A canonical Parquet row group already holds what validation would make of it: times as
+integers, names as a dictionary and its indices, numbers as float64.  When the caller can
+take that (``recommend --from`` of a whole file), the reader hands the columns out as they
+are, and the compiled pass (:mod:`quotatune.rollup.scan`) checks and rolls them up in one
+go; :meth:`UsageColumns.frame` gives the validated frame the other paths take, with the
+same values and the same errors (docs/architecture.md, "The compiled pass").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from quotatune.model.frames import CONTROL_CHARS
+
+
+@dataclass
+class UsageColumns:
+    """``ts``: the times as integers in units of ``scale`` nanoseconds (UTC); ``names``:
+    each name column as its codes (int32, none missing) and its names (distinct, valid as
+    validation wants them); ``numbers``: each float column (NaN: missing; ``cpu_cores`` and
+    ``memory_working_set_bytes`` are there); ``frame``: the validated frame of the same
+    rows, which raises the :class:`quotatune.model.InputError` validation raises;
+    ``source`` and ``row_offset`` name the file and its first row here."""
+
+    ts: np.ndarray
+    scale: int
+    names: dict[str, tuple[np.ndarray, pd.Index]]
+    numbers: dict[str, np.ndarray]
+    frame: Callable[[], pd.DataFrame]
+    source: str
+    row_offset: int
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def names_as_given(names: pd.Index, column: str) -> bool:
+    """Whether a name column of these (distinct) names needs nothing of validation: no
+    control character in any; and none blank in ``namespace`` or ``container``, none empty
+    in ``workload`` (derived from the pod's name there).  Otherwise the chunk is made a
+    frame, and validation fills, derives or reports what it must."""
+    if not len(names):
+        return True
+    text = names.astype(str)
+    if text.str.contains(CONTROL_CHARS, regex=True).any():
+        return False
+    if column in ("namespace", "container"):
+        return not (text.str.strip() == "").any()
+    if column == "workload":
+        return not (text == "").any()
+    return True

@@ -1,0 +1,547 @@
+/* One pass over a chunk of samples whose pods each come as one run in time order (the usual
+ * export): the checks validation makes of its numbers and times, each pod's run and span,
+ * the rows where a pod's memory limit changes, and the per-pod, per-UTC-day rollup
+ * (docs/architecture.md, "The compiled pass").  It computes exactly what the numpy path of
+ * quotatune/rollup/sketch.py computes, value for value: sums in numpy's pairwise order,
+ * buckets looked up in the bounds numpy's own bucket_index gives (quotatune/rollup/scan.py
+ * finds them), maxima and counts that do not depend on order.  Anything it does not take
+ * (a value out of range, a time out of order, a pod in two runs) it reports by a status,
+ * and the caller takes the numpy path, which finds and names the problem.
+ *
+ * Inputs are buffers of one chunk (read-only, C-contiguous); outputs are bytearrays the
+ * caller views with numpy.  The GIL is released for the pass. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NCODES 4
+#define MAXCUR 8
+#define DAY_NS 86400000000000LL
+#define HOUR_NS 3600000000000LL
+#define PW_BLOCKSIZE 128
+
+/* Hot loops are compiled once per instruction set and the widest the machine has is chosen
+ * when the module loads (GCC on x86-64; elsewhere one portable build). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+#define VECTOR_CLONES_PAIRWISE VECTOR_CLONES
+
+enum { OK = 0, BAD_VALUE = 1, BAD_TIME = 2, NOT_RUNS = 3, NO_MEMORY = 4 };
+
+/* ---------------------------------------------------------------- growable arrays */
+typedef struct {
+    char *data;
+    size_t len, cap, item; /* len and cap in items */
+} vec;
+
+static int vec_reserve(vec *v, size_t n) {
+    if (v->len + n <= v->cap) return 0;
+    size_t cap = v->cap ? v->cap : 64;
+    while (cap < v->len + n) cap *= 2;
+    char *p = realloc(v->data, cap * v->item);
+    if (!p) return -1;
+    v->data = p;
+    v->cap = cap;
+    return 0;
+}
+
+#define VEC_PUSH(v, type, x) \
+    (vec_reserve((v), 1) ? -1 : (((type *)(v)->data)[(v)->len++] = (x), 0))
+
+static PyObject *vec_bytes(vec *v) {
+    PyObject *out = PyByteArray_FromStringAndSize(v->data, (Py_ssize_t)(v->len * v->item));
+    return out;
+}
+
+/* ---------------------------------------------------------------- numpy's arithmetic */
+/* numpy's pairwise summation (loops_utils.h.src), which np.add.reduceat applies to all but
+ * the first value of each segment: a segment [a0, a1, ...] sums to a0 + pairwise(a1, ...). */
+VECTOR_CLONES_PAIRWISE static double pairwise(const double *a, Py_ssize_t n) {
+    if (n < 8) {
+        double res = 0.;
+        for (Py_ssize_t i = 0; i < n; i++) res += a[i];
+        return res;
+    }
+    if (n <= PW_BLOCKSIZE) {
+        double r[8], res;
+        Py_ssize_t i;
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    Py_ssize_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise(a, n2) + pairwise(a + n2, n - n2);
+}
+
+static double segment_sum(const double *a, Py_ssize_t n) {
+    return n == 1 ? a[0] : a[0] + pairwise(a + 1, n - 1);
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* ---------------------------------------------------------------- histograms */
+/* Each value's bucket: a first guess from a table over the top bits of the value (its
+ * exponent and GUESS_BITS of its mantissa: cells narrower than a bucket), then the bounds,
+ * the least value numpy's bucket_index puts in each bucket, decide. */
+#define GUESS_BITS 8
+typedef struct {
+    const double *bounds;
+    Py_ssize_t nb;
+    int32_t *guess; /* per cell: the bucket of the least value that reaches it */
+    uint64_t base;  /* the cell of bounds[1] */
+    vec b, c, offsets; /* int16 buckets, int32 counts, int64 offsets per group */
+} hist;
+
+static uint64_t bits_of(double v) {
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+static int hist_table(hist *h) {
+    const double *bd = h->bounds;
+    Py_ssize_t nb = h->nb;
+    for (Py_ssize_t m = 1; m < nb; m++)
+        if (!(bd[m] >= bd[m - 1]) || !(bd[m] > 0)) return -1;
+    h->base = bits_of(bd[1]) >> (52 - GUESS_BITS);
+    size_t size = (size_t)((bits_of(bd[nb - 1]) >> (52 - GUESS_BITS)) - h->base + 1);
+    h->guess = malloc(size * sizeof(int32_t));
+    if (!h->guess) return -1;
+    Py_ssize_t m = 1;
+    for (size_t j = 0; j < size; j++) {
+        uint64_t u = (h->base + j) << (52 - GUESS_BITS);
+        double v;
+        memcpy(&v, &u, sizeof v);
+        if (v < bd[1]) v = bd[1]; /* values below bounds[1] never reach the table */
+        while (m + 1 < nb && v >= bd[m + 1]) m++;
+        h->guess[j] = (int32_t)m;
+    }
+    return 0;
+}
+
+static inline Py_ssize_t bucket_of(const hist *h, double v) {
+    const double *bd = h->bounds;
+    if (!(v >= bd[1])) return 0;
+    if (v >= bd[h->nb - 1]) return h->nb - 1;
+    Py_ssize_t m = h->guess[(bits_of(v) >> (52 - GUESS_BITS)) - h->base];
+    while (v >= bd[m + 1]) m++;
+    return m;
+}
+
+static int cmp_i32(const void *x, const void *y) {
+    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* The group's non-empty buckets in order, with their counts: counted into a dense slice
+ * when the buckets span few more slots than the group has rows, else sorted. */
+static int hist_group(hist *h, const double *v, Py_ssize_t n, int32_t *dense, int32_t *tmp) {
+    int32_t lo = INT32_MAX, hi = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t m = (int32_t)bucket_of(h, v[i]);
+        tmp[i] = m;
+        if (m < lo) lo = m;
+        if (m > hi) hi = m;
+    }
+    if ((Py_ssize_t)(hi - lo + 1) <= 8 * n) {
+        for (Py_ssize_t i = 0; i < n; i++) dense[tmp[i]]++;
+        for (int32_t m = lo; m <= hi; m++) {
+            if (dense[m]) {
+                if (VEC_PUSH(&h->b, int16_t, (int16_t)m) || VEC_PUSH(&h->c, int32_t, dense[m]))
+                    return -1;
+                dense[m] = 0;
+            }
+        }
+    } else {
+        qsort(tmp, (size_t)n, sizeof(int32_t), cmp_i32);
+        for (Py_ssize_t i = 0; i < n;) {
+            Py_ssize_t j = i;
+            while (j < n && tmp[j] == tmp[i]) j++;
+            if (VEC_PUSH(&h->b, int16_t, (int16_t)tmp[i]) ||
+                VEC_PUSH(&h->c, int32_t, (int32_t)(j - i)))
+                return -1;
+            i = j;
+        }
+    }
+    return VEC_PUSH(&h->offsets, int64_t, (int64_t)h->b.len);
+}
+
+/* ---------------------------------------------------------------- the pass */
+typedef struct {
+    Py_ssize_t n;
+    const int64_t *ts; /* raw units */
+    int64_t scale, lo, hi; /* ns per unit; the span allowed, in raw units */
+    const int32_t *codes[NCODES];
+    const double *cpu, *mem;
+    const double *cur[MAXCUR];
+    int ncur, limit; /* limit: which of cur is the memory limit (-1: none) */
+    double max_value;
+    int hours;
+    hist *cpu_h, *mem_h;
+    /* outputs */
+    int64_t newest;
+    vec run_start, run_lo, run_hi;                /* int64 per pod run */
+    vec g_start, g_day, g_first, g_last;          /* int64 per group */
+    vec cpu_sum, cpu_max, mem_sum, mem_max, hmax; /* double per group (hmax: 24 per group) */
+    vec cur_last[MAXCUR];                         /* double per group */
+    vec kept;                                     /* int64: rows of limit changes */
+    vec scratch; /* int32: a group's buckets */
+} pass;
+
+static inline int64_t ns_at(const pass *p, Py_ssize_t i) { return p->ts[i] * p->scale; }
+
+static int finish_group(pass *p, Py_ssize_t s, Py_ssize_t e, int32_t *dense) {
+    Py_ssize_t n = e - s;
+    int64_t first = ns_at(p, s), last = ns_at(p, e - 1);
+    const double *cpu = p->cpu, *mem = p->mem;
+    double cmax = cpu[s], mmax = mem[s];
+    if (p->hours) {
+        if (vec_reserve(&p->hmax, 24)) return -1;
+        double *h = (double *)p->hmax.data + p->hmax.len;
+        for (int k = 0; k < 24; k++) h[k] = NAN;
+        /* Times go forward within a group: the hour moves on past each boundary, no
+         * division per row. */
+        int64_t day_start = floor_div(first, DAY_NS) * DAY_NS;
+        int k = (int)((first - day_start) / HOUR_NS);
+        int64_t next = day_start + (int64_t)(k + 1) * HOUR_NS;
+        double hk = NAN;
+        for (Py_ssize_t i = s; i < e; i++) {
+            int64_t t = ns_at(p, i);
+            if (t >= next) {
+                h[k] = hk;
+                hk = NAN;
+                while (t >= next) {
+                    k++;
+                    next += HOUR_NS;
+                }
+            }
+            double c = cpu[i], m = mem[i];
+            cmax = c > cmax ? c : cmax;
+            mmax = m > mmax ? m : mmax;
+            hk = m > hk || hk != hk ? m : hk;
+        }
+        h[k] = hk;
+        p->hmax.len += 24;
+    } else {
+        for (Py_ssize_t i = s + 1; i < e; i++) {
+            cmax = cpu[i] > cmax ? cpu[i] : cmax;
+            mmax = mem[i] > mmax ? mem[i] : mmax;
+        }
+    }
+    if (VEC_PUSH(&p->g_start, int64_t, (int64_t)s) ||
+        VEC_PUSH(&p->g_day, int64_t, floor_div(first, DAY_NS)) ||
+        VEC_PUSH(&p->g_first, int64_t, first) || VEC_PUSH(&p->g_last, int64_t, last) ||
+        VEC_PUSH(&p->cpu_sum, double, segment_sum(cpu + s, n)) ||
+        VEC_PUSH(&p->cpu_max, double, cmax) ||
+        VEC_PUSH(&p->mem_sum, double, segment_sum(mem + s, n)) ||
+        VEC_PUSH(&p->mem_max, double, mmax))
+        return -1;
+    for (int c = 0; c < p->ncur; c++) {
+        const double *v = p->cur[c];
+        double last_valid = NAN;
+        for (Py_ssize_t i = e - 1; i >= s; i--) {
+            if (!isnan(v[i])) {
+                last_valid = v[i];
+                break;
+            }
+        }
+        if (VEC_PUSH(&p->cur_last[c], double, last_valid)) return -1;
+    }
+    if ((p->cpu_h || p->mem_h) && (size_t)n > p->scratch.cap) {
+        p->scratch.len = 0;
+        if (vec_reserve(&p->scratch, (size_t)n)) return -1;
+    }
+    int32_t *tmp = (int32_t *)p->scratch.data;
+    if (p->cpu_h && hist_group(p->cpu_h, p->cpu + s, n, dense, tmp)) return -1;
+    if (p->mem_h && hist_group(p->mem_h, p->mem + s, n, dense, tmp)) return -1;
+    return 0;
+}
+
+/* Validation's checks, column by column, in loops the compiler vectorises for the widest
+ * vectors the machine has (a clone per instruction set, chosen when the module loads).
+ * Read as unsigned integers, non-negative doubles order as their values, and a negative
+ * value or NaN reads above them all: one maximum shows the usual column in range. */
+
+VECTOR_CLONES static uint64_t max_bits(const double *v, Py_ssize_t n) {
+    const uint64_t *u = (const uint64_t *)v;
+    uint64_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) m = u[i] > m ? u[i] : m;
+    return m;
+}
+
+VECTOR_CLONES static int in_range(const double *v, Py_ssize_t n, double max_value,
+                                  int optional) {
+    unsigned char ok = 1;
+    if (optional)
+        for (Py_ssize_t i = 0; i < n; i++)
+            ok &= ((v[i] >= 0) & (v[i] <= max_value)) | (v[i] != v[i]);
+    else
+        for (Py_ssize_t i = 0; i < n; i++) ok &= (v[i] >= 0) & (v[i] <= max_value);
+    return ok;
+}
+
+static int numbers_ok(const double *v, Py_ssize_t n, double max_value, int optional) {
+    return max_bits(v, n) <= bits_of(max_value) || in_range(v, n, max_value, optional);
+}
+
+VECTOR_CLONES static int times_ok(const int64_t *ts, Py_ssize_t n, int64_t lo, int64_t hi,
+                                  int64_t *newest) {
+    unsigned char ok = 1;
+    int64_t mx = INT64_MIN;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ok &= (ts[i] >= lo) & (ts[i] <= hi);
+        mx = ts[i] > mx ? ts[i] : mx;
+    }
+    *newest = mx;
+    return ok;
+}
+
+/* Of the rows with a limit, in each pod run: the first and the last, and every one whose
+ * limit differs from the row with one before (LimitChanges' rule). */
+static int limit_rows(pass *p) {
+    const double *lim = p->cur[p->limit];
+    const int64_t *rs = (const int64_t *)p->run_start.data;
+    size_t nruns = p->run_start.len;
+    Py_ssize_t prev = -1; /* the last row with a limit so far */
+    double prev_v = 0;
+    int64_t kept_last = -1;
+    for (size_t r = 0; r < nruns; r++) {
+        Py_ssize_t s = (Py_ssize_t)rs[r], e = r + 1 < nruns ? (Py_ssize_t)rs[r + 1] : p->n;
+        int first = 1;
+        for (Py_ssize_t i = s; i < e; i++) {
+            double v = lim[i];
+            if (v != v) continue;
+            if (first && prev >= 0 && prev > kept_last) { /* the pod before's last */
+                if (VEC_PUSH(&p->kept, int64_t, (int64_t)prev)) return -1;
+                kept_last = prev;
+            }
+            if (first || prev < 0 || v != prev_v) {
+                if (VEC_PUSH(&p->kept, int64_t, (int64_t)i)) return -1;
+                kept_last = i;
+            }
+            first = 0;
+            prev = i;
+            prev_v = v;
+        }
+    }
+    if (prev > kept_last && VEC_PUSH(&p->kept, int64_t, (int64_t)prev)) return -1;
+    return 0;
+}
+
+static int run_pass(pass *p, int32_t *dense) {
+    Py_ssize_t n = p->n;
+    if (!times_ok(p->ts, n, p->lo, p->hi, &p->newest)) return BAD_TIME;
+    p->newest *= p->scale;
+    if (!numbers_ok(p->cpu, n, p->max_value, 0) || !numbers_ok(p->mem, n, p->max_value, 0))
+        return BAD_VALUE;
+    for (int c = 0; c < p->ncur; c++)
+        if (!numbers_ok(p->cur[c], n, p->max_value, 1)) return BAD_VALUE;
+    if (n == 0) return OK;
+    const int64_t *ts = p->ts, scale = p->scale;
+    const int32_t *c0 = p->codes[0], *c1 = p->codes[1], *c2 = p->codes[2], *c3 = p->codes[3];
+    Py_ssize_t gs = 0;
+    int64_t prev_t = ts[0] * scale;
+    int64_t day_hi = floor_div(prev_t, DAY_NS) * DAY_NS + DAY_NS; /* the group's day ends */
+    if (VEC_PUSH(&p->run_start, int64_t, 0) || VEC_PUSH(&p->run_lo, int64_t, prev_t))
+        return NO_MEMORY;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int64_t t = ts[i] * scale;
+        int new_pod = ((c0[i] ^ c0[i - 1]) | (c1[i] ^ c1[i - 1]) | (c2[i] ^ c2[i - 1]) |
+                       (c3[i] ^ c3[i - 1])) != 0;
+        if (!new_pod) {
+            if (t <= prev_t) return NOT_RUNS;
+            if (t < day_hi) { /* the usual row: same pod, same day */
+                prev_t = t;
+                continue;
+            }
+        }
+        if (finish_group(p, gs, i, dense)) return NO_MEMORY;
+        gs = i;
+        day_hi = floor_div(t, DAY_NS) * DAY_NS + DAY_NS;
+        if (new_pod && (VEC_PUSH(&p->run_hi, int64_t, prev_t) ||
+                        VEC_PUSH(&p->run_start, int64_t, (int64_t)i) ||
+                        VEC_PUSH(&p->run_lo, int64_t, t)))
+            return NO_MEMORY;
+        prev_t = t;
+    }
+    if (VEC_PUSH(&p->run_hi, int64_t, prev_t) || finish_group(p, gs, n, dense))
+        return NO_MEMORY;
+    if (p->limit >= 0 && limit_rows(p)) return NO_MEMORY;
+    return OK;
+}
+
+/* ---------------------------------------------------------------- Python glue */
+typedef struct {
+    Py_buffer views[NCODES + MAXCUR + 8];
+    int used;
+} views;
+
+static int take(views *vs, PyObject *obj, Py_ssize_t itemsize, Py_ssize_t n, const void **out,
+                const char *what) {
+    Py_buffer *b = &vs->views[vs->used];
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    vs->used++;
+    if (b->itemsize != itemsize || (n >= 0 && b->len != n * itemsize)) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes", what, n, itemsize);
+        return -1;
+    }
+    *out = b->buf;
+    return 0;
+}
+
+static void release(views *vs) {
+    for (int i = 0; i < vs->used; i++) PyBuffer_Release(&vs->views[i]);
+}
+
+static int take_hist(views *vs, PyObject *bounds, hist *h, const char *what) {
+    const void *buf;
+    if (take(vs, bounds, sizeof(double), -1, &buf, what)) return -1;
+    h->bounds = buf;
+    h->nb = vs->views[vs->used - 1].len / (Py_ssize_t)sizeof(double);
+    if (h->nb < 2 || hist_table(h)) {
+        PyErr_Format(PyExc_ValueError, "%s: at least two increasing positive bounds", what);
+        return -1;
+    }
+    h->b.item = sizeof(int16_t);
+    h->c.item = sizeof(int32_t);
+    h->offsets.item = sizeof(int64_t);
+    return VEC_PUSH(&h->offsets, int64_t, 0) ? (PyErr_NoMemory(), -1) : 0;
+}
+
+static void free_hist(hist *h) {
+    free(h->guess);
+    free(h->b.data);
+    free(h->c.data);
+    free(h->offsets.data);
+}
+
+static PyObject *hist_out(hist *h) {
+    if (!h) Py_RETURN_NONE;
+    return Py_BuildValue("(NNN)", vec_bytes(&h->b), vec_bytes(&h->c), vec_bytes(&h->offsets));
+}
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *ts, *codes, *cpu, *mem, *curs, *cpu_spec, *mem_spec;
+    long long scale, lo, hi;
+    int limit, hours;
+    double max_value;
+    if (!PyArg_ParseTuple(args, "OLLLOOOOidpOO", &ts, &scale, &lo, &hi, &codes, &cpu, &mem,
+                          &curs, &limit, &max_value, &hours, &cpu_spec, &mem_spec))
+        return NULL;
+    views vs = {.used = 0};
+    pass p;
+    memset(&p, 0, sizeof p);
+    hist ch, mh;
+    memset(&ch, 0, sizeof ch);
+    memset(&mh, 0, sizeof mh);
+    PyObject *result = NULL;
+    const void *buf;
+    if (take(&vs, ts, 8, -1, &buf, "ts")) goto done;
+    p.ts = buf;
+    p.n = vs.views[0].len / 8;
+    p.scale = scale;
+    p.lo = lo;
+    p.hi = hi;
+    if (!PyTuple_Check(codes) || PyTuple_GET_SIZE(codes) != NCODES || !PyTuple_Check(curs) ||
+        PyTuple_GET_SIZE(curs) > MAXCUR) {
+        PyErr_SetString(PyExc_ValueError, "four code columns and at most eight others");
+        goto done;
+    }
+    for (int c = 0; c < NCODES; c++) {
+        if (take(&vs, PyTuple_GET_ITEM(codes, c), 4, p.n, &buf, "codes")) goto done;
+        p.codes[c] = buf;
+    }
+    if (take(&vs, cpu, 8, p.n, &buf, "cpu")) goto done;
+    p.cpu = buf;
+    if (take(&vs, mem, 8, p.n, &buf, "mem")) goto done;
+    p.mem = buf;
+    p.ncur = (int)PyTuple_GET_SIZE(curs);
+    for (int c = 0; c < p.ncur; c++) {
+        if (take(&vs, PyTuple_GET_ITEM(curs, c), 8, p.n, &buf, "current")) goto done;
+        p.cur[c] = buf;
+    }
+    p.limit = limit < p.ncur ? limit : -1;
+    p.max_value = max_value;
+    p.hours = hours;
+    if (cpu_spec != Py_None) {
+        if (take_hist(&vs, cpu_spec, &ch, "cpu bounds")) goto done;
+        p.cpu_h = &ch;
+    }
+    if (mem_spec != Py_None) {
+        if (take_hist(&vs, mem_spec, &mh, "memory bounds")) goto done;
+        p.mem_h = &mh;
+    }
+    vec *i64[] = {&p.run_start, &p.run_lo, &p.run_hi, &p.g_start, &p.g_day, &p.g_first,
+                  &p.g_last, &p.kept};
+    for (size_t k = 0; k < sizeof i64 / sizeof *i64; k++) i64[k]->item = 8;
+    vec *f64[] = {&p.cpu_sum, &p.cpu_max, &p.mem_sum, &p.mem_max, &p.hmax};
+    for (size_t k = 0; k < sizeof f64 / sizeof *f64; k++) f64[k]->item = 8;
+    for (int c = 0; c < MAXCUR; c++) p.cur_last[c].item = 8;
+    Py_ssize_t nb = 1;
+    if (p.cpu_h && p.cpu_h->nb > nb) nb = p.cpu_h->nb;
+    if (p.mem_h && p.mem_h->nb > nb) nb = p.mem_h->nb;
+    p.scratch.item = sizeof(int32_t);
+    int32_t *dense = calloc((size_t)nb, sizeof(int32_t));
+    int status;
+    if (!dense) {
+        status = NO_MEMORY;
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        status = run_pass(&p, dense);
+        Py_END_ALLOW_THREADS
+    }
+    free(dense);
+    free(p.scratch.data);
+    if (status == NO_MEMORY) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (status != OK) {
+        result = Py_BuildValue("(i)", status);
+        goto done;
+    }
+    PyObject *cur = PyTuple_New(p.ncur);
+    if (!cur) goto done;
+    for (int c = 0; c < p.ncur; c++) PyTuple_SET_ITEM(cur, c, vec_bytes(&p.cur_last[c]));
+    result = Py_BuildValue(
+        "(iLNNNNNNNNNNNNNNNN)", status, (long long)p.newest, vec_bytes(&p.run_start),
+        vec_bytes(&p.run_lo), vec_bytes(&p.run_hi), vec_bytes(&p.g_start), vec_bytes(&p.g_day),
+        vec_bytes(&p.g_first), vec_bytes(&p.g_last), vec_bytes(&p.cpu_sum),
+        vec_bytes(&p.cpu_max), vec_bytes(&p.mem_sum), vec_bytes(&p.mem_max),
+        p.hours ? vec_bytes(&p.hmax) : (Py_INCREF(Py_None), Py_None), cur,
+        hist_out(p.cpu_h), hist_out(p.mem_h), vec_bytes(&p.kept));
+done:
+    release(&vs);
+    vec *all[] = {&p.run_start, &p.run_lo, &p.run_hi, &p.g_start, &p.g_day, &p.g_first,
+                  &p.g_last, &p.kept, &p.cpu_sum, &p.cpu_max, &p.mem_sum, &p.mem_max, &p.hmax};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++) free(all[k]->data);
+    for (int c = 0; c < MAXCUR; c++) free(p.cur_last[c].data);
+    free_hist(&ch);
+    free_hist(&mh);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS,
+     "scan(ts, scale, lo, hi, codes, cpu, mem, currents, limit, max_value, hours, cpu_hist, "
+     "mem_hist): one chunk's checks, pod runs, limit changes and per-day rollup; see "
+     "quotatune.rollup.scan."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "scanpass",
+                                    "The compiled pass over a chunk of samples.", -1, methods};
+
+PyMODINIT_FUNC PyInit_scanpass(void) { return PyModule_Create(&module); }
