@@ -95,8 +95,10 @@ def scan(chunk: UsageColumns, columns: Collection[str] | None) -> Scanned | None
              for p, first in (("cpu", sketch.CPU_FIRST), ("mem", sketch.MEM_FIRST))]
     out = scanpass.scan(chunk.ts, scale, -(-lo // scale), hi // scale,
                         tuple(np.asarray(chunk.names[c][0], dtype=np.int32) for c in POD_KEY),
+                        tuple(len(chunk.names[c][1]) for c in POD_KEY),
                         chunk.numbers["cpu_cores"], chunk.numbers["memory_working_set_bytes"],
-                        tuple(chunk.numbers[c] for c in others), limit, MAX_VALUE,
+                        tuple((chunk.numbers[c], *chunk.valid.get(c, (None, 0))) for c in others),
+                        limit, MAX_VALUE,
                         "mem_hour_max" in wanted, *hists)
     if out[0] != 0:
         return None

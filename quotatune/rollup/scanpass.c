@@ -180,13 +180,32 @@ static int hist_group(hist *h, const double *v, Py_ssize_t n, int32_t *dense, in
 }
 
 /* ---------------------------------------------------------------- the pass */
+/* An optional number: its values and, where it has nulls, Arrow's validity bitmap (a null
+ * reads as NaN, whatever its slot holds). */
+typedef struct {
+    const double *v;
+    const uint8_t *valid; /* NULL: no nulls */
+    int64_t off;          /* the bitmap's first bit */
+} numcol;
+
+static inline int present(const numcol *c, Py_ssize_t i) {
+    if (!c->valid) return 1;
+    int64_t b = (int64_t)i + c->off;
+    return (c->valid[b >> 3] >> (b & 7)) & 1;
+}
+
+static inline double value_at(const numcol *c, Py_ssize_t i) {
+    return present(c, i) ? c->v[i] : NAN;
+}
+
 typedef struct {
     Py_ssize_t n;
     const int64_t *ts; /* raw units */
     int64_t scale, lo, hi; /* ns per unit; the span allowed, in raw units */
     const int32_t *codes[NCODES];
+    uint32_t names[NCODES]; /* how many names each code column has */
     const double *cpu, *mem;
-    const double *cur[MAXCUR];
+    numcol cur[MAXCUR];
     int ncur, limit; /* limit: which of cur is the memory limit (-1: none) */
     double max_value;
     int hours;
@@ -250,11 +269,11 @@ static int finish_group(pass *p, Py_ssize_t s, Py_ssize_t e, int32_t *dense) {
         VEC_PUSH(&p->mem_max, double, mmax))
         return -1;
     for (int c = 0; c < p->ncur; c++) {
-        const double *v = p->cur[c];
         double last_valid = NAN;
         for (Py_ssize_t i = e - 1; i >= s; i--) {
-            if (!isnan(v[i])) {
-                last_valid = v[i];
+            double v = value_at(&p->cur[c], i);
+            if (!isnan(v)) {
+                last_valid = v;
                 break;
             }
         }
@@ -297,6 +316,25 @@ static int numbers_ok(const double *v, Py_ssize_t n, double max_value, int optio
     return max_bits(v, n) <= bits_of(max_value) || in_range(v, n, max_value, optional);
 }
 
+/* A column with nulls: what a null's slot holds does not count (Arrow leaves it unset). */
+static int optional_ok(const numcol *c, Py_ssize_t n, double max_value) {
+    if (max_bits(c->v, n) <= bits_of(max_value)) return 1;
+    if (!c->valid) return in_range(c->v, n, max_value, 1);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double x = c->v[i];
+        if (present(c, i) && !(x >= 0 && x <= max_value) && x == x) return 0;
+    }
+    return 1;
+}
+
+/* Every code names one of the column's names (a damaged file's may not). */
+VECTOR_CLONES static uint32_t max_code(const int32_t *c, Py_ssize_t n) {
+    const uint32_t *u = (const uint32_t *)c; /* a negative code reads as a huge one */
+    uint32_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) m = u[i] > m ? u[i] : m;
+    return m;
+}
+
 VECTOR_CLONES static int times_ok(const int64_t *ts, Py_ssize_t n, int64_t lo, int64_t hi,
                                   int64_t *newest) {
     unsigned char ok = 1;
@@ -312,7 +350,7 @@ VECTOR_CLONES static int times_ok(const int64_t *ts, Py_ssize_t n, int64_t lo, i
 /* Of the rows with a limit, in each pod run: the first and the last, and every one whose
  * limit differs from the row with one before (LimitChanges' rule). */
 static int limit_rows(pass *p) {
-    const double *lim = p->cur[p->limit];
+    const numcol *lim = &p->cur[p->limit];
     const int64_t *rs = (const int64_t *)p->run_start.data;
     size_t nruns = p->run_start.len;
     Py_ssize_t prev = -1; /* the last row with a limit so far */
@@ -322,7 +360,7 @@ static int limit_rows(pass *p) {
         Py_ssize_t s = (Py_ssize_t)rs[r], e = r + 1 < nruns ? (Py_ssize_t)rs[r + 1] : p->n;
         int first = 1;
         for (Py_ssize_t i = s; i < e; i++) {
-            double v = lim[i];
+            double v = value_at(lim, i);
             if (v != v) continue;
             if (first && prev >= 0 && prev > kept_last) { /* the pod before's last */
                 if (VEC_PUSH(&p->kept, int64_t, (int64_t)prev)) return -1;
@@ -348,8 +386,10 @@ static int run_pass(pass *p, int32_t *dense) {
     if (!numbers_ok(p->cpu, n, p->max_value, 0) || !numbers_ok(p->mem, n, p->max_value, 0))
         return BAD_VALUE;
     for (int c = 0; c < p->ncur; c++)
-        if (!numbers_ok(p->cur[c], n, p->max_value, 1)) return BAD_VALUE;
+        if (!optional_ok(&p->cur[c], n, p->max_value)) return BAD_VALUE;
     if (n == 0) return OK;
+    for (int c = 0; c < NCODES; c++)
+        if (max_code(p->codes[c], n) >= p->names[c]) return BAD_VALUE;
     const int64_t *ts = p->ts, scale = p->scale;
     const int32_t *c0 = p->codes[0], *c1 = p->codes[1], *c2 = p->codes[2], *c3 = p->codes[3];
     Py_ssize_t gs = 0;
@@ -385,7 +425,7 @@ static int run_pass(pass *p, int32_t *dense) {
 
 /* ---------------------------------------------------------------- Python glue */
 typedef struct {
-    Py_buffer views[NCODES + MAXCUR + 8];
+    Py_buffer views[NCODES + 2 * MAXCUR + 8];
     int used;
 } views;
 
@@ -434,12 +474,12 @@ static PyObject *hist_out(hist *h) {
 }
 
 static PyObject *scan(PyObject *self, PyObject *args) {
-    PyObject *ts, *codes, *cpu, *mem, *curs, *cpu_spec, *mem_spec;
+    PyObject *ts, *codes, *sizes, *cpu, *mem, *curs, *cpu_spec, *mem_spec;
     long long scale, lo, hi;
     int limit, hours;
     double max_value;
-    if (!PyArg_ParseTuple(args, "OLLLOOOOidpOO", &ts, &scale, &lo, &hi, &codes, &cpu, &mem,
-                          &curs, &limit, &max_value, &hours, &cpu_spec, &mem_spec))
+    if (!PyArg_ParseTuple(args, "OLLLOOOOOidpOO", &ts, &scale, &lo, &hi, &codes, &sizes, &cpu,
+                          &mem, &curs, &limit, &max_value, &hours, &cpu_spec, &mem_spec))
         return NULL;
     views vs = {.used = 0};
     pass p;
@@ -455,7 +495,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     p.scale = scale;
     p.lo = lo;
     p.hi = hi;
-    if (!PyTuple_Check(codes) || PyTuple_GET_SIZE(codes) != NCODES || !PyTuple_Check(curs) ||
+    if (!PyTuple_Check(codes) || PyTuple_GET_SIZE(codes) != NCODES || !PyTuple_Check(sizes) ||
+        PyTuple_GET_SIZE(sizes) != NCODES || !PyTuple_Check(curs) ||
         PyTuple_GET_SIZE(curs) > MAXCUR) {
         PyErr_SetString(PyExc_ValueError, "four code columns and at most eight others");
         goto done;
@@ -463,6 +504,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     for (int c = 0; c < NCODES; c++) {
         if (take(&vs, PyTuple_GET_ITEM(codes, c), 4, p.n, &buf, "codes")) goto done;
         p.codes[c] = buf;
+        unsigned long size = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(sizes, c));
+        if (PyErr_Occurred()) goto done;
+        p.names[c] = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
     }
     if (take(&vs, cpu, 8, p.n, &buf, "cpu")) goto done;
     p.cpu = buf;
@@ -470,8 +514,22 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     p.mem = buf;
     p.ncur = (int)PyTuple_GET_SIZE(curs);
     for (int c = 0; c < p.ncur; c++) {
-        if (take(&vs, PyTuple_GET_ITEM(curs, c), 8, p.n, &buf, "current")) goto done;
-        p.cur[c] = buf;
+        /* (values, validity bitmap or None, the bitmap's first bit) */
+        PyObject *values, *valid;
+        long long off;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(curs, c), "OOL", &values, &valid, &off))
+            goto done;
+        if (take(&vs, values, 8, p.n, &buf, "number")) goto done;
+        p.cur[c].v = buf;
+        p.cur[c].off = off;
+        if (valid != Py_None) {
+            if (take(&vs, valid, 1, -1, &buf, "validity")) goto done;
+            if (off < 0 || vs.views[vs.used - 1].len * 8 < off + p.n) {
+                PyErr_SetString(PyExc_ValueError, "validity: too short");
+                goto done;
+            }
+            p.cur[c].valid = buf;
+        }
     }
     p.limit = limit < p.ncur ? limit : -1;
     p.max_value = max_value;
@@ -536,8 +594,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(ts, scale, lo, hi, codes, cpu, mem, currents, limit, max_value, hours, cpu_hist, "
-     "mem_hist): one chunk's checks, pod runs, limit changes and per-day rollup; see "
+     "scan(ts, scale, lo, hi, codes, names, cpu, mem, numbers, limit, max_value, hours, "
+     "cpu_bounds, mem_bounds): one chunk's checks, pod runs, limit changes and per-day rollup; see "
      "quotatune.rollup.scan."},
     {NULL, NULL, 0, NULL}};
 
