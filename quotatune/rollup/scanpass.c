@@ -137,7 +137,8 @@ static inline Py_ssize_t bucket_of(const hist *h, double v) {
     if (!(v >= bd[1])) return 0;
     if (v >= bd[h->nb - 1]) return h->nb - 1;
     Py_ssize_t m = h->guess[(bits_of(v) >> (52 - GUESS_BITS)) - h->base];
-    while (v >= bd[m + 1]) m++;
+    m += v >= bd[m + 1]; /* a cell spans at most one bound (cells are narrower) */
+    while (v >= bd[m + 1]) m++; /* never taken: the bounds decide all the same */
     return m;
 }
 
@@ -222,43 +223,59 @@ typedef struct {
 
 static inline int64_t ns_at(const pass *p, Py_ssize_t i) { return p->ts[i] * p->scale; }
 
+/* The largest of n >= 1 validated values (>= 0, or -0.0), as an integer maximum of their
+ * bits without the sign (non-negative doubles order as their bits): vectorised, where the
+ * compiler keeps a floating-point maximum scalar for the sake of NaN. */
+VECTOR_CLONES static double max_of(const double *v, Py_ssize_t n) {
+    const uint64_t *u = (const uint64_t *)v;
+    uint64_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t x = u[i] & 0x7fffffffffffffffULL;
+        m = x > m ? x : m;
+    }
+    double out;
+    memcpy(&out, &m, sizeof out);
+    return out;
+}
+
+/* The first of rows [s, e), whose raw times increase, at or past raw time t (e if none). */
+static Py_ssize_t first_at(const int64_t *ts, Py_ssize_t s, Py_ssize_t e, int64_t t) {
+    while (s < e) {
+        Py_ssize_t mid = s + (e - s) / 2;
+        if (ts[mid] < t)
+            s = mid + 1;
+        else
+            e = mid;
+    }
+    return s;
+}
+
+/* The least raw time (units of scale ns) at or past ns. */
+static int64_t raw_at(int64_t ns, int64_t scale) {
+    int64_t q = floor_div(ns, scale);
+    return q * scale < ns ? q + 1 : q;
+}
+
 static int finish_group(pass *p, Py_ssize_t s, Py_ssize_t e, int32_t *dense) {
     Py_ssize_t n = e - s;
     int64_t first = ns_at(p, s), last = ns_at(p, e - 1);
     const double *cpu = p->cpu, *mem = p->mem;
-    double cmax = cpu[s], mmax = mem[s];
+    double cmax = max_of(cpu + s, n), mmax = max_of(mem + s, n);
     if (p->hours) {
         if (vec_reserve(&p->hmax, 24)) return -1;
         double *h = (double *)p->hmax.data + p->hmax.len;
-        for (int k = 0; k < 24; k++) h[k] = NAN;
-        /* Times go forward within a group: the hour moves on past each boundary, no
-         * division per row. */
+        /* Times increase within a group: each hour's rows are found by binary search, and
+         * their peak taken in one vectorised pass. */
         int64_t day_start = floor_div(first, DAY_NS) * DAY_NS;
-        int k = (int)((first - day_start) / HOUR_NS);
-        int64_t next = day_start + (int64_t)(k + 1) * HOUR_NS;
-        double hk = NAN;
-        for (Py_ssize_t i = s; i < e; i++) {
-            int64_t t = ns_at(p, i);
-            if (t >= next) {
-                h[k] = hk;
-                hk = NAN;
-                while (t >= next) {
-                    k++;
-                    next += HOUR_NS;
-                }
-            }
-            double c = cpu[i], m = mem[i];
-            cmax = c > cmax ? c : cmax;
-            mmax = m > mmax ? m : mmax;
-            hk = m > hk || hk != hk ? m : hk;
+        Py_ssize_t a = s;
+        for (int k = 0; k < 24; k++) {
+            Py_ssize_t b = k == 23 ? e
+                                   : first_at(p->ts, a, e,
+                                              raw_at(day_start + (k + 1) * HOUR_NS, p->scale));
+            h[k] = b > a ? max_of(mem + a, b - a) : NAN;
+            a = b;
         }
-        h[k] = hk;
         p->hmax.len += 24;
-    } else {
-        for (Py_ssize_t i = s + 1; i < e; i++) {
-            cmax = cpu[i] > cmax ? cpu[i] : cmax;
-            mmax = mem[i] > mmax ? mem[i] : mmax;
-        }
     }
     if (VEC_PUSH(&p->g_start, int64_t, (int64_t)s) ||
         VEC_PUSH(&p->g_day, int64_t, floor_div(first, DAY_NS)) ||
@@ -399,49 +416,129 @@ static int block_ok(pass *p, Py_ssize_t b, Py_ssize_t m) {
     return OK;
 }
 
+/* Per row of [b, e) (b > 0 or from row 1): whether its pod differs from the row before's
+ * (chg), and whether any row of the same pod as the row before goes back or stands still
+ * in time (the result).  Branch-free, vectorised. */
+VECTOR_CLONES static int pod_changes(const int32_t *c0, const int32_t *c1, const int32_t *c2,
+                                     const int32_t *c3, const int64_t *ts, Py_ssize_t b,
+                                     Py_ssize_t e, uint8_t *chg) {
+    unsigned char back = 0;
+    for (Py_ssize_t i = b; i < e; i++) {
+        unsigned char c = ((c0[i] ^ c0[i - 1]) | (c1[i] ^ c1[i - 1]) | (c2[i] ^ c2[i - 1]) |
+                           (c3[i] ^ c3[i - 1])) != 0;
+        chg[i - b] = c;
+        back |= (unsigned char)(!c & (ts[i] <= ts[i - 1]));
+    }
+    return back;
+}
+
+/* The first row of [i, e) whose byte in chg (indexed from b) is set; e if none. */
+static Py_ssize_t next_change(const uint8_t *chg, Py_ssize_t b, Py_ssize_t i, Py_ssize_t e) {
+    while (i < e && ((i - b) & 7)) {
+        if (chg[i - b]) return i;
+        i++;
+    }
+    for (; i + 8 <= e; i += 8) {
+        uint64_t w;
+        memcpy(&w, chg + (i - b), sizeof w);
+        if (w) return i + __builtin_ctzll(w) / 8;
+    }
+    for (; i < e; i++)
+        if (chg[i - b]) return i;
+    return e;
+}
+
+/* The limit's rows of [b, e) that LimitChanges keeps, for a block without nulls or NaN:
+ * where the limit changes, and each run's first and last row. */
+static int limit_block_clean(pass *p, limits *st, Py_ssize_t b, Py_ssize_t e) {
+    const double *v = p->cur[p->limit].v;
+    const int64_t *rs = (const int64_t *)p->run_start.data;
+    size_t nruns = p->run_start.len;
+    Py_ssize_t i = b;
+    while (i < e) {
+        while (st->run + 1 < nruns && rs[st->run + 1] <= i) st->run++;
+        if (st->prev < rs[st->run]) { /* the run's first row */
+            if (st->prev >= 0 && st->prev > st->kept_last) {
+                if (VEC_PUSH(&p->kept, int64_t, (int64_t)st->prev)) return -1;
+                st->kept_last = st->prev;
+            }
+            if (VEC_PUSH(&p->kept, int64_t, (int64_t)i)) return -1;
+            st->kept_last = i;
+            st->prev_v = v[i];
+            st->prev = i++;
+            continue;
+        }
+        Py_ssize_t stop = st->run + 1 < nruns && rs[st->run + 1] < e ? rs[st->run + 1] : e;
+        double pv = st->prev_v;
+        for (; i < stop; i++) {
+            if (v[i] != pv) {
+                if (VEC_PUSH(&p->kept, int64_t, (int64_t)i)) return -1;
+                st->kept_last = i;
+                pv = v[i];
+            }
+        }
+        st->prev_v = pv;
+        st->prev = stop - 1;
+    }
+    return 0;
+}
+
 static int run_pass(pass *p, int32_t *dense) {
     Py_ssize_t n = p->n;
     p->newest = INT64_MIN;
     if (n == 0) return OK;
     const int64_t *ts = p->ts, scale = p->scale;
-    const int32_t *c0 = p->codes[0], *c1 = p->codes[1], *c2 = p->codes[2], *c3 = p->codes[3];
+    uint8_t chg[BLOCK];
     Py_ssize_t gs = 0;
-    int64_t prev_t = 0, day_hi = 0; /* the group's day ends at day_hi */
+    int64_t day_hi = 0; /* the group's day ends at this raw time */
     limits st = {-1, 0, -1, 0};
     for (Py_ssize_t b = 0; b < n; b += BLOCK) {
         Py_ssize_t e = b + BLOCK < n ? b + BLOCK : n;
         int status = block_ok(p, b, e - b);
         if (status != OK) return status;
+        Py_ssize_t i = b;
         if (b == 0) {
-            prev_t = ts[0] * scale;
-            day_hi = floor_div(prev_t, DAY_NS) * DAY_NS + DAY_NS;
-            if (VEC_PUSH(&p->run_start, int64_t, 0) || VEC_PUSH(&p->run_lo, int64_t, prev_t))
+            int64_t t = ts[0] * scale;
+            day_hi = raw_at(floor_div(t, DAY_NS) * DAY_NS + DAY_NS, scale);
+            if (VEC_PUSH(&p->run_start, int64_t, 0) || VEC_PUSH(&p->run_lo, int64_t, t))
                 return NO_MEMORY;
+            i = 1;
         }
-        for (Py_ssize_t i = b > 0 ? b : 1; i < e; i++) {
-            int64_t t = ts[i] * scale;
-            int new_pod = ((c0[i] ^ c0[i - 1]) | (c1[i] ^ c1[i - 1]) | (c2[i] ^ c2[i - 1]) |
-                           (c3[i] ^ c3[i - 1])) != 0;
-            if (!new_pod) {
-                if (t <= prev_t) return NOT_RUNS;
-                if (t < day_hi) { /* the usual row: same pod, same day */
-                    prev_t = t;
-                    continue;
-                }
+        Py_ssize_t base = i; /* chg[k - base]: whether row k's pod is not row k-1's */
+        if (i < e && pod_changes(p->codes[0], p->codes[1], p->codes[2], p->codes[3], ts, i,
+                                 e, chg))
+            return NOT_RUNS;
+        /* Between two pod changes the rows are one pod in increasing time: where its day
+         * ends is found by binary search, not row by row. */
+        while (i < e) {
+            Py_ssize_t j = next_change(chg, base, i, e);
+            while (i < j && ts[j - 1] >= day_hi) {
+                Py_ssize_t k = first_at(ts, i, j, day_hi);
+                if (finish_group(p, gs, k, dense)) return NO_MEMORY;
+                gs = k;
+                day_hi = raw_at(floor_div(ts[k] * scale, DAY_NS) * DAY_NS + DAY_NS, scale);
+                i = k + 1;
             }
-            if (finish_group(p, gs, i, dense)) return NO_MEMORY;
-            gs = i;
-            day_hi = floor_div(t, DAY_NS) * DAY_NS + DAY_NS;
-            if (new_pod && (VEC_PUSH(&p->run_hi, int64_t, prev_t) ||
-                            VEC_PUSH(&p->run_start, int64_t, (int64_t)i) ||
-                            VEC_PUSH(&p->run_lo, int64_t, t)))
+            if (j == e) break;
+            int64_t t = ts[j] * scale; /* a new pod */
+            if (finish_group(p, gs, j, dense)) return NO_MEMORY;
+            gs = j;
+            day_hi = raw_at(floor_div(t, DAY_NS) * DAY_NS + DAY_NS, scale);
+            if (VEC_PUSH(&p->run_hi, int64_t, ts[j - 1] * scale) ||
+                VEC_PUSH(&p->run_start, int64_t, (int64_t)j) ||
+                VEC_PUSH(&p->run_lo, int64_t, t))
                 return NO_MEMORY;
-            prev_t = t;
+            i = j + 1;
         }
-        if (p->limit >= 0 && limit_block(p, &st, b, e)) return NO_MEMORY;
+        if (p->limit >= 0) {
+            int clean = p->cur[p->limit].valid == NULL &&
+                        max_bits(p->cur[p->limit].v + b, e - b) <= bits_of(p->max_value);
+            if ((clean ? limit_block_clean(p, &st, b, e) : limit_block(p, &st, b, e)))
+                return NO_MEMORY;
+        }
     }
     p->newest *= scale;
-    if (VEC_PUSH(&p->run_hi, int64_t, prev_t) || finish_group(p, gs, n, dense))
+    if (VEC_PUSH(&p->run_hi, int64_t, ts[n - 1] * scale) || finish_group(p, gs, n, dense))
         return NO_MEMORY;
     if (st.prev > st.kept_last && VEC_PUSH(&p->kept, int64_t, (int64_t)st.prev))
         return NO_MEMORY;

@@ -144,6 +144,41 @@ def test_every_value_lands_in_numpys_bucket(values: list[float]) -> None:
     assert_same_as_numpy(tab, DEFAULT)
 
 
+def shaped(seed: int, pods: int, rows: int, nulls: bool) -> pa.Table:
+    """Pods of random lengths one after another, times in random steps (seconds to hours,
+    some landing exactly on hours and midnights), limits that change, go missing or are
+    null, CPU and memory across magnitudes; often more rows than a block of the pass."""
+    rng = np.random.default_rng(seed)
+    cut = np.sort(rng.choice(np.arange(1, rows), size=min(pods, rows) - 1, replace=False))
+    pod = np.repeat(np.arange(len(cut) + 1), np.diff(np.r_[0, cut, rows]))
+    step = rng.choice([1, 60, 3600, 86_400, 7], size=rows, p=[0.3, 0.5, 0.1, 0.05, 0.05])
+    start = pd.Timestamp("2026-11-20T23:00:00Z").value // 10**9
+    t = np.empty(rows, dtype=np.int64)
+    for p in np.unique(pod):
+        at = np.flatnonzero(pod == p)
+        t[at] = start + rng.integers(-3 * 3600, 3600) + np.cumsum(step[at])
+    limit = rng.choice([5e8, 6e8, np.nan], size=rows, p=[0.6, 0.3, 0.1])
+    mask = rng.random(rows) < 0.1 if nulls else None
+    return pa.table({
+        "timestamp": pa.array(t * 10**6, pa.timestamp("us", tz="UTC")),
+        "namespace": names([f"ns{p % 3}" for p in pod]),
+        "workload": names([f"w{p % 5}" for p in pod]),
+        "pod": names([f"pod-{p}" for p in pod]),
+        "container": names(["main" if p % 2 else "side" for p in pod]),
+        "cpu_cores": pa.array(rng.gamma(1.5, 0.3, rows) * rng.choice([1e-4, 1, 30], rows)),
+        "memory_working_set_bytes": pa.array(rng.lognormal(18, 2, rows)),
+        "memory_request_bytes": pa.array(np.full(rows, 4e8), mask=mask),
+        "memory_limit_bytes": pa.array(limit, mask=mask),
+    })
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.integers(1, 20_000), st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_any_shape_of_runs_gives_the_numpy_paths_rows(seed: int, pods: int, rows: int,
+                                                      nulls: bool) -> None:
+    assert_same_as_numpy(shaped(seed, pods, rows, nulls), UNWEIGHTED)
+
+
 @pytest.mark.parametrize("first", [sketch.CPU_FIRST, sketch.MEM_FIRST])
 def test_bucket_bounds_are_where_numpys_buckets_begin(first: float) -> None:
     bounds = compiled.bucket_bounds(first)
