@@ -58,6 +58,7 @@ class FileRollups:
     # Folded rollups: each pod's limit on the days of the OOM kills whose limit the samples
     # do not give (:meth:`quotatune.rollup.currents.PodCurrents.limit_rows`).
     limit_rows: pd.DataFrame | None = None
+    future: int = 0  # samples left out, stamped in the future
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -85,8 +86,16 @@ def rollups_from_files(
     except Overlap:
         out = _read(*args, exact=True)
     if out.rollups.empty and out.specs.empty and out.events.empty:
-        raise InputError("no data in the given files")
+        # Every sample from the future says more than "no data": the clock is the problem.
+        late = f"; {future_note(out.future, limit)}" if out.future else ""
+        raise InputError(f"no data in the given files{late}")
     return out
+
+
+def future_note(count: int, limit: pd.Timestamp) -> str:
+    """The note for samples stamped after ``limit`` (the clock + the tolerance)."""
+    return (f"ignored {count} sample(s) stamped in the future "
+            f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
 
 
 @dataclass
@@ -224,8 +233,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
     if future:
-        acc.notes.append(f"ignored {future} sample(s) stamped in the future "
-                         f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+        acc.notes.append(future_note(future, limit))
     specs, events = acc.specs, acc.events
     if not events.empty and limits:
         # The limit in force at each OOM kill, as the whole-frame path finds it in the samples
@@ -252,7 +260,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         raw = _as_text(pd.concat(samples, ignore_index=True))
     n = int(rollups["n"].sum()) if not rollups.empty else 0
     return FileRollups(rollups=rollups, specs=specs, events=events, usage=raw, samples=n,
-                       notes=acc.notes, errors=acc.errors, limit_rows=limit_rows)
+                       notes=acc.notes, errors=acc.errors, limit_rows=limit_rows,
+                       future=future)
 
 
 # A fold held flat moves every list value a few times; a frame of one array per row costs an

@@ -18,7 +18,7 @@ from quotatune.model import InputError
 from quotatune.rollup import scan as compiled
 from quotatune.rollup import sketch
 from quotatune.rollup.limits import LimitChanges
-from quotatune.rollup.spans import PodSpans, check_spans
+from quotatune.rollup.spans import Overlap, PodSpans, check_spans
 from quotatune.sources.files.arrow_frames import table_columns
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="built without a C compiler")
@@ -223,6 +223,9 @@ def test_a_pod_in_two_runs_is_left_to_the_caller_to_see() -> None:
     assert chunk is not None
     got = compiled.scan(chunk, DEFAULT)
     assert got is not None and len(got.run_start) == 4
+    spans = PodSpans()
+    assert compiled.take(chunk, spans, DEFAULT, 2**62, pods=100) is None
+    assert len(spans) == 0
 
 
 def test_weighted_columns_take_the_numpy_path() -> None:
@@ -257,3 +260,34 @@ def test_unusual_chunks_are_made_frames(change: str) -> None:
     else:
         tab = tab.drop_columns(["workload"])
     assert table_columns(tab, "t.parquet", 0) is None
+
+
+def test_a_chunk_of_many_pods_comes_in_parts_of_whole_pods() -> None:
+    chunk = table_columns(table(n_pods=7, rows=7 * 1500), "t.parquet", 0)
+    assert chunk is not None
+    whole = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=100)
+    parts = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=3)
+    assert whole is not None and parts is not None and len(whole.parts) == 1
+    pods_per_part = [p.frame["pod"].nunique() for p in parts.parts]
+    assert pods_per_part == [3, 3, 1]
+    joined = pd.concat([p.framed() for p in parts.parts], ignore_index=True)
+    assert_same_rows(joined, whole.parts[0].framed())
+
+
+def test_a_pod_seen_in_an_earlier_chunk_at_the_same_times_is_an_overlap() -> None:
+    chunk = table_columns(table(n_pods=2, rows=400), "t.parquet", 0)
+    assert chunk is not None
+    spans = PodSpans()
+    assert compiled.take(chunk, spans, DEFAULT, 2**62, pods=100) is not None
+    with pytest.raises(Overlap):
+        compiled.take(chunk, spans, DEFAULT, 2**62, pods=100)
+
+
+def test_a_sample_after_the_newest_time_allowed_leaves_the_chunk_to_numpy() -> None:
+    chunk = table_columns(table(n_pods=2, rows=400), "t.parquet", 0)
+    assert chunk is not None
+    newest = int(chunk.ts.max()) * chunk.scale
+    spans = PodSpans()
+    assert compiled.take(chunk, spans, DEFAULT, newest - 1, pods=100) is None
+    assert len(spans) == 0  # nothing recorded for a chunk handed back
+    assert compiled.take(chunk, spans, DEFAULT, newest, pods=100) is not None
