@@ -191,8 +191,8 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
                 if taken is not None:
                     scan.limits.append(taken.limits)
                     scan.compact_limits()
-                    for rows in taken.parts:
-                        held.add_rows(rows)
+                    for rows, hashes in zip(taken.parts, taken.hashes, strict=True):
+                        held.add_rows(rows, hashes)
                     continue
                 # Something the pass does not take: the numpy path finds and names it.
                 checked = _in_time(item.frame(), scan, limit)
@@ -291,8 +291,10 @@ class _Held:
         if not part.empty:
             self.add_rows(rollup_rows(part, self.columns, pod_runs=pod_runs))
 
-    def add_rows(self, rows: FlatRows) -> None:
-        """A chunk's rollup rows (:func:`quotatune.rollup.sketch.rollup_rows`)."""
+    def add_rows(self, rows: FlatRows,
+                 hashes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """A chunk's rollup rows (:func:`quotatune.rollup.sketch.rollup_rows`); ``hashes``:
+        their pods' and containers' name hashes, where the caller has them."""
         if self.currents is None:
             self.pieces.append(rows.framed())
             self.pending += len(self.pieces[-1])
@@ -304,7 +306,7 @@ class _Held:
             entries = sum(len(f[0]) for f in rows.lists.values())
             self.flat = entries < FLAT_ENTRIES_PER_ROW * len(rows) * len(rows.lists)
         self.pieces.append(rows if self.flat else rows.framed())
-        self.currents.add(rows.frame)
+        self.currents.add(rows.frame, hashes)
         self.pending += len(rows)
         if self.pending - self.combined > FOLD_ROWS:
             self.fold_now()

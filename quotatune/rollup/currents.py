@@ -37,12 +37,15 @@ class PodCurrents:
         self._platforms: dict[str, int] = {}
         self._per_pod: dict[str, np.ndarray] | None = None  # the pod-days, once all are in
 
-    def add(self, piece: pd.DataFrame) -> None:
-        """The pod rows of ``piece`` (:func:`quotatune.rollup.sketch.daily_rollup` rows)."""
+    def add(self, piece: pd.DataFrame,
+            hashes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """The pod rows of ``piece`` (:func:`quotatune.rollup.sketch.daily_rollup` rows);
+        ``hashes``: their pods' and containers' name hashes, if known (else hashed here)."""
         if piece.empty:
             return
-        pods = pod_hashes(piece)
-        part = {"pod": pods, "container": frame_hashes(piece, KEY_COLUMNS),
+        pods, containers = hashes if hashes is not None else \
+            (pod_hashes(piece), frame_hashes(piece, KEY_COLUMNS))
+        part = {"pod": pods, "container": containers,
                 "day": utc_ns(piece["day"]), "t_last": utc_ns(piece["t_last"]),
                 "platform": self._platform_codes(piece)}
         for col in CURRENT:

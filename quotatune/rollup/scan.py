@@ -165,6 +165,7 @@ class Taken:
 
     limits: LimitChanges
     parts: list[FlatRows]
+    hashes: list[tuple[np.ndarray, np.ndarray]]  # each part's rows' pod and container hashes
 
 
 def take(chunk: UsageColumns, spans: PodSpans, columns: list[str] | None, newest_ns: int,
@@ -190,11 +191,13 @@ def take(chunk: UsageColumns, spans: PodSpans, columns: list[str] | None, newest
                                "t": chunk.ts[kept] * chunk.scale,
                                "limit": chunk.numbers["memory_limit_bytes"][kept]})
     rows = got.rows
-    if len(got.run_start) <= pods:
-        return Taken(limits, [rows])
-    # Each group's pod, and the groups where every pods-th pod begins.
+    # Each row's pod (its run), whose hash is known already, and its container's.
     pod_of = np.searchsorted(got.run_start, got.group_start, side="right") - 1
+    hashes = (keys[pod_of], name_hashes(name_columns(chunk, _KEY), got.group_start))
+    if len(got.run_start) <= pods:
+        return Taken(limits, [rows], [hashes])
+    # The rows where every pods-th pod begins.
     cuts = np.searchsorted(pod_of, np.arange(pods, len(got.run_start), pods))
-    bounds = [0, *cuts.tolist(), len(rows)]
-    return Taken(limits, [rows.take(np.arange(a, b)) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                     strict=True)])
+    bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)], strict=True))
+    return Taken(limits, [rows.take(np.arange(a, b)) for a, b in bounds],
+                 [(hashes[0][a:b], hashes[1][a:b]) for a, b in bounds])

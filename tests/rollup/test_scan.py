@@ -291,3 +291,15 @@ def test_a_sample_after_the_newest_time_allowed_leaves_the_chunk_to_numpy() -> N
     assert compiled.take(chunk, spans, DEFAULT, newest - 1, pods=100) is None
     assert len(spans) == 0  # nothing recorded for a chunk handed back
     assert compiled.take(chunk, spans, DEFAULT, newest, pods=100) is not None
+
+
+def test_the_hashes_given_with_the_rows_are_their_pods_and_containers() -> None:
+    from quotatune.model import KEY_COLUMNS
+    from quotatune.rollup.namehash import frame_hashes, pod_hashes
+    chunk = table_columns(table(n_pods=7, rows=7 * 1500), "t.parquet", 0)
+    assert chunk is not None
+    got = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=3)
+    assert got is not None
+    for rows, (pods, containers) in zip(got.parts, got.hashes, strict=True):
+        assert np.array_equal(pods, pod_hashes(rows.frame))
+        assert np.array_equal(containers, frame_hashes(rows.frame, KEY_COLUMNS))
