@@ -187,12 +187,11 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
         for item in prefetched(reader):
             if isinstance(item, UsageColumns):
                 taken = take_compiled(item, scan.spans, columns, limit.value,
-                                      FOLD_ROWS if fold else len(item))
+                                      FOLD_ROWS if fold else len(item) + 1)
                 if taken is not None:
                     scan.limits.append(taken.limits)
                     scan.compact_limits()
-                    for rows, hashes in zip(taken.parts, taken.hashes, strict=True):
-                        held.add_rows(rows, hashes)
+                    held.add_rows(taken.rows, taken.hashes)
                     continue
                 # Something the pass does not take: the numpy path finds and names it.
                 checked = _in_time(item.frame(), scan, limit)

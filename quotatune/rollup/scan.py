@@ -79,9 +79,11 @@ class Scanned:
     rows: FlatRows
 
 
-def scan(chunk: UsageColumns, columns: Collection[str] | None) -> Scanned | None:
+def scan(chunk: UsageColumns, columns: Collection[str] | None,
+         max_pods: int = 2**62) -> Scanned | None:
     """The pass over ``chunk`` for the rollup ``columns`` (None: all); None where the numpy
-    path must take the chunk (see the module's doc)."""
+    path must take the chunk (see the module's doc), or where it holds more than
+    ``max_pods`` pods."""
     wanted = set(sketch.ROLLUP_COLUMNS if columns is None else columns)
     if scanpass is None or wanted & _WEIGHTED or not len(chunk) or set(POD_KEY) - set(chunk.names):
         return None
@@ -99,7 +101,7 @@ def scan(chunk: UsageColumns, columns: Collection[str] | None) -> Scanned | None
                         chunk.numbers["cpu_cores"], chunk.numbers["memory_working_set_bytes"],
                         tuple((chunk.numbers[c], *chunk.valid.get(c, (None, 0))) for c in others),
                         limit, MAX_VALUE,
-                        "mem_hour_max" in wanted, *hists)
+                        "mem_hour_max" in wanted, *hists, max_pods)
     if out[0] != 0:
         return None
     (_, newest, run_start, run_lo, run_hi, g_start, g_day, g_first, g_last, cpu_sum, cpu_max,
@@ -160,12 +162,11 @@ def pod_keys(chunk: UsageColumns, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @dataclass
 class Taken:
-    """What a chunk adds: its limit changes, and its rollup rows in parts of at most
-    ``pods`` pods each (as the numpy path cuts a chunk of many pods)."""
+    """What a chunk adds: its limit changes and its rollup rows."""
 
     limits: LimitChanges
-    parts: list[FlatRows]
-    hashes: list[tuple[np.ndarray, np.ndarray]]  # each part's rows' pod and container hashes
+    rows: FlatRows
+    hashes: tuple[np.ndarray, np.ndarray]  # the rows' pods' and containers' name hashes
 
 
 def take(chunk: UsageColumns, spans: PodSpans, columns: list[str] | None, newest_ns: int,
@@ -174,8 +175,10 @@ def take(chunk: UsageColumns, spans: PodSpans, columns: list[str] | None, newest
     (:class:`quotatune.rollup.spans.Overlap` if one repeats a time seen before, as
     :func:`quotatune.rollup.spans.check_spans` raises); None, with ``spans`` unchanged,
     where the numpy path must take the chunk: a value validation refuses, a pod in two
-    runs or out of time order, a time after ``newest_ns`` (ns since 1970)."""
-    got = scan(chunk, columns)
+    runs or out of time order, a time after ``newest_ns`` (ns since 1970), or more than
+    ``pods`` pods (a chunk of a CronJob's pods: the numpy path rolls it up a part at a
+    time, where its rows at once took 200 MB more)."""
+    got = scan(chunk, columns, pods)
     if got is None or got.newest > newest_ns:
         return None
     keys = name_hashes(name_columns(chunk, POD_KEY), got.run_start)
@@ -190,14 +193,7 @@ def take(chunk: UsageColumns, spans: PodSpans, columns: list[str] | None, newest
         limits = LimitChanges({"container": container, "pod": pod,
                                "t": chunk.ts[kept] * chunk.scale,
                                "limit": chunk.numbers["memory_limit_bytes"][kept]})
-    rows = got.rows
     # Each row's pod (its run), whose hash is known already, and its container's.
     pod_of = np.searchsorted(got.run_start, got.group_start, side="right") - 1
-    hashes = (keys[pod_of], name_hashes(name_columns(chunk, _KEY), got.group_start))
-    if len(got.run_start) <= pods:
-        return Taken(limits, [rows], [hashes])
-    # The rows where every pods-th pod begins.
-    cuts = np.searchsorted(pod_of, np.arange(pods, len(got.run_start), pods))
-    bounds = list(zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)], strict=True))
-    return Taken(limits, [rows.take(np.arange(a, b)) for a, b in bounds],
-                 [(hashes[0][a:b], hashes[1][a:b]) for a, b in bounds])
+    return Taken(limits, got.rows,
+                 (keys[pod_of], name_hashes(name_columns(chunk, _KEY), got.group_start)))

@@ -32,7 +32,7 @@
 #endif
 #define VECTOR_CLONES_PAIRWISE VECTOR_CLONES
 
-enum { OK = 0, BAD_VALUE = 1, BAD_TIME = 2, NOT_RUNS = 3, NO_MEMORY = 4 };
+enum { OK = 0, BAD_VALUE = 1, BAD_TIME = 2, NOT_RUNS = 3, NO_MEMORY = 4, TOO_MANY = 5 };
 
 /* ---------------------------------------------------------------- growable arrays */
 typedef struct {
@@ -208,6 +208,7 @@ typedef struct {
     const double *cpu, *mem;
     numcol cur[MAXCUR];
     int ncur, limit; /* limit: which of cur is the memory limit (-1: none) */
+    int64_t max_runs; /* more pod runs than this: TOO_MANY (numpy cuts such a chunk) */
     double max_value;
     int hours;
     hist *cpu_h, *mem_h;
@@ -521,6 +522,7 @@ static int run_pass(pass *p, int32_t *dense) {
             }
             if (j == e) break;
             int64_t t = ts[j] * scale; /* a new pod */
+            if ((int64_t)p->run_start.len >= p->max_runs) return TOO_MANY;
             if (finish_group(p, gs, j, dense)) return NO_MEMORY;
             gs = j;
             day_hi = raw_at(floor_div(t, DAY_NS) * DAY_NS + DAY_NS, scale);
@@ -600,8 +602,10 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     long long scale, lo, hi;
     int limit, hours;
     double max_value;
-    if (!PyArg_ParseTuple(args, "OLLLOOOOOidpOO", &ts, &scale, &lo, &hi, &codes, &sizes, &cpu,
-                          &mem, &curs, &limit, &max_value, &hours, &cpu_spec, &mem_spec))
+    long long max_runs;
+    if (!PyArg_ParseTuple(args, "OLLLOOOOOidpOOL", &ts, &scale, &lo, &hi, &codes, &sizes, &cpu,
+                          &mem, &curs, &limit, &max_value, &hours, &cpu_spec, &mem_spec,
+                          &max_runs))
         return NULL;
     views vs = {.used = 0};
     pass p;
@@ -655,6 +659,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     p.limit = limit < p.ncur ? limit : -1;
     p.max_value = max_value;
+    p.max_runs = max_runs;
     p.hours = hours;
     if (cpu_spec != Py_None) {
         if (take_hist(&vs, cpu_spec, &ch, "cpu bounds")) goto done;
@@ -717,7 +722,8 @@ done:
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(ts, scale, lo, hi, codes, names, cpu, mem, numbers, limit, max_value, hours, "
-     "cpu_bounds, mem_bounds): one chunk's checks, pod runs, limit changes and per-day rollup; see "
+     "cpu_bounds, mem_bounds, max_runs): one chunk's checks, pod runs, limit changes and "
+     "per-day rollup; see "
      "quotatune.rollup.scan."},
     {NULL, NULL, 0, NULL}};
 

@@ -139,6 +139,7 @@ def test_zeros_the_largest_value_and_missing_optional_values_are_taken() -> None
                 min_size=1, max_size=300))
 @settings(max_examples=60, deadline=None)
 def test_every_value_lands_in_numpys_bucket(values: list[float]) -> None:
+    values = (values * 8)[:max(8, len(values))]  # a pod of a few samples is numpy's
     n = len(values)
     tab = table(n_pods=1, rows=n).set_column(5, "cpu_cores", pa.array(values, pa.float64()))
     assert_same_as_numpy(tab, DEFAULT)
@@ -149,7 +150,9 @@ def shaped(seed: int, pods: int, rows: int, nulls: bool) -> pa.Table:
     some landing exactly on hours and midnights), limits that change, go missing or are
     null, CPU and memory across magnitudes; often more rows than a block of the pass."""
     rng = np.random.default_rng(seed)
-    cut = np.sort(rng.choice(np.arange(1, rows), size=min(pods, rows) - 1, replace=False))
+    pods = max(1, min(pods, rows // 8))  # pods of a few samples are numpy's
+    rows = max(rows, 8)
+    cut = np.sort(rng.choice(np.arange(1, rows), size=pods - 1, replace=False))
     pod = np.repeat(np.arange(len(cut) + 1), np.diff(np.r_[0, cut, rows]))
     step = rng.choice([1, 60, 3600, 86_400, 7], size=rows, p=[0.3, 0.5, 0.1, 0.05, 0.05])
     start = pd.Timestamp("2026-11-20T23:00:00Z").value // 10**9
@@ -234,7 +237,7 @@ def test_weighted_columns_take_the_numpy_path() -> None:
 
 
 def test_a_damaged_name_index_is_reported_as_the_frame_path_reports_it() -> None:
-    tab = table(n_pods=2, rows=10)
+    tab = table(n_pods=1, rows=10)
     bad = pa.DictionaryArray.from_arrays(pa.array([0] * 9 + [7], pa.int32()),
                                          pa.array(["ns0"]), safe=False)
     chunk = table_columns(tab.set_column(1, "namespace", bad), "t.parquet", 0)
@@ -262,16 +265,13 @@ def test_unusual_chunks_are_made_frames(change: str) -> None:
     assert table_columns(tab, "t.parquet", 0) is None
 
 
-def test_a_chunk_of_many_pods_comes_in_parts_of_whole_pods() -> None:
+def test_a_chunk_of_more_pods_than_the_fold_takes_at_once_goes_to_numpy() -> None:
     chunk = table_columns(table(n_pods=7, rows=7 * 1500), "t.parquet", 0)
     assert chunk is not None
-    whole = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=100)
-    parts = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=3)
-    assert whole is not None and parts is not None and len(whole.parts) == 1
-    pods_per_part = [p.frame["pod"].nunique() for p in parts.parts]
-    assert pods_per_part == [3, 3, 1]
-    joined = pd.concat([p.framed() for p in parts.parts], ignore_index=True)
-    assert_same_rows(joined, whole.parts[0].framed())
+    spans = PodSpans()
+    assert compiled.take(chunk, spans, DEFAULT, 2**62, pods=6) is None
+    assert len(spans) == 0
+    assert compiled.take(chunk, spans, DEFAULT, 2**62, pods=7) is not None
 
 
 def test_a_pod_seen_in_an_earlier_chunk_at_the_same_times_is_an_overlap() -> None:
@@ -298,8 +298,21 @@ def test_the_hashes_given_with_the_rows_are_their_pods_and_containers() -> None:
     from quotatune.rollup.namehash import frame_hashes, pod_hashes
     chunk = table_columns(table(n_pods=7, rows=7 * 1500), "t.parquet", 0)
     assert chunk is not None
-    got = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=3)
+    got = compiled.take(chunk, PodSpans(), DEFAULT, 2**62, pods=100)
     assert got is not None
-    for rows, (pods, containers) in zip(got.parts, got.hashes, strict=True):
-        assert np.array_equal(pods, pod_hashes(rows.frame))
-        assert np.array_equal(containers, frame_hashes(rows.frame, KEY_COLUMNS))
+    pods, containers = got.hashes
+    assert np.array_equal(pods, pod_hashes(got.rows.frame))
+    assert np.array_equal(containers, frame_hashes(got.rows.frame, KEY_COLUMNS))
+
+
+def test_a_chunk_of_pods_of_a_few_samples_each_is_made_a_frame() -> None:
+    assert table_columns(table(n_pods=40, rows=200), "t.parquet", 0) is None  # 5 a pod
+    assert table_columns(table(n_pods=20, rows=200), "t.parquet", 0) is not None  # 10
+
+
+def test_pods_are_counted_by_the_names_the_rows_use_not_the_dictionary() -> None:
+    tab = table(n_pods=2, rows=200)
+    many = pa.DictionaryArray.from_arrays(
+        pa.array([0] * 100 + [1] * 100, pa.int32()),
+        pa.array(["app0-0", "app0-1", *(f"old-{i}" for i in range(500))]))
+    assert table_columns(tab.set_column(3, "pod", many), "t.parquet", 0) is not None

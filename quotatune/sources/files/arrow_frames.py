@@ -185,11 +185,16 @@ def _codes(indices: Any) -> np.ndarray:
     return (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy()
 
 
+# A chunk whose pods average fewer samples than this is made a frame (see table_columns).
+SHORT_PODS = 8
+
+
 def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | None:
     """``table`` (a canonical Parquet chunk) as typed columns for the compiled pass, when it
     is the usual chunk: times without nulls, the four name columns as dictionaries of
     valid names without nulls (:func:`quotatune.model.chunk.names_as_given`), float64
-    numbers, CPU and memory without nulls, no column twice.  None otherwise: the caller
+    numbers, CPU and memory without nulls, no column twice, pods of more than a few
+    samples each (:data:`SHORT_PODS`).  None otherwise: the caller
     makes a frame of it (:func:`table_frame`, then validation)."""
     import pyarrow as pa
 
@@ -215,6 +220,10 @@ def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | No
                 return None
             if column.null_count:
                 return None
+            if name == "pod" and _short_pods(column.chunk(0), len(table)):
+                # Pods of a few samples each (a CronJob's): numpy rolls such a chunk up a
+                # part at a time; its pods' names made text at once cost 150 MB more.
+                return None
             # The compiled pass checks the codes of a small dictionary itself.
             codes, values = dictionary_codes(column, f"{source}: column {name!r}",
                                              checked=False)
@@ -234,3 +243,14 @@ def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | No
     if not {"cpu_cores", "memory_working_set_bytes"} <= set(chunk.numbers):
         return None
     return chunk
+
+
+def _short_pods(pods: Any, rows: int) -> bool:
+    """Whether the rows' pods (a dictionary array) average fewer than :data:`SHORT_PODS`
+    samples: counted only when the dictionary is that large (a frame's categorical
+    written whole brings all of a file's names into every row group)."""
+    if SHORT_PODS * len(pods.dictionary) <= rows:
+        return False
+    codes = pods.indices.to_numpy(zero_copy_only=False)
+    used = np.count_nonzero(np.bincount(codes, minlength=len(pods.dictionary)))
+    return bool(SHORT_PODS * used > rows)
