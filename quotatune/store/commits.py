@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from quotatune.model.errors import first_line
-from quotatune.store import modes, reads
+from quotatune.store import manifests, modes, reads
 from quotatune.store.errors import StoreError
 from quotatune.store.files import (
     atomic_write_text,
@@ -153,20 +153,17 @@ def stored_day(store: Store, day: str) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for _ in range(5):
-        m = store.manifest(day)
-        if m is None or not m.get("data"):
-            return None
-        path = store.day_dir(day) / m["data"]
+    def read(path: Path) -> Any:
         try:
             names = [f.name for f in pq.read_schema(path)
                      if f.name in TEXT and not pa.types.is_dictionary(f.type)]
             return pq.read_table(path, read_dictionary=names)
         except FileNotFoundError:
-            continue
+            raise
         except (pa.ArrowException, OSError) as exc:
-            raise StoreError(f"{path}: unreadable store file: {exc}") from None
-    raise StoreError(f"{store.day_dir(day)}: kept changing while being read")
+            raise StoreError(f"{path}: unreadable store file: {first_line(exc)}") from None
+
+    return manifests.read_named(store.day_dir(day), "data", read)
 
 
 def _abandon(d: Path, data: Future[None] | None, exc: BaseException) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from quotatune.store import modes
+from quotatune.store import manifests, modes
 from quotatune.store.reads import ROW_GROUP_ROWS
 
 
@@ -125,12 +125,11 @@ def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def remove_unreferenced(d: Path) -> None:
-    """Delete data/rollup/tmp files the current manifest does not point to."""
-    try:
-        m = json.loads((d / "manifest.json").read_text())
-        keep = {m.get("data"), m.get("rollup"), "manifest.json"}
-    except (OSError, ValueError):
-        keep = {"manifest.json"}
+    """Delete data/rollup/tmp files the current manifest does not point to; nothing when
+    the manifest is damaged, since then which files are the day's is unknown."""
+    keep = manifests.named_files(d)
+    if keep is None:
+        return
     with contextlib.suppress(OSError):
         for p in d.iterdir():
             if p.name not in keep:

@@ -18,7 +18,6 @@ import adds nothing, so nothing is duplicated.  Writers take an exclusive ``floc
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,9 +29,10 @@ import pandas as pd
 
 from quotatune import model
 from quotatune.model.collected import Collected
+from quotatune.model.errors import first_line
 from quotatune.rollup import merge
 from quotatune.store import lock as filelock
-from quotatune.store import modes, reads
+from quotatune.store import manifests, modes, reads
 from quotatune.store.commits import DayCommits
 from quotatune.store.errors import StoreError
 from quotatune.store.files import atomic_write_text as _atomic_write_text
@@ -193,33 +193,27 @@ class Store:
         return sorted(
             p.name.removeprefix("day=")
             for p in base.iterdir()
-            if p.name.startswith("day=") and (p / "manifest.json").exists()
+            if p.name.startswith("day=") and manifests.is_day(p.name.removeprefix("day="))
+            and (p / manifests.MANIFEST).exists()
         )
 
     def manifest(self, day: str) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.day_dir(day) / "manifest.json").read_text())  # type: ignore[no-any-return]
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self.day_dir(day)}: unreadable manifest: {exc}") from None
+        """The day's checked manifest (see :mod:`quotatune.store.manifests`), None if absent."""
+        return manifests.load(self.day_dir(day))
 
     def _read_day(
         self, day: str, what: str = "data", columns: list[str] | None = None,
         filters: Any = None,
     ) -> pd.DataFrame | None:
-        for _ in range(5):
-            m = self.manifest(day)
-            if m is None or not m.get(what):
-                return None
-            try:
-                # Rollups keep their list columns as arrays (per-row tuples of Python
-                # scalars would cost minutes on a fleet-sized day).
-                return _read_parquet(self.day_dir(day) / m[what], tuples=what != "rollup",
-                                     columns=columns, filters=filters)
-            except FileNotFoundError:
-                continue  # a writer swapped the day under us: read the new manifest
-        raise StoreError(f"{self.day_dir(day)}: kept changing while being read")
+        def read(path: Path) -> pd.DataFrame:
+            if what == "rollup" and columns is not None:
+                _check_rollup(path, columns)
+            # Rollups keep their list columns as arrays (per-row tuples of Python
+            # scalars would cost minutes on a fleet-sized day).
+            return _read_parquet(path, tuples=what != "rollup", columns=columns,
+                                 filters=filters)
+
+        return manifests.read_named(self.day_dir(day), what, read)
 
     def _selected_days(self, since: pd.Timestamp | None, until: pd.Timestamp | None) -> list[str]:
         lo = since.tz_convert("UTC").strftime("%Y-%m-%d") if since is not None else None
@@ -300,6 +294,26 @@ class Store:
 
 
 # --------------------------------------------------------------------------------- file helpers
+def _check_rollup(path: Path, columns: list[str]) -> None:
+    """Refuse a rollup file without the columns asked for: a projected read leaves out what
+    a file lacks (a day's samples may lack optional columns), so another Parquet file put in
+    a rollup's place read as rows without their key columns and failed deep in a merge."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        have = set(pq.read_schema(path).names)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise StoreError(f"{path}: unreadable store file: {first_line(exc)}") from None
+    missing = [c for c in columns if c not in have]
+    if missing:
+        raise StoreError(f"{path}: not a rollup of this store: lacks column "
+                         + ", ".join(repr(c) for c in missing[:5])
+                         + (" ..." if len(missing) > 5 else ""))
+
+
 def _read_parquet(
     path: Path, *, tuples: bool = True, columns: list[str] | None = None, filters: Any = None,
 ) -> pd.DataFrame:

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from quotatune.store import retention
+from quotatune.model.errors import first_line
+from quotatune.store import manifests, retention
+from quotatune.store.errors import StoreError
 
 if TYPE_CHECKING:
     from quotatune.store.history import Store
@@ -33,12 +35,28 @@ def record_collection(store: Store, source: str, at: pd.Timestamp, *, samples: i
         store.write_text(COLLECTIONS, json.dumps(seen, indent=1, sort_keys=True) + "\n")
 
 
-def last_collections(store: Store) -> dict[str, dict[str, Any]]:
+def last_collections(store: Store, *, strict: bool = False) -> dict[str, dict[str, Any]]:
+    """Each source's last write.  ``strict`` (status): a damaged file is a
+    :class:`StoreError` naming it; else (a writer, which rewrites the file whole) what
+    cannot be read is left out, so one bad line never stops a collection."""
+    path = store.root / COLLECTIONS
     try:
-        seen = json.loads((store.root / COLLECTIONS).read_text())
-    except (OSError, ValueError):
+        seen = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    return seen if isinstance(seen, dict) else {}
+    except (OSError, ValueError) as exc:
+        if strict:
+            raise StoreError(f"{path}: unreadable: {first_line(exc)}") from None
+        return {}
+    if not isinstance(seen, dict):
+        if strict:
+            raise StoreError(f"{path}: damaged: a JSON object expected, "
+                             f"not {type(seen).__name__}")
+        return {}
+    bad = [k for k, v in seen.items() if not isinstance(v, dict)]
+    if bad and strict:
+        raise StoreError(f"{path}: damaged: the entry of {bad[0]!r} is not a JSON object")
+    return {k: v for k, v in seen.items() if k not in bad}
 
 
 @dataclass
@@ -62,12 +80,15 @@ def status(store: Store) -> Status:
     st.first_day, st.last_day = (days[0], days[-1]) if days else (None, None)
     keys = []
     for day in days:
-        d = store.root / "usage" / f"day={day}"
-        try:
-            st.samples += int(json.loads((d / "manifest.json").read_text()).get("rows", 0))
-        except (OSError, ValueError):
+        # A damaged day is named (a StoreError), not counted as empty: status is where a
+        # user looks to see whether the store is sound.
+        m = store.manifest(day)
+        if m is None:
             continue  # dropped under us by a prune
-        keys.append(retention.day_keys(d))
+        st.samples += int(m.get("rows") or 0)
+        keys.append(retention.day_keys(store.day_dir(day)))
+        # Only stat the rollup, never read it: a missing one is named here too.
+        manifests.read_named(store.day_dir(day), "rollup", lambda p: p.stat())
     if keys:
         st.containers = len(pd.concat(keys).drop_duplicates())
     st.specs, st.events = len(store.read_specs()), len(store.read_events())
@@ -77,5 +98,5 @@ def status(store: Store) -> Status:
                 st.bytes_on_disk += os.lstat(os.path.join(dirpath, f)).st_size
             except OSError:
                 continue
-    st.last_collection = last_collections(store)
+    st.last_collection = last_collections(store, strict=True)
     return st

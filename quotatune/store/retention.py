@@ -17,14 +17,15 @@ is either whole or gone, and directories left without a manifest are removed by 
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from quotatune.model.errors import InputError
+from quotatune.model.errors import InputError, first_line
+from quotatune.store import manifests
+from quotatune.store.errors import StoreError
 
 if TYPE_CHECKING:
     from quotatune.store.history import Store
@@ -51,20 +52,29 @@ def day_dirs(root: Path) -> list[tuple[str, Path]]:
     base = root / "usage"
     if not base.is_dir():
         return []
+    # Only calendar days: a stray "day=1999-99-99" is not the store's to read or drop.
     return sorted((p.name.removeprefix("day="), p) for p in base.iterdir()
-                  if p.name.startswith("day=") and p.is_dir())
+                  if p.name.startswith("day=") and manifests.is_day(p.name[4:])
+                  and p.is_dir())
 
 
 def day_keys(d: Path) -> pd.DataFrame:
-    """The containers a day holds, read from its data file's key columns only."""
+    """The containers a day holds, read from its data file's key columns only (none for a
+    directory without a manifest).  A damaged day is a :class:`StoreError`: read as empty,
+    a prune would drop the specs of the containers only it holds."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        m = json.loads((d / "manifest.json").read_text())
-        table = pq.read_table(d / m["data"], columns=KEY)
-    except (OSError, ValueError, KeyError):
-        return pd.DataFrame(columns=KEY)
-    return table.to_pandas().drop_duplicates()
+    def read(path: Path) -> pd.DataFrame:
+        try:
+            return pq.read_table(path, columns=KEY).to_pandas().drop_duplicates()
+        except FileNotFoundError:
+            raise
+        except (pa.ArrowException, OSError) as exc:
+            raise StoreError(f"{path}: unreadable store file: {first_line(exc)}") from None
+
+    keys = manifests.read_named(d, "data", read)
+    return pd.DataFrame(columns=KEY) if keys is None else keys
 
 
 def _keys(frames: list[pd.DataFrame]) -> set[tuple[str, str, str]]:
@@ -104,14 +114,14 @@ def prune(store: Store, keep_days: int, now: pd.Timestamp) -> PruneReport:
                               pd.DataFrame(events[keep_ev]).reset_index(drop=True))
         days_dropped = 0
         for _, d in old:
-            days_dropped += (d / "manifest.json").exists()
+            days_dropped += (d / manifests.MANIFEST).exists()
             drop_day(d)
     return PruneReport(days_dropped, events_dropped, specs_dropped, cutoff)
 
 
 def drop_day(d: Path) -> None:
     """The manifest first (the commit point), then the files, then the directory."""
-    (d / "manifest.json").unlink(missing_ok=True)
+    (d / manifests.MANIFEST).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         for p in d.iterdir():
             p.unlink(missing_ok=True)
