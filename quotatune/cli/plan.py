@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ import typer
 from quotatune.cli.options import FileFormat, StoreDir
 
 OUTPUTS = ("table", "json", "yaml", "html")
+# Kubernetes' documented limit of pods in one cluster: a surge past it cannot happen, and
+# 10^20 extra pods gave quotas of 10^20 cores.
+MAX_SURGE_PODS = 150_000
 _SHAPE_LIKE = re.compile(r"^[0-9.]+m?(?:cpus?)?/[0-9.]+[A-Za-z]+(?:/\d+(?:pods?)?)?$")
 
 
@@ -25,11 +29,12 @@ def parse_max_surge(text: str) -> float | int:
             pct = float(t[:-1])
             if 0 <= pct <= 1000:
                 return pct / 100
-        elif t.isdigit():
+        elif t.isdigit() and int(t) <= MAX_SURGE_PODS:
             return int(t)
     except ValueError:
         pass
-    raise InputError(f"bad --max-surge {text!r}: use a percentage like 25% or a pod count like 2")
+    raise InputError(f"bad --max-surge {text!r}: use a percentage up to 1000% like 25% or a "
+                     f"pod count up to {MAX_SURGE_PODS} like 2")
 
 
 def command(
@@ -93,6 +98,11 @@ def command(
 
     if output not in OUTPUTS:
         raise InputError(f"unknown output {output!r}; use one of {', '.join(OUTPUTS)}")
+    for flag, price in (("--price-core-hour", price_core_hour),
+                        ("--price-gib-hour", price_gib_hour)):
+        # inf was printed as Infinity, which is not JSON; savings of inf mean nothing.
+        if price is not None and not math.isfinite(price):
+            raise InputError(f"bad {flag} {price:g}: a price must be a finite number")
     if nodes_file is not None and context is not None:
         raise InputError("give --nodes or --context, not both")
     # "--node-shape 4cpu/16Gi 8cpu/32Gi": the values after the first arrive as arguments.
@@ -108,11 +118,13 @@ def command(
     nodes = load_nodes(nodes_file, context, kubeconfig)
     target, files = split_target_and_files(args or [], from_files)
     recs, data = plan_inputs(files, fmt, config.store_dir(store), target)
-    if data.usage.empty:
-        err("note: no usage samples: the recommended requests equal the current ones")
     plan = plan_capacity(recs, data.specs, nodes, node_shapes, max_surge=surge, prices=prices,
                          docker_host=host, events=data.events, time_limit=time_limit,
-                         usage=data.usage)
+                         usage=data.usage, nodes_from=(f"--nodes {nodes_file}" if nodes_file
+                                                       else f"--context {context}"))
+    # After the plan, whose errors (a node of no room in --nodes) are then the only line.
+    if data.usage.empty:
+        err("note: no usage samples: the recommended requests equal the current ones")
     if output == "json":
         from quotatune.render.plan.data import render_plan_json
 

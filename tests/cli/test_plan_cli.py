@@ -107,10 +107,44 @@ def test_nodes_through_a_kubeconfig_context(tmp_path: Path):
     (["--max-surge", "lots"], "bad --max-surge 'lots'"),
     (["-o", "xml"], "unknown output 'xml'"),
     (["--nodes", PODS, "--context", "x"], "not both"),
+    (["--node-shape", "99999999999999999cpu/16Gi"],
+     "bad --node-shape '99999999999999999cpu/16Gi': CPU is out of range"),
+    (["--node-shape", "4cpu/16Gi/99999999999999999999"], "pods is out of range"),
+    (["--node-shape", "4cpu/99999999999999999999Gi"], "quantity out of range"),
+    (["--max-surge", "99999999999999999999"], "bad --max-surge '99999999999999999999'"),
+    (["--price-core-hour", "inf", "-o", "json"], "bad --price-core-hour inf"),
+    (["--price-gib-hour", "inf"], "bad --price-gib-hour inf"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(args, needle):
     line = one_error_line(run_cli("plan", "--from", PODS, *args))
     assert needle in line
+
+
+def test_a_node_shape_takes_the_exponent_form_of_a_quantity_as_nodes_do():
+    run = run_cli("plan", "--from", PODS, "--node-shape", "1e3/1e12", "-o", "json")
+    assert run.code == 0, run.stderr
+    counts = json.loads(run.stdout)["scenarios"]["current"]["node_counts"]
+    assert [(c["shape"], c["nodes"]) for c in counts] == [("1e3/1e12", 1)]
+
+
+def node_list(cpu: str) -> dict[str, object]:
+    return {"kind": "List", "items": [{
+        "metadata": {"name": "n1"},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                   "allocatable": {"cpu": cpu, "memory": "16Gi", "pods": "110"}}}]}
+
+
+@pytest.mark.parametrize(("cpu", "needle"), [
+    ("99999999999999999", "node 'n1': allocatable cpu 1e+17 cores is out of range"),
+    ("-4", "node 'n1': allocatable cpu -4 cores must be above zero"),
+    ("0", "node 'n1': allocatable cpu 0 cores must be above zero"),
+])
+def test_a_nodes_file_with_an_impossible_allocatable_is_one_line(tmp_path: Path, cpu: str,
+                                                                 needle: str):
+    path = tmp_path / "nodes.json"
+    path.write_text(json.dumps(node_list(cpu)))
+    line = one_error_line(run_cli("plan", "--from", PODS, "--nodes", str(path)))
+    assert f"--nodes {path}: {needle}" in line
 
 
 def test_bad_nodes_file_is_one_line(tmp_path: Path):

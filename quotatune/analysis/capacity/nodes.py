@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +24,13 @@ RESOURCES = ("cpu", "memory", "pods")
 REASONS = {"cpu": "Insufficient cpu", "memory": "Insufficient memory", "pods": "Too many pods"}
 
 
-_SHAPE = re.compile(
-    r"^(?P<cpu>[0-9.]+m?)(?:cpus?)?/(?P<mem>[0-9.]+[A-Za-z]*)(?:/(?P<pods>\d+)(?:pods?)?)?$"
-)
+# Each part is handed whole to the quantity parser, so a shape takes every form a Kubernetes
+# quantity takes ("1e3", "1.5e3m" and "16Gi" alike), as a --nodes file's allocatable does.
+_SHAPE = re.compile(r"^(?P<cpu>[^/]+?)(?:cpus?)?/(?P<mem>[^/]+)(?:/(?P<pods>[0-9]+)(?:pods?)?)?$",
+                    re.ASCII)
+# Resources are held as int64 (millicores, bytes, pod slots): a larger one would overflow
+# the arrays the packing works on.
+INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def parse_shape(text: str) -> NodeShape:
@@ -36,16 +42,21 @@ def parse_shape(text: str) -> NodeShape:
     try:
         cpu = cpu_quantity_to_millicores(m.group("cpu"))
         mem = memory_quantity_to_bytes(m.group("mem"))
-    except InputError:
-        raise InputError(f"bad --node-shape {text!r}: {hint}") from None
+    except InputError as exc:  # the parser's reason (out of range, not a quantity) too
+        raise InputError(f"bad --node-shape {text!r}: {exc}; {hint}") from None
     pods = int(m.group("pods")) if m.group("pods") else DEFAULT_MAX_PODS
     if cpu <= 0 or mem <= 0 or pods <= 0:
         raise InputError(f"bad --node-shape {text!r}: CPU, memory and pods must be above zero")
+    for what, value in (("CPU", cpu), ("memory", mem), ("pods", pods)):
+        if value > INT64_MAX:
+            raise InputError(f"bad --node-shape {text!r}: {what} is out of range")
     return NodeShape(text.strip(), cpu, mem, pods)
 
 
-def node_arrays(nodes: pd.DataFrame | None) -> tuple[list[str], np.ndarray, list[str]]:
-    """Names and allocatable (millicores, bytes, pods) of the schedulable nodes, + notes."""
+def node_arrays(nodes: pd.DataFrame | None, source: str = "nodes"
+                ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Names and allocatable (millicores, bytes, pods) of the schedulable nodes, + notes.
+    ``source`` (where the nodes came from, e.g. "--nodes FILE") starts an error's line."""
     if nodes is None or nodes.empty:
         return [], np.zeros((0, 3), dtype=np.int64), []
     notes = []
@@ -60,12 +71,35 @@ def node_arrays(nodes: pd.DataFrame | None) -> tuple[list[str], np.ndarray, list
                              + ", ".join(nodes.loc[bad, "node"].astype(str)[:5]))
             keep &= ~bad
     nodes = nodes[keep]
-    cpu = [math.floor(round(float(v) * 1000, 6)) if pd.notna(v) else 0
-           for v in nodes["cpu_allocatable_cores"]]
-    mem = [int(v) if pd.notna(v) else 0 for v in nodes["memory_allocatable_bytes"]]
-    pods = [int(v) if pd.notna(v) else DEFAULT_MAX_PODS for v in nodes["pods_allocatable"]]
+    names = [str(n) for n in nodes["node"]]
+    cpu = [_allocatable(source, n, "cpu", v, lambda x: math.floor(round(float(x) * 1000, 6)),
+                        0) for n, v in zip(names, nodes["cpu_allocatable_cores"], strict=True)]
+    mem = [_allocatable(source, n, "memory", v, int, 0)
+           for n, v in zip(names, nodes["memory_allocatable_bytes"], strict=True)]
+    pods = [_allocatable(source, n, "pods", v, int, DEFAULT_MAX_PODS)
+            for n, v in zip(names, nodes["pods_allocatable"], strict=True)]
     alloc = np.array([cpu, mem, pods], dtype=np.int64).T.reshape(-1, 3)
-    return [str(n) for n in nodes["node"]], alloc, notes
+    return names, alloc, notes
+
+
+def _allocatable(source: str, node: str, what: str, value: object,
+                 convert: Callable[[Any], int], unknown: int) -> int:
+    """A node's allocatable ``what`` in its integer unit (``unknown`` if it gives none).
+    A value at or below zero or past int64 is refused: the packing would place pods on a
+    node of negative room, or overflow."""
+    if not pd.notna(value):  # type: ignore[call-overload]
+        return unknown
+    try:
+        number = float(value)  # type: ignore[arg-type]
+        n = convert(value) if math.isfinite(number) else None
+    except (TypeError, ValueError, OverflowError):
+        n = None
+    if n is None or n > INT64_MAX or n <= 0:
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
+        unit = {"cpu": " cores", "memory": " bytes"}.get(what, "")
+        why = "must be above zero" if n is not None and n <= 0 else "is out of range"
+        raise InputError(f"{source}: node {node!r}: allocatable {what} {shown}{unit} {why}")
+    return n
 
 
 def expand(ws: list[WorkloadPods], scenario: str, nnodes: int

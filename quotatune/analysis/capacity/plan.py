@@ -96,11 +96,13 @@ def plan_capacity(
     events: pd.DataFrame | None = None,
     time_limit: float = packing.EXACT_TIME_LIMIT_S,
     usage: pd.DataFrame | None = None,
+    nodes_from: str = "nodes",
 ) -> CapacityPlan:
     """The whole plan; see the module docstring.  ``usage`` (optional) tells how many pods of
-    each workload run now when the specs do not say (see ``running_pods``)."""
+    each workload run now when the specs do not say (see ``running_pods``); ``nodes_from``
+    names where ``nodes`` came from in an error about them."""
     ws = build_workloads(recs, specs, running_pods(usage))
-    names, alloc, notes = node_arrays(nodes)
+    names, alloc, notes = node_arrays(nodes, nodes_from)
     scenarios = {}
     for sc in SCENARIOS:
         demand, owner, target = expand(ws, sc, len(names))

@@ -4,6 +4,7 @@ cluster (tests/fixtures/capacity) with hand-checked numbers."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -168,10 +169,26 @@ def test_docker_recommendations_are_not_packed_onto_kubernetes_nodes(nodes):
 @pytest.mark.parametrize(("text", "cpu", "mem", "pods"), [
     ("4cpu/16Gi", 4000, 16 << 30, 110), ("3500m/15Gi/58pods", 3500, 15 << 30, 58),
     ("2/8G", 2000, 8 * 10**9, 110), ("0.5cpu/512Mi/20", 500, 512 << 20, 20),
+    # The exponent form of a quantity, as a --nodes file's allocatable takes it.
+    ("1e3/1e3", 1_000_000, 1000, 110), ("1.5e1cpu/2E9/4pods", 15_000, 2 * 10**9, 4),
+    ("9223372036854775cpu/9223372036854775807/9223372036854775807",
+     9_223_372_036_854_775_000, 2**63 - 1, 2**63 - 1),
 ])
 def test_parse_shape(text, cpu, mem, pods):
     s = parse_shape(text)
     assert (s.cpu, s.memory, s.pods) == (cpu, mem, pods)
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("9223372036854776cpu/16Gi", "CPU is out of range"),  # past int64 as millicores
+    ("4cpu/9223372036854775808", "quantity out of range"),
+    ("4cpu/16Gi/9223372036854775808", "pods is out of range"),
+    ("1.5e3m/1Gi", "not a Kubernetes quantity: '1.5e3m'"),  # exponent or suffix, not both
+])
+def test_parse_shape_refuses_what_int64_cannot_hold_in_one_line(text, why):
+    with pytest.raises(InputError, match=f"bad --node-shape '{re.escape(text)}': "
+                                         f"{re.escape(why)}"):
+        parse_shape(text)
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -244,9 +261,11 @@ workload_rows = st.lists(st.fixed_dictionaries({
     "memory_limit_bytes": st.one_of(st.none(), st.floats(0, 16 * 2**30)),
     "replicas": st.one_of(st.none(), st.integers(0, 6)),
 }), max_size=8)
+# A node has some room of each (a node without is refused: see the test below this one).
 node_rows = st.lists(st.fixed_dictionaries({
-    "cpu_allocatable_cores": st.floats(0, 8), "memory_allocatable_bytes": st.floats(0, 2**34),
-    "pods_allocatable": st.integers(0, 10)}), max_size=4)
+    "cpu_allocatable_cores": st.floats(0.001, 8),
+    "memory_allocatable_bytes": st.floats(1, 2**34),
+    "pods_allocatable": st.integers(1, 10)}), max_size=4)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -267,6 +286,30 @@ def test_any_cluster_plans_without_error_and_within_allocatable(rows, node_list,
     assert all(d is None or d["kind"] in ("ResourceQuota", "LimitRange")
                for d in yaml.safe_load_all(plan.quotas_yaml))
     json.dumps(plan.to_dict())
+
+
+@pytest.mark.parametrize(("column", "value", "says"), [
+    ("cpu_allocatable_cores", 0.0, "allocatable cpu 0 cores must be above zero"),
+    ("cpu_allocatable_cores", 0.0004, "allocatable cpu 0.0004 cores must be above zero"),
+    ("cpu_allocatable_cores", -4.0, "allocatable cpu -4 cores must be above zero"),
+    ("memory_allocatable_bytes", 0.0, "allocatable memory 0 bytes must be above zero"),
+    ("pods_allocatable", 0, "allocatable pods 0 must be above zero"),
+    ("cpu_allocatable_cores", 1e17, "allocatable cpu 1e+17 cores is out of range"),
+    ("cpu_allocatable_cores", float("inf"), "allocatable cpu inf cores is out of range"),
+    ("memory_allocatable_bytes", 2.0**63, "allocatable memory 9.22337e+18 bytes is out"),
+])
+def test_a_node_without_room_or_past_int64_is_refused_in_one_line(column, value, says):
+    node = {"node": "n1", "cpu_allocatable_cores": 4.0, "memory_allocatable_bytes": 2.0**34,
+            "pods_allocatable": 110, column: value}
+    with pytest.raises(InputError, match=f"^--nodes n.json: node 'n1': {re.escape(says)}"):
+        plan_capacity([], None, pd.DataFrame([node]), [], nodes_from="--nodes n.json")
+
+
+def test_a_node_without_a_value_has_none_of_it_as_before():
+    node = {"node": "n1", "cpu_allocatable_cores": None, "memory_allocatable_bytes": 2.0**34,
+            "pods_allocatable": None}
+    plan = plan_capacity([], None, pd.DataFrame([node]), [])
+    assert plan.scenarios["current"].nodes[0].allocatable == (0, 2**34, 110)
 
 
 def test_a_workload_scaled_to_zero_has_no_pods():
