@@ -11,6 +11,23 @@ import typer
 
 from quotatune.cli.options import FileFormat, StoreDir
 
+# A century, as prune's --keep-days: past it a date offset overflows (nan and inf failed as
+# internal errors while rounding to whole days, 1e300 printed a 300-digit day count).
+MAX_DAYS = 36500
+
+
+def check_days(value: float | None, flag: str) -> float | None:
+    """``value`` as given, or an input error naming ``flag`` if it is not finite or past
+    :data:`MAX_DAYS` (whether it is a positive whole number is the backtest's to say)."""
+    import math
+
+    from quotatune.model.errors import InputError
+
+    if value is not None and not (math.isfinite(value) and value <= MAX_DAYS):
+        raise InputError(f"{flag} must be a whole number of days up to {MAX_DAYS}, "
+                         f"not {value:g}")
+    return value
+
 
 def command(
     args: Annotated[
@@ -82,6 +99,8 @@ def command(
         raise InputError("give --from FILE… or --store DIR, not both")
     target = Target.parse(targets[0] if targets else None)
     strategies = names or STRATEGIES
+    train_days = check_days(train_days, "--train-days")
+    test_days = check_days(test_days, "--test-days")
     shape = None
     if folds is not None:
         if output == "html":

@@ -18,6 +18,7 @@ import typer
 from quotatune.cli.options import FileFormat, FromFiles, NowText, StoreDir, TargetArgs
 
 EXIT_LOCKED = 75  # sysexits.h EX_TEMPFAIL
+MAX_KEEP_DAYS = 36_500
 
 
 def command(
@@ -78,6 +79,11 @@ def command(
     from quotatune.pipelines import archive
     from quotatune.pipelines.diagnose import parse_since
 
+    # At most a century, as the store's --keep-days: inf or 1e300 overflowed the date
+    # arithmetic of the prune, after the report was written.
+    if keep_days is not None and not keep_days <= MAX_KEEP_DAYS:
+        raise InputError(f"--keep-days must be a number of days up to {MAX_KEEP_DAYS}, "
+                         f"not {keep_days:g}")
     threshold = severity_rank(fail_on) if fail_on is not None else None
     window = parse_since(since)
     now = parse_now(now_text)

@@ -71,6 +71,12 @@ def test_folds_from_the_store_are_the_folds_of_the_files(store: Path):
 @pytest.mark.parametrize(("args", "needle"), [
     (["--train-days", "1.5"], "--train-days must be a positive whole number"),
     (["--train-days", "30"], "no samples after the first 30 training days"),
+    (["--train-days", "nan"], "--train-days must be a whole number of days up to 36500, "
+                              "not nan"),
+    (["--train-days", "inf"], "--train-days must be a whole number of days up to 36500, "
+                              "not inf"),
+    (["--test-days", "inf"], "--test-days must be a whole number of days up to 36500"),
+    (["--train-days", "1e300"], "not 1e+300"),
     (["nope/none"], "nope/none"),
     (["--from", FILES[0]], "not both"),
 ])

@@ -137,6 +137,9 @@ def test_an_overlapping_run_exits_75_with_one_line_and_writes_nothing(usage_csv,
     (["--fail-on", "loud"], "unknown severity"),
     (["--now", "yesterday-ish"], "bad --now"),
     (["--strategy", "crystal-ball"], "unknown strategy"),
+    (["--keep-days", "inf"], "--keep-days must be a number of days up to 36500, not inf"),
+    (["--keep-days", "1e300"], "not 1e+300"),
+    (["--node-shape", "99999999999999999cpu/16Gi"], "CPU is out of range"),
 ])
 def test_bad_input_is_one_line_and_exit_2(usage_csv, tmp_path, args, words):
     base = [] if "--from" in args else ["--from", str(usage_csv)]
