@@ -9,7 +9,8 @@ one line naming the holder — it never writes beside a run in progress.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -93,16 +94,21 @@ def command(
     except OSError as exc:
         raise InputError(f"cannot create reports directory {out_dir}: "
                          f"{exc.strerror or exc}") from None
-    try:
-        with archive.locked(out_dir, lock_wait, now):
-            written, findings, errors = _run(args, from_files, fmt, store, out_dir, strategy,
-                                             top, keep, keep_days, nodes_file, shapes, now,
-                                             window, progress=not cron)
-    except archive.LockHeld as exc:
-        err(f"quotatune: report: {exc}; not writing a report beside it")
-        raise typer.Exit(EXIT_LOCKED) from None
-    except OSError as exc:  # full disk, read-only directory: one line, no traceback
-        raise InputError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+    with ExitStack() as held:
+        try:
+            with _writing_to(out_dir):
+                held.enter_context(archive.locked(out_dir, lock_wait, now))
+        except archive.LockHeld as exc:
+            err(f"quotatune: report: {exc}; not writing a report beside it")
+            raise typer.Exit(EXIT_LOCKED) from None
+        # Reading is outside _writing_to: an unreadable store file is named as itself
+        # (it was reported as "cannot write to" the reports directory).
+        outcome, errors = _run(args, from_files, fmt, store, strategy, top, nodes_file,
+                               shapes, now, window, progress=not cron)
+        with _writing_to(out_dir):
+            written = archive.publish(out_dir, outcome.html, now, keep=keep,
+                                      keep_days=keep_days)
+    findings = outcome.findings
     for e in errors:
         err(f"warning: {e}")
     failing = [] if threshold is None or findings is None else [
@@ -117,16 +123,26 @@ def command(
             typer.echo(f"removed {p}")
 
 
+@contextmanager
+def _writing_to(out_dir: Path) -> Iterator[None]:
+    """An OSError inside is the reports directory's (full disk, read-only): one line."""
+    from quotatune.model.errors import InputError
+
+    try:
+        yield
+    except OSError as exc:
+        raise InputError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+
+
 def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
-         store: Path | None, out_dir: Path, strategy: str | None, top: int,
-         keep: int | None, keep_days: float | None, nodes_file: Path | None,
+         store: Path | None, strategy: str | None, top: int, nodes_file: Path | None,
          shapes: list[str] | None, now: Any, since: Any, progress: bool
-         ) -> tuple[Any, Any, list[str]]:
+         ) -> tuple[Any, list[str]]:
+    """The report's outcome (its HTML and findings) and the warnings of what was read."""
     from quotatune.cli import config
     from quotatune.cli.common import split_target_and_files
     from quotatune.cli.output import DayProgress
     from quotatune.cli.output import progress as files_progress
-    from quotatune.pipelines import archive
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
     from quotatune.pipelines.recommend import check_strategy
@@ -158,5 +174,4 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
                                               nodes=nodes, shapes=shapes, since=since,
                                               on_day=on_day)
         errors = list(stored.errors)
-    written = archive.publish(out_dir, outcome.html, now, keep=keep, keep_days=keep_days)
-    return written, outcome.findings, errors
+    return outcome, errors

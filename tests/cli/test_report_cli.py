@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -147,6 +149,21 @@ def test_bad_input_is_one_line_and_exit_2(usage_csv, tmp_path, args, words):
     assert r.code == 2
     assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_store_day_is_named_not_blamed_on_the_reports_directory(store, tmp_path):
+    root = tmp_path / "store"
+    shutil.copytree(store, root)
+    day = sorted((root / "usage").iterdir())[0]
+    day.chmod(0)
+    try:
+        r = run_cli("report", "--store", str(root), "--out", str(tmp_path / "out"))
+    finally:
+        day.chmod(0o700)
+    assert r.code == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert str(day) in r.stderr and "Permission denied" in r.stderr
+    assert "cannot write" not in r.stderr and "Traceback" not in r.stderr
 
 
 def test_an_out_path_that_is_a_file_is_an_input_error(usage_csv, tmp_path):
