@@ -25,7 +25,7 @@ from quotatune.analysis.strategies.base import (
 from quotatune.analysis.summary import History
 from quotatune.model import KEY_COLUMNS, Current, Recommendation
 from quotatune.model.errors import InputError
-from quotatune.model.units import MIB, bytes_to_mib_ceil, cores_to_millicores_ceil
+from quotatune.model.units import ceil_units
 from quotatune.rollup import sketch
 from quotatune.rollup.merge import fold_pods
 from quotatune.rollup.sketch import daily_rollup
@@ -237,23 +237,6 @@ def confidence(days: float, samples: int) -> str:
     counting as one day (VPA assumes 1-minute samples): >= 7 high, >= 2 medium, else low."""
     c = min(days, samples / 288.0)
     return "high" if c >= 7 else "medium" if c >= 2 else "low"
-
-
-def ceil_units(values: np.ndarray, unit: str) -> list[int | None]:
-    """Round a whole array up to millicores ("cpu", from cores) or MiB ("mem", from bytes)
-    exactly as :mod:`quotatune.model.units` does one value at a time: vectorised, with the values
-    close enough to a whole unit for its rounding tolerance to matter handed to units
-    itself.  NaN -> None."""
-    v = np.asarray(values, dtype="float64")
-    x = v * 1000.0 if unit == "cpu" else v / MIB
-    scalar = cores_to_millicores_ceil if unit == "cpu" else bytes_to_mib_ceil
-    finite = np.isfinite(x)
-    # Integers before the scalar results go in: a float64 cannot hold them past 2^53.
-    out = np.ceil(np.where(finite, x, 0.0)).astype("int64")
-    near = finite & (np.abs(x - np.rint(np.where(finite, x, 0.0))) < 1e-5)
-    for i in np.flatnonzero(near):
-        out[i] = scalar(float(v[i]))
-    return [n if ok else None for n, ok in zip(out.tolist(), finite.tolist(), strict=True)]
 
 
 def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,

@@ -12,6 +12,8 @@ import re
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_CEILING, Context, Decimal, DecimalException
 from fractions import Fraction
 
+import numpy as np
+
 from quotatune.model.errors import InputError
 
 MIB = 1 << 20
@@ -158,3 +160,20 @@ def mib_text(nbytes: float | int | None) -> str:
     if nbytes is None or not math.isfinite(nbytes):
         return "unknown"
     return format_memory_mib(bytes_to_mib_ceil(float(nbytes)))
+
+
+def ceil_units(values: np.ndarray, unit: str) -> list[int | None]:
+    """Round a whole array up to millicores ("cpu", from cores) or MiB ("mem", from bytes)
+    exactly as the functions above do one value at a time: vectorised, with the values
+    close enough to a whole unit for its rounding tolerance to matter handed to units
+    itself.  NaN -> None."""
+    v = np.asarray(values, dtype="float64")
+    x = v * 1000.0 if unit == "cpu" else v / MIB
+    scalar = cores_to_millicores_ceil if unit == "cpu" else bytes_to_mib_ceil
+    finite = np.isfinite(x)
+    # Integers before the scalar results go in: a float64 cannot hold them past 2^53.
+    out = np.ceil(np.where(finite, x, 0.0)).astype("int64")
+    near = finite & (np.abs(x - np.rint(np.where(finite, x, 0.0))) < 1e-5)
+    for i in np.flatnonzero(near):
+        out[i] = scalar(float(v[i]))
+    return [n if ok else None for n, ok in zip(out.tolist(), finite.tolist(), strict=True)]

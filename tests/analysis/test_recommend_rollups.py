@@ -124,3 +124,13 @@ def test_vectorised_rounding_matches_units(values):
     arr = np.array(values + [np.nan], dtype=float)
     assert ceil_units(arr, "cpu") == [cores_to_millicores_ceil(v) for v in values] + [None]
     assert ceil_units(arr, "mem") == [bytes_to_mib_ceil(v) for v in values] + [None]
+
+
+def test_reasons_formatted_a_whole_array_at_a_time_read_as_one_by_one() -> None:
+    from quotatune.analysis.strategies.base import fmt_cpu, fmt_cpus, fmt_mem, fmt_mems
+    cores = np.array([0.0, 0.25, 0.2500001, 1.0, 3.9999999, 2.0**33 / 1000 + 0.5])
+    nbytes = np.array([0.0, 1.0, 2.0**20, 2.0**20 + 1, 10 * 2.0**30, 10 * 2.0**30 - 1, 2.0**53])
+    assert fmt_cpus(cores) == [fmt_cpu(v) for v in cores]
+    assert fmt_mems(nbytes) == [fmt_mem(v) for v in nbytes]
+    with pytest.raises(ValueError):
+        fmt_mems(np.array([1.0, np.nan]))

@@ -14,7 +14,7 @@ import numpy as np
 
 from quotatune.analysis.policy import Policy
 from quotatune.analysis.summary import History
-from quotatune.model.units import MIB, bytes_to_mib_ceil, cores_to_millicores_ceil
+from quotatune.model.units import MIB, bytes_to_mib_ceil, ceil_units, cores_to_millicores_ceil
 
 
 @dataclass
@@ -103,6 +103,20 @@ def fmt_mem(nbytes: float) -> str:
     if mib >= 10 * 1024:
         return f"{mib / 1024:.1f} GiB"
     return f"{mib} MiB"
+
+
+def fmt_cpus(cores: np.ndarray) -> list[str]:
+    """:func:`fmt_cpu` of each value, rounded a whole array at a time (the reasons of a
+    fleet's containers: 15,000 values made one by one were a tenth of a recommendation)."""
+    return [f"{m}m" if m is not None else fmt_cpu(v)  # fmt_cpu raises for NaN, as one by one
+            for m, v in zip(ceil_units(cores, "cpu"), np.asarray(cores).tolist(), strict=True)]
+
+
+def fmt_mems(nbytes: np.ndarray) -> list[str]:
+    """:func:`fmt_mem` of each value, rounded a whole array at a time."""
+    return [(f"{m / 1024:.1f} GiB" if m >= 10 * 1024 else f"{m} MiB") if m is not None
+            else fmt_mem(v)
+            for m, v in zip(ceil_units(nbytes, "mem"), np.asarray(nbytes).tolist(), strict=True)]
 
 
 def fmt_days(hours: float) -> str:

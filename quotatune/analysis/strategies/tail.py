@@ -54,7 +54,9 @@ from quotatune.analysis.strategies.base import (
     apply_floor,
     empty_reasons,
     fmt_cpu,
+    fmt_cpus,
     fmt_mem,
+    fmt_mems,
     nan,
 )
 from quotatune.analysis.summary import History, percentile_values
@@ -107,11 +109,13 @@ def _cpu(h: History, reasons: list[list[str]]) -> np.ndarray:
     cost = values + CPU_OVERRUN_PRICE * (1 - q)[None, :]
     pick = cost.argmin(axis=1)
     cpu = values[np.arange(h.size), pick]
+    chosen, low, high = fmt_cpus(cpu), fmt_cpus(values[:, 0]), fmt_cpus(values[:, -1])
+    samples = h.samples.tolist()
     for i in range(h.size):
         reasons[i].append(
-            f"CPU: p{q[pick[i]] * 100:g} of {h.samples[i]} samples = {fmt_cpu(cpu[i])} (of "
-            f"p{q[0] * 100:g} {fmt_cpu(values[i, 0])} .. p{q[-1] * 100:g} "
-            f"{fmt_cpu(values[i, -1])}, the cheapest point at "
+            f"CPU: p{q[pick[i]] * 100:g} of {samples[i]} samples = {chosen[i]} (of "
+            f"p{q[0] * 100:g} {low[i]} .. p{q[-1] * 100:g} "
+            f"{high[i]}, the cheapest point at "
             f"{CPU_OVERRUN_PRICE * 10:g}m per point of overrun); no CPU limit"
         )
     return apply_floor(cpu, MIN_CPU, "CPU", fmt_cpu, reasons)
@@ -162,14 +166,16 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
     limit = np.maximum.reduce([limit, oom_floor, jvm, np.full(n, MIN_MEM)])
     request = np.minimum(np.maximum(request, MIN_MEM), limit)
 
+    peak_s, step_s, limit_s = fmt_mems(h.mem_max), fmt_mems(step), fmt_mems(limit_margin)
+    whole_step, floor = fmt_mem(MEM_STEP), fmt_mem(MEM_FLOOR)
     for i in range(n):
         r = reasons[i]
         r.append(
-            f"memory: highest peak {fmt_mem(h.mem_max[i])}; daily peaks spread "
-            f"{spread[i] * 100:.0f} % above their median, so a step of {fmt_mem(step[i])} (the "
-            f"whole {fmt_mem(MEM_STEP)} from {MEM_STEP_SPREAD * 100:g} %, at most "
+            f"memory: highest peak {peak_s[i]}; daily peaks spread "
+            f"{spread[i] * 100:.0f} % above their median, so a step of {step_s[i]} (the "
+            f"whole {whole_step} from {MEM_STEP_SPREAD * 100:g} %, at most "
             f"{MEM_STEP_CAP:g}x the peak); limit = peak + the largest of +{MEM_MARGIN * 100:g} %, "
-            f"+{fmt_mem(MEM_FLOOR)} and that step = {fmt_mem(float(limit_margin[i]))}")
+            f"+{floor} and that step = {limit_s[i]}")
         if growing[i]:
             r.append(f"memory peaks grow {fmt_mem(float(slope[i]))}/day (Theil-Sen, 99 % sure it "
                      f"is > 0): {fmt_mem(projected[i])} expected in "
