@@ -1,21 +1,30 @@
-"""The import flow: files streamed chunk by chunk into the history store, then retention."""
+"""The import flow: files streamed chunk by chunk into the history store, then retention.
+
+Samples stamped in the future are left out before the store's staging, by the rule
+``--from`` follows (:func:`drop_future`, :func:`future_note`), so the store and the files
+give the same answers: a sample stamped after the clock (plus a tolerance for clocks a
+little apart) comes from a skewed clock; kept, a row dated 2200 made 1.5 million hours of
+history and, being the newest, set the current requests and limits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS
+from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.model.collected import Collected
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
 from quotatune.sources.registry import iter_files
 from quotatune.store import AppendReport
+
+FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
 
 @dataclass
@@ -25,6 +34,7 @@ class ImportResult:
     report: AppendReport
     files: int = 0
     samples_read: int = 0
+    samples_future: int = 0  # read but left out: stamped in the future
     containers: int = 0
     spec_rows_read: int = 0
     dropped_days: int = 0
@@ -33,17 +43,25 @@ class ImportResult:
 
 
 def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days: int | None,
-                      progress: Progress = NO_PROGRESS) -> ImportResult:
-    """Stream ``files`` into the store at ``root``; nothing is written if any file is bad."""
+                      progress: Progress = NO_PROGRESS, *,
+                      now: pd.Timestamp | None = None) -> ImportResult:
+    """Stream ``files`` into the store at ``root``; nothing is written if any file is bad.
+    Samples stamped after ``now`` (default: the clock) + 10 minutes are not stored, with
+    the note ``--from`` gives: both paths answer alike."""
     result = ImportResult(report=AppendReport(), files=len(files))
     keys: set[tuple[str, ...]] = set()
     st = open_store(root)
+    limit = future_limit(now)
 
     def chunks() -> Iterator[Collected]:
         for _, _path, chunk in files_read(progress, prefetched(iter_files(files, fmt)),
                                           len(files)):
-            keys.update(_distinct_keys(chunk.usage))
             result.samples_read += len(chunk.usage)
+            usage, late = drop_future(chunk.usage, limit)
+            if late:
+                result.samples_future += late
+                chunk = replace(chunk, usage=usage)
+            keys.update(_distinct_keys(chunk.usage))
             result.spec_rows_read += len(chunk.specs)
             result.notes += chunk.notes
             result.errors += chunk.errors
@@ -51,6 +69,8 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
 
     result.report = st.append_stream(chunks(), on_day=day_steps(progress, "writing days"))
     result.containers = len(keys)
+    if result.samples_future:
+        result.notes.append(future_note(result.samples_future, limit))
     if keep_days is not None:
         # Counted back from the newest stored day (never from the future): importing last
         # year's trace with --keep-days 7 keeps its last week instead of deleting all of it.
@@ -59,6 +79,31 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
         newest = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1) if days else now
         result.dropped_days = st.apply_retention(keep_days, min(now, newest))
     return result
+
+
+def future_limit(now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The latest time a sample may carry: ``now`` (default: the clock) plus
+    :data:`FUTURE_TOLERANCE`.  Taken once per run, so every chunk meets the same limit."""
+    return (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
+
+
+def drop_future(usage: pd.DataFrame, limit: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+    """``usage`` without its samples stamped after ``limit``, and how many those were.  The
+    newest time is looked at first (one reduction over the column, nothing copied): the
+    frame is masked only when something is late, and returned as it is otherwise."""
+    if usage.empty:
+        return usage, 0
+    ns = utc_ns(usage["timestamp"])
+    if int(ns.max()) <= limit.value:
+        return usage, 0
+    late = ns > limit.value
+    return usage[~late], int(late.sum())
+
+
+def future_note(count: int, limit: pd.Timestamp) -> str:
+    """The note of a run that left ``count`` future samples out."""
+    return (f"ignored {count} sample(s) stamped in the future "
+            f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
 
 
 def _distinct_keys(usage: pd.DataFrame) -> set[tuple[str, ...]]:

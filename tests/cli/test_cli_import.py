@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -71,6 +74,60 @@ def test_store_flag_and_environment_variable_are_honoured(tmp_path: Path) -> Non
     assert len(Store(env_store).read_usage()) == 6039
     assert len(Store(flag_store).read_usage()) == 6039
     assert not (tmp_path / "data").exists()
+
+
+def two_weeks_and_a_sample_from_2200(path: Path) -> Path:
+    """Canonical CSV: one container sampled every 5 minutes for the 14 days before today,
+    then one more sample stamped in 2200 (a skewed clock) with other requests and limits."""
+    rng = np.random.default_rng(3)
+    today = pd.Timestamp.now(tz="UTC").floor("D")
+    ts = pd.date_range(today - pd.Timedelta(days=14), periods=14 * 288, freq="5min")
+    n = len(ts)
+    good = pd.DataFrame({
+        "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "namespace": "shop",
+        "workload": "web", "pod": "web-0", "container": "app",
+        "cpu_cores": rng.gamma(4, 0.05, n).round(4),
+        "memory_working_set_bytes": rng.normal(400 * 2**20, 20 * 2**20, n).round(),
+        "cpu_request_cores": 0.5, "memory_request_bytes": 512 * 2**20,
+        "memory_limit_bytes": 1024 * 2**20,
+    })
+    future = good.tail(1).assign(timestamp="2200-01-01T00:00:00Z", cpu_request_cores=4.0,
+                                 memory_request_bytes=8 * 2**30, memory_limit_bytes=16 * 2**30)
+    pd.concat([good, future]).to_csv(path, index=False)
+    return path
+
+
+FUTURE_NOTE = re.compile(r"^note: ignored 1 sample\(s\) stamped in the future \(after "
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\dZ\): check the source's clock$", re.M)
+
+
+def test_an_import_leaves_out_samples_stamped_in_the_future_as_recommend_from_does(
+    tmp_path: Path,
+) -> None:
+    mix = two_weeks_and_a_sample_from_2200(tmp_path / "mix.csv")
+    store = tmp_path / "store"
+    imported = run_cli("import", str(mix), "--store", str(store))
+    assert imported.code == 0, imported
+    assert "4032 new sample(s), 0 already stored, 1 container(s)" in imported.stdout
+    assert FUTURE_NOTE.search(imported.stderr), imported.stderr
+    assert len(Store(store).days()) == 14  # no day in 2200
+
+    stored = run_cli("recommend", "--store", str(store), "-o", "json")
+    direct = run_cli("recommend", "--from", str(mix), "-o", "json")
+    assert stored.code == direct.code == 0, (stored, direct)
+    assert FUTURE_NOTE.search(direct.stderr), direct.stderr
+    assert stored.stdout == direct.stdout
+    [rec] = json.loads(stored.stdout)
+    assert rec["history_hours"] < 14 * 24 and rec["samples"] == 4032
+    # The current request and limit are the good samples' own, not the future row's.
+    assert rec["current"] == {"cpu_request_millicores": 500, "memory_request_mib": 512,
+                              "memory_limit_mib": 1024}
+
+    # Imported again: nothing added, nothing lost, the future sample still left out.
+    again = run_cli("import", str(mix), "--store", str(store))
+    assert "0 new sample(s), 4032 already stored" in again.stdout
+    assert FUTURE_NOTE.search(again.stderr)
+    assert len(Store(store).read_usage()) == 4032
 
 
 def test_keep_days_drops_days_older_than_the_window(tmp_path: Path) -> None:
