@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 from quotatune.pipelines.progress import NO_PROGRESS, Progress
 
@@ -38,9 +38,12 @@ def one_line_tls_warning() -> None:
     warnings.showwarning = show
 
 
-def progress_enabled() -> bool:
-    """Progress bars only on a terminal: cron and pipes stay quiet."""
-    return sys.stderr.isatty()
+def progress_enabled(stdout: TextIO | None = None, stderr: TextIO | None = None) -> bool:
+    """Progress bars only when the command runs on a terminal: its stderr, where the bar is
+    drawn, and its stdout too, so ``quotatune import … | cat`` (stderr still on the terminal)
+    stays quiet like cron and redirects.  The streams default to the process's own."""
+    return (sys.stdout if stdout is None else stdout).isatty() and \
+        (sys.stderr if stderr is None else stderr).isatty()
 
 
 class DayProgress:
@@ -75,8 +78,9 @@ class DayProgress:
 
 @contextlib.contextmanager
 def progress(quiet: bool = False) -> Iterator[Progress]:
-    """A progress bar on stderr for a flow that takes a :class:`Progress` — only when stderr
-    is a terminal and not ``quiet`` (``--cron``); otherwise the silent one.  Usage::
+    """A progress bar on stderr for a flow that takes a :class:`Progress` — only on a
+    terminal (:func:`progress_enabled`) and not ``quiet`` (``--cron``); otherwise the silent
+    one.  Usage::
 
         with progress(quiet=cron) as bar:
             result = some_flow(..., progress=bar)

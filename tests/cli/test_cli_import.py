@@ -238,6 +238,18 @@ def test_a_piped_import_prints_no_progress(tmp_path: Path) -> None:
     assert [line for line in run.stderr.splitlines() if not line.startswith("note: ")] == []
 
 
+def test_an_import_piped_into_another_command_on_a_terminal_prints_no_progress(
+    tmp_path: Path,
+) -> None:
+    """``quotatune import … | cat`` at a shell: stderr is still the terminal, stdout is not."""
+    run = run_on_terminal("import", *TWO_VMS, "--store", str(tmp_path / "s"),
+                          piped_stdout=True)
+    assert run.code == 0, run.terminal
+    assert "new sample(s)" in run.stdout
+    assert b"reading files" not in run.terminal and b"writing days" not in run.terminal
+    assert b"\x1b" not in run.terminal
+
+
 def test_an_import_on_a_terminal_shows_progress(tmp_path: Path) -> None:
     run = run_on_terminal("import", *TWO_VMS, "--store", str(tmp_path / "s"))
     assert run.code == 0
