@@ -11,9 +11,12 @@ TargetArgs = Annotated[
     list[str] | None,
     typer.Argument(help="TARGET: ns/, ns/workload or ns/workload/container (default: all)."),
 ]
+# readable=False: typer's own check stopped the whole command at the first unreadable file
+# ("path 'x.csv' is not readable"); the readers skip it with a warning and read the others,
+# as they do a missing file.
 FromFiles = Annotated[
     list[Path] | None,
-    typer.Option("--from", help="Read these files instead of the history store."),
+    typer.Option("--from", readable=False, help="Read these files instead of the history store."),
 ]
 FileFormat = Annotated[str | None, typer.Option("--format", help="Format of --from files.")]
 StoreDir = Annotated[

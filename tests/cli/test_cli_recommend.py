@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, run_cli
+from tests.support.file_modes import run_cli_bound_by_modes
 
 SAMPLE = sorted((ROOT / "data" / "sample").glob("*.csv.gz"))
 CONTRACT_KEYS = [
@@ -170,6 +171,25 @@ def test_samples_from_a_skewed_clock_are_left_out_and_counted(tmp_path: Path) ->
     r = run_cli("recommend", "--from", str(skewed), "-o", "json")
     assert json.loads(r.stdout) == plain
     assert "1 sample(s) stamped in the future" in r.stderr
+
+
+def test_an_unreadable_file_is_skipped_with_a_warning_and_the_others_still_read(
+    tmp_path: Path,
+) -> None:
+    good = canonical_csv(tmp_path / "good.csv", platform="kubernetes", namespace="shop",
+                         workloads=["web"])
+    unread = tmp_path / "unread.csv"
+    unread.write_text(good.read_text())
+    unread.chmod(0)
+    r = run_cli_bound_by_modes("recommend", "--from", str(unread), str(good), "-o", "json")
+    assert r.code == 0, r.stderr
+    assert r.stderr.splitlines() == [f"warning: skipped {unread}: cannot read: Permission denied"]
+    assert [rec["workload"] for rec in json.loads(r.stdout)] == ["web"]
+
+    # Alone, it is the reader's one-line error, as a missing file is.
+    alone = run_cli_bound_by_modes("recommend", "--from", str(unread))
+    assert alone.code == 2
+    assert alone.stderr == f"quotatune: error: {unread}: cannot read: Permission denied\n"
 
 
 def test_window_without_prometheus_is_refused_not_ignored(store: Path) -> None:
