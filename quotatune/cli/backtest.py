@@ -37,7 +37,8 @@ def command(
                        "several names arrive here)."),
     ] = None,
     from_files: Annotated[
-        list[Path] | None, typer.Option("--from", help="Usage files to replay (streamed).")
+        list[Path] | None,
+        typer.Option("--from", readable=False, help="Usage files to replay (streamed)."),
     ] = None,
     fmt: FileFormat = None,
     store: StoreDir = None,

@@ -14,8 +14,6 @@ from quotatune.model.errors import InputError
 if TYPE_CHECKING:
     pass
 
-FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
-
 
 def split_target_and_files(
     args: list[str], from_files: list[Path] | None

@@ -16,7 +16,8 @@ def command(
     args: TargetArgs = None,
     from_files: Annotated[
         list[Path] | None,
-        typer.Option("--from", help="Read these files (also hs_err_pid*.log) instead of the "
+        typer.Option("--from", readable=False,
+                     help="Read these files (also hs_err_pid*.log) instead of the "
                      "history store."),
     ] = None,
     fmt: FileFormat = None,

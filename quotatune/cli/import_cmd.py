@@ -14,7 +14,9 @@ MAX_KEEP_DAYS = 36_500
 
 def command(
     files: Annotated[
-        list[Path], typer.Argument(help="Files to import (CSV, Parquet, traces, dumps).")
+        list[Path],
+        typer.Argument(readable=False,  # the readers skip an unreadable one (cli/options.py)
+                       help="Files to import (CSV, Parquet, traces, dumps)."),
     ],
     fmt: Annotated[
         str | None,

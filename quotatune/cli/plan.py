@@ -44,7 +44,8 @@ def command(
                        "(a shell glob after --from)."),
     ] = None,
     from_files: Annotated[
-        list[Path] | None, typer.Option("--from", help="Read these files instead of the store.")
+        list[Path] | None,
+        typer.Option("--from", readable=False, help="Read these files instead of the store."),
     ] = None,
     fmt: FileFormat = None,
     store: StoreDir = None,

@@ -16,15 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quotatune.model import KEY_COLUMNS, utc_ns
+from quotatune.model import KEY_COLUMNS
 from quotatune.model.collected import Collected
+from quotatune.model.times import drop_future, future_limit, future_note
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
 from quotatune.sources.registry import iter_files
 from quotatune.store import AppendReport
-
-FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
 
 @dataclass
@@ -79,31 +78,6 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
         newest = pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1) if days else now
         result.dropped_days = st.apply_retention(keep_days, min(now, newest))
     return result
-
-
-def future_limit(now: pd.Timestamp | None = None) -> pd.Timestamp:
-    """The latest time a sample may carry: ``now`` (default: the clock) plus
-    :data:`FUTURE_TOLERANCE`.  Taken once per run, so every chunk meets the same limit."""
-    return (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
-
-
-def drop_future(usage: pd.DataFrame, limit: pd.Timestamp) -> tuple[pd.DataFrame, int]:
-    """``usage`` without its samples stamped after ``limit``, and how many those were.  The
-    newest time is looked at first (one reduction over the column, nothing copied): the
-    frame is masked only when something is late, and returned as it is otherwise."""
-    if usage.empty:
-        return usage, 0
-    ns = utc_ns(usage["timestamp"])
-    if int(ns.max()) <= limit.value:
-        return usage, 0
-    late = ns > limit.value
-    return usage[~late], int(late.sum())
-
-
-def future_note(count: int, limit: pd.Timestamp) -> str:
-    """The note of a run that left ``count`` future samples out."""
-    return (f"ignored {count} sample(s) stamped in the future "
-            f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
 
 
 def _distinct_keys(usage: pd.DataFrame) -> set[tuple[str, ...]]:

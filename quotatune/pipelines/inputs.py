@@ -15,6 +15,7 @@ from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
 from quotatune.model import KEY_COLUMNS, ContainerKey, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.times import drop_future, future_limit, future_note
 from quotatune.pipelines.streaming import FileRollups, rollups_from_files
 from quotatune.rollup import sketch
 from quotatune.rollup.limits import LimitChanges
@@ -23,7 +24,6 @@ from quotatune.store import Store, reads
 __all__ = ["FileRollups", "existing_store", "load_inputs", "oom_limit_rows", "oom_limits_stored",
            "open_store", "pod_rows", "rollups_from_files"]
 
-FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
 
 def load_inputs(
@@ -94,16 +94,13 @@ def _dedupe(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 
 
 def _drop_future(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Samples stamped in the future come from a skewed clock; they would stretch the
-    history and shift decayed weights, so they are left out and counted."""
-    if usage.empty:
-        return usage
-    limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
-    future = usage["timestamp"] > limit
-    if future.any():
-        notes.append(f"ignored {int(future.sum())} sample(s) stamped in the future "
-                     f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
-        usage = usage[~future].reset_index(drop=True)
+    """Samples stamped in the future come from a skewed clock: left out and counted, as
+    every path does (:func:`quotatune.model.times.drop_future`)."""
+    limit = future_limit()
+    usage, late = drop_future(usage, limit)
+    if late:
+        notes.append(future_note(late, limit))
+        usage = usage.reset_index(drop=True)
     return usage
 
 

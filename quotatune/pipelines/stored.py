@@ -29,8 +29,8 @@ from quotatune.analysis.recommend import folds_pods, recommend_from_rollups, rol
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.times import drop_future, future_limit, future_note
 from quotatune.pipelines.inputs import (
-    FUTURE_TOLERANCE,
     existing_store,
     oom_limit_rows,
     oom_limits_stored,
@@ -267,19 +267,17 @@ def stored_from_files(files: list[Path], fmt: str | None, target: Target,
     read and the days written, as ``import`` does."""
     with tempfile.TemporaryDirectory(prefix="quotatune-from-") as tmp:  # mode 0700
         st = open_store(Path(tmp) / "store")
-        limit = pd.Timestamp.now(tz="UTC") + FUTURE_TOLERANCE
+        limit = future_limit()
         seen = Collected()  # notes and errors only
         counts = {"kept": 0, "future": 0}
 
         def chunks() -> Iterator[Collected]:
             for _, _, chunk in files_read(progress, read(files, fmt), len(files)):
-                usage = chunk.usage
-                if not usage.empty:
-                    late = (usage["timestamp"] > limit).to_numpy()
-                    if late.any():
-                        counts["future"] += int(late.sum())
-                        chunk.usage = usage[~late].reset_index(drop=True)
-                    counts["kept"] += len(chunk.usage)
+                usage, late = drop_future(chunk.usage, limit)
+                if late:
+                    counts["future"] += late
+                    chunk.usage = usage.reset_index(drop=True)
+                counts["kept"] += len(chunk.usage)
                 seen.notes += chunk.notes
                 seen.errors += chunk.errors
                 yield chunk
@@ -290,10 +288,10 @@ def stored_from_files(files: list[Path], fmt: str | None, target: Target,
             notes.append(f"ignored {counts['kept'] - added.samples_added} duplicated "
                          "sample(s) across the input files")
         if counts["future"]:
-            notes.append(f"ignored {counts['future']} sample(s) stamped in the future "
-                         f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+            notes.append(future_note(counts["future"], limit))
         if not added.samples_added and not added.specs_rows and not added.events_added:
-            raise InputError("no data in the given files")
+            late = f"; {notes[-1]}" if counts["future"] else ""
+            raise InputError(f"no data in the given files{late}")
         stored = open_stored(st.root, target)
         stored.notes += notes
         stored.errors += seen.errors

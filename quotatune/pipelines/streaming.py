@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
-from quotatune.model import KEY_COLUMNS, Target, utc_ns
+from quotatune.model import KEY_COLUMNS, Target
 from quotatune.model.chunk import UsageColumns
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.times import drop_future, future_limit, future_note
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import scan as compiled_pass
@@ -40,7 +41,6 @@ from quotatune.rollup.spans import Overlap, PodSpans, check_spans
 from quotatune.sources.registry import iter_files
 from quotatune.store.staging import DayStaging, from_arrow, merge_day
 
-FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 FOLD_ROWS = 50_000  # pod rows folded into what is held at a time
 
 
@@ -79,7 +79,7 @@ def rollups_from_files(
     ``compiled``: the usual chunk of a whole file through the compiled pass, where it was
     built (:mod:`quotatune.rollup.scan`; False: every chunk through numpy, the same
     result)."""
-    limit = (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
+    limit = future_limit(now)
     args = (files, fmt, target, keep_samples, limit, progress, columns, fold, compiled)
     try:
         out = _read(*args, exact=False)
@@ -90,12 +90,6 @@ def rollups_from_files(
         late = f"; {future_note(out.future, limit)}" if out.future else ""
         raise InputError(f"no data in the given files{late}")
     return out
-
-
-def future_note(count: int, limit: pd.Timestamp) -> str:
-    """The note for samples stamped after ``limit`` (the clock + the tolerance)."""
-    return (f"ignored {count} sample(s) stamped in the future "
-            f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
 
 
 @dataclass
@@ -162,15 +156,10 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
 
 def _in_time(usage: pd.DataFrame, scan: _Scan, limit: pd.Timestamp) -> pd.DataFrame | None:
     """``usage`` without the samples stamped after ``limit`` (counted); None if none is
-    left.  The newest time first (one reduction over the column as validation gives it,
-    not copied): the mask only when something is late."""
-    if int(utc_ns(usage["timestamp"]).max()) > limit.value:
-        late = (usage["timestamp"] > limit).to_numpy()
-        scan.future += int(late.sum())
-        usage = usage[~late]
-        if usage.empty:
-            return None
-    return usage
+    left."""
+    usage, late = drop_future(usage, limit)
+    scan.future += late
+    return None if usage.empty else usage
 
 
 def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool,

@@ -195,3 +195,21 @@ def test_an_unreadable_file_is_skipped_with_a_warning_and_the_others_still_read(
 def test_window_without_prometheus_is_refused_not_ignored(store: Path) -> None:
     r = run_cli("recommend", "--store", str(store), "--window", "3d")
     assert r.code == 2 and "--window and --step go with --prometheus" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["import", "diagnose", "plan", "backtest"])
+def test_every_command_that_reads_files_skips_an_unreadable_one(tmp_path: Path,
+                                                                command: str) -> None:
+    good = canonical_csv(tmp_path / "good.csv", platform="kubernetes", namespace="shop",
+                         workloads=["web"], days=4.0)
+    unread = tmp_path / "unread.csv"
+    unread.write_text(good.read_text())
+    unread.chmod(0)
+    args = {"import": ["import", str(unread), str(good), "--store", str(tmp_path / "st")],
+            "diagnose": ["diagnose", "--from", str(unread), str(good), "-o", "json"],
+            "plan": ["plan", "--from", str(unread), str(good), "-o", "json"],
+            "backtest": ["backtest", "--from", str(unread), str(good), "--train-days", "2",
+                         "--test-days", "1", "-o", "json"]}[command]
+    r = run_cli_bound_by_modes(*args)
+    assert r.code == 0, r.stderr
+    assert f"warning: skipped {unread}: cannot read: Permission denied" in r.stderr.splitlines()
