@@ -14,6 +14,7 @@ row; the rows already yielded are not yielded twice.
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import mmap
 from collections.abc import Iterator
@@ -80,30 +81,45 @@ def iter_canonical_parquet(path: Path, rows: int = CHUNK_ROWS, *, typed: bool = 
         raise InputError(f"{path}: no samples")
 
 
-def _mapped(path: Path) -> tuple[Any, mmap.mmap | None]:
-    """The file as the Parquet reader takes it: mapped, so the decoder reads pages where the
-    page cache holds them instead of copying each into a buffer first (the 50 M-sample
-    file: 2.0 -> 1.8 CPU s); its path, where it cannot be mapped (empty, or a file system
-    without mappings).  One mapping of the file as opened: a file renamed over it, or
-    removed, while it is read is still read whole as it was; one cut short in place ends
-    the process with SIGBUS, as any mapped reader would, where a read reported the file."""
+def _mapped(path: Path) -> tuple[Any, Any]:
+    """The file as the Parquet reader takes it, and the mapping (None for a path): mapped, so
+    the decoder reads pages where the page cache holds them instead of copying each into a
+    buffer first (the 50 M-sample file: 2.0 -> 1.8 CPU s); its path, where it cannot be
+    mapped (a file system without mappings).  One mapping of the file as opened: a file
+    renamed over it, or removed, while it is read is still read whole as it was; one cut
+    short in place ends the process with SIGBUS, as any mapped reader would, where a read
+    reported the file.
+
+    Arrow's mapping, not Python's ``mmap``: the decoder's tasks on Arrow's thread pool hold
+    the file until the pool destroys them, which may be after the table has reached Python,
+    and letting go of a buffer over a Python object takes the GIL.  A run that failed just
+    after a read (an empty file's "no samples") could be shutting the interpreter down by
+    then: the pool thread waiting for the GIL was ended by Python inside a C++ destructor,
+    and std::terminate aborted the process (SIGABRT instead of exit 2).  Arrow unmaps its
+    own mapping without Python."""
     import pyarrow as pa
 
     try:
-        with open(path, "rb") as f:
-            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError):
+        with pa.memory_map(str(path)) as f:
+            whole = f.read_buffer()  # the mapping itself, not a copy; it outlives the file
+    except OSError:
         return path, None
-    return pa.BufferReader(pa.py_buffer(mapping)), mapping
+    return pa.BufferReader(whole), whole
 
 
-def _release(mapping: mmap.mmap | None) -> None:
+def _release(whole: Any) -> None:
     """Drop the pages a chunk touched from the process's resident memory (the page cache
     keeps them; they are read again from there if needed), so it follows one chunk, not
     the file."""
     dontneed = getattr(mmap, "MADV_DONTNEED", None)
-    if mapping is not None and dontneed is not None:
-        mapping.madvise(dontneed)
+    if whole is None or dontneed is None or whole.size == 0:
+        return
+    try:
+        # Arrow's mapping has no madvise of its own: the C library's, on its address.
+        madvise = ctypes.CDLL(None).madvise
+    except (OSError, AttributeError):
+        return
+    madvise(ctypes.c_void_p(whole.address), ctypes.c_size_t(whole.size), dontneed)
 
 
 def _tables(pf: Any, columns: list[str], rows: int) -> Iterator[Any]:
