@@ -92,7 +92,9 @@ def is_secret_key(key: str) -> bool:
 def _kept(value: str) -> bool:
     """Values that are no secret even after a secret key (booleans, references, masks)."""
     v = value.strip()
-    return (not v or v == MARKER or v.lower() in ("true", "false", "null", "none", "nil")
+    # A quoted marker too, or the argv walk would drop the quotes the --flag scan kept.
+    return (not v or v.strip("\\\"'") == MARKER
+            or v.lower() in ("true", "false", "null", "none", "nil")
             or (v.startswith("${") and v.endswith("}")) or set(v) == {"*"})
 
 
@@ -226,7 +228,9 @@ def _pem(m: re.Match[str]) -> str:
 
 
 # -- command lines ----------------------------------------------------------------------------
-_FLAG_VALUE = re.compile(r"(?<!\S)--?(?P<key>[A-Za-z][\w.\-]*+)[ \t]++(?P<val>\S++)")
+# A quoted value is one value, spaces and all: "--password 'a b'" must not keep "b'".
+_FLAG_VALUE = re.compile(
+    rf"(?<!\S)--?(?P<key>[A-Za-z][\w.\-]*+)[ \t]++(?P<val>{_QUOTED}|\S++)")
 # Programs that take a password as a short option: (options, attached -pX form, separate
 # -p X form; the attached form is of the first option only).
 _PROGRAM_OPTIONS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
@@ -286,9 +290,11 @@ def _flags(text: str) -> str:
     while (m := _FLAG_VALUE.search(text, pos)) is not None:
         pos = m.end("key")  # the value may be the next flag
         val = m.group("val")
-        if is_secret_key(m.group("key")) and not val.startswith("-") and not _kept(val):
-            out += [text[done:m.start("val")], MARKER]
-            pos = done = m.end()
+        if is_secret_key(m.group("key")) and not val.startswith("-"):
+            masked = _masked(val)  # quotes stay, as after key=, so the shape still reads
+            if masked != val:
+                out += [text[done:m.start("val")], masked]
+                pos = done = m.end()
     text = "".join(out) + text[done:] if out else text
     if _PROGRAM.search(text) is None:
         return text

@@ -44,6 +44,14 @@ LEAKS = [
      f"exec /usr/bin/agent --api-token={R} --port=8080"),
     ("exec /usr/bin/agent --api-token s3cr3t --port 8080",
      f"exec /usr/bin/agent --api-token {R} --port 8080"),
+    # a quoted value is one value: no word of it, no closing quote, is left behind
+    ('exec /usr/bin/agent --password "quoted leakD3" --port 8080',
+     f'exec /usr/bin/agent --password "{R}" --port 8080'),
+    ("exec /usr/bin/agent --api-token 'two words' -v", f"exec /usr/bin/agent --api-token '{R}' -v"),
+    ('{"cmd": "agent --password \\"quoted leak\\" --port 80"}',
+     f'{{"cmd": "agent --password \\"{R}\\" --port 80"}}'),
+    ('agent --auth-header "Bearer abc123def456"', f'agent --auth-header "Bearer {R}"'),
+    ('mysql --password "quoted leak" shop', f'mysql --password "{R}" shop'),
     ("keytool -importkeystore -srcstorepass changeit -deststorepass changeit2 -v",
      f"keytool -importkeystore -srcstorepass {R} -deststorepass {R} -v"),
     ("redis-server --requirepass s3cret --masterauth s3cret2",
@@ -148,6 +156,8 @@ NEAR_MISSES = [
     'WWW-Authenticate: Bearer realm="api", error="invalid_token"',
     'MountVolume.SetUp failed for volume "secret-volume" : secret "app-tls" not found',
     "Picked up JAVA_TOOL_OPTIONS: -Xmx512m -XX:+UseG1GC -XX:MaxRAMPercentage=75",
+    'agent --password "${DB_PASSWORD}" --token "" --password-file "/run/secrets/db pw"',
+    'agent --password "<redacted>" --api-token \'<redacted>\'',  # already redacted
     "jdbc:mysql://db:3306/shop https://deploy@git.example.com/org/repo",
     '"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}',
     "There is insufficient memory for the Java Runtime Environment to continue.",
@@ -191,6 +201,9 @@ ARGS = [
      ("curl", "-H", f"Authorization: Bearer {R}", "http://x")),
     (["curl", "--user", "admin:s3cret", "http://x"], ("curl", "--user", f"admin:{R}", "http://x")),
     (["--db-url=postgres://app:pw@db/shop"], (f"--db-url=postgres://app:{R}@db/shop",)),
+    (["sh", "-c", 'agent --password "quoted leakD3" --port 80'],
+     ("sh", "-c", f'agent --password "{R}" --port 80')),
+    (["agent", "--password", "quoted leakD3"], ("agent", "--password", R)),
 ]
 
 
