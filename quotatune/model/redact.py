@@ -7,8 +7,8 @@ user name or token prefix around it stays, so that the operator still sees what 
 
 What counts as a secret:
 
-- the value after a key that names one, in ``key=value``, ``key: value``, JSON/dict
-  ``"key": "value"``, ``-Dkey=value``, ``--flag=value`` and ``--flag value`` forms;
+- the value after a key that names one, in ``key=value``, ``key: value``, ``key:value``,
+  JSON/dict ``"key": "value"``, ``-Dkey=value``, ``--flag=value`` and ``--flag value`` forms;
 - ``Authorization``/``Bearer``/``Basic`` credentials, the password in ``scheme://user:pass@``;
 - well-known token shapes anywhere: AWS access key ids, GitHub, GitLab, Slack, Stripe and npm
   tokens, Google API keys, JWTs, PEM private key blocks;
@@ -105,7 +105,7 @@ _KEY = re.compile(r"""
     (?:-D|--?)?                          # -Dprop=value, --flag=value
     (?P<key>[A-Za-z_][\w.\-]*+)
     (?(q)\\?["'])
-    (?P<sep>[ \t]*+(?:=[ \t]*+|:(?:[ \t]++|(?=["'])|(?<=["']:))))  # YAML needs ": "
+    (?P<sep>[ \t]*+(?:=[ \t]*+|:(?:[ \t]++|(?=["'])|(?<=["']:)|(?P<bare>)(?=[^\s:/]))))
 """, re.X)
 _QUOTED = r"""\\"(?:[^"\\\n]|\\[^"\n])*+(?:\\")?|"(?:[^"\\\n]|\\.)*+"?|'(?:[^'\\\n]|\\.)*+'?"""
 _VALUE_EQ = re.compile(rf"""{_QUOTED}|(?:[^\s&;,"'\\]|\\(?!["']))++""")
@@ -157,6 +157,12 @@ def _pairs(text: str) -> str:
             pattern = _VALUE_JSON
         elif "=" in sep:
             pattern = _VALUE_EQ
+        elif m.group("bare") is not None:
+            # "password:x" is one word, but "INFO:auth:msg" is a logger's name and
+            # "repo/auth:1.2", "//token:pw@" an image tag and a URL's user name.
+            if start and text[start - 1] in ":/":
+                continue
+            pattern = _VALUE_WORD
         else:
             nl = text.rfind("\n", seen, start)  # linear: each stretch is searched once
             seen = start

@@ -88,6 +88,12 @@ LEAKS = [
     ("password: correct horse battery staple", f"password: {R}"),
     ("  - secret: abc", f"  - secret: {R}"),
     ("login with password: hunter2 from 10.0.0.7", f"login with password: {R} from 10.0.0.7"),
+    # no space after the colon: one word is the value
+    ("password:colonleakD1", f"password:{R}"),
+    ("retrying with password:colonleakD1 in 5s", f"retrying with password:{R} in 5s"),
+    ("openssl pkcs12 -passin pass:hunter2 -in cert.p12",
+     f"openssl pkcs12 -passin pass:{R} -in cert.p12"),
+    ("{user:app, password:hunter2}", f"{{user:app, password:{R}"),  # as after "="
     # URLs, DSNs and connection strings
     ("postgres://user:pw@host/db", f"postgres://user:{R}@host/db"),
     ("connecting to mongodb+srv://admin:S3cr3t@cluster0.example.net/?retryWrites=true",
@@ -159,6 +165,10 @@ NEAR_MISSES = [
     'agent --password "${DB_PASSWORD}" --token "" --password-file "/run/secrets/db pw"',
     'agent --password "<redacted>" --api-token \'<redacted>\'',  # already redacted
     "jdbc:mysql://db:3306/shop https://deploy@git.example.com/org/repo",
+    # a colon glued to a secret word that is no key: a logger, an image tag, a C++ scope
+    "WARNING:auth:login failed for alice; started 10:30:07",
+    "Pulling image registry.example.com/shop/auth:1.4.2",
+    "Auth::Token::refresh raised", "Password:", "token:",
     '"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}',
     "There is insufficient memory for the Java Runtime Environment to continue.",
 ]
