@@ -17,11 +17,13 @@ What counts as a secret:
 
 A key names a secret when its last word is one (``db.password``, ``keyStorePassword``,
 ``api-token``, ``aws_secret_access_key``, ``JSESSIONID``), or is ``id``/``key``/``value``/…
-after one (``session_id``).  A key whose last word says it *refers* to a secret is not one:
-``--password-file``, ``secret_name``, ``secretKeyRef``, ``token_type``, ``max_tokens``,
-``tokens_total`` keep their values, because a file path or a Kubernetes Secret's name is what
-the operator needs to see and is not itself the secret.  Values that are only ``true``,
-``false``, ``null``, ``${VARIABLE}`` or a mask (``****``) are kept for the same reason.
+after one (``session_id``), or is one of its whole parts and no later part makes the value a
+reference (``SECRET_KEY_BASE``, ``api-token-prod``).  A key whose last word says it *refers* to
+a secret is not one: ``--password-file``, ``secret_name``, ``secretKeyRef``, ``token_type``,
+``max_tokens``, ``tokens_total`` keep their values, because a file path or a Kubernetes
+Secret's name is what the operator needs to see and is not itself the secret.  Values that
+are only ``true``, ``false``, ``null``, ``${VARIABLE}`` or a mask (``****``) are kept for the
+same reason.
 
 Every pattern is either anchored on a literal or bounded by possessive quantifiers and a
 one-character look-behind, and the key/value scan never re-reads a value, so the time is
@@ -56,6 +58,20 @@ _HOLDERS = frozenset({"id", "key", "value", "val", "hash", "data", "b64", "base6
 # The shell's working directory, not a password.
 _NOT_SECRET_KEYS = frozenset({"PWD", "OLDPWD"})
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+# A whole part of a longer name that still holds the secret after it (SECRET_KEY_BASE).  Not
+# "auth", "session" or "cookie": AUTH_URL, XDG_SESSION_TYPE, SESSION_MANAGER name no secret.
+_PART_WORDS = frozenset({
+    "secret", "token", "password", "passwd", "pwd", "passphrase", "credential", "credentials",
+    "apikey", "accesskey", "privatekey", "secretkey"})
+# A later part that makes the value about the secret, not the secret (TOKEN_TTL, SECRET_NAME).
+_ABOUT = frozenset({
+    "file", "path", "dir", "name", "ref", "type", "kind", "url", "uri", "endpoint", "host",
+    "port", "length", "len", "min", "max", "count", "total", "size", "bits", "timeout", "ttl",
+    "expiry", "expires", "expiration", "lifetime", "age", "days", "seconds", "encryption",
+    "algorithm", "alg", "policy", "enabled", "enable", "required", "format", "prefix", "header",
+    "version", "arn", "mode", "method", "provider", "issuer", "audience", "reset", "rotation",
+    "authentication", "store", "manager", "source", "location", "field", "env", "var", "volume",
+    "mount"})
 
 
 def _words(key: str) -> list[str]:
@@ -85,8 +101,18 @@ def is_secret_key(key: str) -> bool:
         return True
     if last in _HOLDERS:
         head = w[:-1]
-        return any(x in _SECRET_WORDS for x in head) or tuple(head[-2:]) in _BIGRAMS
-    return False
+        if any(x in _SECRET_WORDS for x in head) or tuple(head[-2:]) in _BIGRAMS:
+            return True
+    return _holds_secret([p.lower() for p in _CAMEL.findall(key)])
+
+
+def _holds_secret(parts: list[str]) -> bool:
+    """Whole parts, not words found inside one: "author", "tokenizer" hold no secret."""
+    hit = -1
+    for i, part in enumerate(parts):
+        if part in _PART_WORDS or (i and (parts[i - 1], part) in _BIGRAMS):
+            hit = i
+    return hit >= 0 and not any(p in _ABOUT for p in parts[hit + 1:])
 
 
 def _kept(value: str) -> bool:

@@ -33,6 +33,11 @@ LEAKS = [
     ("MYSQL_ROOT_PASSWORD=root MYSQL_DATABASE=shop",
      f"MYSQL_ROOT_PASSWORD={R} MYSQL_DATABASE=shop"),
     ("PGPASSWORD=s3cret psql -h db", f"PGPASSWORD={R} psql -h db"),
+    # a secret word as a whole part of a longer name
+    ("SECRET_KEY_BASE=railsleakD2 RAILS_ENV=production",
+     f"SECRET_KEY_BASE={R} RAILS_ENV=production"),
+    ("GITHUB_TOKEN_READONLY=abc123 CI=true", f"GITHUB_TOKEN_READONLY={R} CI=true"),
+    ("exec /app --api-token-prod s3cr3t", f"exec /app --api-token-prod {R}"),
     ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
      f"aws_secret_access_key = {R}"),
     ("session_id=550e8400-e29b-41d4-a716-446655440000 path=/cart",
@@ -154,6 +159,12 @@ NEAR_MISSES = [
     "enable_auth=true password=${DB_PASSWORD} token=null api_key=***",
     "auth_url=https://keycloak.example.com/auth/realms/shop",
     "PWD=/app OLDPWD=/",
+    # a secret word that is only letters of a longer part, or a part followed by what the
+    # value is about; "auth" and "session" start names of settings too often to count
+    "author_name=alice KEYBOARD_LAYOUT=us TOKENIZER_MODEL=bert PASSWORDLESS_LOGIN=email",
+    "TOKEN_TTL=3600 PASSWORD_MIN_LENGTH=12 PRIVATE_KEY_PATH=/etc/tls/key.pem SECRET_NAME=db",
+    "AUTH_URL=https://sso.example.com AUTH_TYPE=oidc XDG_SESSION_TYPE=x11",
+    "SESSION_MANAGER=local/host:@/tmp/.ICE-unix/1234",
     "commit 3f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39 request 550e8400-e29b-41d4-a716-446655440000",
     "pulled registry.example.com/shop/web"
     "@sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4",
@@ -249,6 +260,12 @@ def test_a_private_key_logged_line_by_line_is_dropped_whole():
     ("secret_name", False), ("secretKeyRef", False), ("author", False), ("authority", False),
     ("sessions_active", False), ("keyStoreType", False), ("token_type", False), ("PWD", False),
     ("passport", False), ("bypass", False), ("signal", False), ("tokenizer", False),
+    ("SECRET_KEY_BASE", True), ("api-token-prod", True), ("DB_PASSWORD_SALT", True),
+    ("slackTokenLegacy", True), ("credentials-json", True), ("PRIVATE_KEY_PEM", True),
+    ("AUTH_HEADER", False), ("AUTH_METHOD", False), ("author_name", False),
+    ("keyboard_layout", False), ("TOKENIZER_MODEL", False), ("PASSWORDLESS_LOGIN", False),
+    ("TOKEN_TTL", False), ("PRIVATE_KEY_PATH", False), ("API_KEY_HEADER", False),
+    ("secret-volume", False),
 ])
 def test_which_keys_name_a_secret(key, secret):
     assert is_secret_key(key) is secret
