@@ -11,7 +11,7 @@ What counts as a secret:
   JSON/dict ``"key": "value"``, ``-Dkey=value``, ``--flag=value`` and ``--flag value`` forms;
 - ``Authorization``/``Bearer``/``Basic`` credentials, the password in ``scheme://user:pass@``;
 - well-known token shapes anywhere: AWS access key ids, GitHub, GitLab, Slack, Stripe and npm
-  tokens, Google API keys, JWTs, PEM private key blocks;
+  tokens, Google API keys, JWTs, PEM and PGP private key blocks;
 - passwords on the command lines of a few programs that take them as short options
   (``mysql -pX``, ``redis-cli -a X``, ``sshpass -p X``, ``mongo -p X``, ``curl -u user:X``).
 
@@ -235,7 +235,7 @@ _TOKEN_SHAPES = re.compile(r"""(?<![A-Za-z0-9_\-])(?:
     | (?P<gh>gh[pousr]_)[A-Za-z0-9]{36,}+
     | (?P<ghpat>github_pat_)[A-Za-z0-9_]{22,}+
     | (?P<gl>glpat-)[A-Za-z0-9_\-]{20,}+
-    | (?P<slack>xox[abposr]-)[A-Za-z0-9\-]{10,}+
+    | (?P<slack>xox[abposre]-|xapp-)[A-Za-z0-9\-]{10,}+  # xoxe: refresh, xapp: app-level
     | (?P<google>AIza)[0-9A-Za-z_\-]{35}
     | (?P<stripe>[sr]k_live_)[A-Za-z0-9]{10,}+
     | (?P<npm>npm_)[A-Za-z0-9]{36}
@@ -249,10 +249,11 @@ def _token_shape(m: re.Match[str]) -> str:
     return prefix + MARKER
 
 
+# OpenPGP armour ends its private key line in " BLOCK".
 _PEM = re.compile(
-    r"(?P<begin>-----BEGIN (?:(?!PRIVATE )[A-Z0-9]++ )*+PRIVATE KEY-----)"
+    r"(?P<begin>-----BEGIN (?:(?!PRIVATE )[A-Z0-9]++ )*+PRIVATE KEY(?: BLOCK)?-----)"
     r"(?:(?!-----END )[\s\S])*+"
-    r"(?P<end>-----END (?:(?!PRIVATE )[A-Z0-9]++ )*+PRIVATE KEY-----)?")
+    r"(?P<end>-----END (?:(?!PRIVATE )[A-Z0-9]++ )*+PRIVATE KEY(?: BLOCK)?-----)?")
 
 
 def _pem(m: re.Match[str]) -> str:

@@ -124,6 +124,15 @@ LEAKS = [
     ("posting to Slack as xoxb-123456789012-abcdefghijkl",
      f"posting to Slack as xoxb-{R}"),
     ("maps key AIzaSyA1234567890abcdefghijklmnopqrstuv in use", f"maps key AIza{R} in use"),
+    ("GET /maps/api/geocode/json?address=x&key=AIzaSyD-leakD4_abcdefghijklmnopqrstuvwx",
+     f"GET /maps/api/geocode/json?address=x&key=AIza{R}"),
+    ("exec /app --maps-key AIzaSyD-leakD4_abcdefghijklmnopqrstuvwx",
+     f"exec /app --maps-key AIza{R}"),
+    ("temporary credentials ASIAY34FZKBOKMUTVV7A expire at 12:00",
+     f"temporary credentials ASIA{R} expire at 12:00"),
+    ("oauth gho_abcdefghijklmnopqrstuvwxyz0123456789 ok", f"oauth gho_{R} ok"),
+    ("refreshing xoxe-1-abcdefghijklmnop and xapp-1-A0123456789-abcdef",
+     f"refreshing xoxe-{R} and xapp-{R}"),
     ("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
      "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ok",
      f"id {R} ok"),
@@ -135,6 +144,9 @@ LEAKS = [
     ('{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n'
      '-----END PRIVATE KEY-----\\n"}',
      f'{{"private_key": "{R}"}}'),
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBF0dpXkBCADH\n=Xq1f\n"
+     "-----END PGP PRIVATE KEY BLOCK-----",
+     f"-----BEGIN PGP PRIVATE KEY BLOCK-----{R}-----END PGP PRIVATE KEY BLOCK-----"),
 ]
 
 
@@ -182,6 +194,9 @@ NEAR_MISSES = [
     "Auth::Token::refresh raised", "Password:", "token:",
     '"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}',
     "There is insufficient memory for the Java Runtime Environment to continue.",
+    # token-shaped but not a token: too short, the wrong case, a public key
+    "AIzaShort AKIAlowercase0123456 ghp_short xoxb-123 eyJhbGciOiJIUzI1NiJ9",
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQENBF0dpXkBCADH\n-----END PGP PUBLIC KEY BLOCK-----",
 ]
 
 
