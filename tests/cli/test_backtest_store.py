@@ -13,6 +13,7 @@ from quotatune.analysis.daily_backtest import backtest_rollups
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.files.tables import read_bitbrains
 from tests.conftest import ROOT, run_cli
+from tests.support.store_data import imported_sample
 
 FILES = sorted(str(p) for p in (ROOT / "data" / "sample").glob("*.csv.gz"))[:5]
 STRATEGY = ["--strategy", "krr", "tail"]
@@ -20,10 +21,7 @@ STRATEGY = ["--strategy", "krr", "tail"]
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("bt") / "store"
-    r = run_cli("import", *FILES, "--format", "bitbrains", "--store", str(root))
-    assert r.code == 0, r.stderr
-    return root
+    return imported_sample(tmp_path_factory.mktemp("bt") / "store", 5)
 
 
 def scores(*args: str) -> dict[str, dict[str, float]]:

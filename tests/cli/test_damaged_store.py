@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ROOT, CliRun, run_cli
+from tests.support.store_data import imported_sample
 
 FILES = sorted(str(p) for p in (ROOT / "data" / "sample").glob("*.csv.gz"))[:2]
 DAY = "2013-08-05"
@@ -32,10 +33,7 @@ COMMANDS: dict[str, list[str]] = {
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("damaged") / "store"
-    r = run_cli("import", *FILES, "--format", "bitbrains", "--store", str(root))
-    assert r.code == 0, r.stderr
-    return root
+    return imported_sample(tmp_path_factory.mktemp("damaged") / "store", 2)
 
 
 def copy_of(pristine: Path, tmp: Path) -> Path:

@@ -4,6 +4,8 @@ replaced mid-way, a restart counter that bursts, CPU throttling.  Deterministic.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -57,3 +59,14 @@ def troubled_fleet(containers: int = 24, days: float = 4, step_s: int = 300
                          "message": "", "source": "test"}], columns=model.EVENT_COLUMNS)
     oom["timestamp"] = pd.to_datetime(oom["timestamp"], utc=True)
     return usage, pd.concat([events, oom], ignore_index=True)
+
+
+def imported_sample(root: Path, files: int) -> Path:
+    """A store at ``root`` holding the first ``files`` VMs of the bundled sample, imported
+    through the CLI."""
+    from tests.conftest import ROOT, run_cli
+
+    paths = sorted(str(p) for p in (ROOT / "data" / "sample").glob("*.csv.gz"))[:files]
+    r = run_cli("import", *paths, "--format", "bitbrains", "--store", str(root))
+    assert r.code == 0, r.stderr
+    return root
