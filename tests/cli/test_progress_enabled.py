@@ -15,20 +15,23 @@ import pytest
 from quotatune.cli.output import progress_enabled
 
 
+def _written_end(written: int, other: int) -> Iterator[TextIO]:
+    """The end a command writes to, as a stream; both ends closed afterwards."""
+    with open(written, "w") as stream:
+        yield stream
+    os.close(other)
+
+
 @pytest.fixture
 def terminal() -> Iterator[TextIO]:
     leader, follower = pty.openpty()
-    with open(follower, "w") as stream:
-        yield stream
-    os.close(leader)
+    yield from _written_end(follower, leader)
 
 
 @pytest.fixture
 def pipe() -> Iterator[TextIO]:
     read, write = os.pipe()
-    with open(write, "w") as stream:
-        yield stream
-    os.close(read)
+    yield from _written_end(write, read)
 
 
 def test_a_command_on_a_terminal_shows_progress(terminal: TextIO) -> None:
