@@ -92,6 +92,9 @@ def scan(chunk: UsageColumns, columns: Collection[str] | None,
     others = [c for c in USAGE_OPTIONAL_FLOAT if c in chunk.numbers]
     limit = others.index("memory_limit_bytes") if "memory_limit_bytes" in others else -1
     lo, hi = TIME_SPAN_NS
+    # The pass adds a day to a sample's midnight in int64 nanoseconds: on the span's last
+    # days (2262-04-10/11) that would overflow, so such a chunk is numpy's.
+    hi -= 2 * sketch.DAY_NS
     scale = chunk.scale
     hists = [bucket_bounds(first) if wanted & {f"{p}_b", f"{p}_c"} else None
              for p, first in (("cpu", sketch.CPU_FIRST), ("mem", sketch.MEM_FIRST))]
