@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml setup.py constraints.txt quotatune/rollup/scanpass.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'
+	@# Bytecode now, as pip writes it for an installed package: an environment that does not
+	@# write it (PYTHONDONTWRITEBYTECODE) would compile every module in every command's start.
+	$(BIN)/python -m compileall -q quotatune
 	touch $(STAMP)
 
 venv: $(STAMP)
