@@ -9,7 +9,8 @@ DEB_PACKAGES := docker.io busybox-static prometheus chromium
 
 .PHONY: demo test test-fast bench lint audit system-deps clean
 
-$(STAMP): pyproject.toml setup.py constraints.txt quotatune/rollup/scanpass.c
+$(STAMP): pyproject.toml setup.py constraints.txt quotatune/rollup/scanpass.c \
+          quotatune/analysis/quantpass.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'

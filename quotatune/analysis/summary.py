@@ -19,8 +19,10 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from quotatune.analysis import quantiles
 from quotatune.model import KEY_COLUMNS, utc_ns
 from quotatune.rollup import runs, sketch
+from quotatune.rollup.flat import Flat
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
 VPA_NBUCKETS = (sketch.NBUCKETS + sketch.FINE - 1) // sketch.FINE
@@ -188,6 +190,15 @@ class History:
             self.size, [np.concatenate([np.empty(0), *self._rows[f"{prefix}_c"].to_numpy()])])
         return bucket, bounds, counts
 
+    def bucket_lists(self, prefix: str) -> tuple[np.ndarray, np.ndarray, Flat, Flat]:
+        """The rows in order of container (a row's rollups in their order) and where each
+        container's start (and one past the last); every row's buckets and counts of
+        ``prefix``, flat, in row order."""
+        order = np.argsort(self._code, kind="stable")
+        bounds = np.searchsorted(self._code[order], np.arange(self.size + 1))
+        return (order, bounds, _flat(self._rows[f"{prefix}_b"].to_numpy()),
+                _flat(self._rows[f"{prefix}_c"].to_numpy()))
+
     def histogram_blocks(self, prefix: str, *, decayed: bool, cells: int = BLOCK_CELLS
                          ) -> Iterator[tuple[int, np.ndarray]]:
         """Dense fine-bucket histograms (counts, or recency-weighted sums), a block of
@@ -241,10 +252,16 @@ def percentile_values(h: History, prefix: str, qs: np.ndarray, *,
     row's cumulative share, offset by the row number, is one sorted array, so
     ``searchsorted`` finds every (container, quantile) bucket of the block in a single call.
     Counts of rows with few non-empty buckets go the sparse way (:func:`_sparse_values`,
-    the same values); ``sparse`` forces the choice (counts only)."""
+    the same values); ``sparse`` forces the choice (counts only).  Otherwise counts take
+    the compiled search (:mod:`quotatune.analysis.quantiles`), the same values again.
+    Quantiles in (0, 1]: at 0 the dense search reaches into the row before."""
     first = sketch.CPU_FIRST if prefix == "cpu" else sketch.MEM_FIRST
     qs = np.asarray(qs, dtype="float64")
     top = h.cpu_max if prefix == "cpu" else h.mem_max
+    if sparse is None and not decayed:
+        got = _compiled_values(h, prefix, qs, first, top)
+        if got is not None:
+            return got
     if sparse is None:
         sparse = h.bucket_entries(prefix) * SPARSE_RATIO < h.size * sketch.NBUCKETS
     if sparse and not decayed:
@@ -253,6 +270,32 @@ def percentile_values(h: History, prefix: str, qs: np.ndarray, *,
     for lo, hist in h.histogram_blocks(prefix, decayed=decayed):
         out[lo:lo + len(hist)] = _block_values(hist, qs, first, top[lo:lo + len(hist)])
     return out
+
+
+def _compiled_values(h: History, prefix: str, qs: np.ndarray, first: float, top: np.ndarray
+                     ) -> np.ndarray | None:
+    """:func:`percentile_values` of counts by the compiled search
+    (:mod:`quotatune.analysis.quantiles`): the same values to the bit, without dense rows;
+    None where it does not apply."""
+    order, bounds, (buckets, offsets), (counts, count_offsets) = h.bucket_lists(prefix)
+    if not np.array_equal(offsets, count_offsets):
+        return None  # buckets and counts of different lengths: the numpy paths name it
+    got = quantiles.bucket_fractions(order, bounds, offsets, buckets, counts, sketch.NBUCKETS,
+                                     max(1, BLOCK_CELLS // sketch.NBUCKETS), qs)
+    if got is None:
+        return None
+    b, frac, total = got
+    start = np.asarray(sketch.bucket_start(b, first))
+    end = np.asarray(sketch.bucket_start(b + 1, first))
+    return np.where((total > 0)[:, None], np.minimum(start + (end - start) * frac,
+                                                      top[:, None]), 0.0)
+
+
+def _flat(arrays: np.ndarray) -> Flat:
+    """Arrays end to end (of their own type) and where each starts (and the last ends)."""
+    lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
+    values = np.concatenate(list(arrays)) if len(arrays) else np.empty(0, "int16")
+    return Flat((values, np.r_[0, np.cumsum(lengths)]))
 
 
 def _sparse_values(h: History, prefix: str, qs: np.ndarray, first: float, top: np.ndarray
