@@ -7,8 +7,7 @@ only for the strategies that need them).  Everything is vectorised over containe
 
 Rollup rows are per pod; a container's history merges its pods' rows (sums, maxima, the
 newest current values).  :attr:`History.pods` is the same history one row per pod (container
-instance), with the container each belongs to, for the strategies that size from per-pod
-facts (the VPA and KRR emulations).
+instance), with its container, for the strategies that size from per-pod facts (VPA, KRR).
 """
 
 from __future__ import annotations
@@ -292,8 +291,7 @@ def _compiled_values(h: History, prefix: str, qs: np.ndarray, first: float, top:
 
 
 def _hours(arrays: np.ndarray) -> np.ndarray:
-    """Rows of 24 hourly peaks as one array (rows x 24): joined end to end, a third of
-    ``np.stack``'s time for a week of 5,000 containers."""
+    """Rows of 24 hourly peaks as one array: joined end to end, a third of np.stack's time."""
     lengths = np.fromiter(map(len, arrays), dtype="int64", count=len(arrays))
     if (lengths != 24).any():
         raise ValueError("hourly peaks: a row without 24 hours")
