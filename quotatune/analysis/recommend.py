@@ -35,7 +35,11 @@ __all__ = ["DEFAULT_STRATEGY", "STRATEGIES", "recommend", "recommend_from_rollup
 
 
 def get_strategy(name: str | None) -> Strategy:
-    name = name or DEFAULT_STRATEGY
+    """The strategy called ``name``; ``None`` (no flag given) is the default.  An empty name
+    is refused like any unknown one: it comes from an empty variable (``--strategy "$S"``),
+    and sizing with the default instead would be a different answer than the one asked for."""
+    if name is None:
+        name = DEFAULT_STRATEGY
     if name not in STRATEGIES:
         raise InputError(f"unknown strategy {name!r}; use one of {', '.join(STRATEGIES)}")
     return STRATEGIES[name]

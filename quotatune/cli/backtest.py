@@ -83,7 +83,9 @@ def command(
     if output not in ("table", "json", "html"):
         raise InputError(f"unknown output {output!r}; use table, json or html")
     files = list(from_files or [])
-    names = [n for s in strategy or [] for n in s.split(",") if n]
+    # Empty names are kept, to be refused with the unknown ones: "$A,$B" with B unset, or
+    # "" from an unset variable, would otherwise score other strategies than those asked for.
+    names = [n for s in strategy or [] for n in s.split(",")]
     targets: list[str] = []
     for a in args or []:
         if a in STRATEGIES and names:

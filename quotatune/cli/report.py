@@ -79,7 +79,10 @@ def command(
     from quotatune.model.errors import InputError
     from quotatune.pipelines import archive
     from quotatune.pipelines.diagnose import parse_since
+    from quotatune.pipelines.recommend import check_strategy
 
+    # Before the reports directory and its lock: a bad name leaves nothing behind.
+    check_strategy(strategy)
     # At most a century, as the store's --keep-days: inf or 1e300 overflowed the date
     # arithmetic of the prune, after the report was written.
     if keep_days is not None and not keep_days <= MAX_KEEP_DAYS:
@@ -145,11 +148,9 @@ def _run(args: list[str] | None, from_files: list[Path] | None, fmt: str | None,
     from quotatune.cli.output import progress as files_progress
     from quotatune.pipelines.inputs import load_inputs
     from quotatune.pipelines.plan import load_nodes
-    from quotatune.pipelines.recommend import check_strategy
     from quotatune.pipelines.report import build_report, build_stored_report
     from quotatune.pipelines.stored import open_stored, stored_from_files
 
-    check_strategy(strategy)  # a bad name fails before any loading
     target, files = split_target_and_files(args or [], from_files)
     nodes = load_nodes(nodes_file, None, None)
     with ExitStack() as stack:

@@ -96,6 +96,17 @@ def test_backtest_command_rejects_unknown_strategy():
     assert r.code == 2 and "unknown strategy 'nope'" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("given", ["", "vpa,", "vpa,,krr"])
+def test_backtest_refuses_an_empty_strategy_name_rather_than_scoring_others(given):
+    """``--strategy "$S"`` with S unset scored every strategy, ``"$A,$B"`` with B unset only
+    A: the empty name is refused as an unknown one is."""
+    f = str(sorted((ROOT / "data" / "sample").glob("*.csv.gz"))[0])
+    r = run_cli("backtest", "--from", f, "--strategy", given, "-o", "json")
+    assert r.code == 2 and r.stdout == ""
+    assert "unknown strategy ''; use one of percentile" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_backtest_folds_prints_every_fold_and_the_worst_median_best(tmp_path):
     """``--folds N``: the latest N origins of each shape, every strategy scored on each, and a
     summary whose worst fold is the highest value of that metric over the folds."""

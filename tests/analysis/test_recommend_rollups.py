@@ -90,6 +90,15 @@ def test_unknown_strategy_is_an_input_error():
         recommend(fleet(days=1, containers=1), strategy="best")
 
 
+def test_no_strategy_is_the_default_but_an_empty_name_is_unknown():
+    from quotatune.analysis.recommend import DEFAULT_STRATEGY, get_strategy
+    from quotatune.model.errors import InputError
+
+    assert get_strategy(None).name == DEFAULT_STRATEGY == "tail"
+    with pytest.raises(InputError, match="unknown strategy ''; use one of"):
+        get_strategy("")
+
+
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 def test_a_strategy_needs_only_its_rollup_columns(strategy):
     from quotatune.analysis.recommend import rollup_columns

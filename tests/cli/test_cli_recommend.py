@@ -127,6 +127,8 @@ def test_patch_for_kubernetes_and_docker(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, needle", [
     (["-o", "xml"], "unknown output"),
     (["--strategy", "nope"], "unknown strategy"),
+    # An unset variable (--strategy "$S") is not a request for the default.
+    (["--strategy", ""], "unknown strategy ''; use one of percentile, krr"),
     (["a/b", "c/d"], "at most one TARGET"),
     (["bad"], "bad target"),
 ])
@@ -135,6 +137,12 @@ def test_bad_usage_is_one_line_and_exit_2(store: Path, args: list[str], needle: 
     assert r.code == 2
     assert needle in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_without_strategy_the_default_sizes_every_container(store: Path) -> None:
+    r = run_cli("recommend", "--store", str(store), "-o", "json")
+    assert r.code == 0, r.stderr
+    assert {rec["strategy"] for rec in json.loads(r.stdout)} == {"tail"}
 
 
 def test_no_store_is_a_clear_error(tmp_path: Path) -> None:

@@ -139,6 +139,7 @@ def test_an_overlapping_run_exits_75_with_one_line_and_writes_nothing(usage_csv,
     (["--fail-on", "loud"], "unknown severity"),
     (["--now", "yesterday-ish"], "bad --now"),
     (["--strategy", "crystal-ball"], "unknown strategy"),
+    (["--strategy", ""], "unknown strategy ''; use one of"),
     (["--keep-days", "inf"], "--keep-days must be a number of days up to 36500, not inf"),
     (["--keep-days", "1e300"], "not 1e+300"),
     (["--node-shape", "99999999999999999cpu/16Gi"], "CPU is out of range"),
@@ -149,6 +150,13 @@ def test_bad_input_is_one_line_and_exit_2(usage_csv, tmp_path, args, words):
     assert r.code == 2
     assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "Traceback" not in r.stderr
+
+
+def test_a_bad_strategy_leaves_no_reports_directory_behind(usage_csv, tmp_path):
+    r = run_cli("report", "--from", str(usage_csv), "--strategy", "",
+                "--out", str(tmp_path / "reports"))
+    assert r.code == 2 and "unknown strategy ''" in r.stderr
+    assert not (tmp_path / "reports").exists()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")

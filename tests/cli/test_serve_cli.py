@@ -224,6 +224,7 @@ def test_a_failing_source_is_503_with_the_reason_and_a_signal_stops_it(tmp_path:
     (["--store", "x", "--prometheus", "http://127.0.0.1:9"], "one of --store and --prometheus"),
     (["--window", "7d"], "--window and --step go with --prometheus"),
     (["--strategy", "nope"], "nope"),
+    (["--strategy", ""], "unknown strategy ''; use one of"),
 ])
 def test_bad_flags_are_one_line_and_exit_2(args: list[str], message: str):
     r = run_cli("serve", *args, timeout=120)
