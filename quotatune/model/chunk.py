@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from quotatune.model.frames import CONTROL_CHARS
+from quotatune.model.nametext import TARGET_PARTS, UNSAFE, UNSAFE_IN_TARGET_PART
 
 
 @dataclass
@@ -44,16 +44,18 @@ class UsageColumns:
 
 
 def names_as_given(names: pd.Index, column: str) -> bool:
-    """Whether a name column of these (distinct) names needs nothing of validation: no
-    control character in any; and none blank in ``namespace`` or ``container``, none empty
-    in ``workload`` (derived from the pod's name there).  Otherwise the chunk is made a
-    frame, and validation fills, derives or reports what it must."""
+    """Whether a name column of these (distinct) names needs nothing of validation: none
+    holds what no name may (:mod:`quotatune.model.nametext`); and none blank in
+    ``namespace`` or ``container``, none empty in ``workload`` (derived from the pod's name
+    there).  Otherwise the chunk is made a frame, and validation fills, derives or reports
+    what it must."""
     if not len(names):
         return True
     text = [str(v) for v in names.tolist()]
-    # One search over all the names (a name cannot hide a control character in the join):
+    # One search over all the names (a name cannot hide such a character in the join):
     # pandas' string methods cost a millisecond a chunk for a few dozen names.
-    if CONTROL_CHARS.search("".join(text)):
+    unsafe = UNSAFE_IN_TARGET_PART if column in TARGET_PARTS else UNSAFE
+    if unsafe.search("".join(text)):
         return False
     if column in ("namespace", "container"):
         return all(v.strip() for v in text)

@@ -8,7 +8,6 @@ and row.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from quotatune.model.errors import InputError, RowError
 from quotatune.model.names import workload_from_pod
+from quotatune.model.nametext import NAME_COLUMNS, first_bad_name
 
 # ---------------------------------------------------------------------------------------------
 # Frame schemas
@@ -148,9 +148,11 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
         if bad.any():
             raise _fail(source, col, _row(bad, row_offset), "empty name")
         out[col] = _names_column(s)
-    for col in ("namespace", "workload", "pod", "container"):
+    for col in NAME_COLUMNS:
         if col in df.columns:
-            _no_control_chars(df[col], source, col, row_offset)
+            fault = first_bad_name(df[col], col)
+            if fault is not None:
+                raise _fail(source, col, fault[0] + row_offset, fault[1])
     out["pod"] = (_names_column(df["pod"], fill=True) if "pod" in df.columns
                   else pd.Series("", index=df.index))
     if "workload" in df.columns:
@@ -240,26 +242,6 @@ def _row(mask: np.ndarray, row_offset: int) -> int:
 
 MAX_VALUE = float(2**53)
 _MAX_BITS = int(np.array(MAX_VALUE).view(np.uint64))
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _no_control_chars(s: pd.Series, source: str, col: str, row_offset: int) -> None:
-    """No platform allows a newline or escape in a name; one would break out of a line of
-    ``-o patch`` output or a terminal table."""
-    if _is_cat(s):
-        cats = s.cat.categories.astype(str)
-        bad_cat = np.asarray(cats.str.contains(CONTROL_CHARS, regex=True), dtype=bool)
-        if not bad_cat.any():
-            return
-        codes = s.cat.codes.to_numpy()
-        bad = (codes >= 0) & bad_cat[codes]
-    else:
-        text = s.astype("string").fillna("")
-        bad = text.str.contains(CONTROL_CHARS, regex=True).fillna(False).to_numpy(dtype=bool)
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise _fail(source, col, pos + row_offset,
-                    f"control character in name {str(s.iloc[pos])[:40]!r}")
 
 
 def _numeric(

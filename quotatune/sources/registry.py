@@ -13,6 +13,7 @@ from pathlib import Path
 
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.nametext import check_names
 from quotatune.sources.files import stream
 from quotatune.sources.files import tables as files
 from quotatune.sources.files.hs_err_parse import looks_like_hs_err
@@ -21,6 +22,16 @@ from quotatune.sources.text import open_text
 
 Importer = Callable[[Path], Collected]
 Streamer = Callable[[Path, bool], Iterator[Collected]]  # (path, typed)
+
+
+def _read(fmt: str, path: Path) -> Collected:
+    """``path`` read by the format's reader, its specs and events held to the names rule
+    usage validation holds samples to (:mod:`quotatune.model.nametext`): a hand-made kubectl
+    dump or a crash log's file name can hold what no cluster would."""
+    got = IMPORTERS[fmt](path)
+    check_names(got.specs, str(path))
+    check_names(got.events, str(path))
+    return got
 
 
 def _canonical(path: Path) -> Collected:
@@ -114,7 +125,7 @@ def import_files(paths: list[Path], fmt: str | None = None) -> Collected:
     failed: list[str] = []
     for path in paths:
         try:
-            got = IMPORTERS[fmt or detect_format(path)](path)
+            got = _read(fmt or detect_format(path), path)
         except InputError as exc:
             failed.append(str(exc))
             continue
@@ -153,7 +164,7 @@ def iter_files(paths: list[Path], fmt: str | None = None, *, typed: bool = False
                     started = True
                     yield i, path, chunk
             else:
-                got = IMPORTERS[name](path)
+                got = _read(name, path)
                 started = True
                 yield i, path, got
         except InputError as exc:

@@ -255,3 +255,48 @@ def test_an_import_on_a_terminal_shows_progress(tmp_path: Path) -> None:
     assert run.code == 0
     assert "new sample(s)" in run.stdout  # stdout stays clean for scripts
     assert b"reading files" in run.terminal or b"writing days" in run.terminal
+
+
+def test_a_name_that_would_display_as_another_is_refused_with_its_file_row_and_escape(
+        tmp_path: Path) -> None:
+    """An RTL override makes "pay\u202egnp.exe" print as "payexe.png": no platform allows it
+    in a name, so an import refuses the file rather than store what a table would spoof."""
+    header = "timestamp,namespace,workload,pod,container,cpu_cores,memory_working_set_bytes\n"
+    (tmp_path / "spoof.csv").write_text(
+        header + "1700000000,shop,web,web-0,app,0.1,1\n"
+        "1700000000,shop,pay\u202egnp.exe,pay-0,app,0.1,1\n", encoding="utf-8")
+    run = run_cli("import", "spoof.csv", cwd=tmp_path)
+    line = assert_one_line_error(
+        run, "spoof.csv: column 'workload', row 3: name 'pay\\u202egnp.exe' holds \\u202e "
+             "(right-to-left override)")
+    assert "\u202e" not in line
+    assert Store(tmp_path / "data").days() == []
+
+
+def test_a_slash_in_a_workload_name_is_refused_rather_than_left_unreachable(
+        tmp_path: Path) -> None:
+    """``shop/web/app`` could not name container ``app`` of a workload called ``web/app``,
+    nor tell it from container ``app`` of ``web``: every reader refuses the name, the
+    typed Parquet pass of ``recommend --from`` as well."""
+    frame = pd.DataFrame({
+        "timestamp": pd.date_range("2026-11-20", periods=40, freq="1min", tz="UTC"),
+        "namespace": "shop", "workload": "web/app", "pod": "web-0", "container": "x",
+        "cpu_cores": 0.1, "memory_working_set_bytes": 1e8})
+    frame.astype({c: "category" for c in ("namespace", "workload", "pod", "container")}
+                 ).to_parquet(tmp_path / "slash.parquet")
+    frame.to_csv(tmp_path / "slash.csv", index=False)
+    for args in (["import", "slash.csv"], ["recommend", "--from", "slash.parquet"]):
+        run = run_cli(*args, cwd=tmp_path)
+        assert_one_line_error(run, "column 'workload', row ", "name 'web/app' holds '/', the "
+                              "separator of ns/workload/container")
+
+
+def test_a_kubectl_dump_with_a_name_no_cluster_allows_is_refused(tmp_path: Path) -> None:
+    dump = json.loads((ROOT / "tests" / "fixtures" / "kubernetes" /
+                       "kubectl_get_pods_nodes_events.json").read_text())
+    pod = next(i for i in dump["items"] if i["kind"] == "Pod")
+    pod["metadata"]["namespace"] = "kube\u2066system"
+    (tmp_path / "dump.json").write_text(json.dumps(dump))
+    run = run_cli("import", "dump.json", cwd=tmp_path)
+    assert_one_line_error(run, "dump.json: column 'namespace': name 'kube\\u2066system' holds "
+                               "\\u2066 (left-to-right isolate)")

@@ -111,10 +111,25 @@ def test_values_just_past_the_edges_are_refused(bad: float) -> None:
     assert "column 'cpu_cores', row 3: " in message
 
 
-@pytest.mark.parametrize("name", ["x\n# evil: true", "tab\there", "esc\x1b[31m"])
-def test_control_characters_in_names_are_refused(name: str) -> None:
-    message = error_of(usage(workload=["web", name, "web"]))
-    assert "column 'workload', row 3: control character in name" in message
+@pytest.mark.parametrize("name, escape", [
+    ("x\n# evil: true", "\\x0a"), ("tab\there", "\\x09"), ("esc\x1b[31m", "\\x1b"),
+    ("csi\x9b2J", "\\x9b"), ("pay\u202egnp.exe", "\\u202e"), ("w\u200beb", "\\u200b"),
+    ("web\u2066", "\\u2066"), ("rlm\u200f", "\\u200f"),
+])
+def test_control_bidi_and_invisible_characters_in_names_are_refused(name: str,
+                                                                    escape: str) -> None:
+    for column in ("namespace", "workload", "pod", "container"):
+        message = error_of(usage(**{column: ["web", name, "web"]}))
+        assert f"column {column!r}, row 3: name {name!r} holds {escape} (" in message
+        assert message.endswith("which no platform allows in a name")
+
+
+def test_a_slash_is_refused_in_the_parts_of_a_target_but_not_in_a_pod() -> None:
+    for column in ("namespace", "workload", "container"):
+        message = error_of(usage(**{column: ["web", "web/app", "web"]}))
+        assert f"column {column!r}, row 3: name 'web/app' holds '/', the separator of " \
+               "ns/workload/container" in message
+    assert validate_usage(usage(pod=["a/b", "a/b", "c"]), "x")["pod"].tolist()[0] == "a/b"
 
 
 def test_optional_numeric_columns_are_checked_too() -> None:

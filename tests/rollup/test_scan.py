@@ -247,7 +247,8 @@ def test_a_damaged_name_index_is_reported_as_the_frame_path_reports_it() -> None
 
 
 @pytest.mark.parametrize("change", ["null pod", "blank namespace", "control character",
-                                    "empty workload", "text cpu", "no workload column"])
+                                    "bidi override", "slash in workload", "empty workload",
+                                    "text cpu", "no workload column"])
 def test_unusual_chunks_are_made_frames(change: str) -> None:
     tab = table(n_pods=2, rows=10)
     if change == "null pod":
@@ -256,6 +257,10 @@ def test_unusual_chunks_are_made_frames(change: str) -> None:
         tab = tab.set_column(1, "namespace", names(["  "] * 10))
     elif change == "control character":
         tab = tab.set_column(4, "container", names(["ma\nin"] * 10))
+    elif change == "bidi override":
+        tab = tab.set_column(3, "pod", names(["pod\u202e"] * 10))
+    elif change == "slash in workload":
+        tab = tab.set_column(2, "workload", names(["web/app"] * 10))
     elif change == "empty workload":
         tab = tab.set_column(2, "workload", names([""] * 10))
     elif change == "text cpu":

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from quotatune.model.errors import InputError
+from quotatune.model.nametext import name_fault
 from quotatune.model.redact import redact, redact_args, redact_lines
 from quotatune.sources import envscan
 from quotatune.sources.docker.fields import num as _num
@@ -174,14 +175,20 @@ def parse_inspect(inspect: Any) -> InspectInfo:
     if not cid:
         raise InputError("docker inspect: no container Id in the payload")
     what = f"docker inspect {cid[:12]}"
-    name = _str(inspect.get("Name"), what, "Name").lstrip("/") or cid[:12]
+    name = _str(inspect.get("Name"), what, "Name").lstrip("/")
+    if not name or name_fault(name, "container"):  # the daemon allows neither
+        name = cid[:12]
     config = _obj(inspect.get("Config"), what, "Config")
     host = _obj(inspect.get("HostConfig"), what, "HostConfig")
     state = _obj(inspect.get("State"), what, "State")
     labels = _obj(config.get("Labels"), what, "Config.Labels")
     project = labels.get(COMPOSE_PROJECT)
     service = labels.get(COMPOSE_SERVICE)
-    if isinstance(project, str) and project and isinstance(service, str) and service:
+    # Compose writes only names a cluster would take, but a label set by hand can hold
+    # anything: a project or service no name may be (a '/', a bidi override) leaves the
+    # container standalone, under the name the daemon checked.
+    if isinstance(project, str) and project and isinstance(service, str) and service \
+            and not name_fault(project, "namespace") and not name_fault(service, "workload"):
         namespace, workload = project, service
     else:
         namespace, workload = STANDALONE_NAMESPACE, name

@@ -126,6 +126,20 @@ def test_compose_labels_map_to_namespace_and_workload_and_env_values_are_dropped
     assert "s3cr3t-value" in json.dumps(raw)  # the payload did carry it
 
 
+@pytest.mark.parametrize("label, value", [
+    ("com.docker.compose.project", "shop/web"),
+    ("com.docker.compose.service", "pay\u202egnp.exe"),
+])
+def test_compose_labels_no_name_may_hold_leave_the_container_standalone(label, value):
+    """A label set by hand bypasses Compose's own name rules: the container stays reachable
+    under the name the daemon checked rather than under a name a table would mis-show."""
+    raw = load("dockerd_20_10_inspect_compose_web.json")
+    raw["Config"]["Labels"][label] = value
+    info = parse_inspect(raw)
+    assert (info.namespace, info.workload, info.container) == (
+        "docker", "shop-web-1", "shop-web-1")
+
+
 def test_oom_killed_container_limits_and_exit():
     info = parse_inspect(load("dockerd_20_10_inspect_oomkilled_hog.json"))
     assert (info.namespace, info.workload, info.container) == ("docker", "hog", "hog")

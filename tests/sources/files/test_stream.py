@@ -114,7 +114,8 @@ def test_row_groups_are_gathered_up_to_the_chunk_size(
 def test_a_control_character_in_a_dictionary_name_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "u.csv"
     path.write_text(HEADER + rows(3) + '2026-11-20T10:00:00Z,shop,"a\x1bb",p,app,0.5,5\n')
-    with pytest.raises(InputError, match=r"column 'workload', row 5: control character"):
+    with pytest.raises(InputError, match=r"column 'workload', row 5: name 'a\\x1bb' holds "
+                       r"\\x1b \(a control character\)"):
         list(iter_files([path], "canonical"))
 
 
