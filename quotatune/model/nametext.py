@@ -39,7 +39,9 @@ UNSAFE = re.compile(f"[{_CLASS}]")
 # The parts of a TARGET may not hold its separator either.
 UNSAFE_IN_TARGET_PART = re.compile(f"[{_CLASS}/]")
 TARGET_PARTS = ("namespace", "workload", "container")
-NAME_COLUMNS = ("namespace", "workload", "pod", "container")
+# A node is named in plans, findings and the store as a pod is: the same characters are
+# refused (a '/' only where it would split a TARGET).
+NAME_COLUMNS = ("namespace", "workload", "pod", "container", "node")
 
 
 def escaped(ch: str) -> str:

@@ -156,6 +156,23 @@ def test_bad_nodes_file_is_one_line(tmp_path: Path):
     assert "NCPU" in one_error_line(run_cli("plan", "--from", PODS, "--docker-info", str(bad)))
 
 
+def test_a_node_name_no_cluster_allows_is_refused_in_nodes_and_pods_files(tmp_path: Path):
+    nodes = node_list("4")
+    nodes["items"][0]["metadata"]["name"] = "n1\u202e"  # type: ignore[index]
+    (tmp_path / "nodes.json").write_text(json.dumps(nodes))
+    line = one_error_line(run_cli("plan", "--from", PODS, "--nodes",
+                                  str(tmp_path / "nodes.json")))
+    assert f"{tmp_path / 'nodes.json'}: column 'node': name 'n1\\u202e' holds \\u202e " \
+           "(right-to-left override)" in line
+    payload = json.loads(Path(PODS).read_text())
+    pod = next(i for i in payload["items"] if i["spec"].get("nodeName"))
+    pod["spec"]["nodeName"] = "duckboat-01\x1b[2J"
+    (tmp_path / "pods.json").write_text(json.dumps(payload))
+    line = one_error_line(run_cli("plan", "--from", str(tmp_path / "pods.json"), "--nodes",
+                                  NODES))
+    assert "pods.json: column 'node': name 'duckboat-01\\x1b[2J' holds \\x1b" in line
+
+
 def usage_csv(path: Path) -> Path:
     """Two days of 5-minute samples for the metallb controller (20-30m CPU, 40-48 MiB)."""
     rows = ["timestamp,namespace,workload,pod,container,cpu_cores,memory_working_set_bytes"]

@@ -124,6 +124,13 @@ def test_control_bidi_and_invisible_characters_in_names_are_refused(name: str,
         assert message.endswith("which no platform allows in a name")
 
 
+@pytest.mark.parametrize("node", ["node-1\x1b]0;owned\x07", "node\u202e-1", "node\r"])
+def test_a_node_name_is_held_to_the_same_characters_as_any_name(node: str) -> None:
+    message = error_of(usage(node=["node-1", "node-1", node]))
+    assert f"column 'node', row 4: name {node!r} holds " in message
+    assert validate_usage(usage(node=["node-1", None, "n.example.com"]), "x") is not None
+
+
 def test_a_slash_is_refused_in_the_parts_of_a_target_but_not_in_a_pod() -> None:
     for column in ("namespace", "workload", "container"):
         message = error_of(usage(**{column: ["web", "web/app", "web"]}))

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quotatune.model import InputError
+from quotatune.model import InputError, validate_usage
 from quotatune.rollup import scan as compiled
 from quotatune.rollup import sketch
 from quotatune.rollup.limits import LimitChanges
 from quotatune.rollup.spans import Overlap, PodSpans, check_spans
-from quotatune.sources.files.arrow_frames import table_columns
+from quotatune.sources.files.arrow_frames import table_columns, table_frame
 
 pytestmark = pytest.mark.skipif(not compiled.AVAILABLE, reason="built without a C compiler")
 DEFAULT = ["namespace", "workload", "container", "pod", "day", "n", "t_first", "t_last",
@@ -268,6 +268,16 @@ def test_unusual_chunks_are_made_frames(change: str) -> None:
     else:
         tab = tab.drop_columns(["workload"])
     assert table_columns(tab, "t.parquet", 0) is None
+
+
+def test_a_node_name_validation_refuses_makes_the_chunk_a_frame_that_refuses_it() -> None:
+    """Nodes are not rolled up, but recommend --from must refuse the file import refuses."""
+    assert table_columns(table(n_pods=2, rows=40, node=names(["n1"] * 40)), "t", 0) is not None
+    bad = table(n_pods=2, rows=40, node=names(["n1"] * 39 + ["n1\u202e"]))
+    chunk_of_bad = table_columns(bad, "t.parquet", 0)
+    assert chunk_of_bad is None
+    with pytest.raises(InputError, match=r"column 'node', row 39: name 'n1\\u202e' holds"):
+        validate_usage(table_frame(bad, "t.parquet"), "t.parquet", row_offset=0)
 
 
 def test_a_chunk_of_more_pods_than_the_fold_takes_at_once_goes_to_numpy() -> None:

@@ -23,6 +23,7 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.nametext import name_fault
 from quotatune.model.redact import redact
 from quotatune.sources.docker.cgroup import CgroupFiles, read_cgroup_stats
 from quotatune.sources.docker.parse import InspectInfo, parse_docker_stats, parse_inspect
@@ -75,6 +76,8 @@ def collect_docker(
     try:
         try:
             node = str(s.api.info().get("Name") or "")
+            if name_fault(node, "node"):  # a hostname set to anything: rather no node name
+                node = ""
         except Exception as exc:
             out.errors.append(f"cannot reach the Docker daemon: {describe(exc)}")
             return out

@@ -192,7 +192,8 @@ SHORT_PODS = 8
 def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | None:
     """``table`` (a canonical Parquet chunk) as typed columns for the compiled pass, when it
     is the usual chunk: times without nulls, the four name columns as dictionaries of
-    valid names without nulls (:func:`quotatune.model.chunk.names_as_given`), float64
+    valid names without nulls (:func:`quotatune.model.chunk.names_as_given`), valid node
+    names if any (not rolled up: only checked), float64
     numbers, CPU and memory without nulls, no column twice, pods of more than a few
     samples each (:data:`SHORT_PODS`).  None otherwise: the caller
     makes a frame of it (:func:`table_frame`, then validation)."""
@@ -230,6 +231,8 @@ def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | No
             if not names_as_given(values, name):
                 return None
             chunk.names[name] = (codes.astype(np.int32, copy=False), values)
+        elif name == "node" and not _nodes_as_given(column):
+            return None
         elif name in ("cpu_cores", "memory_working_set_bytes", *USAGE_OPTIONAL_FLOAT):
             if not pa.types.is_float64(t) or (column.null_count and name in USAGE_REQUIRED):
                 return None
@@ -243,6 +246,20 @@ def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | No
     if not {"cpu_cores", "memory_working_set_bytes"} <= set(chunk.numbers):
         return None
     return chunk
+
+
+def _nodes_as_given(column: Any) -> bool:
+    """Whether a node column needs nothing of validation: nodes are not rolled up, but
+    validation refuses a name no node may have, and this pass must refuse what it does."""
+    import pyarrow as pa
+
+    t = column.type
+    if pa.types.is_null(t):
+        return True
+    if not (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type)
+                                           or pa.types.is_large_string(t.value_type))):
+        return False
+    return names_as_given(pd.Index(column.chunk(0).dictionary.to_pylist()), "node")
 
 
 def _short_pods(pods: Any, rows: int) -> bool:

@@ -17,6 +17,7 @@ import pandas as pd
 from quotatune.model import units
 from quotatune.model.errors import InputError
 from quotatune.model.frames import NODE_COLUMNS
+from quotatune.model.nametext import check_names
 from quotatune.sources.kubernetes.fields import as_dict, as_list, as_str
 from quotatune.sources.kubernetes.parse import items_of
 
@@ -75,15 +76,19 @@ def read_nodes_file(path: Path) -> pd.DataFrame:
     if not text.lstrip().startswith("{"):  # kube-state-metrics text has the nodes too
         from quotatune.sources.kubernetes.ksm import parse_ksm
 
-        return parse_ksm(text, str(path))[2]
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    try:
-        return parse_nodes(payload)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
+        nodes = parse_ksm(text, str(path))[2]
+    else:
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+        try:
+            nodes = parse_nodes(payload)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    # A hand-made file can hold what no cluster would: refused as a usage file's names are.
+    check_names(nodes, str(path))
+    return nodes
 
 
 def collect_nodes(api_client: Any, *, timeout: float = 10, retries: int = 3) -> pd.DataFrame:
