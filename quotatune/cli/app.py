@@ -28,6 +28,7 @@ from quotatune.cli.collect import docker as collect_docker
 from quotatune.cli.collect import kubernetes as collect_kubernetes
 from quotatune.cli.collect import prometheus as collect_prometheus
 from quotatune.model.errors import InputError
+from quotatune.model.nametext import shown
 from quotatune.model.redact import redact
 
 app = typer.Typer(
@@ -96,7 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         print("quotatune: aborted", file=sys.stderr)
         raise SystemExit(1) from None
     except InputError as exc:
-        print(redact(f"quotatune: error: {exc}"), file=sys.stderr)
+        # A name or file name of the input (a store written before names were checked) is
+        # shown as its escapes, never acting on the terminal.
+        print(shown(redact(f"quotatune: error: {exc}")), file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         print("quotatune: interrupted", file=sys.stderr)
@@ -104,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         # Files and sockets the user pointed us at: their fault or their machine's, not ours.
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(redact(f"quotatune: error: {where}{exc.strerror or exc}"), file=sys.stderr)
+        print(shown(redact(f"quotatune: error: {where}{exc.strerror or exc}")),
+              file=sys.stderr)
         raise SystemExit(2) from None
     except Exception as exc:  # a bug: still one line, with the traceback on request
         if os.environ.get("QUOTATUNE_DEBUG"):

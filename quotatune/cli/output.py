@@ -7,11 +7,14 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from quotatune.model.nametext import shown
 from quotatune.pipelines.progress import NO_PROGRESS, Progress
 
 
 def err(line: str) -> None:
-    print(line, file=sys.stderr)
+    """One line on stderr; what it quotes of the input (names, file names, messages) shown
+    with control and bidirectional characters as escapes."""
+    print(shown(line), file=sys.stderr)
 
 
 def one_line_tls_warning() -> None:

@@ -1,28 +1,29 @@
 """The terminal table of findings: one block per finding, evidence lines under its headline.
 
 Evidence holds raw log lines from dying containers; they are rendered as plain
-:class:`rich.text.Text` (never as markup) with control characters made visible, so a log
-line can neither restyle nor move the terminal's cursor.
+:class:`rich.text.Text` (never as markup) with control and bidirectional formatting
+characters made visible, so a log line can neither restyle nor move the terminal's cursor,
+nor make the text around it read backwards.
 """
 
 from __future__ import annotations
 
 import io
-import re
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from quotatune.model import Finding
+from quotatune.model.nametext import shown
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def safe(text: str) -> str:
-    """Control characters (ESC, BEL, CR…) shown as \\xNN instead of acting on the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Control characters (ESC, BEL, CR…) and format characters (U+202E…) shown as their
+    escapes (\\x1b, \\u202e) instead of acting on the terminal; tabs and newlines kept."""
+    return shown(text, keep="\t\n")
 
 
 def render_findings_table(findings: list[Finding], *, width: int | None = None,

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from quotatune.model import Recommendation
+from quotatune.model.nametext import shown
 from quotatune.model.units import format_cpu, format_memory_mib
 
 
@@ -40,9 +41,11 @@ def render_table(recs: list[Recommendation], *, width: int | None = None,
     t.add_column("status")
     for r in recs:
         c = r.current
-        # Names are data, not markup: "[bold]" in a pod name must print as typed.
+        # Names are data, not markup: "[bold]" in a pod name must print as typed, and an
+        # escape sequence or RTL override (a store written before names were checked)
+        # as its escape.
         t.add_row(
-            escape(r.namespace), escape(r.workload), escape(r.container),
+            escape(shown(r.namespace)), escape(shown(r.workload)), escape(shown(r.container)),
             _change(_cpu(c.cpu_request_millicores), _cpu(r.cpu_request_millicores)),
             _change(_mem(c.memory_request_mib), _mem(r.memory_request_mib)),
             _change(_mem(c.memory_limit_mib), _mem(r.memory_limit_mib)),

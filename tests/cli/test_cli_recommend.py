@@ -221,3 +221,25 @@ def test_every_command_that_reads_files_skips_an_unreadable_one(tmp_path: Path,
     r = run_cli_bound_by_modes(*args)
     assert r.code == 0, r.stderr
     assert f"warning: skipped {unread}: cannot read: Permission denied" in r.stderr.splitlines()
+
+
+def test_a_store_written_before_names_were_checked_shows_them_as_escapes(tmp_path: Path) -> None:
+    """Import refuses "pay\u202egnp.exe" today; an older version stored it.  The table and
+    the error line that lists the nearest targets print its escape, never the override that
+    makes it read "payexe.png"."""
+    from quotatune.model import validate_usage
+    from quotatune.model.collected import Collected
+    from quotatune.store.history import Store
+
+    ts = pd.date_range("2026-11-20", periods=3 * 1440, freq="1min", tz="UTC")
+    web = validate_usage(pd.DataFrame({
+        "timestamp": ts, "namespace": "shop", "workload": "web", "pod": "web-0",
+        "container": "app", "cpu_cores": 0.2, "memory_working_set_bytes": 3e8}), "t")
+    spoof = web.assign(workload="pay\u202egnp.exe", pod="pay-0")  # set past validation
+    Store(tmp_path / "st").append(Collected(usage=pd.concat([web, spoof], ignore_index=True)))
+    table = run_cli("recommend", "--store", str(tmp_path / "st"))
+    assert table.code == 0, table.stderr
+    assert "pay\\u202egnp.exe" in table.stdout and "\u202e" not in table.stdout
+    missing = run_cli("recommend", "shop/pay", "--store", str(tmp_path / "st"))
+    assert missing.code == 2 and "\u202e" not in missing.stderr
+    assert "nearest: shop/pay\\u202egnp.exe, shop/web" in missing.stderr

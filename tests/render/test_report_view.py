@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from quotatune import model
 from quotatune.model import Current, Finding, Recommendation
+from quotatune.model.nametext import shown
 from quotatune.render.html import charts
 from quotatune.render.html.report import render_report, script_json
 from quotatune.render.html.stats import container_stats
@@ -124,7 +125,8 @@ def test_script_json_round_trips_and_cannot_close_a_script(obj):
 def test_labels_are_escaped_for_plotly_and_read_back_as_the_name(name):
     out = charts.label(name)
     assert "<" not in out and ">" not in out
-    assert htmllib.unescape(out) == name
+    # As the name, but what would act on the text around it (U+202E) as its escape.
+    assert htmllib.unescape(out) == shown(name)
 
 
 def test_hostile_names_and_log_lines_never_reach_the_html_as_markup():
@@ -145,6 +147,26 @@ def test_hostile_names_and_log_lines_never_reach_the_html_as_markup():
     assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in titles)
     hover = [t for fig in figs.values() for tr in fig["data"] for t in tr.get("hovertext", [])]
     assert hover and all("<script>" not in t for t in hover)
+
+
+def test_bidi_overrides_and_controls_in_names_and_log_lines_are_shown_as_escapes():
+    """HTML escaping leaves U+202E acting: "pay\u202egnp.exe" would read "payexe.png" in the
+    tables and the charts.  Such names are refused on import; a store an older version
+    wrote, and log lines, can still hold them."""
+    spoof, log = "pay\u202egnp.exe", "log: ok\u2067 \x1b[2J done"
+    usage, events = fleet(6, days=2, hostile=False)
+    usage["workload"] = usage["workload"].replace("svc-0", spoof)
+    recs = simple_recommendations(usage)
+    f = [Finding("team-0", spoof, "app", "oom-killed", "critical", "2026-11-14T00:00:00Z",
+                 (log,), "raise the limit")]
+    page = render_report(inputs(usage, recs, f, events))
+    assert "\u202e" not in page and "\u2067" not in page and "\x1b" not in page
+    assert "pay\\u202egnp.exe" in page and "ok\\u2067 \\x1b[2J done" in page
+    figures = re.search(r'<script type="application/json" id="quotatune-figures">(.*?)</script>',
+                        page, re.S)
+    assert figures is not None
+    titles = json.dumps(json.loads(figures.group(1)), ensure_ascii=False)
+    assert "\u202e" not in titles and "pay\\\\u202egnp.exe" in titles
 
 
 def test_plotly_js_is_embedded_once_and_nothing_is_fetched():

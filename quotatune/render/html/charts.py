@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quotatune.model.nametext import shown
 from quotatune.render.html.view import ContainerView, Totals, is_missing, is_oom
 
 MAX_POINTS = 720  # per series: a 14-day window at 5-minute samples becomes 28-minute peaks
@@ -29,7 +30,8 @@ BLUE, GREY, RED, GREEN, ORANGE = "#2563eb", "#6b7280", "#dc2626", "#059669", "#d
 
 
 def label(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    # HTML escaping leaves bidirectional overrides acting: they are written as escapes.
+    return html.escape(shown(str(text)), quote=True)
 
 
 def downsample(ts_ns: np.ndarray, values: np.ndarray, max_points: int = MAX_POINTS,

@@ -1,7 +1,10 @@
 """The HTML report as one self-contained string (pure: the CLI writes it).
 
 Escaping, in one place:
-- template text goes through Jinja2 with autoescape on;
+- template text goes through Jinja2 with autoescape on, and every plain string a template
+  prints through :func:`quotatune.model.nametext.shown` first (HTML escaping leaves
+  bidirectional overrides and control characters acting; the rows built in ``rows`` do the
+  same);
 - figure titles, tick and hover labels are escaped in ``charts.label`` (plotly renders them as
   an HTML subset);
 - JSON inside ``<script>`` goes through :func:`script_json`, which escapes ``<``, ``>`` and
@@ -22,6 +25,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from quotatune.model import KEY_COLUMNS, SEVERITIES, ContainerKey, format_time
+from quotatune.model.nametext import shown
 from quotatune.render.html import charts, rows
 from quotatune.render.html.view import ReportInputs, ReportView, build_view, is_missing
 
@@ -48,12 +52,20 @@ def plotly_js() -> Markup:
     return Markup(js)
 
 
+def _shown(value: Any) -> Any:
+    """What a template prints: outside text with its acting characters as escapes (tabs and
+    newlines are only white space in HTML); markup built here (plotly.js, the rows) as is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return shown(value, keep="\t\n")
+    return value
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("quotatune.render.html", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True,
+        trim_blocks=True, lstrip_blocks=True, finalize=_shown,
     )
     env.filters.update(cores=rows.fmt_cores, gib=rows.fmt_gib, m=rows.fmt_m, mib=rows.fmt_mib,
                        pct=rows.fmt_pct, time=rows.fmt_time, hours=rows.fmt_hours,

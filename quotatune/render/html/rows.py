@@ -13,6 +13,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from quotatune.model import SEVERITIES, format_time
+from quotatune.model.nametext import shown
 from quotatune.render.html.view import ContainerView
 
 
@@ -78,18 +79,24 @@ def _pair(now: int | None, new: int | None, fmt: Any) -> str:
     return num_cell(now, fmt(now)) + num_cell(new, fmt(new), "rec")
 
 
+def _text(text: str) -> Markup:
+    """Outside text (names, reasons) for the page: HTML-escaped, and with bidirectional and
+    control characters written as escapes, which HTML escaping leaves acting."""
+    return escape(shown(text))
+
+
 def container_row(c: ContainerView) -> Markup:
     r = c.rec
     cur = r.current if r else None
-    name = (Markup('<a href="#{}">{}</a>').format(c.anchor, c.container) if c.charted
-            else escape(c.container))
+    name = (Markup('<a href="#{}">{}</a>').format(c.anchor, shown(c.container)) if c.charted
+            else _text(c.container))
     worst = ""
     if c.worst:
         worst = sev_badge(c.worst, sum(c.severity_counts.values()))
     rank = SEVERITIES.index(c.worst) + 1 if c.worst in SEVERITIES else 0
     return Markup("".join([
-        f'<tr data-key="{escape(c.name)}"><td>{escape(c.namespace)}</td>',
-        f"<td>{escape(c.workload)}</td><td>{name}</td>",
+        f'<tr data-key="{_text(c.name)}"><td>{_text(c.namespace)}</td>',
+        f"<td>{_text(c.workload)}</td><td>{name}</td>",
         _pair(cur.cpu_request_millicores if cur else None,
               r.cpu_request_millicores if r else None, fmt_m),
         _pair(cur.cpu_limit_millicores if cur else None,
@@ -112,7 +119,7 @@ def coverage_row(c: ContainerView) -> Markup:
     hours = r.history_hours if r else None
     low = c.complete is not None and c.complete < 0.8
     return Markup("".join([
-        f"<tr><td>{escape(c.name)}</td>", num_cell(c.samples, fmt_num(c.samples)),
+        f"<tr><td>{_text(c.name)}</td>", num_cell(c.samples, fmt_num(c.samples)),
         num_cell(c.pods, c.pods), f'<td class="t">{escape(fmt_time(c.first))}</td>',
         f'<td class="t">{escape(fmt_time(c.last))}</td>',
         num_cell(c.step_s, "—" if c.step_s is None else f"{c.step_s:.0f} s"),
@@ -120,5 +127,5 @@ def coverage_row(c: ContainerView) -> Markup:
         num_cell(c.span_share, fmt_pct(c.span_share)), num_cell(hours, fmt_hours(hours)),
         f"<td>{escape(r.confidence if r else '—')}</td>",
         f"<td>{status_badge(r.status if r else 'no-recommendation')}</td>",
-        f"<td>{escape('; '.join(r.reasons) if r else '')}</td></tr>",
+        f"<td>{_text('; '.join(r.reasons) if r else '')}</td></tr>",
     ]))

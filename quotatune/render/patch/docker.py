@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from quotatune.model import Recommendation, units
+from quotatune.model.nametext import shown
 
 STANDALONE = "docker"
 _SHARES_PER_CORE = 1024
@@ -72,7 +73,7 @@ def _summary(r: Recommendation) -> str:
 
 def _comment(text: str) -> str:
     # Names come from container labels: keep a crafted one from breaking out of the comment.
-    return "# " + " ".join(text.split())
+    return "# " + shown(" ".join(text.split()))
 
 
 def render_docker_patch(recs: list[Recommendation]) -> str:

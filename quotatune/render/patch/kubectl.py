@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from quotatune.model import ContainerKey, Recommendation, units
+from quotatune.model.nametext import shown
 
 # kubectl resource names; `kubectl set resources` handles every kind with a pod template
 # except CronJob, which gets a patch instead.
@@ -62,7 +63,7 @@ def _applicable(recs: Iterable[Recommendation]) -> tuple[list[Recommendation], l
         if req or lim:
             keep.append(r)
         else:
-            skipped.append(f"# {r.key}: nothing to set ({r.status})")
+            skipped.append(f"# {shown(str(r.key))}: nothing to set ({r.status})")
     return keep, skipped
 
 
@@ -78,7 +79,9 @@ def render_kubectl_patch(
             how = ("not supported by kubectl set resources: apply its strategic-merge patch"
                    if kind == "CronJob"
                    else "a bare pod cannot be resized in place: change its manifest")
-            lines.append(f"# {kind} {r.namespace}/{r.workload} container {r.container}: {how}")
+            # A newline in a name would end the comment: the rest would run under `| sh`.
+            lines.append(shown(f"# {kind} {r.namespace}/{r.workload} container {r.container}: "
+                               f"{how}"))
             continue
         req, lim = _resources(r)
         cmd = ["kubectl", "set", "resources", f"{_KUBECTL[kind]}/{r.workload}",
@@ -118,8 +121,10 @@ def render_strategic_merge_patch(
         body = ({"spec": {"jobTemplate": {"spec": template}}} if kind == "CronJob"
                 else {"spec": pod_spec} if kind == "Pod" else {"spec": template})
         resource = _KUBECTL.get(kind, "pod" if kind == "Pod" else "deployment")
-        header = (f"# {kind} {ns}/{wl}\n# kubectl patch {resource} {shlex.quote(wl)} -n "
-                  f"{shlex.quote(ns)} --type strategic --patch-file <this document>\n")
+        # Comment lines: a newline in a name would end them (shlex.quote keeps it).
+        header = "\n".join(shown(line) for line in (
+            f"# {kind} {ns}/{wl}", f"# kubectl patch {resource} {shlex.quote(wl)} -n "
+            f"{shlex.quote(ns)} --type strategic --patch-file <this document>")) + "\n"
         if kind == "Pod":
             header += "# (a running pod's resources can only change where in-place resize is on)\n"
         docs.append(header + yaml.safe_dump(body, sort_keys=False, default_flow_style=False))

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from quotatune.model.capacity import CapacityPlan
+from quotatune.model.nametext import shown
 from quotatune.model.units import format_cpu, format_memory_mib
 
 
 def _e(v: object) -> str:
-    return html.escape(str(v), quote=True)
+    # HTML escaping leaves bidirectional overrides acting: they are written as escapes.
+    return html.escape(shown(str(v)), quote=True)
 
 
 def plan_figures(plan: CapacityPlan) -> list[dict[str, Any]]:

@@ -6,13 +6,20 @@ import io
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as markup_escape
 from rich.table import Table
 
 from quotatune.model.capacity import CapacityPlan
+from quotatune.model.nametext import shown
 from quotatune.model.units import format_cpu, format_memory_mib
 
 TOP_WORKLOADS = 15
+
+
+def _t(text: str) -> str:
+    """Outside text (names, scheduler messages) as printed text: never rich markup, and an
+    escape sequence or bidirectional override shown as its escape, not acting."""
+    return markup_escape(shown(text))
 
 
 def _pct(v: float | None) -> str:
@@ -28,7 +35,7 @@ def _nodes(plan: CapacityPlan) -> Table:
     for a, b in zip(cur.nodes, rec.nodes, strict=True):
         da, db = a.to_dict(), b.to_dict()
         t.add_row(
-            escape(a.node), format_cpu(da["cpu_allocatable_millicores"]),
+            _t(a.node), format_cpu(da["cpu_allocatable_millicores"]),
             f"{format_cpu(da['cpu_requested_millicores'])} ({_pct(da['cpu_pct'])}) → "
             f"{format_cpu(db['cpu_requested_millicores'])} ({_pct(db['cpu_pct'])})",
             format_memory_mib(da["memory_allocatable_mib"]),
@@ -47,8 +54,8 @@ def _pending(plan: CapacityPlan) -> Table:
         for p in sc.pending:
             d = p.to_dict()
             where = f"{p.namespace}/{p.workload}" + (f" on {p.node}" if p.node else "")
-            t.add_row(name, escape(where), str(p.pods), format_cpu(p.cpu),
-                      format_memory_mib(d["memory_request_mib"]), p.lacks, escape(p.message))
+            t.add_row(name, _t(where), str(p.pods), format_cpu(p.cpu),
+                      format_memory_mib(d["memory_request_mib"]), p.lacks, _t(p.message))
     return t
 
 
@@ -60,14 +67,14 @@ def _counts(plan: CapacityPlan) -> Table:
     def cell(s: Any) -> str:
         d = s.to_dict()
         if d["nodes"] is None:
-            return f"does not fit: {escape(d['note'])}" + (
-                f" ({escape(', '.join(d['unplaceable'][:3]))})" if d["unplaceable"] else "")
+            return f"does not fit: {_t(d['note'])}" + (
+                f" ({_t(', '.join(d['unplaceable'][:3]))})" if d["unplaceable"] else "")
         proof = "optimal" if d["optimal"] else f"gap ≤ {d['gap']}"
         return (f"{d['nodes']} ({d['method']}, lower bound {d['lower_bound']}, {proof})")
 
     for a, b in zip(plan.scenarios["current"].shapes, plan.scenarios["recommended"].shapes,
                     strict=True):
-        t.add_row(escape(a.shape.name), cell(a), cell(b))
+        t.add_row(_t(a.shape.name), cell(a), cell(b))
     return t
 
 
@@ -81,7 +88,7 @@ def _savings(plan: CapacityPlan) -> Table:
         t.add_column(col, justify="left" if col.startswith("namespace") else "right")
 
     def row(name: str, f: dict[str, Any]) -> list[str]:
-        cells = [escape(name), str(f["pods"]), f"{f['cores_freed']:.3f}", f"{f['gib_freed']:.3f}"]
+        cells = [_t(name), str(f["pods"]), f"{f['cores_freed']:.3f}", f"{f['gib_freed']:.3f}"]
         return cells + ([f"{f['cost_per_month']:.2f}"] if priced else [])
 
     t.add_row(*row("(all)", d["total"]))
@@ -101,7 +108,7 @@ def _quotas(plan: CapacityPlan) -> Table:
         t.add_column(k, justify="right")
     for q in plan.quotas:
         hard = q.hard()
-        t.add_row(escape(q.namespace), *(hard.get(k, "-") for k in keys))
+        t.add_row(_t(q.namespace), *(hard.get(k, "-") for k in keys))
     return t
 
 
@@ -109,7 +116,7 @@ def render_plan_table(plan: CapacityPlan, *, width: int | None = None) -> str:
     buf = io.StringIO()
     con = Console(file=buf, width=width or 160, force_terminal=False, no_color=True)
     for note in plan.notes:
-        con.print(f"note: {escape(note)}")
+        con.print(f"note: {_t(note)}")
     for name, sc in plan.scenarios.items():
         d = sc.to_dict()
         con.print(f"{name}: {d['pods']} pod(s), {format_cpu(d['cpu_requested_millicores'])} CPU "
@@ -121,7 +128,7 @@ def render_plan_table(plan: CapacityPlan, *, width: int | None = None) -> str:
             con.print(_pending(plan))
     for c in plan.pending_check:
         verdict = "explained" if c["agrees"] else "NOT explained"
-        con.print(escape(f"FailedScheduling {c['namespace']}/{c['workload']}: cluster says "
+        con.print(_t(f"FailedScheduling {c['namespace']}/{c['workload']}: cluster says "
                          f"{'/'.join(c['observed'])}, plan predicts "
                          f"{'/'.join(c['predicted']) or 'fits'} ({verdict})"))
     if plan.scenarios["current"].shapes:
