@@ -242,15 +242,20 @@ def _row(mask: np.ndarray, row_offset: int) -> int:
 
 MAX_VALUE = float(2**53)
 _MAX_BITS = int(np.array(MAX_VALUE).view(np.uint64))
+# Columns that are shares of a whole: the share of CFS periods in which the container was
+# throttled cannot be above 1 (a ratio of counter deltas across a reset, or a unit mistake
+# such as a percentage, would read as throttled "150 %" of the time).
+SHARES = ("cpu_throttled_ratio",)
 
 
 def _numeric(
     s: pd.Series, source: str, col: str, row_offset: int, *, required: bool
 ) -> pd.Series:
+    hi = 1.0 if col in SHARES else MAX_VALUE
     if pd.api.types.is_bool_dtype(s):
         raise _fail(source, col, row_offset, "not a number: a true/false column")
     if s.dtype == "float64":  # what typed readers give: nothing to convert, one pass to check
-        _check_values(s.to_numpy(), source, col, row_offset, required=required)
+        _check_values(s.to_numpy(), source, col, row_offset, required=required, hi=hi)
         return s
     v = pd.to_numeric(s, errors="coerce").astype("float64")
     # Only values that did not convert need a look as text: converting a whole numeric column
@@ -261,26 +266,27 @@ def _numeric(
     if bad_text.any():
         pos = int(np.flatnonzero(bad_text.to_numpy())[0])
         raise _fail(source, col, pos + row_offset, f"not a number: {str(s.iloc[pos])[:40]!r}")
-    _check_values(v.to_numpy(), source, col, row_offset, required=required)
+    _check_values(v.to_numpy(), source, col, row_offset, required=required, hi=hi)
     return v
 
 
 def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
-                  required: bool) -> None:
+                  required: bool, hi: float = MAX_VALUE) -> None:
     # One reduction over the bits finds the usual column fine (read as unsigned integers,
     # floats order as they do from +0 up, and any negative value or NaN reads above them).
     # Else min/max are NaN if any value is, fmin/fmax skip NaN (allowed where not required);
     # only then is the first bad row looked for.
-    if len(arr) == 0 or arr.dtype == np.float64 and arr.view(np.uint64).max() <= _MAX_BITS:
+    hi_bits = _MAX_BITS if hi == MAX_VALUE else int(np.array(hi).view(np.uint64))
+    if len(arr) == 0 or arr.dtype == np.float64 and arr.view(np.uint64).max() <= hi_bits:
         return
-    if arr.min() >= 0 and arr.max() <= MAX_VALUE:  # nothing missing, all in range
+    if arr.min() >= 0 and arr.max() <= hi:  # nothing missing, all in range
         return
     if not required:
-        lo, hi = np.fmin.reduce(arr), np.fmax.reduce(arr)  # slower: only with NaN present
-        if np.isnan(lo) or (lo >= 0 and hi <= MAX_VALUE):  # all missing, or all in range
+        least, most = np.fmin.reduce(arr), np.fmax.reduce(arr)  # slower: only with NaN present
+        if np.isnan(least) or (least >= 0 and most <= hi):  # all missing, or all in range
             return
     with np.errstate(invalid="ignore"):
-        ok = (arr >= 0) & (arr <= MAX_VALUE)
+        ok = (arr >= 0) & (arr <= hi)
     missing = np.isnan(arr)
     if required and missing.any():
         raise _fail(source, col, int(np.flatnonzero(missing)[0]) + row_offset,
@@ -288,6 +294,9 @@ def _check_values(arr: np.ndarray, source: str, col: str, row_offset: int, *,
     # Past 2^53 a float no longer holds whole bytes and the integer outputs would overflow:
     # 8 PiB of memory or 9e15 cores is a unit mistake, not a container.
     pos = int(np.flatnonzero(~ok & ~missing)[0])
+    if hi < MAX_VALUE:
+        raise _fail(source, col, pos + row_offset,
+                    f"a share must be from 0 to {hi:g}, not {float(arr[pos])}")
     raise _fail(source, col, pos + row_offset,
                 f"negative, infinite or implausibly large value {float(arr[pos])}")
 

@@ -180,6 +180,8 @@ def test_keep_days_counts_back_from_the_newest_stored_day_not_the_wall_clock(
         (["negative.csv"], ["negative.csv: column 'memory_working_set_bytes', row 2:",
                             "negative"]),
         (["when.csv"], ["when.csv: column 'timestamp', row 2:", "'yesterday'"]),
+        (["throttled.csv"], ["throttled.csv: column 'cpu_throttled_ratio', row 3: a share "
+                             "must be from 0 to 1, not 1.5"]),
         (["dirty-vm.csv"], ["dirty-vm.csv: column 'CPU usage [MHZ]', row 3:", "'-5.0'"]),
         (["sales.csv", "--format", "xml"], ["unknown format 'xml'; use one of"]),
         (["sales.csv", "--format", "bitbrains"], ["not a Bitbrains trace, missing column(s)"]),
@@ -203,6 +205,9 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(
     (tmp_path / "nan.csv").write_text(header + "1700000000,a,b,0.1,1\n1700000060,a,b,NaN,1\n")
     (tmp_path / "negative.csv").write_text(header + "1700000000,a,b,0.1,-1\n")
     (tmp_path / "when.csv").write_text(header + "yesterday,a,b,0.1,1\n")
+    (tmp_path / "throttled.csv").write_text(header.replace("\n", ",cpu_throttled_ratio\n")
+                                            + "1700000000,a,b,0.1,1,0.2\n"
+                                            "1700000060,a,b,0.1,1,1.5\n")
     vm = gzip.decompress((SAMPLE / "1.csv.gz").read_bytes()).decode().splitlines()[:4]
     fields = vm[2].split(";\t")
     fields[3] = "-5.0"

@@ -139,6 +139,17 @@ def test_a_slash_is_refused_in_the_parts_of_a_target_but_not_in_a_pod() -> None:
     assert validate_usage(usage(pod=["a/b", "a/b", "c"]), "x")["pod"].tolist()[0] == "a/b"
 
 
+@pytest.mark.parametrize("bad", [1.5, 100.0, -0.25, float("inf"), float("-inf")])
+def test_a_throttled_share_outside_zero_to_one_is_refused(bad: float) -> None:
+    """The share of CFS periods throttled: a percentage (100.0) or a ratio taken across a
+    counter reset is not a share, and the throttling finding must not read one."""
+    message = error_of(usage(cpu_throttled_ratio=[0.5, None, bad]))
+    assert f"column 'cpu_throttled_ratio', row 4: a share must be from 0 to 1, not {bad}" \
+        in message
+    ok = validate_usage(usage(cpu_throttled_ratio=[0.0, None, 1.0]), "x")
+    assert ok["cpu_throttled_ratio"].tolist()[::2] == [0.0, 1.0]
+
+
 def test_optional_numeric_columns_are_checked_too() -> None:
     message = error_of(usage(memory_limit_bytes=["1Gi", None, None]))
     assert "column 'memory_limit_bytes', row 2: not a number: '1Gi'" in message

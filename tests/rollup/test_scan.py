@@ -280,6 +280,17 @@ def test_a_node_name_validation_refuses_makes_the_chunk_a_frame_that_refuses_it(
         validate_usage(table_frame(bad, "t.parquet"), "t.parquet", row_offset=0)
 
 
+def test_a_throttled_share_above_one_makes_the_chunk_a_frame_that_refuses_it() -> None:
+    """The compiled pass checks numbers from 0 to 2^53; a share must be at most 1."""
+    share = pa.array([0.5] * 38 + [None, 1.0], pa.float64())
+    assert table_columns(table(n_pods=2, rows=40, cpu_throttled_ratio=share), "t", 0) \
+        is not None
+    bad = table(n_pods=2, rows=40, cpu_throttled_ratio=pa.array([0.5] * 39 + [1.5]))
+    assert table_columns(bad, "t.parquet", 0) is None
+    with pytest.raises(InputError, match=r"'cpu_throttled_ratio', row 39: a share must be"):
+        validate_usage(table_frame(bad, "t.parquet"), "t.parquet", row_offset=0)
+
+
 def test_a_chunk_of_more_pods_than_the_fold_takes_at_once_goes_to_numpy() -> None:
     chunk = table_columns(table(n_pods=7, rows=7 * 1500), "t.parquet", 0)
     assert chunk is not None

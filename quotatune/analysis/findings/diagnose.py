@@ -337,6 +337,8 @@ def cpu_throttled(ctx: Context) -> list[Finding]:
     out = []
     data = u.dropna(subset=["cpu_throttled_ratio"])
     for _, g in data.groupby(["namespace", "workload", "container"], sort=True):
+        # Validation refuses a share outside 0..1; a store an older version wrote may hold
+        # one, which must not make a throttled share above 100 %.
         ratio = g["cpu_throttled_ratio"].astype(float).clip(0, 1)
         if len(ratio) < ctx.policy.throttle_min_samples or ratio.mean() < ctx.policy.throttle_ratio:
             continue

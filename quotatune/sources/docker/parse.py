@@ -120,6 +120,9 @@ def _rate(out: dict[str, Any], prev: Mapping[str, Any] | None) -> None:
     if None not in (periods, throttled, p_periods, p_throttled):
         d_periods = float(periods) - float(p_periods)  # type: ignore[arg-type]
         d_throttled = float(throttled) - float(p_throttled)  # type: ignore[arg-type]
+        # A share of the periods between the two readings: none without periods (no CPU
+        # limit), and none when a counter went backwards (the cgroup was recreated) or the
+        # two disagree, rather than a negative share or one above 1.
         if d_periods > 0 and 0 <= d_throttled <= d_periods:
             out["cpu_throttled_ratio"] = d_throttled / d_periods
 

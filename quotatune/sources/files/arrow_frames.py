@@ -21,7 +21,7 @@ import pandas as pd
 from quotatune.model import NS_PER_UNIT, TIME_SPAN_NS, validate_usage
 from quotatune.model.chunk import UsageColumns, names_as_given
 from quotatune.model.errors import InputError
-from quotatune.model.frames import USAGE_OPTIONAL_FLOAT, USAGE_REQUIRED
+from quotatune.model.frames import SHARES, USAGE_OPTIONAL_FLOAT, USAGE_REQUIRED
 from quotatune.rollup.namehash import POD_KEY
 
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
@@ -238,6 +238,8 @@ def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | No
                 return None
             # Taken as they lie, nulls by their bitmap (filling them was 4 ms a chunk).
             array = column.chunk(0)
+            if name in SHARES and not _shares_as_given(array):
+                return None
             valid, values = array.buffers()
             chunk.numbers[name] = np.frombuffer(values, dtype=np.float64,
                                                 count=array.offset + len(array))[array.offset:]
@@ -246,6 +248,15 @@ def table_columns(table: Any, source: str, row_offset: int) -> UsageColumns | No
     if not {"cpu_cores", "memory_working_set_bytes"} <= set(chunk.numbers):
         return None
     return chunk
+
+
+def _shares_as_given(array: Any) -> bool:
+    """Whether a share column (nulls and NaN being missing) is at most 1: the compiled pass
+    checks every number from 0 to 2^53, and validation refuses a share above 1."""
+    import pyarrow.compute as pc
+
+    most = pc.max(array).as_py()
+    return most is None or most <= 1.0
 
 
 def _nodes_as_given(column: Any) -> bool:

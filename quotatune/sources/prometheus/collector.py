@@ -147,7 +147,7 @@ def _collect_namespace(run: QueryRun, ns: str, extra: str, start: float, end: fl
         bind(fetch, "cpu throttling", lambda g: throttle_expr(g, rw), COST["throttling"])])
     cpu, d1 = pp.container_rows(cpu_df, "cpu_cores")
     mem, d2 = pp.container_rows(mem_df, "memory_working_set_bytes")
-    thr, _ = pp.container_rows(thr_df, "cpu_throttled_ratio")
+    thr = pp.throttled_rows(thr_df)
     owners, resources, events = namespace_context(run, ns, sel, start, end, step_s, pods,
                                                   max_points)
     # cpu and memory at the same instants make a usage row; a point missing from either

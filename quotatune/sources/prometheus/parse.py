@@ -174,6 +174,17 @@ def container_rows(df: pd.DataFrame, value_name: str,
     return out, bad
 
 
+def throttled_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The throttled share of CFS periods per container and instant (``throttle_expr``), as
+    :func:`container_rows` keeps them, and at most 1."""
+    rows, _ = container_rows(df, "cpu_throttled_ratio")
+    # rate() handles counter resets, but extrapolates each counter to the window's edges on
+    # its own (stopping the smaller one at zero): a container throttled in every period can
+    # come out a hair above 1.  The share it measures is 1; validation refuses more.
+    rows["cpu_throttled_ratio"] = rows["cpu_throttled_ratio"].clip(upper=1.0)
+    return rows
+
+
 def owner_map(pod_owner: pd.DataFrame, rs_owner: pd.DataFrame) -> pd.DataFrame:
     """``kube_pod_owner`` (+ ``kube_replicaset_owner``) -> namespace, pod, workload, kind.
 

@@ -76,6 +76,22 @@ def test_counter_going_backwards_is_a_reset_not_a_negative_rate():
     assert r["cpu_cores"] is None and r["counter_reset"] is True
 
 
+@pytest.mark.parametrize("periods, throttled", [
+    (70, 2),   # the periods counter went back: no periods to share
+    (83, 1),   # the throttled counter went back: a negative share
+    (75, 9),   # more throttled than elapsed periods: a share above 1
+])
+def test_throttling_counters_that_disagree_give_no_share_rather_than_one_out_of_range(
+        periods, throttled):
+    s = load("dockerd_20_10_cgroup_v1_stats_busy.json")  # 73 -> 83 periods, 2 -> 2 throttled
+    s["cpu_stats"]["throttling_data"].update(periods=periods, throttled_periods=throttled)
+    r = parse_docker_stats(s)
+    assert r["cpu_cores"] is not None  # the CPU rate is still read
+    assert r["cpu_throttled_ratio"] is None
+    s["cpu_stats"]["throttling_data"].update(periods=83, throttled_periods=7)
+    assert parse_docker_stats(s)["cpu_throttled_ratio"] == pytest.approx(5 / 10)
+
+
 def test_reading_not_after_the_previous_one_gives_no_rate():
     first = parse_docker_stats(load("dockerd_20_10_cgroup_v1_stats_busy.json"))
     skewed = load("dockerd_20_10_cgroup_v1_stats_busy.json")

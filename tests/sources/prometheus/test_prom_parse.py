@@ -59,6 +59,17 @@ def test_nan_infinite_and_negative_samples_are_counted_not_used():
     assert rows["v"].tolist() == [1.5, 0.0]
 
 
+def test_a_throttled_share_is_at_most_one_and_never_negative_or_infinite():
+    """rate(throttled) / rate(periods) extrapolates each counter on its own: every period
+    throttled can read 1.0004.  No share above 1 reaches validation, which refuses it."""
+    resp = {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"namespace": "a", "pod": "p", "container": "c"},
+         "values": [[1, "0.25"], [2, "1.0004"], [3, "+Inf"], [4, "-0.5"], [5, "NaN"],
+                    [6, "1"]]}]}}
+    rows = pp.throttled_rows(pp.parse_prom_matrix(resp))
+    assert rows["cpu_throttled_ratio"].tolist() == [0.25, 1.0, 1.0]
+
+
 def test_workloads_come_from_owner_metrics_through_replicasets():
     owners = pp.owner_map(pp.parse_prom_vector(load("vector_kube_pod_owner.json")),
                           pp.parse_prom_vector(load("vector_kube_replicaset_owner.json")))
