@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -74,7 +73,9 @@ def command(
     from quotatune.pipelines.recommend import strategy_names
     from quotatune.render.backtest import (
         render_backtest_html,
+        render_backtest_json,
         render_backtest_table,
+        render_folds_json,
         render_folds_table,
     )
 
@@ -124,12 +125,12 @@ def command(
         err(f"warning: {w}")
     if folds is not None:
         if output == "json":
-            sys.stdout.write(json.dumps({"folds": table, "summary": summary}, indent=2) + "\n")
+            sys.stdout.write(render_folds_json(table, summary))
         else:
             sys.stdout.write(render_folds_table(table, summary))
         return
     if output == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(render_backtest_json(rows))
         return
     sys.stdout.write(render_backtest_table(rows, train_days, test_days))
     if output == "html":

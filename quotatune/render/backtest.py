@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
+
+# What -o json shows of each number: sums of whole millicores and MiB, and shares of samples,
+# come out of float arithmetic with noise in the last bits (12.299999999999999 cores).  What
+# is computed is not rounded; what is shown is, per kind: cores to 4 decimals (a tenth of a
+# millicore: a median of two totals can end in a half), GiB to 4 (a tenth of a MiB), shares
+# of samples and containers to 6 (a ten-thousandth of a percentage point: a 0.01 % overrun
+# keeps its digits), ratios to a reference strategy to 4; a median of counts to 1.
+DECIMALS = {"cores": 4, "mem_gib": 4, "cpu_slack": 6, "cpu_over": 6, "mem_slack": 6,
+            "mem_oom_vms": 1}
+RATIO_DECIMALS = 4  # oom_vs_krr, gib_vs_krr, cores_vs_krr, cores_vs_vpa
 
 _HEAD = ("strategy", "containers", "cores", "cpu_slack", "cpu_over", "mem_GiB", "mem_slack",
          "mem_oom_vms")
@@ -12,6 +24,30 @@ def _cells(r: dict[str, Any]) -> list[str]:
     return [str(r["strategy"]), str(r["containers"]), f"{r['cores']:,.1f}",
             f"{r['cpu_slack'] * 100:.1f} %", f"{r['cpu_over'] * 100:.2f} %",
             f"{r['mem_gib']:,.1f}", f"{r['mem_slack'] * 100:.1f} %", str(r["mem_oom_vms"])]
+
+
+def shown_number(metric: str, value: Any) -> Any:
+    """``value`` of ``metric`` as -o json shows it (see :data:`DECIMALS`); anything but a
+    finite float (counts, names, None) as it is."""
+    if not isinstance(value, float) or not math.isfinite(value):
+        return value
+    decimals = RATIO_DECIMALS if "_vs_" in metric else DECIMALS.get(metric)
+    return value if decimals is None else round(value, decimals)
+
+
+def render_backtest_json(rows: list[dict[str, Any]]) -> str:
+    """One score row per strategy, each number to its kind's precision."""
+    return json.dumps([{k: shown_number(k, v) for k, v in r.items()} for r in rows],
+                      indent=2) + "\n"
+
+
+def render_folds_json(rows: list[dict[str, Any]], summary: list[dict[str, Any]]) -> str:
+    """Every fold's scores and the worst / median / best per metric, each number to its
+    metric's precision."""
+    folds = [{k: shown_number(k, v) for k, v in r.items()} for r in rows]
+    spread = [{k: shown_number(str(s["metric"]), v) if k in ("worst", "median", "best") else v
+               for k, v in s.items()} for s in summary]
+    return json.dumps({"folds": folds, "summary": spread}, indent=2) + "\n"
 
 
 def render_backtest_table(rows: list[dict[str, Any]], train: float, test: float) -> str:

@@ -4,6 +4,7 @@ train/test split, and the command end to end on the bundled Bitbrains sample."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,8 @@ def test_backtest_command_on_the_bundled_sample(tmp_path):
     out = {row["strategy"]: row for row in json.loads(r.stdout)}
     assert set(out) == {"vpa", "krr", "tail", "current"}
     assert all(row["containers"] == 3 for row in out.values())
+    # Numbers to their kind's precision: no float noise such as 0.30000000000000004.
+    assert not re.search(r"\d\.\d{7,}", r.stdout), r.stdout
     html = tmp_path / "bt.html"
     r = run_cli("backtest", "--from", *files, "--strategy", "krr", "-o", "html", "--out",
                 str(html))
@@ -115,6 +118,7 @@ def test_backtest_folds_prints_every_fold_and_the_worst_median_best(tmp_path):
                 "-o", "json")
     assert r.code == 0, r.stderr
     out = json.loads(r.stdout)
+    assert not re.search(r"\d\.\d{7,}", r.stdout), r.stdout
     folds = out["folds"]
     assert {(f["shape"], f["strategy"]) for f in folds} == {
         (s, n) for s in ("14+7", "7+7") for n in ("krr", "tail")}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from quotatune.analysis.daily_backtest import backtest_rollups
+from quotatune.render.backtest import shown_number
 from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.files.tables import read_bitbrains
 from tests.conftest import ROOT, run_cli
@@ -32,8 +33,9 @@ def scores(*args: str) -> dict[str, dict[str, float]]:
 
 def test_store_and_from_give_the_rollup_backtest_of_the_files(store: Path):
     usage = read_bitbrains_all()
-    want = {s.strategy: s.to_dict() for s in backtest_rollups(daily_rollup(usage),
-                                                               ["krr", "tail"])}
+    # As -o json shows them: each number to its kind's precision.
+    want = {s.strategy: {k: shown_number(k, v) for k, v in s.to_dict().items()}
+            for s in backtest_rollups(daily_rollup(usage), ["krr", "tail"])}
     got_store = scores("--store", str(store), *STRATEGY)
     got_from = scores("--from", *FILES, "--format", "bitbrains", *STRATEGY)
     assert set(got_store) == set(got_from) == set(want) == {"krr", "tail", "current"}
