@@ -2,17 +2,27 @@
 
 Clients are built here from resolved settings (the CLI resolves flags and environment), so
 the sources themselves take ready clients and stay testable against real daemons.
+
+What a collection stores meets the rule ``import`` and ``--from`` follow
+(:func:`quotatune.model.times.drop_future`): samples stamped more than a tolerance after the
+clock are left out and counted.  A Docker daemon, kubelet or metrics-server stamps samples
+with its own clock; one running a day ahead wrote samples dated tomorrow, which then won
+every "newest" comparison (the current requests and limits) and stretched the windows.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
+from quotatune.model.times import drop_future, future_limit, future_note
 from quotatune.pipelines.inputs import open_store
 from quotatune.sources.docker.collector import collect_docker
 from quotatune.sources.kubernetes.api import connect as kubernetes_api
@@ -24,9 +34,9 @@ from quotatune.sources.prometheus.split import MAX_SAMPLES as PROM_MAX_SAMPLES
 from quotatune.store import AppendReport
 
 # The collectors are the flows' first step; the CLI reaches them only through this module.
-__all__ = ["PROM_MAX_CONCURRENCY", "PROM_MAX_SAMPLES", "collect_docker", "collect_kubernetes",
-           "collect_prometheus", "docker_client", "hide_url_password", "into_store",
-           "kubernetes_api", "open_store", "prometheus_client"]
+__all__ = ["PROM_MAX_CONCURRENCY", "PROM_MAX_SAMPLES", "Written", "collect_docker",
+           "collect_kubernetes", "collect_prometheus", "docker_client", "hide_url_password",
+           "into_store", "kubernetes_api", "open_store", "prometheus_client"]
 
 
 def hide_url_password(text: str, url: str | None) -> str:
@@ -124,6 +134,22 @@ def prometheus_client(
                             verify=not insecure_skip_verify, timeout=timeout)
 
 
-def into_store(data: Collected, store: Path) -> AppendReport:
-    """Append what a source collected to the store at ``store``."""
-    return open_store(store).append(data)
+@dataclass
+class Written:
+    """What :func:`into_store` made of a collection."""
+
+    report: AppendReport
+    future: int = 0  # samples left out: stamped in the future
+    notes: list[str] = field(default_factory=list)  # for the command to show, as import's
+
+
+def into_store(data: Collected, store: Path, *, now: pd.Timestamp | None = None) -> Written:
+    """Append what a source collected to the store at ``store``, without its samples stamped
+    after ``now`` (default: the clock) + 10 minutes, which are counted in a note worded as
+    the import's."""
+    limit = future_limit(now)
+    usage, late = drop_future(data.usage, limit)
+    if late:
+        data = replace(data, usage=usage.reset_index(drop=True))
+    report = open_store(store).append(data)
+    return Written(report, late, [future_note(late, limit)] if late else [])

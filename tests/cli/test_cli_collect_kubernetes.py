@@ -4,15 +4,17 @@ the real entry point against the recorded API stand-in (tests/support/k8s_standi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from quotatune.store.history import Store
 from tests.conftest import FIXTURES, run_cli
-from tests.support.k8s_standin import StandIn, honeycomb_cluster, kubeconfig
+from tests.support.k8s_standin import StandIn, honeycomb_cluster, kubeconfig, kubelet_ahead
 
 FIX = FIXTURES / "kubernetes"
 TOKEN = "cli-bearer-s3cr3t"
@@ -43,6 +45,31 @@ def test_collect_appends_to_the_store_and_a_second_run_adds_no_duplicates(api, t
     assert len(usage) == len(usage.drop_duplicates(["namespace", "pod", "container",
                                                     "timestamp"]))
     assert TOKEN not in first.stdout + first.stderr + second.stdout + second.stderr
+
+
+def test_samples_of_a_kubelet_whose_clock_runs_ahead_are_left_out_and_counted(tmp_path):
+    """duckboat-01's kubelet stamps its stats a day ahead of the clock: its 12 samples are not
+    stored, a note says so in the import's words, and the 18 samples metrics.k8s.io gives
+    for the other node's pods (stamped in 2021) are stored.  Collected again: nothing added,
+    nothing from the future."""
+    recorded = pd.Timestamp("2020-09-16T03:31:00Z")
+    ahead = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1) - recorded
+    with StandIn(kubelet_ahead(honeycomb_cluster(), "duckboat-01", ahead)) as skewed:
+        kc = kubeconfig(tmp_path / "kc", skewed.url)
+        args = ("collect", "kubernetes", "--kubeconfig", str(kc), "--store",
+                str(tmp_path / "st"))
+        first = run_cli(*args, env=env_for(tmp_path))
+        second = run_cli(*args, env=env_for(tmp_path))
+    assert first.code == 0, first.stderr
+    assert "30 usage sample(s) (18 new)" in first.stdout
+    assert FUTURE_NOTE.search(first.stderr), first.stderr
+    assert second.code == 0 and "(0 new)" in second.stdout and FUTURE_NOTE.search(second.stderr)
+    usage = Store(tmp_path / "st").read_usage()
+    assert len(usage) == 18 and usage["timestamp"].max() < pd.Timestamp("2022-01-01", tz="UTC")
+
+
+FUTURE_NOTE = re.compile(r"^note: ignored 12 sample\(s\) stamped in the future \(after "
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\dZ\): check the source's clock$", re.M)
 
 
 def test_kubeconfig_from_the_environment_and_a_namespace(api, tmp_path):

@@ -28,6 +28,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,31 @@ def honeycomb_cluster() -> Cluster:
                    events=load("events.json")["items"],
                    summaries={"duckboat-01": load("honeycomb_stats-summary.json")},
                    metrics_pods=load("libcloud_gke_podmetrics_list.json")["items"])
+
+
+def kubelet_ahead(cluster: Cluster, node: str, by: timedelta) -> Cluster:
+    """``cluster`` with ``node``'s kubelet clock running ``by`` ahead: every time its stats
+    summary stamps (node, pods, containers) moved by ``by``, each payload otherwise as
+    recorded.  The other nodes and metrics.k8s.io keep their times."""
+    def moved(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: (_later(v, by) if k in ("time", "startTime") else moved(v))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        return value
+
+    summaries = {**cluster.summaries, node: moved(cluster.summaries[node])}
+    return Cluster(pods=cluster.pods, nodes=cluster.nodes, events=cluster.events,
+                   replicasets=cluster.replicasets, jobs=cluster.jobs,
+                   metrics_pods=cluster.metrics_pods, summaries=summaries)
+
+
+def _later(text: Any, by: timedelta) -> Any:
+    if not isinstance(text, str):
+        return text
+    at = datetime.fromisoformat(text.replace("Z", "+00:00")) + by
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scaled_cluster(n_pods: int, n_nodes: int = 10) -> Cluster:

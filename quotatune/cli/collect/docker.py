@@ -79,10 +79,14 @@ def command(
         where = url or "the default socket"
         raise InputError(hide_url_password(f"{data.errors[0]} (daemon at {where})", url))
     data = without_logs(data) if no_logs else data
-    rep = into_store(data, config.store_dir(store))
+    written = into_store(data, config.store_dir(store))
+    rep = written.report
     pruned = retention_line(after_write(config.store_dir(store), "docker", rep, keep_days))
     for e in data.errors:
         err(hide_url_password(f"warning: {e}", url))
+    # The collector's own notes (how each container was read) stay unsaid, as before.
+    for note in written.notes:
+        err(f"note: {note}")
     containers = data.usage["pod"].nunique() if not data.usage.empty else 0
     exited_n = int((data.specs["phase"] != "running").sum()) if not data.specs.empty else 0
     typer.echo(

@@ -57,11 +57,12 @@ def command(
     if data.specs.empty and data.usage.empty and data.errors:
         raise InputError(data.errors[0])
     data = without_logs(data) if no_logs else data
-    rep = into_store(data, config.store_dir(store))
+    written = into_store(data, config.store_dir(store))
+    rep = written.report
     pruned = retention_line(after_write(config.store_dir(store), "kubernetes", rep, keep_days))
     for e in data.errors:
         err(f"warning: {e}")
-    for note in data.notes:
+    for note in [*data.notes, *written.notes]:
         err(f"note: {note}")
     pods = data.specs["pod"].nunique() if not data.specs.empty else 0
     typer.echo(

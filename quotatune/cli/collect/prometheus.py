@@ -61,7 +61,7 @@ def command(
         PROM_MAX_CONCURRENCY,
         PROM_MAX_SAMPLES,
         collect_prometheus,
-        open_store,
+        into_store,
         prometheus_client,
     )
     from quotatune.pipelines.maintenance import after_write, retention_line
@@ -93,18 +93,19 @@ def command(
         for e in data.errors:
             err(f"quotatune: error: {e}")
         raise typer.Exit(2)
-    st = open_store(config.store_dir(store))
-    rep = st.append(data)
+    root = config.store_dir(store)
+    written = into_store(data, root)
+    rep = written.report
     n = data.usage[["namespace", "pod", "container"]].drop_duplicates().shape[0] \
         if not data.usage.empty else 0
     typer.echo(f"collected {len(data.usage)} sample(s) of {n} container(s) from {client.url} "
-               f"in {client.requests_sent} request(s) into {st.root}: {rep.samples_added} new, "
+               f"in {client.requests_sent} request(s) into {root}: {rep.samples_added} new, "
                f"{rep.samples_duplicate} already stored, {rep.events_added} new event(s)")
-    pruned = retention_line(after_write(st.root, "prometheus", rep, keep_days,
+    pruned = retention_line(after_write(root, "prometheus", rep, keep_days,
                                         pd.Timestamp(parse_now(now_text))))
     if pruned:
         typer.echo(pruned)
-    for note in data.notes:
+    for note in [*data.notes, *written.notes]:
         err(f"note: {note}")
     for e in data.errors:
         err(f"warning: partial data: {e}")
