@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
@@ -19,6 +20,7 @@ from quotatune.model.times import drop_future, future_limit, future_note
 from quotatune.pipelines.streaming import FileRollups, rollups_from_files
 from quotatune.rollup import sketch
 from quotatune.rollup.limits import LimitChanges
+from quotatune.rollup.namehash import pod_hashes
 from quotatune.store import Store, reads
 
 __all__ = ["FileRollups", "existing_store", "load_inputs", "oom_limit_rows", "oom_limits_stored",
@@ -122,19 +124,67 @@ def oom_limits_stored(store: Store, target: Target | None, events: pd.DataFrame
     (:mod:`quotatune.rollup.limits`).  A day's rollup keeps only each pod's last limit: a
     limit changed in place after a kill (``docker update``, an in-place pod resize) read
     800 MiB on ``--store`` where the samples say 400.  Only the killed containers' rows
-    are read, day by day, with the names, the time and the limit; their limit changes are
-    a few rows a pod."""
+    are read, with the names, the time and the limit, and only on the days that decide a
+    kill (:func:`_kill_limit_changes`): a year of history costs the kills' days, with the
+    answers a read of every day gives."""
     oom = oom_events(events)
     if oom.empty or "timestamp" not in oom.columns:
         return events
-    killed = sorted({ContainerKey(*k) for k in oom[KEY_COLUMNS].astype(str).itertuples(
-        index=False, name=None)})
-    changes = LimitChanges()
-    columns = ["timestamp", *sketch.POD_KEY, "memory_limit_bytes"]
-    for _, day in store.scan_usage(columns, target=target, keys=killed):
-        changes = LimitChanges.joined([changes, LimitChanges.of(day)])
-    annotated = limits_at_ooms(changes, events)
+    annotated = limits_at_ooms(_kill_limit_changes(store, target, oom), events)
     return events if annotated is None else annotated
+
+
+def _kill_limit_changes(store: Store, target: Target | None, oom: pd.DataFrame
+                        ) -> LimitChanges:
+    """The limit changes of the killed containers on the days that decide their kills.
+
+    A kill that names a pod takes that pod's last limit at or before the kill, so the days
+    are read newest first from the kill's own: once one holds a row of the pod at or before
+    the kill (usually the kill's day itself; the day before for a kill just after midnight),
+    no older day can change the answer.  A kill that names no pod, or a pod with no such
+    row on any day, takes its container's rule (each pod's first and last times, or the
+    pod's first limit), which needs every day of that container: those are read whole.
+    Each day is read once, for the containers that still need it."""
+    when = pd.to_datetime(oom["timestamp"], utc=True, errors="coerce")
+    kills = oom[when.notna().to_numpy()]  # a kill without a time gets no limit anyway
+    when = when[when.notna()]
+    at = when.to_numpy("datetime64[ns]").view("int64")
+    on = when.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    keys = [ContainerKey(*k) for k in kills[KEY_COLUMNS].astype(str).itertuples(
+        index=False, name=None)]
+    named = np.zeros(len(kills), dtype=bool)
+    if "pod" in kills.columns:
+        named = (kills["pod"].notna() & (kills["pod"].astype(str) != "")).to_numpy()
+    pods = np.zeros(len(kills), dtype="int64")
+    if named.any():  # hashed as LimitChanges.at hashes the kills it looks up by pod
+        pods[named] = pod_hashes(kills[named])
+    columns = ["timestamp", *sketch.POD_KEY, "memory_limit_bytes"]
+    parts: list[LimitChanges] = []
+    done: dict[str, set[ContainerKey]] = {}
+
+    def read(day: str, wanted: set[ContainerKey]) -> LimitChanges:
+        todo = sorted(wanted - done.setdefault(day, set()))
+        done[day].update(todo)
+        got = LimitChanges.joined([LimitChanges.of(df) for _, df in store.scan_usage(
+            columns, target=target, keys=todo, days=[day])]) if todo else LimitChanges()
+        parts.append(got)
+        return got
+
+    open_ = np.ones(len(kills), dtype=bool)  # not yet settled by the days read
+    days = store.days()
+    for day in reversed(days):
+        if not open_.any():
+            break
+        active = np.flatnonzero(open_ & (on >= day))  # open kills of this day or later
+        if not len(active):
+            continue
+        got = read(day, {keys[i] for i in active})
+        mine = active[named[active]]
+        open_[mine[got.seen_by(pods[mine], at[mine])]] = False
+    whole = {keys[i] for i in np.flatnonzero(open_)}
+    for day in days if whole else []:
+        read(day, whole)
+    return LimitChanges.joined(parts)
 
 
 def oom_limit_rows(store: Store, target: Target | None, events: pd.DataFrame

@@ -85,6 +85,13 @@ class LimitChanges:
         keep = order[_kept(rows["pod"][order], rows["limit"][order])]
         return cls({k: rows[k][keep] for k in _COLUMNS})
 
+    def seen_by(self, pods: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Whether each pod of ``pods`` (name hashes) has a row at or before the time of
+        ``times`` (ns since the epoch, UTC) among these rows."""
+        first = _first_seen(_pods(self.rows), pods) if len(self) else \
+            np.full(len(pods), _NONE)
+        return (first != _NONE) & (first <= times)
+
     def at(self, kills: pd.DataFrame) -> np.ndarray:
         """The limit in force at each kill of ``kills`` (names of
         :data:`quotatune.rollup.namehash.POD_KEY`, a ``timestamp``): the killed pod's last
