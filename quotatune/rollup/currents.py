@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, utc_ns
-from quotatune.rollup import sketch
+from quotatune.rollup import runs, sketch
 from quotatune.rollup.namehash import frame_hashes, pod_hashes
 
 CURRENT = (*sketch.CURRENT_COLUMNS, "restarts")
@@ -159,7 +159,7 @@ def _newest_per_group(rows: dict[str, np.ndarray], by: tuple[str, str], *, tie: 
     newest = order[ends - 1]
     out = {k: rows[k][newest] for k in rows if k in _KEYS}
     for col in CURRENT:
-        out[col] = sketch.last_valid(rows[col][order], group, len(starts))
+        out[col] = runs.last_valid(rows[col][order], group, len(starts))
     platform = rows["platform"][order]
     if named:
         last = np.full(len(starts), -1)

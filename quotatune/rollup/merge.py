@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, utc_ns
-from quotatune.rollup import sketch
+from quotatune.rollup import runs, sketch
 from quotatune.rollup.flat import LIST_DTYPES, Flat, FlatRows
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
@@ -160,7 +160,7 @@ def _merge_scalars(r: pd.DataFrame, starts: np.ndarray) -> tuple[pd.DataFrame, n
     out["t_last"] = _utc(np.maximum.reduceat(utc_ns(r["t_last"]), starts))
     for col in _NEWEST:
         if col in r.columns:
-            out[col] = sketch.last_valid(r[col].to_numpy("float64"), group, len(starts))
+            out[col] = runs.last_valid(r[col].to_numpy("float64"), group, len(starts))
     return out, group
 
 

@@ -1,7 +1,9 @@
 """Rows that arrive in runs: an export or a stored day lists each series whole and in time
 order, so grouping them needs no sort.  Every streaming step that groups rows (the rollup,
 a day's merge, a day's container codes, the overlap check of ``--from``) asks the same two
-questions, answered here in one pass each; when the answer is no, the caller sorts."""
+questions, answered here in one pass each; when the answer is no, the caller sorts.  The
+last value of each run or group that has one (a current request or limit) is taken here
+too."""
 
 from __future__ import annotations
 
@@ -69,3 +71,32 @@ def runs_by_key(run_keys: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     seg_start, seg_len = starts[by_key], lengths[by_key]
     shift = seg_start - np.r_[0, np.cumsum(seg_len)[:-1]]
     return np.arange(n) + np.repeat(shift, seg_len)
+
+
+def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Last non-NaN value of each run of rows starting at ``starts`` (rows in time order)."""
+    out = v[np.r_[starts[1:], len(v)] - 1]
+    if not np.isnan(out).any():  # every run ends on a value: no pass over the rows
+        return out
+    missing = np.isnan(v)
+    # A series without the value at all (no limit set) is the usual reason for NaN: a run
+    # with no valid row stays NaN; only runs ending in NaN after a valid row need a search.
+    valid = np.add.reduceat(~missing, starts, dtype=np.int64)
+    if not (np.isnan(out) & (valid > 0)).any():
+        return out
+    pos = np.where(missing, -1, np.arange(len(v)))
+    last = np.maximum.reduceat(pos, starts)
+    return np.where(last >= 0, v[np.maximum(last, 0)], np.nan)
+
+
+def last_valid(v: np.ndarray, group: np.ndarray, ngroups: int) -> np.ndarray:
+    """Last non-NaN value per group (rows are in time order within a group; merge.py
+    orders pieces of a day newest last and uses it too, as does currents.py)."""
+    out = np.full(ngroups, np.nan)
+    pos = np.flatnonzero(~np.isnan(v))
+    if len(pos):
+        last = np.full(ngroups, -1)
+        np.maximum.at(last, group[pos], pos)
+        has = last >= 0
+        out[has] = v[last[has]]
+    return out

@@ -237,7 +237,7 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
     unasked(out, ngroups)
     for col in CURRENT_COLUMNS + ["restarts"]:
         if col in day_usage.columns:
-            out[col] = last_valid_runs(take(day_usage[col].to_numpy("float64")), starts)
+            out[col] = runs.last_valid_runs(take(day_usage[col].to_numpy("float64")), starts)
         else:
             out[col] = np.full(ngroups, np.nan)
     if "platform" in day_usage.columns:
@@ -369,32 +369,3 @@ def sum_buckets(group: np.ndarray, bucket: np.ndarray, ngroups: int,
             for w in weights]
     offsets = np.asarray(np.searchsorted(uniq // NBUCKETS, np.arange(ngroups + 1)))
     return uniq % NBUCKETS, offsets, sums
-
-
-def last_valid_runs(v: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Last non-NaN value of each run of rows starting at ``starts`` (rows in time order)."""
-    out = v[np.r_[starts[1:], len(v)] - 1]
-    if not np.isnan(out).any():  # every run ends on a value: no pass over the rows
-        return out
-    missing = np.isnan(v)
-    # A series without the value at all (no limit set) is the usual reason for NaN: a run
-    # with no valid row stays NaN; only runs ending in NaN after a valid row need a search.
-    valid = np.add.reduceat(~missing, starts, dtype=np.int64)
-    if not (np.isnan(out) & (valid > 0)).any():
-        return out
-    pos = np.where(missing, -1, np.arange(len(v)))
-    last = np.maximum.reduceat(pos, starts)
-    return np.where(last >= 0, v[np.maximum(last, 0)], np.nan)
-
-
-def last_valid(v: np.ndarray, group: np.ndarray, ngroups: int) -> np.ndarray:
-    """Last non-NaN value per group (rows are in time order within a group; merge.py
-    orders pieces of a day newest last and uses it too)."""
-    out = np.full(ngroups, np.nan)
-    pos = np.flatnonzero(~np.isnan(v))
-    if len(pos):
-        last = np.full(ngroups, -1)
-        np.maximum.at(last, group[pos], pos)
-        has = last >= 0
-        out[has] = v[last[has]]
-    return out

@@ -97,7 +97,7 @@ def test_a_day_listed_in_two_separate_runs_is_one_row() -> None:
 
 
 def test_last_valid_value_of_each_run_skips_missing_ones() -> None:
-    from quotatune.rollup.sketch import last_valid_runs
+    from quotatune.rollup.runs import last_valid_runs
 
     starts = np.array([0, 3, 5])
     limits_set = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
