@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS, utc_ns
+from quotatune.model.errors import RowError
 from quotatune.rollup import runs
 from quotatune.rollup.flat import Flat, FlatRows
 
@@ -129,7 +130,14 @@ def daily_rollup(day_usage: pd.DataFrame, columns: Collection[str] | None = None
     no buckets), which saves most of their work.  Such rows merge with each other, never
     go to the store.  ``pod_runs``: True where each pod's rows start, when the caller knows
     every pod's rows to be one run in strictly increasing time (what
-    :func:`quotatune.rollup.spans.check_spans` returns): the runs are not looked for again."""
+    :func:`quotatune.rollup.spans.check_spans` returns): the runs are not looked for again.
+
+    Every sample must carry both measurements.  A NaN ``cpu_cores`` or
+    ``memory_working_set_bytes`` raises the :class:`~quotatune.model.InputError` that
+    :func:`quotatune.model.validate_usage` gives it (its row: the position in the frame):
+    a row counts each sample once for both (``n``, the means' divisor), so one measurement
+    cannot be left out alone, and leaving the sample out would hide what every entry point
+    refuses.  Missing requests, limits and restarts are allowed (the last known is kept)."""
     if day_usage.empty:
         return empty_rollup()
     return rollup_rows(day_usage, columns, pod_runs=pod_runs).framed()
@@ -217,6 +225,10 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
     out["cpu_max"] = np.maximum.reduceat(cpu, starts)
     out["mem_sum"] = np.add.reduceat(mem, starts)
     out["mem_max"] = np.maximum.reduceat(mem, starts)
+    for col, measured, sums in (("cpu_cores", cpu, out["cpu_sum"]),
+                                ("memory_working_set_bytes", mem, out["mem_sum"])):
+        if np.isnan(sums).any():  # a sum is NaN when a sample lacks the value: say which
+            _refuse_missing(col, measured, order)
     if w is not None:
         for col, values in (("cpu_wsum", cpu), ("mem_wsum", mem), ("w_sum", None)):
             out[col] = np.add.reduceat(w if values is None else values * w, starts)
@@ -252,6 +264,15 @@ def rollup_columns(day_usage: pd.DataFrame, columns: Collection[str] | None = No
         if (by_key != np.arange(ngroups)).any():
             return out, by_key
     return out, None
+
+
+def _refuse_missing(col: str, values: np.ndarray, order: np.ndarray | None) -> None:
+    """Raise validation's error for the first sample (in the caller's row order) whose
+    ``col`` is NaN; return where there is none (a NaN sum of infinities)."""
+    missing = np.flatnonzero(np.isnan(values))
+    if len(missing):
+        row = int(missing[0] if order is None else order[missing].min())
+        raise RowError("usage frame", col, row, "missing value")
 
 
 def hist_columns(out: dict[str, Any], prefix: str, b: np.ndarray, c: np.ndarray,
