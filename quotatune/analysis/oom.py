@@ -23,11 +23,26 @@ import numpy as np
 import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
+from quotatune.model.units import MIB
 from quotatune.rollup.limits import LimitChanges
 from quotatune.rollup.namehash import newest_last, pod_hashes
 
 LIMIT_AT_OOM = "limit_at_oom"
 DAY = pd.Timedelta(days=1)
+# After a kill at limit L the limit is at least max(L + 100 MiB, L × 1.2).  The ratio alone
+# gives a 64 MiB sidecar 13 MiB more, less than one allocation burst; the step alone gives a
+# 16 GiB JVM under 1 %.  One rule for the default strategy, containers sized from evidence
+# alone and diagnose's advice, so that no two of them tell one container different numbers
+# (KRR's own x1.25 stays with the strategies that reproduce KRR).
+OOM_STEP = 100 * MIB
+OOM_RATIO = 1.2
+OOM_RULE = "+100 MiB or ×1.2, whichever is larger"
+
+
+def oom_floor(limit: np.ndarray) -> np.ndarray:
+    """The least memory limit after an OOM kill at ``limit`` (bytes, per container; NaN
+    stays NaN)."""
+    return np.maximum(limit + OOM_STEP, limit * OOM_RATIO)
 
 
 def oom_events(events: pd.DataFrame | None) -> pd.DataFrame:

@@ -121,7 +121,7 @@ def test_memory_hog_is_oom_killed_and_told_the_limit_to_set(scene):
     found = of(scene, "fx-hog")
     assert set(found) == {"oom-killed"}
     assert "memory limit 64Mi" in found["oom-killed"]["evidence"]
-    assert "at least 80Mi" in found["oom-killed"]["advice"]  # 64Mi × 1.25
+    assert "at least 164Mi" in found["oom-killed"]["advice"]  # 64Mi + 100Mi (> 64Mi × 1.2)
 
 
 def test_sigkill_from_docker_kill_is_not_called_an_oom(scene):

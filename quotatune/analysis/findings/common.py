@@ -26,8 +26,9 @@ class DiagnosePolicy:
 
     # Failures before this time are history (info); samples before it are not read.
     since: pd.Timestamp | None = None
-    oom_headroom: float = 1.25  # after an OOM kill: limit × 1.25 (as KRR does)
-    peak_headroom: float = 1.2  # … and at least the peak working set × 1.2
+    # After an OOM kill: the limit at least quotatune.analysis.oom.oom_floor of it, and at
+    # least the peak working set × 1.2.
+    peak_headroom: float = 1.2
     crash_loop_restarts: int = 3  # restarts within crash_loop_window that make a loop
     crash_loop_window: pd.Timedelta = pd.Timedelta(hours=1)
     throttle_ratio: float = 0.25  # mean share of CFS periods throttled

@@ -31,6 +31,7 @@ from quotatune.analysis.findings.common import (
     latest,
     num,
 )
+from quotatune.analysis.oom import OOM_RULE, oom_floor
 from quotatune.model import ContainerKey, Finding, units
 from quotatune.model.units import mib_text as mi
 
@@ -96,7 +97,9 @@ def _oom_advice(ctx: Context, limit: float | None, peak: float | None, need: Any
                 "request that cover its peak.")
     targets: list[tuple[float, str]] = []
     if limit:
-        targets.append((limit * p.oom_headroom, f"the {mi(limit)} limit × {p.oom_headroom:g}"))
+        # The default strategy's rule, so that advice and recommendation name one number.
+        targets.append((float(oom_floor(np.asarray(limit))), f"the {mi(limit)} limit "
+                        f"{OOM_RULE}"))
     if peak:
         targets.append((peak * p.peak_headroom, f"the peak working set × {p.peak_headroom:g}"))
     if need is not None and need.min_limit_bytes:

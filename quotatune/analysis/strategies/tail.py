@@ -45,9 +45,9 @@ from statistics import NormalDist
 
 import numpy as np
 
+from quotatune.analysis.oom import oom_floor as after_oom
 from quotatune.analysis.policy import Policy
 from quotatune.analysis.strategies.base import (
-    MIN_MEM_STEP,
     Evidence,
     Sizing,
     Strategy,
@@ -158,10 +158,7 @@ def tail(h: History, ev: Evidence, policy: Policy) -> Sizing:
     base = np.maximum(h.mem_max, projected)
     limit = limit_margin = _margin(base, step)
     step = np.minimum(step, MEM_STEP_CAP * base)  # as applied to the limit, for the reasons
-    oom_floor = np.where(
-        ev.oom_count > 0,
-        np.maximum(ev.oom_limit + MIN_MEM_STEP, ev.oom_limit * 1.2), 0.0)
-    oom_floor = np.nan_to_num(oom_floor)
+    oom_floor = np.nan_to_num(np.where(ev.oom_count > 0, after_oom(ev.oom_limit), 0.0))
     jvm = np.nan_to_num(ev.jvm_need)
     limit = np.maximum.reduce([limit, oom_floor, jvm, np.full(n, MIN_MEM)])
     request = np.minimum(np.maximum(request, MIN_MEM), limit)

@@ -36,7 +36,7 @@ def test_real_pod_oom_killed_says_how_much_memory_to_set():
     assert (f.namespace, f.container) == ("kubeshark", "kubeshark-worker")
     assert f.at == "2023-05-06T21:03:57Z"
     assert {"exit code 137 (SIGKILL)", "OOMKilled: true", "memory limit 1Gi"} <= set(f.evidence)
-    assert "1280Mi" in f.advice  # the 1Gi limit × 1.25
+    assert "1229Mi" in f.advice  # the 1Gi limit × 1.2 (more than + 100 Mi), rounded up
 
 
 def test_real_pod_crash_loop_after_a_clean_exit():
@@ -68,7 +68,8 @@ def test_oom_kill_with_usage_uses_the_larger_of_limit_and_peak_headroom():
     [f] = diagnose(u, None, ev, now=NOW)
     assert f.kind == "oom-killed"
     assert "peak working set 250Mi" in f.evidence
-    assert "320Mi" in f.advice  # 256Mi × 1.25 = 320Mi > 250Mi × 1.2 = 300Mi
+    # 256Mi + 100Mi = 356Mi > 256Mi × 1.2 and > 250Mi × 1.2 = 300Mi
+    assert "at least 356Mi (the 256Mi limit +100 MiB or ×1.2" in f.advice
 
 
 def test_sigkill_explained_by_a_failed_liveness_probe():
