@@ -15,16 +15,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from quotatune.analysis.jvm import jvm_memory_need_bytes
-from quotatune.analysis.oom import oom_events, oom_limits
+from quotatune.analysis.oom import OOM_RULE, oom_events, oom_floor, oom_limits
 from quotatune.model import KEY_COLUMNS, Current, Recommendation
-from quotatune.model.units import MIB, bytes_to_mib_ceil, cores_to_millicores_ceil
+from quotatune.model.units import bytes_to_mib_ceil, cores_to_millicores_ceil
 
-# After an OOM kill at limit L: at least max(L + 100 MiB, L × 1.2), as the default strategy.
-OOM_STEP = 100 * MIB
-OOM_RATIO = 1.2
 NO_USAGE = ("no usage samples for this container: the recommendation needs its CPU and "
             "memory use (collect or import them); current values shown")
 _DOCKER_SOURCES = ("docker",)
@@ -55,34 +53,48 @@ def _row(key: tuple[str, str, str], spec: dict[Any, Any], oom: tuple[int, float]
     cpu_r, cpu_l = _num(spec.get("cpu_request_cores")), _num(spec.get("cpu_limit_cores"))
     mem_r, mem_l = _num(spec.get("memory_request_bytes")), _num(spec.get("memory_limit_bytes"))
     current = Current(
-        cpu_request_millicores=_cpu(cpu_r), memory_request_mib=_mib(mem_r),
-        memory_limit_mib=_mib(mem_l), cpu_limit_millicores=_cpu(cpu_l))
-    reasons = [NO_USAGE]
+        cpu_request_millicores=_cpu(cpu_r), memory_request_mib=mib_or_none(mem_r),
+        memory_limit_mib=mib_or_none(mem_l), cpu_limit_millicores=_cpu(cpu_l))
     need: float | None = None
+    reason: str | None = None
     opts = spec.get("jvm_options")
     if opts is not None and not isinstance(opts, float) and len(opts):
         est = jvm_memory_need_bytes(opts if isinstance(opts, str) else list(opts),
                                     int(mem_l) if mem_l else None)
         if est is not None and est.min_limit_bytes:
-            need = float(est.min_limit_bytes)
-            reasons.append(f"memory from the JVM's flags alone: request = limit = "
-                           f"{bytes_to_mib_ceil(need)} MiB, the smallest limit they hold in "
-                           f"({est.reason()})")
-    limit = need
-    if oom is not None:
-        count, killed_at = oom
-        floor = max(killed_at + OOM_STEP, killed_at * OOM_RATIO)
-        reasons.append(f"{count} OOM kill(s) at limit {bytes_to_mib_ceil(killed_at)} MiB: limit "
-                       f"at least {bytes_to_mib_ceil(floor)} MiB (+100 MiB or ×1.2, whichever "
-                       "is larger); the request waits for usage")
-        limit = max(limit or 0.0, floor)
+            need, reason = float(est.min_limit_bytes), est.reason()
+    count, killed_at = oom if oom is not None else (0, None)
+    request, limit, why = evidence_memory(need, reason, count, killed_at)
     return Recommendation(
         namespace=key[0], workload=key[1], container=key[2],
         cpu_request_millicores=None, cpu_limit_millicores=None,
-        memory_request_mib=_mib(need), memory_limit_mib=_mib(limit), current=current,
-        strategy=strategy,
+        memory_request_mib=mib_or_none(request), memory_limit_mib=mib_or_none(limit),
+        current=current, strategy=strategy,
         samples=0, history_hours=0.0, confidence="none", status="no-usage",
-        reasons=tuple(reasons), platform=_platform(spec.get("source")))
+        reasons=(NO_USAGE, *why), platform=_platform(spec.get("source")))
+
+
+def evidence_memory(need: float | None, need_reason: str | None, kills: int,
+                    killed_at: float | None) -> tuple[float | None, float | None, list[str]]:
+    """The memory request and limit (bytes; None: no evidence) that evidence other than
+    usage gives a container, and why: a JVM's flags (request = limit = the smallest limit
+    they hold in, ``need``), ``kills`` OOM kills at limit ``killed_at`` (the limit at least
+    :func:`quotatune.analysis.oom.oom_floor` of it; the request waits for usage).  For a
+    container with no usage or too little to size from: a JVM that reserves its heap at
+    start-up under a tight limit dies before it is sampled more than a few times."""
+    reasons = []
+    if need is not None:
+        reasons.append(f"memory from the JVM's flags alone: request = limit = "
+                       f"{bytes_to_mib_ceil(need)} MiB, the smallest limit they hold in "
+                       f"({need_reason or 'JVM flags'})")
+    limit = need
+    if kills and killed_at is not None and math.isfinite(killed_at) and killed_at > 0:
+        floor = float(oom_floor(np.asarray(killed_at)))
+        reasons.append(f"{kills} OOM kill(s) at limit {bytes_to_mib_ceil(killed_at)} MiB: limit "
+                       f"at least {bytes_to_mib_ceil(floor)} MiB ({OOM_RULE}); the request "
+                       "waits for usage")
+        limit = max(limit or 0.0, floor)
+    return need, limit, reasons
 
 
 def _oom_floors(specs: pd.DataFrame, events: pd.DataFrame | None,
@@ -114,7 +126,7 @@ def _cpu(cores: float | None) -> int | None:
     return None if cores is None else cores_to_millicores_ceil(cores)
 
 
-def _mib(nbytes: float | None) -> int | None:
+def mib_or_none(nbytes: float | None) -> int | None:
     return None if nbytes is None else bytes_to_mib_ceil(nbytes)
 
 

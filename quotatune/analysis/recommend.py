@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from quotatune.analysis.known import unsized_rows
+from quotatune.analysis.known import evidence_memory, mib_or_none, unsized_rows
 from quotatune.analysis.oom import limits_at_ooms, oom_events, oom_limits
 from quotatune.analysis.policy import DEFAULT_POLICY, Policy
 from quotatune.analysis.strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -258,11 +258,16 @@ def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,
                           memory_limit_mib=cur[2][i], cpu_limit_millicores=cur[3][i])
         short = samples < policy.min_samples or hours < policy.min_history_hours
         if short:
-            values: tuple[int | None, ...] = (None, None, None, None)
+            # Too little usage to size from, but what sizes a container without usage
+            # still holds: a JVM killed at start-up has a sample or two and its kills.
+            request, limit, why = _evidence_only(ev, i)
+            values: tuple[int | None, ...] = (None, None, mib_or_none(request),
+                                              mib_or_none(limit))
             status, conf = "insufficient-data", "none"
             reasons: tuple[str, ...] = (
                 f"only {samples} sample(s) over {hours:.1f} h; needs at least "
                 f"{policy.min_samples} samples over {policy.min_history_hours:g} h",
+                *why,
             )
         else:
             values = (rec[0][i], rec[1][i], rec[2][i], rec[3][i])
@@ -278,3 +283,12 @@ def _build(h: History, ev: Evidence, s: Sizing, strat: Strategy,
             confidence=conf, status=status, reasons=reasons, platform=platform[i],
         ))
     return out
+
+
+def _evidence_only(ev: Evidence, i: int) -> tuple[float | None, float | None, list[str]]:
+    """Container ``i``'s memory from its JVM flags and OOM kills alone, as a container
+    without usage gets it (:func:`quotatune.analysis.known.evidence_memory`)."""
+    need = float(ev.jvm_need[i]) if np.isfinite(ev.jvm_need[i]) else None
+    return evidence_memory(need, ev.jvm_reason[i], int(ev.oom_count[i]),
+                           float(ev.oom_limit[i]))
+

@@ -110,3 +110,61 @@ def test_an_oom_of_a_pod_without_usage_gives_a_limit_from_its_own_spec():
     assert r.status == "no-usage" and r.current.memory_limit_mib == 512
     assert r.memory_limit_mib == bytes_to_mib_ceil(256 * MIB + 100 * MIB)
     assert r.memory_request_mib is None
+
+
+def _killed_at_start(limit: float, **spec):
+    """Two samples a minute apart, then OOM-killed at ``limit``: too little to size from."""
+    u = usage(np.array([200 * MIB, 250 * MIB]), limit=limit)
+    ev = events({"kind": "termination", "reason": "OOMKilled", "exit_code": 137,
+                 "oom_killed": True, "timestamp": NOW})
+    sp = specs({"memory_limit_bytes": limit, **spec})
+    [r] = recommend(u, sp, ev)
+    return r
+
+
+def test_a_container_killed_before_it_has_history_keeps_its_oom_floor():
+    r = _killed_at_start(256 * MIB)
+    assert r.status == "insufficient-data" and r.samples == 2
+    assert r.memory_limit_mib == 356  # 256 MiB + 100 MiB > 256 MiB × 1.2
+    assert r.memory_request_mib is None and r.cpu_request_millicores is None
+    assert r.reasons[0].startswith("only 2 sample(s)")
+    assert "1 OOM kill(s) at limit 256 MiB: limit at least 356 MiB" in r.reasons[1]
+
+
+def test_a_jvm_killed_before_it_has_history_is_sized_from_its_flags_and_its_kill():
+    flags = scan(["java", "-Xms1g", "-Xmx1g", "-jar", "app.jar"], [], {}).jvm_options
+    r = _killed_at_start(512 * MIB, jvm_options=list(flags))
+    need = jvm_memory_need_bytes(list(flags), 512 * MIB)
+    assert need is not None and need.min_limit_bytes
+    assert r.status == "insufficient-data"
+    assert r.memory_request_mib == bytes_to_mib_ceil(need.min_limit_bytes)
+    # The flags need more than the floor after the kill at 512 MiB (614 MiB).
+    assert r.memory_limit_mib == bytes_to_mib_ceil(need.min_limit_bytes) > 614
+    assert any("JVM's flags" in x for x in r.reasons)
+    assert any("OOM kill(s) at limit 512 MiB" in x for x in r.reasons)
+
+
+def test_the_floor_is_the_same_with_usage_without_usage_and_with_too_little():
+    """One rule after a kill (+100 MiB or ×1.2, whichever is larger) whatever the history."""
+    for limit, floor in ((256 * MIB, 356), (1024 * MIB, 1229)):
+        short = _killed_at_start(limit)
+        sp = specs({"memory_limit_bytes": limit})
+        ev = events({"kind": "termination", "reason": "OOMKilled", "exit_code": 137,
+                     "oom_killed": True, "timestamp": NOW})
+        [none] = recommend(pd.DataFrame(), sp, ev)
+        # A week of low usage: the limit is the floor, not the usage.
+        [full] = recommend(usage(np.full(7 * 288, 50 * MIB), minutes=5, limit=limit), sp, ev)
+        assert (short.memory_limit_mib, none.memory_limit_mib, full.memory_limit_mib) == \
+            (floor, floor, floor)
+
+
+def test_diagnose_advises_the_floor_recommend_gives():
+    from quotatune.analysis.findings.diagnose import diagnose
+
+    limit = 1024 * MIB
+    u = usage(np.full(7 * 288, 50 * MIB), minutes=5, limit=limit)
+    ev = events({"kind": "termination", "reason": "OOMKilled", "exit_code": 137,
+                 "oom_killed": True, "timestamp": NOW})
+    [rec] = recommend(u, None, ev)
+    [found] = [f for f in diagnose(u, None, ev, now=NOW) if f.kind == "oom-killed"]
+    assert f"at least {rec.memory_limit_mib}Mi" in found.advice
