@@ -92,16 +92,20 @@ def _container(name: str, init: bool, cpu_r: int | None, cpu_l: int | None,
 
 
 def _recommended(cur: ContainerRequests, rec: Recommendation | None) -> ContainerRequests:
-    if rec is None or (rec.cpu_request_millicores is None and rec.memory_request_mib is None):
+    if rec is None or (rec.cpu_request_millicores is None and rec.memory_request_mib is None
+                       and rec.memory_limit_mib is None):
         return cur  # nothing usable recommended (e.g. insufficient data): keep what runs now
     cpu = rec.cpu_request_millicores
-    mem = None if rec.memory_request_mib is None else rec.memory_request_mib * MIB
-    mem_l = None if rec.memory_limit_mib is None else rec.memory_limit_mib * MIB
+    mem = cur.memory_request if rec.memory_request_mib is None else rec.memory_request_mib * MIB
+    mem_l = cur.memory_limit if rec.memory_limit_mib is None else rec.memory_limit_mib * MIB
+    if mem_l is not None:
+        mem = min(mem, mem_l)  # a request above its limit is refused by the API server
+    # Memory from evidence alone (an OOM floor, a JVM's flags) leaves the CPU as it runs.
     return ContainerRequests(
         cur.name, cur.init,
         cur.cpu_request if cpu is None else cpu,
-        cur.memory_request if mem is None else mem,
-        rec.cpu_limit_millicores, mem_l,
+        mem,
+        cur.cpu_limit if cpu is None else rec.cpu_limit_millicores, mem_l,
     )
 
 

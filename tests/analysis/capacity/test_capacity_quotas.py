@@ -318,3 +318,23 @@ def test_a_workload_scaled_to_zero_has_no_pods():
     plan = plan_capacity([], specs, None, [])
     assert plan.scenarios["current"].pods == 0
     assert plan.quotas[0].hard()["pods"] == "0"
+
+
+def test_memory_from_evidence_alone_leaves_the_cpu_as_it_runs():
+    """A container with too little usage but an OOM floor: its CPU request and limit are
+    kept, its memory limit is raised to the floor, its memory request stays."""
+    specs = pd.DataFrame([{"namespace": "a", "workload": "w", "workload_kind": "Deployment",
+                           "container": "c", "cpu_request_cores": 0.2, "cpu_limit_cores": 1.0,
+                           "memory_request_bytes": 128 * MI,
+                           "memory_limit_bytes": 256 * MI, "replicas": 2}])
+    floor_only = Recommendation("a", "w", "c", None, None, None, 356, Current(), "tail", 2,
+                                0.0, "none", "insufficient-data")
+    (w,) = build_workloads([floor_only], specs)
+    [c] = w.recommended
+    assert (c.cpu_request, c.cpu_limit) == (200, 1000)
+    assert (c.memory_request, c.memory_limit) == (128 * MI, 356 * MI)
+    # With nothing recommended at all, the container stays as it runs.
+    nothing = Recommendation("a", "w", "c", None, None, None, None, Current(), "tail", 2,
+                             0.0, "none", "insufficient-data")
+    (w,) = build_workloads([nothing], specs)
+    assert w.recommended == w.current
