@@ -329,8 +329,29 @@ def _read_parquet(
         raise
     except (pa.ArrowException, OSError) as exc:
         raise StoreError(f"{path}: unreadable store file: {exc}") from None
+    if not tuples and HOURS in table.column_names:
+        _check_hours(table[HOURS], path)
     df = table.to_pandas()
     for fld in table.schema:
         if tuples and pa.types.is_list(fld.type):
             df[fld.name] = df[fld.name].map(lambda v: () if v is None else tuple(v))
     return df
+
+
+HOURS = "mem_hour_max"
+
+
+def _check_hours(column: Any, path: Path) -> None:
+    """Refuse a rollup whose rows do not each hold 24 hourly peaks (a damaged or foreign
+    file): the analysis lays them out a day a row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        raise StoreError(f"{path}: damaged rollup: {HOURS!r} is not a list of hourly peaks")
+    lengths = pc.list_value_length(column)
+    least, most = pc.min_max(lengths).values()
+    if lengths.null_count or (len(lengths) and (least.as_py(), most.as_py()) != (24, 24)):
+        raise StoreError(f"{path}: damaged rollup: a row of {HOURS!r} without its 24 hourly "
+                         "peaks")
+

@@ -84,6 +84,18 @@ def rollup_replaced_by_other_table(root: Path) -> Path:
     return rollup
 
 
+def rollup_with_a_short_day(root: Path) -> Path:
+    """The rollup as written, but its first row's hourly peaks cut to 23 hours."""
+    rollup = named(root, "rollup")
+    table = pq.read_table(rollup)
+    i = table.column_names.index("mem_hour_max")
+    hours = table.column(i).to_pylist()
+    hours[0] = hours[0][:23]
+    pq.write_table(table.set_column(i, table.schema.field(i), pa.array(
+        hours, type=table.schema.field(i).type)), rollup)
+    return rollup
+
+
 def rollup_removed(root: Path) -> Path:
     rollup = named(root, "rollup")
     rollup.unlink()
@@ -102,6 +114,8 @@ CASES = [
       for c in ("recommend", "diagnose", "report", "plan", "backtest")],
     ("rollup holds another table", rollup_replaced_by_other_table, "recommend",
      "not a rollup of this store"),
+    *[("rollup day of 23 hours", rollup_with_a_short_day, c, "damaged rollup")
+      for c in ("recommend", "report", "plan")],
     *[("rollup missing", rollup_removed, c, "missing store file")
       for c in ("recommend", "status", "backtest")],
 ]
