@@ -113,7 +113,7 @@ def command(
             shape = (train_days or 14.0, test_days or 7.0)
     train_days = 14.0 if train_days is None else train_days
     test_days = 7.0 if test_days is None else test_days
-    with progress() as bar:
+    with progress(quiet=output == "json") as bar:  # as diagnose: JSON is for scripts
         history = load_history(files, fmt, None if files else config.store_dir(store),
                                strategies, target, progress=bar)
         if folds is None:

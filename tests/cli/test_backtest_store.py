@@ -15,6 +15,7 @@ from quotatune.rollup.sketch import daily_rollup
 from quotatune.sources.files.tables import read_bitbrains
 from tests.conftest import ROOT, run_cli
 from tests.support.store_data import imported_sample
+from tests.support.terminal import run_on_terminal
 
 FILES = sorted(str(p) for p in (ROOT / "data" / "sample").glob("*.csv.gz"))[:5]
 STRATEGY = ["--strategy", "krr", "tail"]
@@ -89,3 +90,17 @@ def test_bad_input_is_one_line_and_exit_2(store: Path, args: list[str], needle: 
 def test_a_missing_store_is_one_line(tmp_path: Path):
     r = run_cli("backtest", "--store", str(tmp_path / "none"))
     assert r.code == 2 and "no history store" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_on_a_terminal_the_days_read_and_strategies_scored_show_and_in_a_pipe_nothing(
+        store: Path):
+    run = run_on_terminal("backtest", "--store", str(store), *STRATEGY)
+    assert run.code == 0, run.terminal[-500:]
+    assert "krr" in run.stdout  # the table on stdout, the bar on stderr
+    assert b"reading days" in run.terminal and b"scoring strategies" in run.terminal
+    piped = run_cli("backtest", "--store", str(store), *STRATEGY)
+    assert piped.code == 0, piped.stderr
+    assert "reading days" not in piped.stderr and "\x1b" not in piped.stderr
+    as_json = run_on_terminal("backtest", "--store", str(store), *STRATEGY, "-o", "json")
+    assert as_json.code == 0 and json.loads(as_json.stdout)
+    assert b"reading days" not in as_json.terminal

@@ -224,3 +224,17 @@ def test_report_from_files_on_a_terminal_shows_the_files_read_and_days_written(u
     piped = run_cli("report", "--from", str(usage_csv), "--out", str(tmp_path / "p"),
                     "--now", "2026-11-27T23:00:00Z")
     assert piped.code == 0 and "reading files" not in piped.stderr
+
+
+def test_report_from_the_store_on_a_terminal_shows_the_days_read_and_cron_shows_nothing(
+        store, tmp_path):
+    run = run_on_terminal("report", "--store", str(store), "--out", str(tmp_path / "t"),
+                          "--now", "2026-11-27T23:00:00Z")
+    assert run.code == 0, run.terminal[-500:]
+    assert run.stdout.startswith("wrote ")
+    assert b"reading the store" in run.terminal
+    # The scheduled report, run by hand on a terminal, stays silent but for its output.
+    cron = run_on_terminal("report", "--store", str(store), "--out", str(tmp_path / "c"),
+                           "--now", "2026-11-27T23:00:00Z", "--cron")
+    assert cron.code == 0, cron.terminal[-500:]
+    assert b"reading the store" not in cron.terminal and b"\x1b" not in cron.terminal
