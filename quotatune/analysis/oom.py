@@ -84,6 +84,16 @@ def limits_at_ooms(usage: pd.DataFrame | LimitChanges, events: pd.DataFrame | No
     return out
 
 
+def limit_at_kills(kills: pd.DataFrame) -> float | None:
+    """The highest memory limit in force at these kills (rows of :func:`oom_events` with
+    ``limit_at_oom``), in bytes; None where no sample says."""
+    if LIMIT_AT_OOM not in kills.columns:
+        return None
+    at = pd.to_numeric(kills[LIMIT_AT_OOM], errors="coerce").to_numpy("float64")
+    at = at[np.isfinite(at) & (at > 0)]
+    return float(at.max()) if len(at) else None
+
+
 def oom_limits(ooms: pd.DataFrame, specs: pd.DataFrame | None,
                rollups: pd.DataFrame | None) -> np.ndarray:
     """Per row of ``ooms`` (from :func:`oom_events`): the memory limit in force at that kill,

@@ -25,6 +25,7 @@ import pandas as pd
 from quotatune.analysis.findings.common import DiagnosePolicy
 from quotatune.analysis.findings.diagnose import diagnose as find
 from quotatune.analysis.findings.digest import SPAN_COLUMNS, DigestBuilder, PeakRows
+from quotatune.analysis.oom import limits_at_ooms, oom_events
 from quotatune.analysis.recommend import folds_pods, recommend_from_rollups, rollup_columns
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
 from quotatune.model.collected import Collected
@@ -38,8 +39,10 @@ from quotatune.pipelines.inputs import (
 )
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
+from quotatune.rollup.limits import LimitChanges
 from quotatune.sources.registry import iter_files
 from quotatune.store import Store
+from quotatune.store.reads import keep_keys
 
 DayHook = Callable[[pd.DataFrame], None]
 OnDay = Callable[[int, int], None]  # (days read, days to read): progress, for the CLI
@@ -218,6 +221,14 @@ def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | No
     since = None if policy.since is None else pd.Timestamp(policy.since)
     if since is not None and since.tzinfo is None:
         since = since.tz_localize("UTC")
+    killed = _KillLimits(s.events)
+    # The killed containers' limits ride along the read of each day when every day is read
+    # anyway; otherwise only the kills' days are read for them, as recommend does.
+    lo = None if since is None else since.tz_convert("UTC").strftime("%Y-%m-%d")
+    along = bool(killed.keys) and (lo is None or bool(every_day) or all(
+        d >= lo for d in s.store.days()))
+    if along:
+        every_day = [*every_day, killed.add]
     if s.has_usage:
         with tempfile.TemporaryDirectory(prefix="quotatune-digest-") as tmp:
             spill = _Spill(Path(tmp))
@@ -227,7 +238,32 @@ def diagnose_stored(s: Stored, *, now: pd.Timestamp, policy: DiagnosePolicy | No
                 builder.add_peak_rows(rows)
     digest = builder.digest()
     usage = raw_usage(s, digest.raw_keys, since) if digest.raw_keys else None
-    return find(usage, s.specs, s.events, now=now, policy=policy, digest=digest)
+    events = killed.annotated() if along or not killed.keys else \
+        oom_limits_stored(s.store, s.target, s.events)
+    return find(usage, s.specs, events, now=now, policy=policy, digest=digest)
+
+
+class _KillLimits:
+    """The limit at each OOM kill of ``events``, from the killed containers' samples of
+    every day (:mod:`quotatune.analysis.oom`), as recommend reads it from the store."""
+
+    def __init__(self, events: pd.DataFrame) -> None:
+        self.events = events
+        oom = oom_events(events)
+        self.keys = sorted({ContainerKey(*k) for k in oom[KEY_COLUMNS].astype(str).itertuples(
+            index=False, name=None)}) if "timestamp" in oom.columns else []
+        self.parts: list[LimitChanges] = []
+
+    def add(self, day: pd.DataFrame) -> None:
+        rows = keep_keys(day, self.keys)
+        if len(rows):
+            self.parts.append(LimitChanges.of(rows))
+
+    def annotated(self) -> pd.DataFrame:
+        if not self.keys:
+            return self.events
+        found = limits_at_ooms(LimitChanges.joined(self.parts), self.events)
+        return self.events if found is None else found
 
 
 def latest_usage(s: Stored, columns: list[str]) -> pd.DataFrame:

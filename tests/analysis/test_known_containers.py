@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from quotatune.analysis.jvm import jvm_memory_need_bytes
 from quotatune.analysis.recommend import recommend
@@ -168,3 +169,36 @@ def test_diagnose_advises_the_floor_recommend_gives():
     [rec] = recommend(u, None, ev)
     [found] = [f for f in diagnose(u, None, ev, now=NOW) if f.kind == "oom-killed"]
     assert f"at least {rec.memory_limit_mib}Mi" in found.advice
+
+
+@pytest.mark.parametrize("since", ["all", "1d"])
+def test_after_a_raise_diagnose_advises_from_the_limit_at_the_kill_on_every_path(tmp_path,
+                                                                               since):
+    """Killed at 256 MiB, raised to 1 GiB since: the advice is the floor of 256 MiB, the
+    one recommend gives, from the whole frame and from the store alike, never 1 GiB × 1.2.
+    The store reads the limits along its read of every day (``--since all``), or reads the
+    kills' days for them when ``--since`` leaves older days unread."""
+    import json
+
+    from quotatune.analysis.findings.diagnose import diagnose
+    from quotatune.model.collected import Collected
+    from quotatune.store.history import Store
+    from tests.conftest import run_cli
+
+    u, ev, oom_at = _oom_history(1024 * MIB)
+    u["memory_working_set_bytes"] = 100 * MIB  # the floor decides recommend's limit
+    [rec] = recommend(u, None, ev)
+    assert rec.memory_limit_mib == 356  # 256 MiB + 100 MiB
+    [whole] = [f for f in diagnose(u, None, ev, now=NOW) if f.kind == "oom-killed"]
+    assert "at least 356Mi (the 256Mi limit +100 MiB" in whole.advice
+    assert "memory limit 256Mi at the kill, 1Gi now" in whole.evidence
+    from quotatune.model import empty_specs
+
+    Store(tmp_path / "s").append(Collected(usage=u, specs=empty_specs(), events=ev))
+    run = run_cli("diagnose", "--store", str(tmp_path / "s"), "--since", since, "-o", "json")
+    assert run.code == 0, run.stderr
+    [stored] = [f for f in json.loads(run.stdout) if f["kind"] == "oom-killed"]
+    assert stored["advice"] == whole.advice
+    # Without --since all, the current limit is not read (its samples are older).
+    assert ("memory limit 256Mi at the kill, 1Gi now" if since == "all" else
+            "memory limit 256Mi at the kill") in stored["evidence"]

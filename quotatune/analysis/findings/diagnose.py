@@ -31,7 +31,13 @@ from quotatune.analysis.findings.common import (
     latest,
     num,
 )
-from quotatune.analysis.oom import OOM_RULE, oom_floor
+from quotatune.analysis.oom import (
+    LIMIT_AT_OOM,
+    OOM_RULE,
+    limit_at_kills,
+    limits_at_ooms,
+    oom_floor,
+)
 from quotatune.model import ContainerKey, Finding, units
 from quotatune.model.units import mib_text as mi
 
@@ -43,7 +49,10 @@ Rule = Callable[[Context], list[Finding]]
 def diagnose(usage: pd.DataFrame | None, specs: pd.DataFrame | None,
              events: pd.DataFrame | None, *, now: Any,
              policy: DiagnosePolicy | None = None, digest: Any = None) -> list[Finding]:
-    """Every finding for the containers in the frames, worst first, then by name."""
+    """Every finding for the containers in the frames, worst first, then by name.  Each OOM
+    kill's limit is read from ``usage`` unless ``events`` carry it (the store's path)."""
+    if usage is not None and events is not None and LIMIT_AT_OOM not in events.columns:
+        events = limits_at_ooms(usage, events)
     ctx = Context(usage, specs, events, now, policy or DiagnosePolicy(), digest)
     out: list[Finding] = []
     for rule in RULES:
@@ -74,10 +83,16 @@ def oom_killed(ctx: Context) -> list[Finding]:
             evidence.append(f"OOM-killed {kills} times, last at {at}")
         limit = ctx.limit_bytes(key)
         peak = ctx.peak_bytes(key)
+        # From the limit the kills hit, as recommend: a limit raised since must not ratchet.
+        killed_at = limit_at_kills(group)
         if not key.container:
             evidence.append(f"node-level event (on {key.workload}): no container named")
+        elif killed_at is not None and killed_at != limit:
+            evidence.append(f"memory limit {mi(killed_at)} at the kill"
+                            + (f", {mi(limit)} now" if limit else ""))
         else:
             evidence.append(f"memory limit {mi(limit)}" if limit else "no memory limit")
+        limit = killed_at if killed_at is not None else limit
         if peak:
             evidence.append(f"peak working set {mi(peak)}")
         need = ctx.jvm_need(key)
