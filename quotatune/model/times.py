@@ -16,13 +16,14 @@ def utc_ns(times: pd.Series) -> np.ndarray:
     return t.to_numpy(dtype="datetime64[ns]").view("int64")
 
 
-# A sample stamped more than this after the clock comes from a skewed clock: every path
-# leaves it out and says how many (it would stretch the history and shift decayed weights).
+# A sample or event stamped more than this after the clock comes from a skewed clock: every
+# path leaves it out and says how many (a sample would stretch the history and shift decayed
+# weights; an OOM kill dated tomorrow would be every container's latest failure).
 FUTURE_TOLERANCE = pd.Timedelta(minutes=10)
 
 
 def future_limit(now: pd.Timestamp | None = None) -> pd.Timestamp:
-    """The latest time a sample may carry: ``now`` (default: the clock) plus
+    """The latest time a sample or event may carry: ``now`` (default: the clock) plus
     :data:`FUTURE_TOLERANCE`.  Taken once per run, so every chunk meets the same limit."""
     return (now if now is not None else pd.Timestamp.now(tz="UTC")) + FUTURE_TOLERANCE
 
@@ -40,7 +41,27 @@ def drop_future(usage: pd.DataFrame, limit: pd.Timestamp) -> tuple[pd.DataFrame,
     return usage[~late], int(late.sum())
 
 
-def future_note(count: int, limit: pd.Timestamp) -> str:
-    """The note of a run that left ``count`` future samples out."""
-    return (f"ignored {count} sample(s) stamped in the future "
+def drop_future_events(events: pd.DataFrame, limit: pd.Timestamp
+                       ) -> tuple[pd.DataFrame, int]:
+    """``events`` without those stamped after ``limit``, and how many those were.  An event
+    without a time (NaT) is kept: nothing says it is late.  Returned as it is when nothing
+    is late."""
+    if events.empty or "timestamp" not in events.columns:
+        return events, 0
+    at = pd.to_datetime(events["timestamp"], utc=True, errors="coerce")
+    late = (at > limit).to_numpy(dtype=bool)  # NaT compares False: kept
+    count = int(late.sum())
+    return (events[~late], count) if count else (events, 0)
+
+
+def future_note(count: int, limit: pd.Timestamp, what: str = "sample") -> str:
+    """The note of a run that left ``count`` future samples (or events: ``what``) out."""
+    return (f"ignored {count} {what}(s) stamped in the future "
             f"(after {limit:%Y-%m-%dT%H:%M}Z): check the source's clock")
+
+
+def future_notes(limit: pd.Timestamp, samples: int, events: int) -> list[str]:
+    """The notes of a run that left ``samples`` samples and ``events`` events out, each
+    said only when there were some."""
+    return [future_note(n, limit, what) for n, what in ((samples, "sample"), (events, "event"))
+            if n]

@@ -4,10 +4,12 @@ Clients are built here from resolved settings (the CLI resolves flags and enviro
 the sources themselves take ready clients and stay testable against real daemons.
 
 What a collection stores meets the rule ``import`` and ``--from`` follow
-(:func:`quotatune.model.times.drop_future`): samples stamped more than a tolerance after the
-clock are left out and counted.  A Docker daemon, kubelet or metrics-server stamps samples
-with its own clock; one running a day ahead wrote samples dated tomorrow, which then won
-every "newest" comparison (the current requests and limits) and stretched the windows.
+(:func:`quotatune.model.times.drop_future`): samples and events stamped more than a
+tolerance after the clock are left out and counted (:func:`in_time`).  A Docker daemon,
+kubelet or metrics-server stamps samples with its own clock; one running a day ahead wrote
+samples dated tomorrow, which then won every "newest" comparison (the current requests and
+limits) and stretched the windows, and an OOM kill dated tomorrow was every later
+``diagnose``'s latest failure.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.model.times import drop_future, future_limit, future_note
+from quotatune.model.times import drop_future, drop_future_events, future_limit, future_notes
 from quotatune.pipelines.inputs import open_store
 from quotatune.sources.docker.collector import collect_docker
 from quotatune.sources.kubernetes.api import connect as kubernetes_api
@@ -34,9 +36,9 @@ from quotatune.sources.prometheus.split import MAX_SAMPLES as PROM_MAX_SAMPLES
 from quotatune.store import AppendReport
 
 # The collectors are the flows' first step; the CLI reaches them only through this module.
-__all__ = ["PROM_MAX_CONCURRENCY", "PROM_MAX_SAMPLES", "Written", "collect_docker",
+__all__ = ["PROM_MAX_CONCURRENCY", "PROM_MAX_SAMPLES", "Late", "Written", "collect_docker",
            "collect_kubernetes", "collect_prometheus", "docker_client", "hide_url_password",
-           "into_store", "kubernetes_api", "open_store", "prometheus_client"]
+           "in_time", "into_store", "kubernetes_api", "open_store", "prometheus_client"]
 
 
 def hide_url_password(text: str, url: str | None) -> str:
@@ -135,21 +137,41 @@ def prometheus_client(
 
 
 @dataclass
+class Late:
+    """What :func:`in_time` left out of a collection: stamped in the future."""
+
+    samples: int = 0
+    events: int = 0
+    notes: list[str] = field(default_factory=list)  # worded as the import's
+
+
+def in_time(data: Collected, *, now: pd.Timestamp | None = None) -> tuple[Collected, Late]:
+    """``data`` without its samples and events stamped after ``now`` (default: the clock)
+    + 10 minutes, and what those were; an event without a time stays.  ``data`` itself is
+    left as it was."""
+    limit = future_limit(now)
+    usage, samples = drop_future(data.usage, limit)
+    events, late_events = drop_future_events(data.events, limit)
+    if samples or late_events:
+        data = replace(data, usage=usage.reset_index(drop=True),
+                       events=events.reset_index(drop=True))
+    return data, Late(samples, late_events, future_notes(limit, samples, late_events))
+
+
+@dataclass
 class Written:
     """What :func:`into_store` made of a collection."""
 
     report: AppendReport
     future: int = 0  # samples left out: stamped in the future
+    future_events: int = 0  # events left out, likewise
     notes: list[str] = field(default_factory=list)  # for the command to show, as import's
 
 
 def into_store(data: Collected, store: Path, *, now: pd.Timestamp | None = None) -> Written:
-    """Append what a source collected to the store at ``store``, without its samples stamped
-    after ``now`` (default: the clock) + 10 minutes, which are counted in a note worded as
-    the import's."""
-    limit = future_limit(now)
-    usage, late = drop_future(data.usage, limit)
-    if late:
-        data = replace(data, usage=usage.reset_index(drop=True))
+    """Append what a source collected to the store at ``store``, without its samples and
+    events stamped after ``now`` (default: the clock) + 10 minutes, which are counted in
+    notes worded as the import's."""
+    data, late = in_time(data, now=now)
     report = open_store(store).append(data)
-    return Written(report, late, [future_note(late, limit)] if late else [])
+    return Written(report, late.samples, late.events, late.notes)

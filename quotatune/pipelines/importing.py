@@ -1,10 +1,11 @@
 """The import flow: files streamed chunk by chunk into the history store, then retention.
 
-Samples stamped in the future are left out before the store's staging, by the rule
-``--from`` follows (:func:`drop_future`, :func:`future_note`), so the store and the files
-give the same answers: a sample stamped after the clock (plus a tolerance for clocks a
-little apart) comes from a skewed clock; kept, a row dated 2200 made 1.5 million hours of
-history and, being the newest, set the current requests and limits.
+Samples and events stamped in the future are left out before the store's staging, by the
+rule ``--from`` follows (:func:`drop_future`, :func:`drop_future_events`,
+:func:`future_notes`), so the store and the files give the same answers: a time after the
+clock (plus a tolerance for clocks a little apart) comes from a skewed clock; kept, a row
+dated 2200 made 1.5 million hours of history and, being the newest, set the current
+requests and limits, and an OOM kill dated tomorrow stayed every later run's latest kill.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from quotatune.model import KEY_COLUMNS
 from quotatune.model.collected import Collected
-from quotatune.model.times import drop_future, future_limit, future_note
+from quotatune.model.times import drop_future, drop_future_events, future_limit, future_notes
 from quotatune.pipelines.inputs import open_store
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, day_steps, files_read
@@ -34,6 +35,7 @@ class ImportResult:
     files: int = 0
     samples_read: int = 0
     samples_future: int = 0  # read but left out: stamped in the future
+    events_future: int = 0  # likewise
     containers: int = 0
     spec_rows_read: int = 0
     dropped_days: int = 0
@@ -45,8 +47,8 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
                       progress: Progress = NO_PROGRESS, *,
                       now: pd.Timestamp | None = None) -> ImportResult:
     """Stream ``files`` into the store at ``root``; nothing is written if any file is bad.
-    Samples stamped after ``now`` (default: the clock) + 10 minutes are not stored, with
-    the note ``--from`` gives: both paths answer alike."""
+    Samples and events stamped after ``now`` (default: the clock) + 10 minutes are not
+    stored, with the notes ``--from`` gives: both paths answer alike."""
     result = ImportResult(report=AppendReport(), files=len(files))
     keys: set[tuple[str, ...]] = set()
     st = open_store(root)
@@ -57,9 +59,11 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
                                           len(files)):
             result.samples_read += len(chunk.usage)
             usage, late = drop_future(chunk.usage, limit)
-            if late:
+            events, late_events = drop_future_events(chunk.events, limit)
+            if late or late_events:
                 result.samples_future += late
-                chunk = replace(chunk, usage=usage)
+                result.events_future += late_events
+                chunk = replace(chunk, usage=usage, events=events)
             keys.update(_distinct_keys(chunk.usage))
             result.spec_rows_read += len(chunk.specs)
             result.notes += chunk.notes
@@ -68,8 +72,7 @@ def import_into_store(files: list[Path], fmt: str | None, root: Path, keep_days:
 
     result.report = st.append_stream(chunks(), on_day=day_steps(progress, "writing days"))
     result.containers = len(keys)
-    if result.samples_future:
-        result.notes.append(future_note(result.samples_future, limit))
+    result.notes += future_notes(limit, result.samples_future, result.events_future)
     if keep_days is not None:
         # Counted back from the newest stored day (never from the future): importing last
         # year's trace with --keep-days 7 keeps its last week instead of deleting all of it.

@@ -16,7 +16,7 @@ from quotatune.analysis.oom import LIMIT_AT_OOM, limits_at_ooms, oom_events
 from quotatune.model import KEY_COLUMNS, ContainerKey, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.model.times import drop_future, future_limit, future_note
+from quotatune.model.times import drop_future, drop_future_events, future_limit, future_notes
 from quotatune.pipelines.streaming import FileRollups, rollups_from_files
 from quotatune.rollup import sketch
 from quotatune.rollup.limits import LimitChanges
@@ -46,7 +46,7 @@ def load_inputs(
         origin = f"store {st.root}"
     if data.usage.empty and data.specs.empty and data.events.empty:
         raise InputError(f"no data in {origin}")
-    data.usage = _drop_future(data.usage, data.notes)
+    _drop_future(data)
     if not target.is_all:
         known = _names(data)
         # The target must match something: usage if there is any, else the specs.
@@ -95,15 +95,18 @@ def _dedupe(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return usage
 
 
-def _drop_future(usage: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Samples stamped in the future come from a skewed clock: left out and counted, as
-    every path does (:func:`quotatune.model.times.drop_future`)."""
+def _drop_future(data: Collected) -> None:
+    """Samples and events stamped in the future come from a skewed clock: left out of
+    ``data`` and counted in its notes, as every path does
+    (:func:`quotatune.model.times.drop_future`)."""
     limit = future_limit()
-    usage, late = drop_future(usage, limit)
+    usage, late = drop_future(data.usage, limit)
+    events, late_events = drop_future_events(data.events, limit)
     if late:
-        notes.append(future_note(late, limit))
-        usage = usage.reset_index(drop=True)
-    return usage
+        data.usage = usage.reset_index(drop=True)
+    if late_events:
+        data.events = events.reset_index(drop=True)
+    data.notes += future_notes(limit, late, late_events)
 
 
 def _names(data: Collected) -> set[str]:

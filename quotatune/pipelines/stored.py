@@ -30,7 +30,7 @@ from quotatune.analysis.recommend import folds_pods, recommend_from_rollups, rol
 from quotatune.model import KEY_COLUMNS, ContainerKey, Finding, Recommendation, Target
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.model.times import drop_future, future_limit, future_note
+from quotatune.model.times import drop_future, drop_future_events, future_limit, future_notes
 from quotatune.pipelines.inputs import (
     existing_store,
     oom_limit_rows,
@@ -289,30 +289,35 @@ Reader = Callable[[list[Path], str | None], Iterable[tuple[int, Path, Collected]
 
 @contextmanager
 def stored_from_files(files: list[Path], fmt: str | None, target: Target,
-                      read: Reader = iter_files, progress: Progress = NO_PROGRESS
-                      ) -> Iterator[Stored]:
+                      read: Reader = iter_files, progress: Progress = NO_PROGRESS, *,
+                      now: pd.Timestamp | None = None) -> Iterator[Stored]:
     """``files`` as a :class:`Stored` for ``target``, with the notes and errors of reading
     them; the store behind it lives until the context exits.  For ``report --from`` and
     ``diagnose --from`` in bounded memory: the chunks of the readers ``import`` uses go
     through the store's own streaming append (per-day staging, deduplication on the sample
     key) into a private temporary directory, and are read back day by day as ``--store``
     reads a store.  As the whole-frame path did, samples repeated across the files count
-    once and samples stamped in the future are left out, each with a note; a file that
-    cannot be read is an error line, the others are still read.  ``read``: the chunked readers
-    of ``import`` (a test passes them a smaller chunk size); ``progress`` shows the files
-    read and the days written, as ``import`` does."""
+    once and samples and events stamped in the future (after ``now``, default the clock, +
+    10 minutes) are left out, each with a note; a file that cannot be read is an error line,
+    the others are still read.  ``read``: the chunked readers of ``import`` (a test passes
+    them a smaller chunk size); ``progress`` shows the files read and the days written, as
+    ``import`` does."""
     with tempfile.TemporaryDirectory(prefix="quotatune-from-") as tmp:  # mode 0700
         st = open_store(Path(tmp) / "store")
-        limit = future_limit()
+        limit = future_limit(now)
         seen = Collected()  # notes and errors only
-        counts = {"kept": 0, "future": 0}
+        counts = {"kept": 0, "future": 0, "future_events": 0}
 
         def chunks() -> Iterator[Collected]:
             for _, _, chunk in files_read(progress, read(files, fmt), len(files)):
                 usage, late = drop_future(chunk.usage, limit)
+                events, late_events = drop_future_events(chunk.events, limit)
                 if late:
                     counts["future"] += late
                     chunk.usage = usage.reset_index(drop=True)
+                if late_events:
+                    counts["future_events"] += late_events
+                    chunk.events = events.reset_index(drop=True)
                 counts["kept"] += len(chunk.usage)
                 seen.notes += chunk.notes
                 seen.errors += chunk.errors
@@ -323,11 +328,10 @@ def stored_from_files(files: list[Path], fmt: str | None, target: Target,
         if counts["kept"] > added.samples_added:
             notes.append(f"ignored {counts['kept'] - added.samples_added} duplicated "
                          "sample(s) across the input files")
-        if counts["future"]:
-            notes.append(future_note(counts["future"], limit))
+        late = future_notes(limit, counts["future"], counts["future_events"])
+        notes += late
         if not added.samples_added and not added.specs_rows and not added.events_added:
-            late = f"; {notes[-1]}" if counts["future"] else ""
-            raise InputError(f"no data in the given files{late}")
+            raise InputError("no data in the given files" + "".join(f"; {n}" for n in late))
         stored = open_stored(st.root, target)
         stored.notes += notes
         stored.errors += seen.errors

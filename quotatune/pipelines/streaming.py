@@ -26,7 +26,7 @@ from quotatune.model import KEY_COLUMNS, Target
 from quotatune.model.chunk import UsageColumns
 from quotatune.model.collected import Collected
 from quotatune.model.errors import InputError
-from quotatune.model.times import drop_future, future_limit, future_note
+from quotatune.model.times import drop_future, drop_future_events, future_limit, future_notes
 from quotatune.pipelines.prefetch import prefetched
 from quotatune.pipelines.progress import NO_PROGRESS, Progress, files_read
 from quotatune.rollup import scan as compiled_pass
@@ -59,6 +59,7 @@ class FileRollups:
     # do not give (:meth:`quotatune.rollup.currents.PodCurrents.limit_rows`).
     limit_rows: pd.DataFrame | None = None
     future: int = 0  # samples left out, stamped in the future
+    future_events: int = 0  # events left out, likewise
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -69,8 +70,8 @@ def rollups_from_files(
     columns: list[str] | None = None, fold: bool = False, compiled: bool = True,
 ) -> FileRollups:
     """Per-day rollups, specs and events of ``target`` in ``files`` (plus its raw samples
-    when ``keep_samples``); duplicated samples count once, samples stamped after ``now``
-    (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
+    when ``keep_samples``); duplicated samples count once, samples and events stamped after
+    ``now`` (default: the clock) + 10 minutes are left out with a note.  ``columns``: only these
     rollup columns are computed (see :func:`quotatune.rollup.sketch.daily_rollup`).
     ``fold``: the rollups come one row per container and day, pods folded as the chunks
     arrive (:func:`quotatune.rollup.merge.fold_pods`), for a strategy that sizes containers
@@ -86,8 +87,8 @@ def rollups_from_files(
     except Overlap:
         out = _read(*args, exact=True)
     if out.rollups.empty and out.specs.empty and out.events.empty:
-        # Every sample from the future says more than "no data": the clock is the problem.
-        late = f"; {future_note(out.future, limit)}" if out.future else ""
+        # Every row from the future says more than "no data": the clock is the problem.
+        late = "".join(f"; {n}" for n in future_notes(limit, out.future, out.future_events))
         raise InputError(f"no data in the given files{late}")
     return out
 
@@ -95,12 +96,14 @@ def rollups_from_files(
 @dataclass
 class _Scan:
     """What is gathered besides the samples (read by the caller after the last chunk): the
-    reader thread fills ``acc``, ``known`` and ``future``; ``spans`` and ``limits`` are filled
-    beside the rollups (on the exact path, ``limits`` from each whole day's samples)."""
+    reader thread fills ``acc``, ``known`` and the ``future`` counts; ``spans`` and
+    ``limits`` are filled beside the rollups (on the exact path, ``limits`` from each whole
+    day's samples)."""
 
     acc: Collected = field(default_factory=Collected)
     known: set[str] = field(default_factory=set)
     future: int = 0
+    future_events: int = 0
     limits: list[LimitChanges] = field(default_factory=list)
     spans: PodSpans = field(default_factory=lambda: PodSpans())
     currents: PodCurrents | None = None  # when the pods are folded
@@ -131,7 +134,9 @@ def _chunks(files: list[Path], fmt: str | None, target: Target, limit: pd.Timest
     chunks = iter_files(files, fmt, typed=typed)
     for _, _path, chunk in files_read(progress, chunks, len(files), label):
         scan.acc.specs = _cat(scan.acc.specs, chunk.specs)
-        scan.acc.events = _cat(scan.acc.events, chunk.events)
+        events, late = drop_future_events(chunk.events, limit)
+        scan.future_events += late
+        scan.acc.events = _cat(scan.acc.events, events)
         scan.acc.notes += chunk.notes
         scan.acc.errors += chunk.errors
         if chunk.columns is not None:
@@ -220,8 +225,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
     acc, known, future, limits = scan.acc, scan.known, scan.future, scan.limits
     if dup:
         acc.notes.append(f"ignored {dup} duplicated sample(s) across the input files")
-    if future:
-        acc.notes.append(future_note(future, limit))
+    acc.notes += future_notes(limit, future, scan.future_events)
     specs, events = acc.specs, acc.events
     if not events.empty and limits:
         # The limit in force at each OOM kill, as the whole-frame path finds it in the samples
@@ -249,7 +253,7 @@ def _read(files: list[Path], fmt: str | None, target: Target, keep_samples: bool
     n = int(rollups["n"].sum()) if not rollups.empty else 0
     return FileRollups(rollups=rollups, specs=specs, events=events, usage=raw, samples=n,
                        notes=acc.notes, errors=acc.errors, limit_rows=limit_rows,
-                       future=future)
+                       future=future, future_events=scan.future_events)
 
 
 # A fold held flat moves every list value a few times; a frame of one array per row costs an

@@ -27,8 +27,8 @@ from tests.conftest import FIXTURES
 from tests.support.k8s_standin import StandIn, honeycomb_cluster, kubeconfig, kubelet_ahead
 
 
-def note(count: int, after: str) -> str:
-    return (f"ignored {count} sample(s) stamped in the future (after {after}): "
+def note(count: int, after: str, what: str = "sample") -> str:
+    return (f"ignored {count} {what}(s) stamped in the future (after {after}): "
             "check the source's clock")
 
 
@@ -40,7 +40,9 @@ K8S_NOW = pd.Timestamp("2021-08-13T10:25:00Z")
 
 def test_a_kubelet_ahead_of_the_clock_stores_none_of_its_samples(tmp_path: Path) -> None:
     """duckboat-01's kubelet runs a day ahead: its 12 samples are left out; the 18 that
-    metrics.k8s.io gives for the pods of the other node are stored, as are every pod's specs."""
+    metrics.k8s.io gives for the pods of the other node are stored, as are every pod's specs.
+    The stand-in's FailedScheduling event is dated 2026, years after this clock: left out
+    too, the 2020 events stored."""
     since_2020 = K8S_NOW.to_pydatetime() - pd.Timestamp("2020-09-16T03:31:00Z").to_pydatetime()
     cluster = kubelet_ahead(honeycomb_cluster(), "duckboat-01", since_2020 + timedelta(days=1))
     with StandIn(cluster) as api:
@@ -51,11 +53,15 @@ def test_a_kubelet_ahead_of_the_clock_stores_none_of_its_samples(tmp_path: Path)
     written = into_store(data, tmp_path / "st", now=K8S_NOW)
 
     assert written.future == 12 and written.report.samples_added == 18
-    assert written.notes == [note(12, "2021-08-13T10:35Z")]
+    assert written.future_events == 1
+    assert written.notes == [note(12, "2021-08-13T10:35Z"), note(1, "2021-08-13T10:35Z", "event")]
     stored = Store(tmp_path / "st").read_usage()
     assert len(stored) == 18 and stored["timestamp"].max() <= K8S_NOW
     assert "duckboat-01" not in set(stored["node"])
     assert Store(tmp_path / "st").read_specs()["pod"].nunique() == 11
+    events = Store(tmp_path / "st").read_events()
+    assert len(events) == len(data.events) - 1 and events["timestamp"].max() <= K8S_NOW
+    assert "FailedScheduling" not in set(events["reason"])
 
 
 # -- Docker ----------------------------------------------------------------------------------
