@@ -89,6 +89,7 @@ def command(
     now = pd.Timestamp.now(tz="UTC")
     window = parse_since(since)
     errors: list[str] = []
+    notes: list[str] = []  # what was left out of what was read (duplicates, future times)
     if not (docker_host or context):
         # The store, or the files streamed into a temporary one: read day by day, never
         # every sample at once.
@@ -96,14 +97,14 @@ def command(
 
         if files:
             with progress(quiet=output != "table") as bar:
-                findings, errors = from_files_store(files, fmt, target, now=now,
-                                                    since=window, progress=bar)
+                findings, errors, notes = from_files_store(files, fmt, target, now=now,
+                                                           since=window, progress=bar)
         else:
             with DayProgress("reading the store", output == "table") as on_day:
                 findings = from_store(config.store_dir(store), target, now=now, since=window,
                                       on_day=on_day)
     else:
-        data = from_docker(docker_host, timeout, os.environ) if docker_host else \
+        data, notes = from_docker(docker_host, timeout, os.environ, now) if docker_host else \
             from_kubernetes(str(context), kubeconfig, namespace, timeout, now)
         data = select(data, target)
         data = without_logs(data) if no_logs else data
@@ -111,6 +112,8 @@ def command(
         errors = list(data.errors)
     for e in errors:
         err(f"warning: {e}")
+    for note in notes:
+        err(f"note: {note}")
     if output == "json":
         typer.echo(findings_to_json(findings), nl=False)
     else:

@@ -5,11 +5,11 @@ the sources themselves take ready clients and stay testable against real daemons
 
 What a collection stores meets the rule ``import`` and ``--from`` follow
 (:func:`quotatune.model.times.drop_future`): samples and events stamped more than a
-tolerance after the clock are left out and counted (:func:`in_time`).  A Docker daemon,
-kubelet or metrics-server stamps samples with its own clock; one running a day ahead wrote
-samples dated tomorrow, which then won every "newest" comparison (the current requests and
-limits) and stretched the windows, and an OOM kill dated tomorrow was every later
-``diagnose``'s latest failure.
+tolerance after the clock are left out and counted (:func:`in_time`, which ``diagnose``'s
+live reads share).  A Docker daemon, kubelet or metrics-server stamps samples with its own
+clock; one running a day ahead wrote samples dated tomorrow, which then won every "newest"
+comparison (the current requests and limits) and stretched the windows, and an OOM kill
+dated tomorrow was every later ``diagnose``'s latest failure.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ stand-in (tests/support/k8s_standin.py, real captured payloads over HTTP), and f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,50 @@ def test_kubectl_dumps_of_real_pods():
         ("kubeshark-worker-daemon-set", "oom-killed", "critical"),
         ("phpmyadmin", "exit-137", "warning"),
     ]
+
+
+# What diagnose says of the events it left out, worded as import's note (the time is the clock's).
+FUTURE_EVENTS = re.compile(r"note: ignored (\d+) event\(s\) stamped in the future \(after "
+                           r"\d{4}-\d\d-\d\dT\d\d:\d\dZ\): check the source's clock")
+
+
+def stamped_tomorrow(seconds: int = 0) -> str:
+    at = datetime.now(UTC) + timedelta(days=1, seconds=seconds)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def events_left_out(stderr: str) -> list[int]:
+    return [int(m.group(1)) for m in map(FUTURE_EVENTS.fullmatch, stderr.splitlines()) if m]
+
+
+def test_a_kill_a_node_stamped_tomorrow_is_left_out_with_a_note(tmp_path):
+    """The node's clock runs a day ahead: its OOMKilling event is no finding (it would stay
+    the newest failure for a day), and stderr says how many events were left out."""
+    cluster = honeycomb_cluster()
+    for ev in cluster.events:
+        if ev["reason"] == "OOMKilling":
+            ev["firstTimestamp"] = ev["lastTimestamp"] = stamped_tomorrow()
+    with StandIn(cluster) as api:
+        kc = kubeconfig(tmp_path / "kc", api.url, context="standin")
+        r = run_cli("diagnose", "--context", "standin", "--kubeconfig", str(kc), "-o", "json",
+                    env=env_for(tmp_path))
+    assert r.code == 0, r.stderr
+    found = {(f["namespace"], f["workload"], f["kind"]) for f in json.loads(r.stdout)}
+    assert found == {("mysql", "phpmyadmin", "exit-137"), ("mysql", "phpmyadmin", "crash-loop"),
+                     ("scraper", "e2e-hpa", "pending-insufficient-resources")}
+    assert events_left_out(r.stderr) == [1]
+
+
+def test_a_kubectl_dump_with_a_kill_stamped_tomorrow(tmp_path):
+    """``--from`` says what it left out, as ``import`` does: the kill and the restart a
+    second after it, both stamped a day ahead, are no finding."""
+    text = (DIR / "kubeshark_worker_pod_lastState_OOMKilled.json").read_text()
+    for second, stamp in enumerate(("2023-05-06T21:03:57Z", "2023-05-06T21:03:58Z")):
+        assert stamp in text
+        text = text.replace(stamp, stamped_tomorrow(second))
+    dump = tmp_path / "pod.json"
+    dump.write_text(text)
+    r = run_cli("diagnose", "--from", str(dump), "-o", "json", "--since", "all")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout) == []
+    assert events_left_out(r.stderr) == [2]

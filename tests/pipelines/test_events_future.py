@@ -1,10 +1,12 @@
 """Events stamped more than 10 minutes after the clock are left out on every path samples are,
-counted in a note worded as theirs: ``import``, ``--from`` and what ``collect`` stores.  A
+counted in a note worded as theirs: ``import``, ``--from`` (rollups, and the temporary store
+of ``report`` and ``diagnose``), what ``collect`` stores, and ``diagnose``'s live reads.  A
 node whose clock runs ahead otherwise reported an OOM kill dated after ours: every run's
 latest failure, never aging.  An event without a time is kept: nothing says it is late."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +15,14 @@ import pandas as pd
 from quotatune.model import Target
 from quotatune.model.collected import Collected
 from quotatune.pipelines.collect import into_store
+from quotatune.pipelines.diagnose import diagnose, from_files_store, from_kubernetes
 from quotatune.pipelines.importing import import_into_store
 from quotatune.pipelines.stored import stored_from_files
 from quotatune.pipelines.streaming import rollups_from_files
 from quotatune.store.history import Store
 from tests.conftest import FIXTURES
 from tests.support import frames
+from tests.support.k8s_standin import StandIn, honeycomb_cluster, kubeconfig, kubelet_ahead
 
 # A real pod status: kubeshark-worker OOM-killed at 2023-05-06T21:03:57Z, restarted a second
 # later.  To a clock reading 20:00 both are an hour ahead; to one reading 22:00, past.
@@ -76,6 +80,19 @@ def test_the_temporary_store_of_report_from_leaves_the_kill_out() -> None:
         assert kills(s.events) == ["kubeshark-worker-daemon-set"] and s.notes == []
 
 
+def test_diagnose_from_files_finds_no_kill_from_the_future() -> None:
+    """Through the temporary store of ``report --from`` and ``diagnose --from``: the kill an
+    hour ahead is no finding, and the note says why; once past, it is the critical kill."""
+    ahead, errors, notes = from_files_store([KUBESHARK], None, Target(), now=BEFORE_KILL)
+    assert ahead == [] and errors == []
+    assert notes == [note(2, "2023-05-06T20:10Z")]
+
+    past, _, notes = from_files_store([KUBESHARK], None, Target(), now=AFTER_KILL)
+    assert [(f.workload, f.kind) for f in past] == [("kubeshark-worker-daemon-set",
+                                                     "oom-killed")]
+    assert notes == []
+
+
 # -- collect ---------------------------------------------------------------------------------
 
 NOW = frames.NOW
@@ -120,3 +137,31 @@ def test_into_store_counts_late_samples_and_events_in_two_notes(tmp_path: Path) 
                              note(1, "2026-11-27T22:10Z")]
     assert Store(tmp_path / "st").read_events().empty
 
+
+# -- diagnose, live --------------------------------------------------------------------------
+
+# After the stand-in's last real event (a FailedScheduling of 2026-06-26T10:12Z).
+LIVE_NOW = pd.Timestamp("2026-06-26T12:00:00Z")
+
+
+def test_diagnose_of_a_live_cluster_leaves_out_what_its_clocks_put_ahead(tmp_path: Path
+                                                                         ) -> None:
+    """duckboat-01's kubelet runs a day ahead, and so does the node's OOMKilling event: its
+    12 samples and the kill are left out, with a note each; phpmyadmin's exit 137, crash
+    loop and the pending pod, stamped by clocks in time, are still found."""
+    summary_at = pd.Timestamp("2020-09-16T03:31:00Z")
+    cluster = kubelet_ahead(honeycomb_cluster(), "duckboat-01",
+                            (LIVE_NOW - summary_at).to_pytimedelta() + timedelta(days=1))
+    for ev in cluster.events:
+        if ev["reason"] == "OOMKilling":
+            ev["firstTimestamp"] = ev["lastTimestamp"] = "2026-06-27T12:00:00Z"
+    with StandIn(cluster) as api:
+        kc = kubeconfig(tmp_path / "kc", api.url, context="standin")
+        data, notes = from_kubernetes("standin", kc, None, 10.0, LIVE_NOW)
+
+    assert notes == [note(12, "2026-06-26T12:10Z", "sample"), note(1, "2026-06-26T12:10Z")]
+    assert "OOMKilling" not in set(data.events["reason"])
+    assert data.usage.empty or data.usage["timestamp"].max() <= LIVE_NOW
+    found = {(f.workload, f.kind) for f in diagnose(data, now=LIVE_NOW)}
+    assert found == {("phpmyadmin", "exit-137"), ("phpmyadmin", "crash-loop"),
+                     ("e2e-hpa", "pending-insufficient-resources")}
