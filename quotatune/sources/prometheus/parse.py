@@ -6,11 +6,18 @@ JSON body and returns frames, so it is tested on real payload shapes without a s
 A body with ``"status": "error"`` raises :class:`PrometheusError` (a :class:`SourceError`: the
 server answered, and said no); a body of the wrong shape raises :class:`InputError`.  Nothing
 else escapes, whatever the input.
+
+A series whose labels name a namespace, pod, container, node or owner with what no platform
+allows in a name (:mod:`quotatune.model.nametext`: a control or bidirectional character, or
+a '/' that would split ``ns/workload/container``) is left out when the caller passes a
+:class:`BadNames` to count it in: one relabelled or hand-pushed series failed the validation
+of the whole collection, and every other series with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +26,14 @@ import pandas as pd
 from quotatune import model
 from quotatune.model.errors import InputError, SourceError
 from quotatune.model.names import strip_replicaset_hash
+from quotatune.model.nametext import (
+    TARGET_PARTS,
+    UNSAFE,
+    UNSAFE_IN_TARGET_PART,
+    escaped,
+    name_fault,
+    shown,
+)
 from quotatune.model.redact import redact
 
 KEY = ["namespace", "pod", "container"]
@@ -27,6 +42,11 @@ KEY = ["namespace", "pod", "container"]
 _NOT_CONTAINERS = {"", "POD"}
 # Timestamps pandas can represent (ns since 1970 in int64), in seconds.
 _TS_MIN, _TS_MAX = -9.2e9, 9.2e9
+# The labels whose values become names, each held to the rule of the column it becomes: an
+# owner (kube_pod_owner) or a ReplicaSet's owner becomes a workload.  Other labels (``id``,
+# a cgroup path; ``image``) are no names and may hold a '/'.
+NAME_LABELS = {"namespace": "namespace", "pod": "pod", "container": "container",
+               "node": "node", "owner_name": "workload", "replicaset": "workload"}
 
 
 class PrometheusError(SourceError):
@@ -75,6 +95,40 @@ def _result(resp: Any, expected: str, what: str) -> list[Any]:
     if not isinstance(result, list):
         raise InputError(f"{what}: 'result' is not a list")
     return result
+
+
+@dataclass
+class BadNames:
+    """Label values no platform allows in a name, met while parsing: the series that carry
+    one are left out.  Each (label, value) is kept once, so a series met in many queries
+    (CPU, memory, time pieces) counts once."""
+
+    values: set[tuple[str, str]] = field(default_factory=set)
+
+    def found_in(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` hold a value that its name column cannot (recorded here)."""
+        bad = [(k, v) for k, v in labels.items()
+               if k in NAME_LABELS and v and name_fault(v, NAME_LABELS[k]) is not None]
+        self.values.update(bad)
+        return bool(bad)
+
+    def update(self, other: BadNames) -> None:
+        self.values |= other.values
+
+    def note(self) -> str | None:
+        """One line for ``Collected.notes``: how many values, and the first (by label, then
+        value, so the line is the same whatever order the queries came back in) shown with
+        its characters escaped, so that it cannot act on the terminal, and the character
+        that no name may hold (a long value is cut, perhaps before it)."""
+        if not self.values:
+            return None
+        label, value = min(self.values)
+        column = NAME_LABELS[label]
+        found = (UNSAFE_IN_TARGET_PART if column in TARGET_PARTS else UNSAFE).search(value)
+        held = "'/'" if found is None or found.group() == "/" else escaped(found.group())
+        cut = f"{value[:60]}…" if len(value) > 60 else value
+        return (f"left out the series of {len(self.values)} label value(s) that no platform "
+                f"allows in a name (the first: {label}=\"{shown(cut)}\", holding {held})")
 
 
 def _labels(series: Any, i: int, what: str) -> dict[str, str]:
@@ -132,25 +186,34 @@ def _frame(rows: list[tuple[dict[str, str], np.ndarray, np.ndarray]]) -> pd.Data
     return out
 
 
-def parse_prom_matrix(resp: Any, what: str = "query_range") -> pd.DataFrame:
-    """A ``matrix`` response -> long frame: one column per label, ``timestamp``, ``value``."""
+def parse_prom_matrix(resp: Any, what: str = "query_range",
+                      bad_names: BadNames | None = None) -> pd.DataFrame:
+    """A ``matrix`` response -> long frame: one column per label, ``timestamp``, ``value``.
+    With ``bad_names``, the series with a name no platform allows are left out and counted
+    there."""
     result = _result(resp, "matrix", what)
     rows = []
     for i, series in enumerate(result):
         labels = _labels(series, i, what)
         ts, vals = _points(series.get("values"), i, what)
+        if bad_names is not None and bad_names.found_in(labels):
+            continue
         if len(ts):
             rows.append((labels, ts, vals))
     return _frame(rows)
 
 
-def parse_prom_vector(resp: Any, what: str = "query") -> pd.DataFrame:
-    """A ``vector`` response (instant query) -> one row per series, same columns."""
+def parse_prom_vector(resp: Any, what: str = "query",
+                      bad_names: BadNames | None = None) -> pd.DataFrame:
+    """A ``vector`` response (instant query) -> one row per series, same columns; with
+    ``bad_names``, as :func:`parse_prom_matrix`."""
     result = _result(resp, "vector", what)
     rows = []
     for i, series in enumerate(result):
         labels = _labels(series, i, what)
         ts, vals = _points([series.get("value")], i, what)
+        if bad_names is not None and bad_names.found_in(labels):
+            continue
         rows.append((labels, ts, vals))
     return _frame(rows)
 

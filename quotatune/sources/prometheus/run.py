@@ -1,8 +1,10 @@
 """How one collection talks to Prometheus: every request goes through :meth:`QueryRun.ask`,
 which holds one of ``max_concurrency`` slots while the request is in flight, records what
 failed (naming the namespace, series and time span) and, once the server stops answering at
-all, sends nothing more.  Shared by the sample and the aggregate path; the samples budget
-and the splitting of refused queries live in :mod:`.split`."""
+all, sends nothing more.  Series are parsed by :meth:`QueryRun.matrix`, which leaves out
+those with a name no platform allows and counts them for the collection's notes.  Shared by
+the sample and the aggregate path; the samples budget and the splitting of refused queries
+live in :mod:`.split`."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
+
+import pandas as pd
 
 from quotatune.model.errors import InputError, SourceError
 from quotatune.sources.prometheus import parse as pp
@@ -40,6 +44,7 @@ class QueryRun:
         self.errors = errors
         self.dead: str | None = None
         self.warnings: set[str] = set()
+        self.bad_names = pp.BadNames()  # label values whose series were left out
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._lock = threading.Lock()
 
@@ -70,6 +75,17 @@ class QueryRun:
                 self.record(self.client.redact(f"{what}: {exc}"))
         return None
 
+    def matrix(self, resp: object, what: str) -> pd.DataFrame:
+        """A ``query_range`` answer parsed (:func:`.parse.parse_prom_matrix`) without the
+        series whose names no platform allows, which are counted in :meth:`notes`: one
+        such series failed the whole collection."""
+        found = pp.BadNames()
+        frame = pp.parse_prom_matrix(resp, what, found)
+        if found.values:
+            with self._lock:
+                self.bad_names.update(found)
+        return frame
+
     def record(self, error: str) -> None:
         with self._lock:
             self.errors.append(error)
@@ -90,8 +106,12 @@ class QueryRun:
         return f"{what} {_iso(lo)}" if lo == hi else f"{what} {_iso(lo)}..{_iso(hi)}"
 
     def notes(self) -> list[str]:
-        """What the budget did, for ``Collected.notes`` (nothing when nothing was refused)."""
+        """What the budget did and which series were left out for their names, for
+        ``Collected.notes`` (nothing when nothing was refused or left out)."""
         b, out = self.budget, []
+        bad = self.bad_names.note()
+        if bad is not None:
+            out.append(bad)
         if b.refused:
             out.append(f"{b.refused} query(ies) refused by the server as too large (too many "
                        f"samples or a timeout) were split into smaller ones {b.splits} "

@@ -173,7 +173,7 @@ class Fetch:
         query = self.expr(pod_selector(self.base, piece.pods))
         try:
             return run.ask(label, lambda: run.client.query_range(
-                query, piece.lo, piece.hi, self.step), pp.parse_prom_matrix, splits=True)
+                query, piece.lo, piece.hi, self.step), run.matrix, splits=True)
         except TooBig as exc:
             estimate = self.shape.estimate(piece.weight, piece.lo, piece.hi)
             worth = run.budget.refuse(estimate)

@@ -126,6 +126,85 @@ def test_wrong_result_type_is_named():
         pp.parse_prom_matrix(load("vector_cpu_raw.json"))
 
 
+# -- names no platform allows: the series is left out, every other one kept -----------------
+
+def relabelled(resp: dict, label: str, old: str, new: str) -> dict:
+    """``resp`` with ``label`` of every series that has it at ``old`` set to ``new`` (a
+    relabelling rule or a pushed series can set a label to anything)."""
+    out = json.loads(json.dumps(resp))
+    hit = [s for s in out["data"]["result"] if s["metric"].get(label) == old]
+    assert hit, (label, old)
+    for series in hit:
+        series["metric"][label] = new
+    return out
+
+
+def test_a_pod_label_holding_an_escape_leaves_out_its_series_only():
+    resp = load("matrix_memory.json")
+    whole = pp.parse_prom_matrix(resp)
+    bad = pp.BadNames()
+    df = pp.parse_prom_matrix(
+        relabelled(resp, "pod", "e2e-statefulset-0", "e2e-statefulset-0\x1b[2J"), bad_names=bad)
+
+    # The pod's three cAdvisor series (its container, its pod cgroup, its pause container).
+    assert len(df) == len(whole) - 3
+    assert set(whole["pod"]) - set(df["pod"]) == {"e2e-statefulset-0"}
+    assert bad.values == {("pod", "e2e-statefulset-0\x1b[2J")}
+    assert bad.note() == ('left out the series of 1 label value(s) that no platform allows in '
+                          'a name (the first: pod="e2e-statefulset-0\\x1b[2J", holding \\x1b)')
+
+
+def test_a_cgroup_path_is_no_name_and_the_recorded_payloads_lose_nothing():
+    """cAdvisor's ``id`` label is a cgroup path, full of '/': not a name."""
+    for name, parse in (("matrix_memory.json", pp.parse_prom_matrix),
+                        ("vector_cpu_raw.json", pp.parse_prom_vector),
+                        ("vector_ksm_requests.json", pp.parse_prom_vector),
+                        ("vector_kube_pod_owner.json", pp.parse_prom_vector),
+                        ("vector_kube_replicaset_owner.json", pp.parse_prom_vector)):
+        bad = pp.BadNames()
+        assert len(parse(load(name), bad_names=bad)) == len(parse(load(name))), name
+        assert bad.values == set() and bad.note() is None
+
+
+def test_an_owner_with_a_slash_or_a_bidi_override_leaves_its_pod_to_its_own_name():
+    """An owner becomes the workload, which may hold no '/' (it would split a TARGET) and
+    no bidirectional override: the owner's series is left out, so the pod's workload comes
+    from its own name, as for a pod without owner metrics."""
+    resp = relabelled(load("vector_kube_pod_owner.json"), "owner_name", "e2e-statefulset",
+                      "e2e/statefulset")
+    resp = relabelled(resp, "namespace", "kube-system", "kube-\u202esystem")
+    bad = pp.BadNames()
+    pods = pp.parse_prom_vector(resp, bad_names=bad)
+    owners = pp.owner_map(pods, pp.parse_prom_vector(load("vector_kube_replicaset_owner.json")))
+
+    assert bad.values == {("owner_name", "e2e/statefulset"),
+                          ("namespace", "kube-\u202esystem")}
+    assert "e2e-statefulset-0" not in set(owners["pod"])
+    assert not owners["namespace"].str.contains("\u202e").any()
+    assert not owners["workload"].str.contains("/").any()
+    usage = pd.DataFrame({"namespace": ["scraper"], "pod": ["e2e-statefulset-0"],
+                          "container": ["app"]})
+    assert pp.apply_workloads(usage, owners)["workload"].tolist() == ["e2e-statefulset"]
+    # The first by label, then value (whatever order the answers came in), escaped.
+    assert bad.note() == ('left out the series of 2 label value(s) that no platform allows in '
+                          'a name (the first: namespace="kube-\\u202esystem", holding \\u202e)')
+    slash = pp.BadNames()
+    assert slash.found_in({"owner_name": "e2e/statefulset", "pod": "e2e-statefulset-0"})
+    assert str(slash.note()).endswith('(the first: owner_name="e2e/statefulset", holding \'/\')')
+
+
+def test_the_first_value_is_cut_and_each_value_counts_once():
+    bad = pp.BadNames()
+    resp = relabelled(load("matrix_memory.json"), "container", "compute-pi-digits",
+                      "pi" * 40 + "\x07")
+    for _ in range(3):  # CPU, memory, throttling: the same container in three answers
+        pp.parse_prom_matrix(resp, bad_names=bad)
+    assert len(bad.values) == 1
+    # Cut before the bell: the note still says what the value holds.
+    assert bad.note() == ('left out the series of 1 label value(s) that no platform allows in '
+                          'a name (the first: container="' + "pi" * 30 + '…", holding \\x07)')
+
+
 def _counter(values: list[float]) -> pd.DataFrame:
     return pd.DataFrame({"namespace": "a", "pod": "p", "container": "c",
                          "timestamp": pd.date_range("2026-11-01", periods=len(values),
@@ -197,7 +276,9 @@ json_values = st.recursive(
 
 
 def _parse_all(resp: object) -> None:
-    for fn in (pp.parse_prom_matrix, pp.parse_prom_vector, pp.parse_label_values):
+    for fn in (pp.parse_prom_matrix, pp.parse_prom_vector, pp.parse_label_values,
+               lambda r: pp.parse_prom_matrix(r, bad_names=pp.BadNames()),
+               lambda r: pp.parse_prom_vector(r, bad_names=pp.BadNames())):
         try:
             result = fn(resp)
         except (InputError, SourceError) as exc:
