@@ -161,7 +161,7 @@ def validate_usage(df: pd.DataFrame, source: str, *, row_offset: int = 2) -> pd.
         w = pd.Series("", index=df.index)
     empty_w = (w == "").to_numpy(dtype=bool)
     if empty_w.any():
-        w = _derive_workloads(w, out["pod"], out["container"], empty_w)
+        w = _derive_workloads(w, out["pod"], out["container"], empty_w, source, row_offset)
     out["workload"] = w
     for col in ("cpu_cores", "memory_working_set_bytes"):
         out[col] = _numeric(df[col], source, col, row_offset, required=True)
@@ -210,14 +210,24 @@ def _names_column(s: pd.Series, *, fill: bool = False) -> pd.Series:
 
 
 def _derive_workloads(w: pd.Series, pod: pd.Series, container: pd.Series,
-                      empty: np.ndarray) -> pd.Series:
+                      empty: np.ndarray, source: str, row_offset: int) -> pd.Series:
     """Workload names for rows without one, from the pod name (else the container name):
     derived once per distinct name, then spread to the rows."""
     pods = np.asarray(pod.to_numpy(dtype=object)[empty], dtype=object)
     conts = np.asarray(container.to_numpy(dtype=object)[empty], dtype=object)
     src = np.where(pods != "", pods, conts).astype(str)
     uniq, inv = np.unique(src, return_inverse=True)
-    derived = np.array([workload_from_pod(u) for u in uniq], dtype=object)[inv]
+    names = [workload_from_pod(u) for u in uniq]
+    # A pod may hold a '/', a workload may not: "pay/web-7d4b9c8f6d-x2k9p" gives "pay/web",
+    # which no TARGET can name (the pods' other characters and containers are checked).
+    split = np.array(["/" in n for n in names], dtype=bool)
+    if split.any():
+        at = int(np.flatnonzero(split[inv])[0])
+        raise _fail(source, "pod", int(np.flatnonzero(empty)[at]) + row_offset,
+                    f"name {src[at][:60]!r} gives workload {names[inv[at]][:60]!r} (no "
+                    "workload given), which holds '/', the separator of "
+                    "ns/workload/container")
+    derived = np.array(names, dtype=object)[inv]
     if _is_cat(w):
         values = w.astype(object).to_numpy(dtype=object) if not empty.all() else derived
         if not empty.all():

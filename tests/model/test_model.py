@@ -136,7 +136,19 @@ def test_a_slash_is_refused_in_the_parts_of_a_target_but_not_in_a_pod() -> None:
         message = error_of(usage(**{column: ["web", "web/app", "web"]}))
         assert f"column {column!r}, row 3: name 'web/app' holds '/', the separator of " \
                "ns/workload/container" in message
-    assert validate_usage(usage(pod=["a/b", "a/b", "c"]), "x")["pod"].tolist()[0] == "a/b"
+    given = validate_usage(usage(pod=["a/b", "a/b", "c"], workload=["w", "w", "c"]), "x")
+    assert given["pod"].tolist()[0] == "a/b"
+
+
+@pytest.mark.parametrize("workload", [None, ["web", "", "web"]])
+def test_a_workload_derived_from_a_pod_with_a_slash_is_refused_too(workload) -> None:
+    """Without a workload, a pod's name gives it: "pay/web-7d4b9c8f6d-x2k9p" would make the
+    workload "pay/web", which no TARGET can name (shop/pay/web is another container)."""
+    pods = ["web-7d4b9c8f6d-x2k9p", "pay/web-7d4b9c8f6d-x2k9p", "db-0"]
+    message = error_of(usage(pod=pods, workload=workload))
+    assert "column 'pod', row 3: name 'pay/web-7d4b9c8f6d-x2k9p' gives workload 'pay/web'" \
+        " (no workload given), which holds '/', the separator of ns/workload/container" \
+        in message
 
 
 @pytest.mark.parametrize("bad", [1.5, 100.0, -0.25, float("inf"), float("-inf")])
