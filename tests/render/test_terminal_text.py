@@ -64,6 +64,24 @@ def test_a_newline_in_a_name_cannot_end_a_patch_comment() -> None:
         assert "touch owned" in out  # shown, inside the comment
 
 
+def test_a_kubectl_command_is_never_written_for_a_name_no_cluster_allows() -> None:
+    """Shell quoting keeps such a name one argument, but the line still prints it: an escape
+    sequence acts on the terminal that shows `-o patch`, an override reorders the line.  No
+    cluster can hold the name, so the command could only fail: a comment says why."""
+    recs = [rec("shop", "web\x1b[2J", "app"), rec("shop", SPOOF, "app"),
+            rec("shop", "web\ntouch owned", "app"), rec("shop\u2066", "web", "app"),
+            rec("shop", "web", "app\r")]
+    out = render_kubectl_patch(recs)
+    assert_inert(out)
+    lines = out.splitlines()
+    assert len(lines) == len(recs)
+    assert all(line.startswith("# ") and "not a name a cluster allows" in line
+               for line in lines), out
+    assert "pay\\u202egnp.exe" in out and "web\\x1b[2J" in out
+    good = render_kubectl_patch([rec("shop", "web", "app")])
+    assert good.startswith("kubectl set resources deployment/web -n shop -c app ")
+
+
 def test_the_plan_shows_node_and_namespace_names_as_escapes() -> None:
     cap = FIXTURES / "capacity"
     payload = json.loads((cap / "honeycomb_pods.json").read_text())

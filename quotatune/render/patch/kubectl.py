@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from quotatune.model import ContainerKey, Recommendation, units
-from quotatune.model.nametext import shown
+from quotatune.model.nametext import name_fault, shown
 
 # kubectl resource names; `kubectl set resources` handles every kind with a pod template
 # except CronJob, which gets a patch instead.
@@ -82,6 +82,14 @@ def render_kubectl_patch(
             # A newline in a name would end the comment: the rest would run under `| sh`.
             lines.append(shown(f"# {kind} {r.namespace}/{r.workload} container {r.container}: "
                                f"{how}"))
+            continue
+        if any(name_fault(n, c) for n, c in ((r.namespace, "namespace"),
+                                            (r.workload, "workload"),
+                                            (r.container, "container"))):
+            # Quoted, it would stay one argument, but the line would still print it (an
+            # escape sequence acts on the terminal); and no cluster holds such a name.
+            lines.append(shown(f"# {kind} {r.namespace}/{r.workload} container "
+                               f"{r.container}: skipped: not a name a cluster allows"))
             continue
         req, lim = _resources(r)
         cmd = ["kubectl", "set", "resources", f"{_KUBECTL[kind]}/{r.workload}",
