@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from quotatune.model.nametext import TARGET_PARTS, UNSAFE, UNSAFE_IN_TARGET_PART
+from quotatune.model.nametext import (
+    TARGET_PARTS,
+    UNSAFE,
+    UNSAFE_ASCII,
+    UNSAFE_ASCII_IN_TARGET_PART,
+    UNSAFE_IN_TARGET_PART,
+)
 
 
 @dataclass
@@ -54,8 +60,11 @@ def names_as_given(names: pd.Index, column: str) -> bool:
     text = [str(v) for v in names.tolist()]
     # One search over all the names (a name cannot hide such a character in the join):
     # pandas' string methods cost a millisecond a chunk for a few dozen names.
-    unsafe = UNSAFE_IN_TARGET_PART if column in TARGET_PARTS else UNSAFE
-    if unsafe.search("".join(text)):
+    joined = "".join(text)
+    part = column in TARGET_PARTS
+    unsafe = ((UNSAFE_ASCII_IN_TARGET_PART if part else UNSAFE_ASCII) if joined.isascii()
+              else UNSAFE_IN_TARGET_PART if part else UNSAFE)
+    if unsafe.search(joined):
         return False
     if column in ("namespace", "container"):
         return all(v.strip() for v in text)

@@ -39,6 +39,11 @@ UNSAFE = re.compile(f"[{_CLASS}]")
 # The parts of a TARGET may not hold its separator either.
 UNSAFE_IN_TARGET_PART = re.compile(f"[{_CLASS}/]")
 TARGET_PARTS = ("namespace", "workload", "container")
+# The same classes for text known to be ASCII: a search of a chunk's joined names through
+# the whole class above is 6x slower (its ranges past U+FFFF leave the regex engine no
+# table to look characters up in), and names are ASCII all but always.
+UNSAFE_ASCII = re.compile(r"[\x00-\x1f\x7f]")
+UNSAFE_ASCII_IN_TARGET_PART = re.compile(r"[\x00-\x1f\x7f/]")
 # A node is named in plans, findings and the store as a pod is: the same characters are
 # refused (a '/' only where it would split a TARGET).
 NAME_COLUMNS = ("namespace", "workload", "pod", "container", "node")

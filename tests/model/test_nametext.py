@@ -8,9 +8,13 @@ import unicodedata
 import pandas as pd
 import pytest
 
+from quotatune.model.chunk import names_as_given
 from quotatune.model.errors import InputError
 from quotatune.model.nametext import (
     UNSAFE,
+    UNSAFE_ASCII,
+    UNSAFE_ASCII_IN_TARGET_PART,
+    UNSAFE_IN_TARGET_PART,
     check_names,
     first_bad_name,
     name_fault,
@@ -28,6 +32,26 @@ def test_every_control_format_and_separator_character_is_unsafe_and_nothing_else
     # Beyond them only code points this Python's Unicode database does not know yet (format
     # characters a newer Unicode added).
     assert {unicodedata.category(ch) for ch in matched - acting} <= {"Cn"}
+
+
+def test_the_ascii_classes_refuse_what_the_whole_ones_refuse_among_ascii() -> None:
+    ascii_ = [chr(c) for c in range(128)]
+    for whole, narrow in ((UNSAFE, UNSAFE_ASCII),
+                          (UNSAFE_IN_TARGET_PART, UNSAFE_ASCII_IN_TARGET_PART)):
+        assert [ch for ch in ascii_ if whole.match(ch)] == \
+            [ch for ch in ascii_ if narrow.match(ch)]
+
+
+@pytest.mark.parametrize("column", ["namespace", "workload", "pod", "container", "node"])
+def test_a_chunks_names_are_taken_as_given_only_when_validation_would_take_them(
+        column: str) -> None:
+    """The compiled pass's check, on ASCII names and on names in any script."""
+    for names in (["web", "api"], ["café", "日本語"]):
+        assert names_as_given(pd.Index(names), column)
+        for bad in ("x\x1b[2J", "pay\u202egnp.exe", "a\U000e0041"):
+            assert not names_as_given(pd.Index([*names, bad]), column)
+        slash = names_as_given(pd.Index([*names, "a/b"]), column)
+        assert slash == (column in ("pod", "node"))
 
 
 @pytest.mark.parametrize("text, seen", [

